@@ -1,0 +1,33 @@
+# leftshift: `make run` and `make test` set everything up on a machine with only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-all lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## run the default scenario and write outputs/baseline/
+	$(BIN)/leftshift run configs/baseline.toml --out outputs/baseline
+
+test: $(STAMP)  ## the default test suite (fast; CI runs this)
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP)  ## every test, including the slow statistical ones
+	$(BIN)/python -m pytest -m "not bench"
+
+lint: $(STAMP)
+	$(BIN)/ruff check sim tests
+	$(BIN)/ruff format --check sim tests
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest benches -m bench
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache

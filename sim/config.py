@@ -1,0 +1,808 @@
+"""Scenario files: TOML in, one frozen, validated scenario out.
+
+A scenario file describes a local health system (demand by cohort, A&E,
+SDEC, acute beds, community services, costs) and how to run it (``[run]``).
+Every key is typed and carries its unit in its name (``los_days``,
+``time_to_decision_minutes``, ``amount_gbp``); unknown keys are errors.
+
+A file may build on another with ``extends = "baseline.toml"`` (relative to
+the file): tables merge key by key, anything else (numbers, strings, lists,
+arrays of tables) is replaced whole. A variant in code is made the same way::
+
+    base = load_scenario("configs/baseline.toml")
+    more_p2 = base.override({"community.p2.places": 120})
+
+Errors name the file, the key, the rule and the value::
+
+    configs/x.toml: acute.beds must be >= 0, got -5
+
+The schema is written with pydantic; :func:`format_errors` turns its errors
+into those one-line messages. See docs/scenario.md for every key.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .distributions import Distribution
+from .schedule import HOURS_PER_WEEK, Schedule
+
+SERVICES = ("urgent_response", "p1", "p2", "p3")
+"""Community services, in a fixed order. p1-p3 take discharges on that pathway."""
+PATHWAYS = ("p0", "p1", "p2", "p3")
+
+UNLIMITED = "unlimited"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be read or is not valid; one message per problem."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        self.messages = list(messages)
+        super().__init__("\n".join(self.messages))
+
+
+def _unlimited_or_int(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() == UNLIMITED:
+        return UNLIMITED
+    if isinstance(value, float) and math.isinf(value) and value > 0:
+        return UNLIMITED
+    if isinstance(value, str):
+        raise ValueError(f'must be a whole number or "{UNLIMITED}"')
+    return value
+
+
+Capacity = Annotated[int | Literal["unlimited"], BeforeValidator(_unlimited_or_int)]
+"""A number of places (>= 0), or "unlimited"."""
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True, strict=False
+    )
+
+
+def _check_schedule(value: Any) -> Any:
+    if isinstance(value, str | list | tuple):
+        Schedule.parse(value)  # raises ValueError with a readable message
+        return value if isinstance(value, str) else tuple(value)
+    raise ValueError(
+        f"must be schedule text like 'Mon-Fri 09:00-17:00' or {HOURS_PER_WEEK} zeros and ones"
+    )
+
+
+ScheduleSpec = Annotated[str | tuple[int, ...], BeforeValidator(_check_schedule)]
+
+
+class RunSpec(_Model):
+    """How to run: calendar, warm-up, replications and seed."""
+
+    start_date: dt.date = dt.date(2016, 4, 4)
+    warm_up_days: int = Field(default=0, ge=0, le=3650)
+    horizon_years: float = Field(default=1.0, gt=0, le=50)
+    reps: int = Field(default=10, ge=1, le=100_000)
+    seed: int = Field(default=1, ge=0, lt=2**63)
+
+
+class ArrivalProfile(_Model):
+    """Shape of arrivals over the week: 168 hourly weights, or day x hour weights.
+
+    Weights need not sum to one; they are normalised. A zero weight means no
+    arrivals in that hour.
+    """
+
+    hour_of_week: tuple[NonNegative, ...] | None = None
+    day_of_week: tuple[NonNegative, ...] | None = None
+    hour_of_day: tuple[NonNegative, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ArrivalProfile:
+        if self.hour_of_week is not None:
+            if self.day_of_week is not None or self.hour_of_day is not None:
+                raise ValueError("give hour_of_week, or day_of_week with hour_of_day, not both")
+            if len(self.hour_of_week) != HOURS_PER_WEEK:
+                raise ValueError(
+                    f"hour_of_week needs {HOURS_PER_WEEK} values, got {len(self.hour_of_week)}"
+                )
+            weights: Sequence[float] = self.hour_of_week
+        else:
+            if self.day_of_week is None or self.hour_of_day is None:
+                raise ValueError("give hour_of_week, or both day_of_week and hour_of_day")
+            if len(self.day_of_week) != 7:
+                raise ValueError(f"day_of_week needs 7 values, got {len(self.day_of_week)}")
+            if len(self.hour_of_day) != 24:
+                raise ValueError(f"hour_of_day needs 24 values, got {len(self.hour_of_day)}")
+            weights = [d * h for d in self.day_of_week for h in self.hour_of_day]
+        if sum(weights) <= 0:
+            raise ValueError("the profile's weights must not all be zero")
+        return self
+
+    def weights(self) -> list[float]:
+        """168 shares of the week's arrivals, summing to 1."""
+        if self.hour_of_week is not None:
+            raw = list(self.hour_of_week)
+        else:
+            assert self.day_of_week is not None and self.hour_of_day is not None
+            raw = [d * h for d in self.day_of_week for h in self.hour_of_day]
+        total = sum(raw)
+        return [w / total for w in raw]
+
+
+MonthMultipliers = Annotated[tuple[NonNegative, ...], Field(min_length=12, max_length=12)]
+
+
+class PathwayMix(_Model):
+    """Shares of discharges by pathway (must sum to 1)."""
+
+    p0: Probability = 1.0
+    p1: Probability = 0.0
+    p2: Probability = 0.0
+    p3: Probability = 0.0
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> PathwayMix:
+        total = self.p0 + self.p1 + self.p2 + self.p3
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"pathway shares must sum to 1, got {total:g}")
+        return self
+
+
+class ReadmissionRisk(_Model):
+    """Probability of an emergency re-attendance after discharge, by route home."""
+
+    p0: Probability = 0.0
+    p1: Probability = 0.0
+    p2: Probability = 0.0
+    p3: Probability = 0.0
+    urgent_response: Probability = 0.0
+
+
+class Cohort(_Model):
+    """A population group with its own demand, acuity and discharge needs."""
+
+    label: str = ""
+    attendances_per_year: NonNegative
+    direct_admissions_per_year: NonNegative = 0.0
+    growth_per_year: float = Field(default=0.0, ge=-0.5, le=1.0)
+    arrival_profile: str = "flat"
+    direct_profile: str = "flat"
+    month_multipliers: MonthMultipliers | None = None
+    p_admit: Probability
+    p_sdec: Probability = 0.0
+    treatment_los_days: Distribution
+    pathway: PathwayMix = PathwayMix()
+    p_readmit: ReadmissionRisk = ReadmissionRisk()
+    avoidable_share: Probability | tuple[Probability, ...] = 0.0
+
+    @model_validator(mode="after")
+    def _outcomes(self) -> Cohort:
+        if self.p_admit + self.p_sdec > 1 + 1e-9:
+            raise ValueError(
+                f"p_admit + p_sdec must be <= 1, got {self.p_admit:g} + {self.p_sdec:g}"
+            )
+        if isinstance(self.avoidable_share, tuple) and not self.avoidable_share:
+            raise ValueError("avoidable_share needs at least one value")
+        return self
+
+    def avoidable_share_in_year(self, fy_index: int) -> float:
+        """Share avoidable in the given financial year of the run (0 = first; warm-up uses 0)."""
+        shares = self.avoidable_share
+        if not isinstance(shares, tuple):
+            return float(shares)
+        return float(shares[min(max(fy_index, 0), len(shares) - 1)])
+
+
+class Demand(_Model):
+    month_multipliers: MonthMultipliers = (1.0,) * 12
+    profiles: dict[Identifier, ArrivalProfile] = {}
+
+
+class ED(_Model):
+    """The emergency department: treatment places and time to a decision."""
+
+    cubicles: Capacity = UNLIMITED
+    time_to_decision_minutes: Distribution
+    boarding_holds_cubicle: bool = False
+
+    @field_validator("cubicles")
+    @classmethod
+    def _non_negative(cls, v: Any) -> Any:
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f'must be >= 1 or "{UNLIMITED}", got {v}')
+        return v
+
+
+class SDEC(_Model):
+    """Same-day emergency care: chairs, opening hours, episode length, outcome."""
+
+    chairs: Capacity = 0
+    open: ScheduleSpec = "every day 08:00-20:00"
+    episode_hours: Distribution = Field(default_factory=lambda: {"dist": "fixed", "value": 6})
+    p_admit: Probability = 0.0
+    counts_as_admission: bool = True
+
+    @field_validator("chairs")
+    @classmethod
+    def _non_negative(cls, v: Any) -> Any:
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
+
+
+class BedChange(_Model):
+    date: dt.date
+    beds: Capacity
+
+    @field_validator("beds")
+    @classmethod
+    def _non_negative(cls, v: Any) -> Any:
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
+
+
+def _dates_increase(changes: Sequence[Any], what: str) -> None:
+    dates = [c.date for c in changes]
+    if any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
+        raise ValueError(f"{what} dates must be strictly increasing, got {[str(d) for d in dates]}")
+
+
+class Acute(_Model):
+    """The acute bed pool."""
+
+    beds: Capacity
+    capacity_changes: tuple[BedChange, ...] = ()
+    discharge_hours: ScheduleSpec = "24/7"
+    diversion_queue_threshold: int | None = Field(default=None, ge=0)
+
+    @field_validator("beds")
+    @classmethod
+    def _non_negative(cls, v: Any) -> Any:
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Acute:
+        _dates_increase(self.capacity_changes, "capacity_changes")
+        return self
+
+
+class Workforce(_Model):
+    """Community capacity derived from staff.
+
+    Each support worker takes ``supervision_fte_per_support_fte`` of a qualified
+    worker's time, so places = (qualified - supervision) x caseload per
+    qualified FTE + support x caseload per support FTE, rounded down.
+    """
+
+    qualified_fte: NonNegative
+    support_fte: NonNegative = 0.0
+    caseload_per_qualified_fte: NonNegative
+    caseload_per_support_fte: NonNegative = 0.0
+    supervision_fte_per_support_fte: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _enough_supervisors(self) -> Workforce:
+        needed = self.support_fte * self.supervision_fte_per_support_fte
+        if needed > self.qualified_fte + 1e-9:
+            raise ValueError(
+                f"supervising {self.support_fte:g} support FTE needs {needed:g} qualified FTE, "
+                f"got {self.qualified_fte:g}"
+            )
+        return self
+
+    @property
+    def places(self) -> int:
+        free_qualified = (
+            self.qualified_fte - self.support_fte * self.supervision_fte_per_support_fte
+        )
+        return math.floor(
+            max(free_qualified, 0.0) * self.caseload_per_qualified_fte
+            + self.support_fte * self.caseload_per_support_fte
+            + 1e-9
+        )
+
+
+def _places(places: Any, workforce: Workforce | None, where: str) -> Any:
+    if (places is None) == (workforce is None):
+        raise ValueError(f"{where} needs exactly one of places or workforce")
+    if isinstance(places, int) and places < 0:
+        raise ValueError(f"places must be >= 0, got {places}")
+    return places
+
+
+class PlacesChange(_Model):
+    date: dt.date
+    places: Capacity | None = None
+    workforce: Workforce | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PlacesChange:
+        _places(self.places, self.workforce, "a capacity change")
+        return self
+
+    @property
+    def capacity(self) -> int | Literal["unlimited"]:
+        return self.places if self.workforce is None else self.workforce.places  # type: ignore[return-value]
+
+
+class CommunityService(_Model):
+    """A community service: places, when it takes new patients, episode length."""
+
+    places: Capacity | None = None
+    workforce: Workforce | None = None
+    accepts: ScheduleSpec = "24/7"
+    episode_days: Distribution
+    capacity_changes: tuple[PlacesChange, ...] = ()
+    cost_basis: Literal["occupied", "commissioned"] = "occupied"
+
+    @model_validator(mode="after")
+    def _one(self) -> CommunityService:
+        _places(self.places, self.workforce, "a service")
+        _dates_increase(self.capacity_changes, "capacity_changes")
+        return self
+
+    @property
+    def capacity(self) -> int | Literal["unlimited"]:
+        return self.places if self.workforce is None else self.workforce.places  # type: ignore[return-value]
+
+
+class Community(_Model):
+    urgent_response: CommunityService | None = None
+    p1: CommunityService | None = None
+    p2: CommunityService | None = None
+    p3: CommunityService | None = None
+
+
+class Readmission(_Model):
+    delay_days: Distribution = Field(
+        default_factory=lambda: {"dist": "uniform", "low": 0, "high": 30}
+    )
+
+
+class ServiceCounts(_Model):
+    urgent_response: int = Field(default=0, ge=0)
+    p1: int = Field(default=0, ge=0)
+    p2: int = Field(default=0, ge=0)
+    p3: int = Field(default=0, ge=0)
+
+
+class DelayedCounts(_Model):
+    p1: int = Field(default=0, ge=0)
+    p2: int = Field(default=0, ge=0)
+    p3: int = Field(default=0, ge=0)
+
+
+class InitialState(_Model):
+    """Today's position: patients already in beds and in community services at t = 0."""
+
+    acute_treating: int = Field(default=0, ge=0)
+    delayed: DelayedCounts = DelayedCounts()
+    community_in_use: ServiceCounts = ServiceCounts()
+
+
+class Investment(_Model):
+    financial_year: Annotated[str, Field(pattern=r"^\d{4}/\d{2}$")]
+    amount_gbp: NonNegative
+    label: str = "investment"
+
+
+class PlaceDayCosts(_Model):
+    urgent_response: NonNegative = 0.0
+    p1: NonNegative = 0.0
+    p2: NonNegative = 0.0
+    p3: NonNegative = 0.0
+
+
+class Costs(_Model):
+    """Unit costs in pounds sterling."""
+
+    ed_attendance_admitted_gbp: NonNegative = 0.0
+    ed_attendance_not_admitted_gbp: NonNegative = 0.0
+    sdec_episode_gbp: NonNegative = 0.0
+    acute_bed_day_gbp: NonNegative = 0.0
+    delayed_bed_day_gbp: NonNegative = 0.0
+    urgent_response_episode_gbp: NonNegative = 0.0
+    diversion_gbp: NonNegative = 0.0
+    community_place_day_gbp: PlaceDayCosts = PlaceDayCosts()
+    investment: tuple[Investment, ...] = ()
+
+
+class Scenario(_Model):
+    """A validated, frozen scenario. Build with :func:`load_scenario` or :meth:`from_dict`."""
+
+    name: str = ""
+    description: str = ""
+    run: RunSpec = RunSpec()
+    demand: Demand = Demand()
+    cohorts: dict[Identifier, Cohort] = Field(min_length=1)
+    ed: ED
+    sdec: SDEC = SDEC()
+    acute: Acute
+    community: Community = Community()
+    readmission: Readmission = Readmission()
+    initial_state: InitialState = InitialState()
+    costs: Costs = Costs()
+
+    _source: str = PrivateAttr(default="<scenario>")
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        known = set(self.demand.profiles) | {"flat"}
+        for name, cohort in self.cohorts.items():
+            for key in ("arrival_profile", "direct_profile"):
+                profile = getattr(cohort, key)
+                if profile not in known:
+                    raise _at(
+                        f"cohorts.{name}.{key}",
+                        f"must name a profile in demand.profiles ({', '.join(sorted(known))})",
+                        profile,
+                    )
+            for pathway in ("p1", "p2", "p3"):
+                if (
+                    getattr(cohort.pathway, pathway) > 0
+                    and getattr(self.community, pathway) is None
+                ):
+                    raise _at(
+                        f"cohorts.{name}.pathway.{pathway}",
+                        f"needs a [community.{pathway}] service",
+                        getattr(cohort.pathway, pathway),
+                    )
+            shares = cohort.avoidable_share
+            if (max(shares) if isinstance(shares, tuple) else shares) > 0 and (
+                self.community.urgent_response is None
+            ):
+                raise _at(
+                    f"cohorts.{name}.avoidable_share",
+                    "needs a [community.urgent_response] service",
+                    shares,
+                )
+        state = self.initial_state
+        for service in SERVICES:
+            in_use = getattr(state.community_in_use, service)
+            spec = getattr(self.community, service)
+            if in_use and spec is None:
+                raise _at(
+                    f"initial_state.community_in_use.{service}",
+                    f"needs a [community.{service}] service",
+                    in_use,
+                )
+            if (
+                in_use
+                and spec is not None
+                and spec.capacity != UNLIMITED
+                and in_use > spec.capacity
+            ):
+                raise _at(
+                    f"initial_state.community_in_use.{service}",
+                    f"must be <= the service's places ({spec.capacity})",
+                    in_use,
+                )
+        for pathway in ("p1", "p2", "p3"):
+            if getattr(state.delayed, pathway) and getattr(self.community, pathway) is None:
+                raise _at(
+                    f"initial_state.delayed.{pathway}",
+                    f"needs a [community.{pathway}] service",
+                    getattr(state.delayed, pathway),
+                )
+        occupied = state.acute_treating + state.delayed.p1 + state.delayed.p2 + state.delayed.p3
+        if occupied and self.acute.beds != UNLIMITED and occupied > self.acute.beds:
+            raise _at(
+                "initial_state",
+                f"occupies {occupied} beds, more than acute.beds ({self.acute.beds})",
+                occupied,
+            )
+        if occupied and self.run.warm_up_days:
+            raise _at(
+                "run.warm_up_days",
+                "must be 0 when an initial_state is given "
+                "(start from today's position or warm up from empty, not both)",
+                self.run.warm_up_days,
+            )
+        return self
+
+    # --- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+        """Validate a plain dict (already merged with anything it extends)."""
+        raw = copy.deepcopy(dict(data))
+        if not raw.get("name"):
+            raw["name"] = Path(source).stem if not source.startswith("<") else "scenario"
+        try:
+            scenario = cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ScenarioError(format_errors(exc, source, raw)) from None
+        scenario._source = source
+        scenario._raw = raw
+        return scenario
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain data (the merged file, every default filled in)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def override(self, changes: Mapping[str, Any], name: str | None = None) -> Scenario:
+        """A new scenario with dotted keys replaced, validated again.
+
+        >>> base.override({"acute.beds": 500, "community.p1.accepts": "24/7"})
+        """
+        raw = copy.deepcopy(self._raw)
+        for dotted, value in changes.items():
+            _set_dotted(raw, dotted, value, self._source)
+        if name is not None:
+            raw["name"] = name
+        return Scenario.from_dict(raw, source=self._source)
+
+    # --- convenience ----------------------------------------------------------------------
+
+    def service(self, name: str) -> CommunityService | None:
+        return getattr(self.community, name)  # type: ignore[no-any-return]
+
+
+def _at(path: str, rule: str, value: Any) -> ValueError:
+    return ValueError(f"@{path}@ {rule}, got {_show(value)}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple) and len(value) > 8:
+        return f"a list of {len(value)} values"
+    return str(value)
+
+
+_VERBS = {"must", "needs", "is", "occupies", "has"}
+
+_RULES = {
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "date_type": "must be a date like 2016-04-01",
+    "date_parsing": "must be a date like 2016-04-01",
+    "date_from_datetime_parsing": "must be a date like 2016-04-01",
+    "date_from_datetime_inexact": "must be a date with no time of day",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "tuple_type": "must be a list",
+    "list_type": "must be a list",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} item(s)",
+    "string_pattern_mismatch": "must match {pattern}",
+    "string_too_long": "must be at most {max_length} characters",
+    "literal_error": "must be one of {expected}",
+    "union_tag_invalid": "must name a distribution: dist = one of {expected_tags}",
+    "union_tag_not_found": "needs a 'dist' key naming the distribution",
+}
+
+
+def _walk(raw: Any, loc: Sequence[Any]) -> tuple[list[str], Any, bool]:
+    """Follow a pydantic error location through the input, dropping non-key parts.
+
+    Pydantic puts union tags and validator names into locations; only the
+    parts that are real keys (or list indices) of the input make the path.
+    """
+    path: list[str] = []
+    node: Any = raw
+    found = True
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            path.append(str(part))
+            node = node[part]
+        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
+            path.append(f"[{part}]")
+            node = node[part]
+        elif isinstance(node, Mapping) or isinstance(part, int):
+            if isinstance(part, str) and not _is_internal(part):
+                path.append(part)  # a missing or unknown key names itself
+                found = False
+                node = None
+        # else: an internal location part (tag name, validator) - skip it
+    return path, node, found
+
+
+def _is_internal(part: str) -> bool:
+    return "[" in part or part in {
+        "lognormal",
+        "exponential",
+        "gamma",
+        "fixed",
+        "uniform",
+        "empirical",
+        "int",
+        "str",
+        "literal['unlimited']",
+        "tuple",
+        "function-before",
+        "function-after",
+    }
+
+
+def _join(path: Sequence[str]) -> str:
+    return ".".join(path).replace(".[", "[") or "(top level)"
+
+
+def format_errors(exc: ValidationError, source: str, raw: Mapping[str, Any]) -> list[str]:
+    """One message per problem: ``file: key.path rule, got value``."""
+    messages: list[str] = []
+    seen: set[str] = set()
+    for err in exc.errors(include_url=False):
+        path, node, _ = _walk(raw, err["loc"])
+        kind = err["type"]
+        ctx = err.get("ctx") or {}
+        where = _join(path)
+        if kind == "extra_forbidden":
+            parent = _walk(raw, err["loc"][:-1])[1]
+            msg = f"{where} is not a known key"
+            hint = _suggest(str(err["loc"][-1]), err, parent)
+            if hint:
+                msg += f" (did you mean '{hint}'?)"
+        elif kind == "missing":
+            msg = f"{where} is required"
+        elif kind in ("value_error", "assertion_error"):
+            text = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
+            if text.startswith("@"):
+                where, _, text = text[1:].partition("@ ")
+            if ", got " not in text and "input" in err and _show(err["input"]) not in text:
+                text += f", got {_show(err['input'])}"
+            sep = " " if text.split(" ", 1)[0] in _VERBS else ": "
+            msg = f"{where}{sep}{text}"
+        elif kind == "union_tag_invalid":
+            rule = _RULES[kind].format(**ctx)
+            msg = f"{where} {rule}, got {_show(ctx.get('tag'))}"
+        elif kind in _RULES:
+            try:
+                rule = _RULES[kind].format(**ctx)
+            except (KeyError, IndexError):
+                rule = _RULES[kind]
+            msg = f"{where} {rule}, got {_show(err.get('input', node))}"
+        else:
+            msg = f"{where}: {err['msg']}, got {_show(err.get('input', node))}"
+        if msg not in seen:
+            seen.add(msg)
+            messages.append(f"{source}: {msg}")
+    return messages
+
+
+def _suggest(key: str, err: Any, parent: Any) -> str | None:
+    """The nearest known key to an unknown one, from the model's field names."""
+    names = _known_keys(err["loc"][:-1])
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _known_keys(loc: Sequence[Any]) -> list[str]:
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            if isinstance(part, str) and model is not None and hasattr(model, "model_fields"):
+                # a dict of models (cohorts.NAME) or a union tag: look through it
+                continue
+            return []
+        annotation = fields[part].annotation
+        model = _inner_model(annotation)
+    fields = getattr(model, "model_fields", None) or {}
+    return [f.alias or name for name, f in fields.items()]
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The model class inside Optional[...], tuple[...], dict[str, ...]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def _read_toml(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([f"{shown}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{shown}: cannot read the file ({exc})"]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{shown}: not valid TOML: {exc}"]) from None
+
+
+def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A scenario file's data with everything it ``extends`` merged in."""
+    path = Path(path)
+    shown = str(path)
+    real = path.resolve()
+    if real in _chain:
+        cycle = " -> ".join(str(p.name) for p in (*_chain, real))
+        raise ScenarioError([f"{shown}: extends makes a cycle ({cycle})"])
+    data = _read_toml(path, shown)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError([f"{shown}: extends must be a file name, got {_show(parent)}"])
+    parent_path = path.parent / parent
+    base = resolve_file(parent_path, (*_chain, real))
+    base.pop("name", None)
+    base.pop("description", None)
+    return _merge(base, data)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, merge and validate a scenario file; raise ScenarioError if it is not valid."""
+    data = resolve_file(path)
+    return Scenario.from_dict(data, source=str(path))
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    parts = dotted.split(".")
+    node: Any = raw
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part) if isinstance(node, dict) else None
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            where = ".".join(parts[: i + 1])
+            raise ScenarioError([f"{source}: cannot override {dotted}: {where} is not a table"])
+        node = nxt
+    node[parts[-1]] = value

@@ -1,0 +1,166 @@
+"""Arrivals and patient attributes, drawn from named streams.
+
+**Arrivals** form a non-homogeneous Poisson process whose rate is constant
+within each hour of the run (:mod:`sim.params` builds the hourly rates). It is
+sampled exactly by time transformation: the points ``E1 < E2 < ...`` of a
+unit-rate Poisson process (cumulative sums of Exp(1) draws) are mapped through
+the inverse of the cumulative rate ``Lambda(t)``. Hours with zero rate get no
+arrivals, and an arrival never falls in one. Because the unit-rate points come
+from the stream alone, a scenario with 2% more demand sees the same points
+mapped slightly earlier: strong common random numbers between scenarios.
+
+**Attributes** that do not depend on congestion (ED time to decision, outcome,
+treatment length of stay, pathway, episode lengths, readmission) are drawn for
+each patient on arrival, in blocks, each from its own stream
+``"{origin}/{cohort}/{attribute}"``. Uniforms are kept rather than outcomes, so
+a scenario that changes a probability keeps the same patients and changes only
+whom the threshold picks.
+
+Both engines use this module, so for the same seed they see the same patients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .params import CohortParams, ModelParams
+from .streams import Streams
+
+BLOCK = 1024
+"""Draws per block. Part of the stream contract: changing it changes results."""
+
+
+def cumulative_rate(rate_h: np.ndarray) -> np.ndarray:
+    """Lambda at each whole hour: ``out[k]`` = expected arrivals in [0, k)."""
+    out = np.empty(len(rate_h) + 1)
+    out[0] = 0.0
+    np.cumsum(rate_h, out=out[1:])
+    return out
+
+
+def invert_cumulative(points: np.ndarray, cum: np.ndarray, rate_h: np.ndarray) -> np.ndarray:
+    """Times t with Lambda(t) = points (points must lie in [0, cum[-1]))."""
+    hour = np.searchsorted(cum, points, side="right") - 1
+    hour = np.minimum(hour, len(rate_h) - 1)
+    return hour + (points - cum[hour]) / rate_h[hour]
+
+
+def arrival_times(rate_h: np.ndarray, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Arrival times (hours) of an NHPP with hourly rates, in sorted blocks.
+
+    The whole run's arrivals, lazily: memory holds one block at a time.
+    """
+    cum = cumulative_rate(rate_h)
+    total = cum[-1]
+    if total <= 0:
+        return
+    last = 0.0
+    while True:
+        points = last + np.cumsum(rng.exponential(1.0, BLOCK))
+        last = float(points[-1])
+        inside = points[points < total]
+        if len(inside):
+            yield invert_cumulative(inside, cum, rate_h)
+        if last >= total:
+            return
+
+
+@dataclass
+class Attributes:
+    """One block of per-patient draws (hours for durations, uniforms in [0, 1))."""
+
+    u_avoid: np.ndarray
+    ur_episode_h: np.ndarray
+    ed_decision_h: np.ndarray
+    u_outcome: np.ndarray
+    sdec_episode_h: np.ndarray
+    u_sdec_admit: np.ndarray
+    los_h: np.ndarray
+    pathway: np.ndarray
+    community_episode_h: np.ndarray
+    u_readmit: np.ndarray
+    readmit_delay_h: np.ndarray
+
+
+def draw_attributes(
+    params: ModelParams, cohort: CohortParams, origin: str, streams: Streams, n: int = BLOCK
+) -> Attributes:
+    """Draw ``n`` patients' attributes from the ``{origin}/{cohort}/...`` streams.
+
+    For the starting state (``origin == "initial"``) durations already under
+    way are residual: the time left of a stay seen at a random moment.
+    """
+    prefix = f"{origin}/{cohort.name}/"
+
+    def rng(name: str) -> np.random.Generator:
+        return streams(prefix + name)
+
+    residual = origin == "initial"
+    los = cohort.los_h.sample_residual if residual else cohort.los_h.sample
+    pathway = np.searchsorted(cohort.pathway_cdf, rng("pathway").random(n), side="right")
+    pathway = np.minimum(pathway, 3)
+    community = np.zeros(n)
+    for k in (1, 2, 3):
+        service = params.services[k]
+        if service is not None:
+            dist = service.episode_h
+            draws = (dist.sample_residual if residual else dist.sample)(rng(f"episode_p{k}"), n)
+            community = np.where(pathway == k, draws, community)
+    urgent = params.services[0]
+    return Attributes(
+        u_avoid=rng("avoid").random(n),
+        ur_episode_h=(
+            urgent.episode_h.sample(rng("episode_urgent_response"), n)
+            if urgent is not None
+            else np.zeros(n)
+        ),
+        ed_decision_h=params.ed_decision_h.sample(rng("ed_decision"), n),
+        u_outcome=rng("ed_outcome").random(n),
+        sdec_episode_h=params.sdec_episode_h.sample(rng("sdec_episode"), n),
+        u_sdec_admit=rng("sdec_admit").random(n),
+        los_h=los(rng("los"), n),
+        pathway=pathway,
+        community_episode_h=community,
+        u_readmit=rng("readmit").random(n),
+        readmit_delay_h=params.readmit_delay_h.sample(rng("readmit_delay"), n),
+    )
+
+
+class AttributeSource:
+    """Hands out one patient's attributes at a time, drawing a block when needed."""
+
+    def __init__(
+        self, params: ModelParams, cohort: CohortParams, origin: str, streams: Streams
+    ) -> None:
+        self._args = (params, cohort, origin, streams)
+        self._block: list[tuple[float, ...]] = []
+        self._next = 0
+
+    def next(self) -> tuple[float, ...]:
+        """(u_avoid, ur_episode_h, ed_decision_h, u_outcome, sdec_episode_h, u_sdec_admit,
+        los_h, pathway, community_episode_h, u_readmit, readmit_delay_h)"""
+        if self._next >= len(self._block):
+            a = draw_attributes(*self._args)
+            self._block = list(
+                zip(
+                    a.u_avoid.tolist(),
+                    a.ur_episode_h.tolist(),
+                    a.ed_decision_h.tolist(),
+                    a.u_outcome.tolist(),
+                    a.sdec_episode_h.tolist(),
+                    a.u_sdec_admit.tolist(),
+                    a.los_h.tolist(),
+                    a.pathway.tolist(),
+                    a.community_episode_h.tolist(),
+                    a.u_readmit.tolist(),
+                    a.readmit_delay_h.tolist(),
+                    strict=True,
+                )
+            )
+            self._next = 0
+        row = self._block[self._next]
+        self._next += 1
+        return row

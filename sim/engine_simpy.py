@@ -1,0 +1,468 @@
+"""The SimPy reference engine: one patient, one process, every rule of MODEL.md.
+
+Picture one week in a local system. Would-be A&E attendances arrive by cohort;
+for those in the avoidable share, an urgent community response team may take
+the patient at home if it is open and has a place. The rest queue for an A&E
+cubicle, wait for a decision, and go home, to SDEC (if open and a chair is
+free, else to a bed), or to a bed. Without a free bed they board in A&E, first
+come first served with GP direct admissions, or are diverted once the queue is
+long enough. After treatment the patient is medically fit and leaves by a
+pathway: P0 home within ward discharge hours, P1-P3 only when the community
+service has a place *and* accepts new patients at that hour; until then the
+acute bed stays occupied (a delayed discharge). Some discharged patients come
+back as readmissions.
+
+The engine is written for clarity first and speed second: it is the reference
+the fast engine is checked against. It records facts (timestamps per patient,
+capacity changes) in a :class:`~sim.record.Record`; it computes no metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from .calendar import EPS_HOURS
+from .demand import AttributeSource, arrival_times
+from .params import ORIGINS, CohortParams, ModelParams, Timeline
+from .record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
+from .schedule import Schedule
+from .streams import Streams
+
+ED, DIRECT, READMISSION, INITIAL = range(4)
+HOME, SDEC, ADMIT = range(3)
+_NAN = math.nan
+
+
+class Patient:
+    """One patient's timestamps. Unset attributes read as the class defaults."""
+
+    cohort = -1
+    origin = -1
+    parent = -1
+    avoid_lost = 0
+    ed_outcome = -1
+    pathway = -1
+    avoidable = False
+    sdec_refused = False
+    sdec_admit = False
+    t_arrival = ur_start = ur_end = ed_arrival = ed_start = ed_decision = ed_departure = _NAN
+    sdec_start = sdec_end = bed_request = diverted = bed_start = t_fit = bed_end = _NAN
+    comm_start = comm_end = _NAN
+    row = -1
+
+    def __init__(self, cohort: CohortParams, origin: int, t: float, attrs: tuple[Any, ...]):
+        self.cohort = cohort.index
+        self.origin = origin
+        self.t_arrival = t
+        self.params = cohort
+        self.attrs = attrs
+
+
+class Pool:
+    """Places (beds, chairs, cubicles, community places) with a FIFO queue.
+
+    A place is granted while fewer than ``capacity`` are in use and, if the
+    pool has a schedule, the current hour is open. A capacity cut never evicts:
+    the pool drains as places are released. Waiting requests are served in
+    the order they arrived whenever a place frees, the capacity rises or the
+    schedule opens.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        capacity: Timeline,
+        schedule: Schedule | None,
+        week_offset_h: int,
+    ) -> None:
+        self.env = env
+        self.name = name
+        self.capacity = capacity.values[0]
+        self.in_use = 0
+        self.queue: deque[simpy.Event] = deque()
+        self.schedule = None if schedule is None or schedule.is_always_open else schedule
+        self._open = None if self.schedule is None else self.schedule.open_hours.tolist()
+        self._offset = week_offset_h
+        self.log_t: list[float] = [0.0]
+        self.log_c: list[float] = [self.capacity]
+        for t, value in zip(capacity.times_h[1:], capacity.values[1:], strict=True):
+            env.process(self._change_at(float(t), float(value)))
+        if self.schedule is not None:
+            env.process(self._openings())
+
+    def is_open(self) -> bool:
+        if self._open is None:
+            return True
+        return self._open[(self._offset + math.floor(self.env.now + EPS_HOURS)) % 168]
+
+    def has_place(self) -> bool:
+        return self.in_use < self.capacity and self.is_open()
+
+    def try_take(self) -> bool:
+        """Take a place at once if one is free and open (no queueing)."""
+        if not self.queue and self.has_place():
+            self.in_use += 1
+            return True
+        return False
+
+    def request(self) -> simpy.Event:
+        event = self.env.event()
+        if not self.queue and self.has_place():
+            self.in_use += 1
+            event.succeed()
+        else:
+            self.queue.append(event)
+        return event
+
+    def release(self) -> None:
+        self.in_use -= 1
+        if self.queue:
+            self._serve()
+
+    def _serve(self) -> None:
+        while self.queue and self.in_use < self.capacity and self.is_open():
+            self.in_use += 1
+            self.queue.popleft().succeed()
+
+    def _change_at(self, t: float, value: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(t - self.env.now)
+        self.capacity = value
+        self.log_t.append(self.env.now)
+        self.log_c.append(value)
+        self._serve()
+
+    def _openings(self) -> Generator[simpy.Event, Any, None]:
+        # Wake at each whole hour when the schedule opens. Only whole-hour delays
+        # are added, so the wake-up times are exact in floating point.
+        assert self.schedule is not None
+        opens = set(self.schedule.transitions().tolist())
+        if not opens:
+            return
+        hour = 0
+        while True:
+            step = 1
+            while (self._offset + hour + step) % 168 not in opens:
+                step += 1
+            hour += step
+            yield self.env.timeout(step)
+            self._serve()
+
+    def capacity_log(self) -> CapacityLog:
+        return CapacityLog(np.array(self.log_t), np.array(self.log_c))
+
+
+class SimPyEngine:
+    """One replication of one scenario."""
+
+    def __init__(self, params: ModelParams, seed: int, replication: int) -> None:
+        self.p = params
+        self.replication = replication
+        self.streams = Streams(seed, replication)
+        self.env = env = simpy.Environment()
+        cal = params.calendar
+        offset = cal.week_offset_h
+        self.offset = offset
+        self.patients: list[Patient] = []
+        inf = Timeline(np.array([0.0]), np.array([params.ed_cubicles]))
+        self.cubicles = Pool(env, "ed", inf, None, offset)
+        self.sdec = Pool(env, "sdec", params.sdec_chairs, params.sdec_open, offset)
+        self.beds = Pool(env, "acute", params.beds, None, offset)
+        self.services: list[Pool | None] = [
+            None if s is None else Pool(env, s.name, s.capacity, s.accepts, offset)
+            for s in params.services
+        ]
+        self.discharge_wait = params.discharge_wait_h.tolist()
+        self.fy_index = cal.hourly("fy_index")
+        self.fy_index_last = len(self.fy_index) - 1
+        self.in_ed = 0
+        self.sources = {
+            (c.index, origin): AttributeSource(params, c, ORIGINS[origin], self.streams)
+            for c in params.cohorts
+            for origin in (ED, DIRECT, READMISSION, INITIAL)
+        }
+
+    # --- arrivals --------------------------------------------------------------------------
+
+    def _arrivals(self, cohort: CohortParams, origin: int) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        rate = cohort.ed_rate_h if origin == ED else cohort.direct_rate_h
+        name = "arrivals" if origin == ED else "direct_arrivals"
+        source = self.sources[(cohort.index, origin)]
+        for block in arrival_times(rate, self.streams(f"{name}/{cohort.name}")):
+            for t in block.tolist():
+                yield env.timeout(t - env.now)
+                patient = Patient(cohort, origin, env.now, source.next())
+                self._register(patient)
+                if origin == ED:
+                    self._attend(patient)
+                else:
+                    env.process(self._admission(patient))
+
+    def _attend(self, p: Patient) -> None:
+        """A would-be attendance: avoided by urgent community response if possible."""
+        env = self.env
+        share = p.params.avoidable_by_fy
+        fy = self.fy_index[min(math.floor(env.now), self.fy_index_last)]
+        if p.attrs[0] < share[min(max(fy, 0), len(share) - 1)]:
+            p.avoidable = True
+            urgent = self.services[0]
+            assert urgent is not None  # validated: avoidance needs the service
+            if not urgent.is_open():
+                p.avoid_lost = 1
+            elif not urgent.try_take():
+                p.avoid_lost = 2
+            else:
+                p.ur_start = env.now
+                env.timeout(p.attrs[1]).callbacks.append(lambda _: self._urgent_end(p))
+                return
+        env.process(self._emergency_department(p))
+
+    def _urgent_end(self, p: Patient) -> None:
+        p.ur_end = self.env.now
+        urgent = self.services[0]
+        assert urgent is not None
+        urgent.release()
+        self._maybe_readmit(p, 4)
+
+    # --- A&E and SDEC ---------------------------------------------------------------------
+
+    def _emergency_department(self, p: Patient) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        p.ed_arrival = env.now
+        self.in_ed += 1
+        yield self.cubicles.request()
+        p.ed_start = env.now
+        yield env.timeout(p.attrs[2])
+        p.ed_decision = env.now
+        u = p.attrs[3]
+        c = p.params
+        if u < c.p_admit:
+            p.ed_outcome = ADMIT
+        elif u < c.p_admit + c.p_sdec:
+            p.ed_outcome = SDEC
+            if self.sdec.try_take():
+                self.cubicles.release()
+                self._leave_ed(p)
+                p.sdec_start = env.now
+                env.timeout(p.attrs[4]).callbacks.append(lambda _: self._sdec_end(p))
+                return
+            p.sdec_refused = True
+        else:
+            p.ed_outcome = HOME
+            self.cubicles.release()
+            self._leave_ed(p)
+            self._maybe_readmit(p, -1)
+            return
+        # admitted: board in A&E until a bed is free
+        holds = self.p.boarding_holds_cubicle
+        if not holds:
+            self.cubicles.release()
+        yield from self._admission(p, from_ed=True)
+        if holds:
+            self.cubicles.release()
+
+    def _leave_ed(self, p: Patient) -> None:
+        p.ed_departure = self.env.now
+        self.in_ed -= 1
+
+    def _sdec_end(self, p: Patient) -> None:
+        p.sdec_end = self.env.now
+        self.sdec.release()
+        if p.attrs[5] < self.p.sdec_p_admit:
+            p.sdec_admit = True
+            self.env.process(self._admission(p))
+        else:
+            self._maybe_readmit(p, -1)
+
+    # --- acute beds and discharge ---------------------------------------------------------
+
+    def _admission(self, p: Patient, from_ed: bool = False) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        beds = self.beds
+        p.bed_request = env.now
+        threshold = self.p.diversion_threshold
+        if threshold is not None and not beds.has_place() and len(beds.queue) >= threshold:
+            p.diverted = env.now
+            if from_ed:
+                self._leave_ed(p)
+            return
+        yield beds.request()
+        p.bed_start = env.now
+        if from_ed:
+            self._leave_ed(p)
+        yield from self._stay(p)
+
+    def _stay(self, p: Patient) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        if math.isnan(p.t_fit):
+            yield env.timeout(p.attrs[6])
+            p.t_fit = env.now
+        if p.pathway < 0:
+            p.pathway = p.attrs[7]
+        if p.pathway == 0:
+            hour = math.floor(env.now + EPS_HOURS)
+            wait = self.discharge_wait[(self.offset + hour) % 168]
+            if wait:
+                yield env.timeout(hour + wait - env.now)
+            self.beds.release()
+            p.bed_end = env.now
+            self._maybe_readmit(p, 0)
+            return
+        service = self.services[p.pathway]
+        assert service is not None  # validated: a pathway in use needs its service
+        yield service.request()
+        self.beds.release()
+        p.bed_end = env.now
+        p.comm_start = env.now
+        env.timeout(p.attrs[8]).callbacks.append(lambda _: self._community_end(p))
+
+    def _community_end(self, p: Patient) -> None:
+        p.comm_end = self.env.now
+        service = self.services[p.pathway]
+        assert service is not None
+        service.release()
+        self._maybe_readmit(p, p.pathway)
+
+    # --- readmissions ---------------------------------------------------------------------
+
+    def _maybe_readmit(self, p: Patient, route: int) -> None:
+        """After the patient is home: a re-attendance with the route's probability.
+
+        ``route`` is the pathway 0-3, 4 for urgent response, -1 for none (sent
+        home from A&E or SDEC: no readmission risk is configured for those).
+        """
+        if route < 0 or p.attrs[9] >= p.params.p_readmit[route]:
+            return
+        self.env.timeout(p.attrs[10]).callbacks.append(lambda _: self._readmission(p))
+
+    def _readmission(self, parent: Patient) -> None:
+        c = parent.params
+        p = Patient(c, READMISSION, self.env.now, self.sources[(c.index, READMISSION)].next())
+        p.parent = parent.row
+        self._register(p)
+        self.env.process(self._emergency_department(p))
+
+    def _register(self, p: Patient) -> None:
+        p.row = len(self.patients)
+        self.patients.append(p)
+
+    # --- starting state -------------------------------------------------------------------
+
+    def _initial_state(self) -> None:
+        """Place today's patients: treating and delayed in beds, and in community places."""
+        params = self.p
+        rng = self.streams("initial/cohort")
+        weights = np.array(
+            [
+                (
+                    c.ed_rate_h[:168].sum() * (c.p_admit + c.p_sdec * params.sdec_p_admit)
+                    + c.direct_rate_h[:168].sum()
+                )
+                * c.los_mean_h
+                for c in params.cohorts
+            ]
+        )
+        if weights.sum() <= 0:
+            weights = np.ones(len(params.cohorts))
+
+        def cohort_for(pathway: int | None) -> CohortParams:
+            w = weights.copy()
+            if pathway is not None:
+                shares = np.array(
+                    [np.diff(c.pathway_cdf, prepend=0)[pathway] for c in params.cohorts]
+                )
+                w = w * shares if (w * shares).sum() > 0 else w
+            return params.cohorts[int(rng.choice(len(w), p=w / w.sum()))]
+
+        def new(cohort: CohortParams) -> Patient:
+            p = Patient(cohort, INITIAL, 0.0, self.sources[(cohort.index, INITIAL)].next())
+            self._register(p)
+            return p
+
+        for _ in range(params.initial_treating):
+            p = new(cohort_for(None))
+            p.bed_start = 0.0
+            self.beds.in_use += 1
+            self.env.process(self._stay(p))
+        for k, count in zip((1, 2, 3), params.initial_delayed, strict=True):
+            for _ in range(count):
+                p = new(cohort_for(k))
+                p.bed_start = p.t_fit = 0.0
+                p.pathway = k
+                self.beds.in_use += 1
+                self.env.process(self._stay(p))
+        for k, count in enumerate(params.initial_community):
+            service, spec = self.services[k], params.services[k]
+            if not count or service is None or spec is None:
+                continue
+            # time left of episodes already under way, one stream per service
+            remaining = spec.episode_h.sample_residual(self.streams(f"initial/{spec.name}"), count)
+            for duration in remaining.tolist():
+                p = new(cohort_for(k if k else None))
+                service.in_use += 1
+                if k == 0:
+                    p.avoidable = True
+                    p.ur_start = 0.0
+                    self.env.timeout(duration).callbacks.append(lambda _, p=p: self._urgent_end(p))
+                else:
+                    p.pathway = k
+                    p.comm_start = 0.0
+                    self.env.timeout(duration).callbacks.append(
+                        lambda _, p=p: self._community_end(p)
+                    )
+
+    # --- run ------------------------------------------------------------------------------
+
+    def run(self) -> Record:
+        env = self.env
+        self._initial_state()
+        for cohort in self.p.cohorts:
+            if cohort.ed_rate_h.any():
+                env.process(self._arrivals(cohort, ED))
+            if cohort.direct_rate_h.any():
+                env.process(self._arrivals(cohort, DIRECT))
+        env.run(until=self.p.calendar.end_h)
+        return self._record()
+
+    def _record(self) -> Record:
+        patients = self.patients
+        columns: dict[str, np.ndarray] = {}
+        for name in COLUMNS:
+            values = [getattr(p, name) for p in patients]
+            if name in FLOAT_COLUMNS:
+                columns[name] = np.array(values, dtype=float)
+            elif name in BOOL_COLUMNS:
+                columns[name] = np.array(values, dtype=bool)
+            else:
+                columns[name] = np.array(values, dtype=np.int64)
+        pools = {"ed": self.cubicles, "sdec": self.sdec, "acute": self.beds}
+        pools.update({s.name: s for s in self.services if s is not None})
+        live = {
+            "ed": self.in_ed,
+            "acute": self.beds.in_use,
+            "acute_queue": len(self.beds.queue),
+            **{
+                f"{name}": pool.in_use
+                for name, pool in pools.items()
+                if name not in ("ed", "acute")
+            },
+        }
+        return Record(
+            params=self.p,
+            replication=self.replication,
+            patients=columns,
+            capacity={name: pool.capacity_log() for name, pool in pools.items()},
+            in_system_at_end=live,
+        )
+
+
+def simulate(params: ModelParams, seed: int, replication: int) -> Record:
+    """Run one replication with the SimPy engine."""
+    return SimPyEngine(params, seed, replication).run()

@@ -1,0 +1,247 @@
+"""A scenario resolved into the engines' units: hours, hourly rates, capacity timelines.
+
+Both engines read a :class:`ModelParams` built from the same validated
+scenario, so units are converted in exactly one place:
+
+* durations: ``*_days`` x 24, ``*_minutes`` / 60, ``*_hours`` as given;
+* demand: an hourly arrival rate for every hour of the run,
+  ``annual / 8766 x 168 x profile[hour_of_week] x month[m] / mean_month x (1 + growth)^fy``
+  where ``fy`` counts financial years from the one holding ``start_date``
+  (so the warm-up, in the year before, runs at last year's demand), and the
+  month multipliers are normalised to a day-weighted mean of 1 so the annual
+  volume stays the figure the planner typed;
+* capacities: a step function of time (``times_h``, ``values``), with
+  ``inf`` for "unlimited" and a change dated before the run applying from t = 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .calendar import HOURS_PER_DAY, Calendar
+from .config import PATHWAYS, SERVICES, UNLIMITED, Costs, Scenario
+from .distributions import Distribution
+from .schedule import HOURS_PER_WEEK, Schedule
+
+HOURS_PER_YEAR = 365.25 * HOURS_PER_DAY
+_DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
+
+ORIGINS = ("ed", "direct", "readmission", "initial")
+"""How a patient entered: a new A&E attendance (would-be, before avoidance), a
+direct admission, a readmission after discharge, or part of the starting state."""
+ED_OUTCOMES = ("home", "sdec", "admit")
+
+
+def as_capacity(value: int | str) -> float:
+    return math.inf if value == UNLIMITED else float(value)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A capacity that changes at given times: ``values[i]`` from ``times_h[i]``."""
+
+    times_h: np.ndarray
+    values: np.ndarray
+
+    def at(self, t: float) -> float:
+        i = int(np.searchsorted(self.times_h, t, side="right")) - 1
+        return float(self.values[max(i, 0)])
+
+    @property
+    def is_constant(self) -> bool:
+        return bool(np.all(self.values == self.values[0]))
+
+
+def _timeline(initial: float, changes: list[tuple[float, float]]) -> Timeline:
+    times, values = [0.0], [initial]
+    for t, value in changes:
+        if t <= 0:
+            values[0] = value
+        else:
+            times.append(t)
+            values.append(value)
+    return Timeline(np.array(times), np.array(values, dtype=float))
+
+
+@dataclass(frozen=True)
+class CohortParams:
+    name: str
+    index: int
+    ed_rate_h: np.ndarray
+    """Would-be A&E attendances per hour, for every hour of the run."""
+    direct_rate_h: np.ndarray
+    p_admit: float
+    p_sdec: float
+    los_h: Distribution
+    los_mean_h: float
+    pathway_cdf: np.ndarray
+    """Cumulative shares of p0..p3."""
+    p_readmit: np.ndarray
+    """Readmission probability after p0, p1, p2, p3, urgent response."""
+    avoidable_by_fy: np.ndarray
+    """Avoidable share by financial-year index of the run (clamped at the ends)."""
+
+    def avoidable_share(self, fy_index: int) -> float:
+        return float(self.avoidable_by_fy[min(max(fy_index, 0), len(self.avoidable_by_fy) - 1)])
+
+
+@dataclass(frozen=True)
+class ServiceParams:
+    name: str
+    index: int
+    capacity: Timeline
+    accepts: Schedule
+    episode_h: Distribution
+    cost_basis: str
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Everything an engine needs, in hours."""
+
+    scenario_name: str
+    calendar: Calendar
+    cohorts: tuple[CohortParams, ...]
+    ed_cubicles: float
+    ed_decision_h: Distribution
+    boarding_holds_cubicle: bool
+    sdec_chairs: Timeline
+    sdec_open: Schedule
+    sdec_episode_h: Distribution
+    sdec_p_admit: float
+    sdec_counts_as_admission: bool
+    beds: Timeline
+    discharge_hours: Schedule
+    diversion_threshold: int | None
+    services: tuple[ServiceParams | None, ...]
+    """Indexed as SERVICES: urgent_response, p1, p2, p3 (None when not configured)."""
+    readmit_delay_h: Distribution
+    initial_treating: int
+    initial_delayed: tuple[int, int, int]
+    initial_community: tuple[int, int, int, int]
+    costs: Costs
+
+    @property
+    def cohort_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.cohorts)
+
+    def service(self, name: str) -> ServiceParams | None:
+        return self.services[SERVICES.index(name)]
+
+    @cached_property
+    def discharge_wait_h(self) -> np.ndarray:
+        """Whole hours from each hour of the week to the next P0 discharge hour."""
+        return self.discharge_hours.hours_until_open()
+
+
+def _hourly_rate(
+    annual: float, growth: float, profile: list[float], months: np.ndarray, cal: Calendar
+) -> np.ndarray:
+    if annual <= 0:
+        return np.zeros(cal.n_hours)
+    month_norm = months / (np.dot(months, _DAYS_IN_MONTH) / _DAYS_IN_MONTH.sum())
+    if not np.isfinite(month_norm).all():  # all-zero multipliers: no arrivals at all
+        return np.zeros(cal.n_hours)
+    shape = np.asarray(profile) * HOURS_PER_WEEK
+    base = annual / HOURS_PER_YEAR
+    growth_factor = (1.0 + growth) ** cal.hourly("fy_index").astype(float)
+    return (
+        base * shape[cal.hourly("hour_of_week")] * month_norm[cal.hourly("month")] * growth_factor
+    )
+
+
+def build_params(scenario: Scenario) -> ModelParams:
+    """Resolve a validated scenario into engine units."""
+    run = scenario.run
+    cal = Calendar(run.start_date, run.warm_up_days, run.horizon_years)
+    profiles = {name: p.weights() for name, p in scenario.demand.profiles.items()}
+    profiles.setdefault("flat", [1.0 / HOURS_PER_WEEK] * HOURS_PER_WEEK)
+    global_months = np.asarray(scenario.demand.month_multipliers, dtype=float)
+    day = float(HOURS_PER_DAY)
+
+    cohorts = []
+    for index, (name, c) in enumerate(scenario.cohorts.items()):
+        months = np.asarray(c.month_multipliers, float) if c.month_multipliers else global_months
+        shares = c.avoidable_share if isinstance(c.avoidable_share, tuple) else (c.avoidable_share,)
+        los_h = c.treatment_los_days.scaled(day)
+        cohorts.append(
+            CohortParams(
+                name=name,
+                index=index,
+                ed_rate_h=_hourly_rate(
+                    c.attendances_per_year,
+                    c.growth_per_year,
+                    profiles[c.arrival_profile],
+                    months,
+                    cal,
+                ),
+                direct_rate_h=_hourly_rate(
+                    c.direct_admissions_per_year,
+                    c.growth_per_year,
+                    profiles[c.direct_profile],
+                    months,
+                    cal,
+                ),
+                p_admit=c.p_admit,
+                p_sdec=c.p_sdec,
+                los_h=los_h,
+                los_mean_h=los_h.mean,
+                pathway_cdf=np.cumsum([getattr(c.pathway, p) for p in PATHWAYS]),
+                p_readmit=np.array(
+                    [getattr(c.p_readmit, k) for k in (*PATHWAYS, "urgent_response")]
+                ),
+                avoidable_by_fy=np.asarray(shares, dtype=float),
+            )
+        )
+
+    services: list[ServiceParams | None] = []
+    for index, name in enumerate(SERVICES):
+        spec = scenario.service(name)
+        if spec is None:
+            services.append(None)
+            continue
+        changes = [
+            (cal.hours_at(ch.date), as_capacity(ch.capacity)) for ch in spec.capacity_changes
+        ]
+        services.append(
+            ServiceParams(
+                name=name,
+                index=index,
+                capacity=_timeline(as_capacity(spec.capacity), changes),
+                accepts=Schedule.parse(spec.accepts),
+                episode_h=spec.episode_days.scaled(day),
+                cost_basis=spec.cost_basis,
+            )
+        )
+
+    acute = scenario.acute
+    state = scenario.initial_state
+    return ModelParams(
+        scenario_name=scenario.name,
+        calendar=cal,
+        cohorts=tuple(cohorts),
+        ed_cubicles=as_capacity(scenario.ed.cubicles),
+        ed_decision_h=scenario.ed.time_to_decision_minutes.scaled(1 / 60),
+        boarding_holds_cubicle=scenario.ed.boarding_holds_cubicle,
+        sdec_chairs=_timeline(as_capacity(scenario.sdec.chairs), []),
+        sdec_open=Schedule.parse(scenario.sdec.open),
+        sdec_episode_h=scenario.sdec.episode_hours,
+        sdec_p_admit=scenario.sdec.p_admit,
+        sdec_counts_as_admission=scenario.sdec.counts_as_admission,
+        beds=_timeline(
+            as_capacity(acute.beds),
+            [(cal.hours_at(ch.date), as_capacity(ch.beds)) for ch in acute.capacity_changes],
+        ),
+        discharge_hours=Schedule.parse(acute.discharge_hours),
+        diversion_threshold=acute.diversion_queue_threshold,
+        services=tuple(services),
+        readmit_delay_h=scenario.readmission.delay_days.scaled(day),
+        initial_treating=state.acute_treating,
+        initial_delayed=(state.delayed.p1, state.delayed.p2, state.delayed.p3),
+        initial_community=tuple(getattr(state.community_in_use, s) for s in SERVICES),  # type: ignore[arg-type]
+        costs=scenario.costs,
+    )
