@@ -7,7 +7,8 @@ Every key is typed and carries its unit in its name (``los_days``,
 
 A file may build on another with ``extends = "baseline.toml"`` (relative to
 the file): tables merge key by key, anything else (numbers, strings, lists,
-arrays of tables) is replaced whole. A variant in code is made the same way::
+arrays of tables, distribution tables with a ``dist`` key) is replaced whole.
+A variant in code is made the same way::
 
     base = load_scenario("configs/baseline.toml")
     more_p2 = base.override({"community.p2.places": 120})
@@ -75,7 +76,8 @@ Capacity = Annotated[int | Literal["unlimited"], BeforeValidator(_unlimited_or_i
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
-Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+Identifier = Annotated[str, Field(pattern=_NAME_PATTERN, max_length=40)]
 
 
 class _Model(BaseModel):
@@ -513,7 +515,7 @@ class Scenario(_Model):
         if occupied and self.acute.beds != UNLIMITED and occupied > self.acute.beds:
             raise _at(
                 "initial_state",
-                f"occupies {occupied} beds, more than acute.beds ({self.acute.beds})",
+                f"must occupy no more than acute.beds ({self.acute.beds})",
                 occupied,
             )
         if occupied and self.run.warm_up_days:
@@ -677,7 +679,7 @@ def format_errors(exc: ValidationError, source: str, raw: Mapping[str, Any]) -> 
             parent = _walk(raw, err["loc"][:-1])[1]
             msg = f"{where} is not a known key"
             hint = _suggest(str(err["loc"][-1]), err, parent)
-            if hint:
+            if hint and hint != str(err["loc"][-1]):
                 msg += f" (did you mean '{hint}'?)"
         elif kind == "missing":
             msg = f"{where} is required"
@@ -685,7 +687,8 @@ def format_errors(exc: ValidationError, source: str, raw: Mapping[str, Any]) -> 
             text = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
             if text.startswith("@"):
                 where, _, text = text[1:].partition("@ ")
-            if ", got " not in text and "input" in err and _show(err["input"]) not in text:
+            given = err.get("input")
+            if ", got " not in text and not isinstance(given, Mapping) and _show(given) not in text:
                 text += f", got {_show(err['input'])}"
             sep = " " if text.split(" ", 1)[0] in _VERBS else ": "
             msg = f"{where}{sep}{text}"
@@ -693,10 +696,13 @@ def format_errors(exc: ValidationError, source: str, raw: Mapping[str, Any]) -> 
             rule = _RULES[kind].format(**ctx)
             msg = f"{where} {rule}, got {_show(ctx.get('tag'))}"
         elif kind in _RULES:
+            shown = {k: (f"{v:g}" if isinstance(v, float) else v) for k, v in ctx.items()}
             try:
-                rule = _RULES[kind].format(**ctx)
+                rule = _RULES[kind].format(**shown)
             except (KeyError, IndexError):
                 rule = _RULES[kind]
+            if kind == "string_pattern_mismatch" and ctx.get("pattern") == _NAME_PATTERN:
+                rule = "must be a lower-case name of letters, digits and _ (it is used in metric names)"
             msg = f"{where} {rule}, got {_show(err.get('input', node))}"
         else:
             msg = f"{where}: {err['msg']}, got {_show(err.get('input', node))}"
@@ -758,9 +764,10 @@ def _read_toml(path: Path, shown: str) -> dict[str, Any]:
 
 
 def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; a distribution table (one with ``dist``) replaces whole."""
     out = copy.deepcopy(base)
     for key, value in child.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if isinstance(value, Mapping) and "dist" not in value and isinstance(out.get(key), Mapping):
             out[key] = _merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
@@ -782,6 +789,9 @@ def resolve_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, A
     if not isinstance(parent, str):
         raise ScenarioError([f"{shown}: extends must be a file name, got {_show(parent)}"])
     parent_path = path.parent / parent
+    if not parent_path.is_file():
+        raise ScenarioError([f"{shown}: extends must name an existing file, got {parent!r} "
+                             f"(looked for {parent_path})"])
     base = resolve_file(parent_path, (*_chain, real))
     base.pop("name", None)
     base.pop("description", None)
@@ -805,4 +815,4 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, source: str) -> No
             where = ".".join(parts[: i + 1])
             raise ScenarioError([f"{source}: cannot override {dotted}: {where} is not a table"])
         node = nxt
-    node[parts[-1]] = value
+    node[parts[-1]] = copy.deepcopy(value)

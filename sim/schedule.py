@@ -76,7 +76,7 @@ def parse_schedule(text: str) -> np.ndarray:
             raise ValueError(f"schedule {part.strip()!r} has an hour outside 00:00-24:00")
         if start == end:
             raise ValueError(f"schedule {part.strip()!r} is open for no hours")
-        length = (end - start) % 24
+        length = end - start if end > start else end + 24 - start  # past midnight
         for day in _parse_days(match["days"]):
             first = day * 24 + start
             open_hours[[(first + k) % HOURS_PER_WEEK for k in range(length)]] = True

@@ -1,0 +1,161 @@
+"""Scenario files: loading, extends, overrides, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import CONFIGS, single_unit
+from pydantic import ValidationError
+
+from sim.cli import main
+from sim.config import Scenario, ScenarioError, load_scenario
+
+BAD = Path(__file__).parent / "bad_configs"
+
+# file -> what its one-line error must say (key and rule; the value where there is one)
+EXPECTED = {
+    "broken_toml": "not valid TOML: Expected ']'",
+    "unknown_top_level": "acutee is not a known key (did you mean 'acute'?)",
+    "unknown_nested_key": "acute.bedz is not a known key (did you mean 'beds'?)",
+    "negative_beds": "acute.beds must be >= 0, got -5",
+    "beds_not_a_number": "acute.beds must be a whole number or \"unlimited\", got 'many'",
+    "missing_beds": "acute.beds is required",
+    "missing_cohorts": "cohorts is required",
+    "pathway_not_summing": "cohorts.frail_older.pathway: pathway shares must sum to 1, got 0.9",
+    "probability_above_one": "cohorts.children.p_admit must be <= 1, got 1.5",
+    "outcomes_above_one": "cohorts.children: p_admit + p_sdec must be <= 1, got 0.7 + 0.5",
+    "unknown_distribution": "ed.time_to_decision_minutes must name a distribution",
+    "lognormal_both_forms": "treatment_los_days: give either mean and sd, or mu and sigma",
+    "negative_sd": "sdec.episode_hours: mean and sd must be finite and > 0, got mean=5, sd=-3",
+    "schedule_unreadable": "community.p1.accepts: cannot read schedule 'weekdays nine to five'",
+    "schedule_half_hour": "sdec.open: schedule 'Mon-Fri 08:30-20:00' must start and end on the",
+    "schedule_list_wrong_length": "acute.discharge_hours: a schedule list needs 168 values, got 4",
+    "profile_wrong_length": "demand.profiles.ed: day_of_week needs 7 values, got 5",
+    "profile_all_zero": "demand.profiles.gp: the profile's weights must not all be zero",
+    "unknown_profile": "cohorts.children.arrival_profile must name a profile in demand.profiles",
+    "pathway_without_service": "cohorts.a.pathway.p1 needs a [community.p1] service, got 0.5",
+    "cycle_a": "extends makes a cycle (cycle_a.toml -> cycle_b.toml -> cycle_a.toml)",
+    "extends_missing": "extends must name an existing file, got 'no_such_scenario.toml'",
+    "supervision_exceeds_staff": "community.p2.workforce: supervising 30 support FTE needs 3",
+    "places_and_workforce": "community.p1: a service needs exactly one of places or workforce",
+    "change_dates_backwards": "acute: capacity_changes dates must be strictly increasing",
+    "initial_state_over_beds": "initial_state must occupy no more than acute.beds (410), got 500",
+    "initial_state_with_warm_up": "run.warm_up_days must be 0 when an initial_state is given",
+    "nan_value": "cohorts.children.growth_per_year must be a finite number, got nan",
+    "bad_date": "run.start_date must be a date like 2016-04-01, got '2016-13-01'",
+    "zero_horizon": "run.horizon_years must be > 0, got 0",
+    "month_multipliers_short": "demand.month_multipliers must have at least 12 item(s)",
+    "avoidance_without_service": "cohorts.a.avoidable_share needs a [community.urgent_response]",
+    "bad_cohort_name": "cohorts.Frail Elderly must be a lower-case name",
+    "negative_reps": "run.reps must be >= 1, got -3",
+    "cubicles_zero": "ed.cubicles must be >= 1 or \"unlimited\", got 0",
+}
+
+
+def test_every_bad_file_is_listed():
+    files = {p.stem for p in BAD.glob("*.toml")} - {"cycle_b"}
+    assert files == set(EXPECTED)
+    assert len(EXPECTED) >= 20
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_bad_file_gives_one_clear_line_and_exit_2(stem, tmp_path):
+    path = BAD / f"{stem}.toml"
+    out = tmp_path / "out"
+    for command in (["validate", str(path)], ["run", str(path), "--out", str(out)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"error: {path}: ")
+        assert EXPECTED[stem] in lines[0]
+    assert not out.exists()  # nothing written
+
+
+@pytest.mark.parametrize("stem", ["broken_toml", "negative_beds", "cycle_a"])
+def test_bad_file_in_a_real_process_prints_no_traceback(stem, tmp_path):
+    path = BAD / f"{stem}.toml"
+    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"error: {path}: {EXPECTED[stem]}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_several_problems_in_one_file_are_all_reported(tmp_path):
+    path = tmp_path / "two.toml"
+    path.write_text('extends = "%s"\n[acute]\nbeds = -1\nbedz = 3\n' % (CONFIGS / "baseline.toml"))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert len(caught.value.messages) == 2
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_config_is_valid(path):
+    scenario = load_scenario(path)
+    assert scenario.cohorts
+
+
+def test_scenario_is_frozen(baseline_path):
+    scenario = load_scenario(baseline_path)
+    with pytest.raises(ValidationError, match="frozen"):
+        scenario.name = "x"
+    with pytest.raises(ValidationError, match="frozen"):
+        scenario.acute.beds = 1
+
+
+def test_override_returns_a_new_validated_scenario(baseline_path):
+    base = load_scenario(baseline_path)
+    more = base.override({"acute.beds": 500, "community.p1.accepts": "24/7"})
+    assert more.acute.beds == 500 and base.acute.beds == 410
+    assert more.community.p1.accepts == "24/7"
+    with pytest.raises(ScenarioError, match="acute.beds must be >= 0, got -1"):
+        base.override({"acute.beds": -1})
+    with pytest.raises(ScenarioError, match="acute.bedz is not a known key"):
+        base.override({"acute.bedz": 3})
+
+
+def test_extends_merges_tables_and_replaces_values(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        '[run]\nreps = 4\nseed = 9\n'
+        '[cohorts.a]\nattendances_per_year = 100\np_admit = 0.2\n'
+        'treatment_los_days = { dist = "exponential", mean = 2 }\n'
+        '[ed]\ntime_to_decision_minutes = { dist = "fixed", value = 60 }\n'
+        '[acute]\nbeds = 10\n'
+    )
+    (tmp_path / "child.toml").write_text(
+        'extends = "base.toml"\nname = "child"\n[run]\nreps = 7\n'
+        '[cohorts.a]\ntreatment_los_days = { dist = "fixed", value = 3 }\n'
+    )
+    child = load_scenario(tmp_path / "child.toml")
+    assert (child.run.reps, child.run.seed) == (7, 9)  # merged key by key
+    assert child.cohorts["a"].treatment_los_days.mean == 3  # a distribution is replaced whole
+    assert child.cohorts["a"].attendances_per_year == 100
+    assert child.name == "child"
+
+
+def test_workforce_derives_capacity():
+    data = single_unit()
+    data["cohorts"]["patients"]["pathway"] = {"p0": 0.5, "p1": 0.5}
+    data["community"] = {"p1": {
+        "workforce": {"qualified_fte": 10, "support_fte": 10, "caseload_per_qualified_fte": 2,
+                      "caseload_per_support_fte": 1, "supervision_fte_per_support_fte": 0.2},
+        "episode_days": {"dist": "fixed", "value": 5}}}
+    scenario = Scenario.from_dict(data)
+    # (10 - 10 x 0.2) x 2 + 10 x 1 = 26 places
+    assert scenario.community.p1.capacity == 26
+    more_support = scenario.override({"community.p1.workforce.support_fte": 20})
+    assert more_support.community.p1.capacity == (10 - 4) * 2 + 20
+
+
+def test_to_dict_round_trips(baseline_path):
+    scenario = load_scenario(baseline_path)
+    again = Scenario.from_dict(scenario.to_dict())
+    assert again.to_dict() == scenario.to_dict()
+    assert again.cohorts == scenario.cohorts and again.community == scenario.community
