@@ -288,7 +288,8 @@ def daily_series(record: Record) -> pd.DataFrame:
             continue
         values[name] = stepfn.daily_means(series.steps[name], days, end)
     values["delayed"] = sum(values[f"waiting_discharge_p{k}"] for k in (1, 2, 3))  # type: ignore[assignment]
-    values["acute_capacity"] = stepfn.daily_means(series.capacity["acute"], days, end)
+    # capacity changes only at midnight (changes are dated), and may be unlimited (inf)
+    values["acute_capacity"] = stepfn.value_at(series.capacity["acute"], days[:-1])
     values["acute_occupancy"] = stepfn.daily_means(series.occupancy_share, days, end)
     dates = pd.to_datetime(cal.sim_start) + pd.to_timedelta(days[:-1] / HOURS_PER_DAY, unit="D")
     frames = [

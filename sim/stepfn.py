@@ -82,6 +82,12 @@ def window_quantile(step: Step, start: float, end: float, q: float) -> float:
     return float(v[order][min(index, len(v) - 1)])
 
 
+def value_at(step: Step, at: np.ndarray) -> np.ndarray:
+    """The value holding at each time in ``at``."""
+    times, values = step
+    return values[np.searchsorted(times, at, side="right") - 1]
+
+
 def daily_means(step: Step, day_starts: np.ndarray, end_h: float) -> np.ndarray:
     """Mean value over each day ``[day_starts[i], day_starts[i + 1])``."""
     cumulative = integral(step, day_starts, end_h)
