@@ -42,7 +42,7 @@ def summarise(replications: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     mean = grouped.mean()
     sd = grouped.std(ddof=1)
     tq = pd.Series(stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), index=n.index)
-    half = (tq * sd / np.sqrt(n)).where(n > 1)
+    half: pd.Series = (tq * sd / np.sqrt(n)).where(n > 1)
     out = pd.DataFrame(
         {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n_reps": n}
     ).reset_index()

@@ -43,14 +43,14 @@ from pydantic import (
     model_validator,
 )
 
-from .distributions import Distribution
+from .distributions import Distribution, Fixed, Uniform
 from .schedule import HOURS_PER_WEEK, Schedule
 
 SERVICES = ("urgent_response", "p1", "p2", "p3")
 """Community services, in a fixed order. p1-p3 take discharges on that pathway."""
 PATHWAYS = ("p0", "p1", "p2", "p3")
 
-UNLIMITED = "unlimited"
+UNLIMITED: Literal["unlimited"] = "unlimited"
 
 
 class ScenarioError(ValueError):
@@ -146,7 +146,8 @@ class ArrivalProfile(_Model):
         if self.hour_of_week is not None:
             raw = list(self.hour_of_week)
         else:
-            assert self.day_of_week is not None and self.hour_of_day is not None
+            assert self.day_of_week is not None
+            assert self.hour_of_day is not None
             raw = [d * h for d in self.day_of_week for h in self.hour_of_day]
         total = sum(raw)
         return [w / total for w in raw]
@@ -241,7 +242,7 @@ class SDEC(_Model):
 
     chairs: Capacity = 0
     open: ScheduleSpec = "every day 08:00-20:00"
-    episode_hours: Distribution = Field(default_factory=lambda: {"dist": "fixed", "value": 6})
+    episode_hours: Distribution = Field(default_factory=lambda: Fixed(value=6))
     p_admit: Probability = 0.0
     counts_as_admission: bool = True
 
@@ -380,9 +381,7 @@ class Community(_Model):
 
 
 class Readmission(_Model):
-    delay_days: Distribution = Field(
-        default_factory=lambda: {"dist": "uniform", "low": 0, "high": 30}
-    )
+    delay_days: Distribution = Field(default_factory=lambda: Uniform(low=0, high=30))
 
 
 class ServiceCounts(_Model):
@@ -512,7 +511,7 @@ class Scenario(_Model):
                     getattr(state.delayed, pathway),
                 )
         occupied = state.acute_treating + state.delayed.p1 + state.delayed.p2 + state.delayed.p3
-        if occupied and self.acute.beds != UNLIMITED and occupied > self.acute.beds:
+        if occupied and isinstance(self.acute.beds, int) and occupied > self.acute.beds:
             raise _at(
                 "initial_state",
                 f"must occupy no more than acute.beds ({self.acute.beds})",
@@ -566,7 +565,7 @@ class Scenario(_Model):
     # --- convenience ----------------------------------------------------------------------
 
     def service(self, name: str) -> CommunityService | None:
-        return getattr(self.community, name)  # type: ignore[no-any-return]
+        return getattr(self.community, name)
 
 
 def _at(path: str, rule: str, value: Any) -> ValueError:
@@ -636,11 +635,12 @@ def _walk(raw: Any, loc: Sequence[Any]) -> tuple[list[str], Any, bool]:
         elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
             path.append(f"[{part}]")
             node = node[part]
-        elif isinstance(node, Mapping) or isinstance(part, int):
-            if isinstance(part, str) and not _is_internal(part):
-                path.append(part)  # a missing or unknown key names itself
-                found = False
-                node = None
+        elif (isinstance(node, Mapping) or isinstance(part, int)) and (
+            isinstance(part, str) and not _is_internal(part)
+        ):
+            path.append(part)  # a missing or unknown key names itself
+            found = False
+            node = None
         # else: an internal location part (tag name, validator) - skip it
     return path, node, found
 
@@ -702,7 +702,7 @@ def format_errors(exc: ValidationError, source: str, raw: Mapping[str, Any]) -> 
             except (KeyError, IndexError):
                 rule = _RULES[kind]
             if kind == "string_pattern_mismatch" and ctx.get("pattern") == _NAME_PATTERN:
-                rule = "must be a lower-case name of letters, digits and _ (it is used in metric names)"
+                rule = "must be a lower-case name of letters, digits and _ (used in metric names)"
             msg = f"{where} {rule}, got {_show(err.get('input', node))}"
         else:
             msg = f"{where}: {err['msg']}, got {_show(err.get('input', node))}"
@@ -790,8 +790,12 @@ def resolve_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, A
         raise ScenarioError([f"{shown}: extends must be a file name, got {_show(parent)}"])
     parent_path = path.parent / parent
     if not parent_path.is_file():
-        raise ScenarioError([f"{shown}: extends must name an existing file, got {parent!r} "
-                             f"(looked for {parent_path})"])
+        raise ScenarioError(
+            [
+                f"{shown}: extends must name an existing file, got {parent!r} "
+                f"(looked for {parent_path})"
+            ]
+        )
     base = resolve_file(parent_path, (*_chain, real))
     base.pop("name", None)
     base.pop("description", None)

@@ -93,7 +93,7 @@ class Exponential(_Dist):
         return self.sample(rng, size)  # memoryless
 
     def scaled(self, factor: float) -> Exponential:
-        return Exponential(mean=self.mean_value * factor)
+        return Exponential(mean_value=self.mean_value * factor)
 
     def __repr__(self) -> str:
         return f"Exponential(mean={self.mean_value:g})"

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,10 @@ from .streams import Streams
 ED, DIRECT, READMISSION, INITIAL = range(4)
 HOME, SDEC, ADMIT = range(3)
 _NAN = math.nan
+
+
+def _call(method: Callable[[Patient], None], patient: Patient, _event: simpy.Event) -> None:
+    method(patient)
 
 
 class Patient:
@@ -410,12 +415,12 @@ class SimPyEngine:
                 if k == 0:
                     p.avoidable = True
                     p.ur_start = 0.0
-                    self.env.timeout(duration).callbacks.append(lambda _, p=p: self._urgent_end(p))
+                    self.env.timeout(duration).callbacks.append(partial(_call, self._urgent_end, p))
                 else:
                     p.pathway = k
                     p.comm_start = 0.0
                     self.env.timeout(duration).callbacks.append(
-                        lambda _, p=p: self._community_end(p)
+                        partial(_call, self._community_end, p)
                     )
 
     # --- run ------------------------------------------------------------------------------

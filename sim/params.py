@@ -242,6 +242,11 @@ def build_params(scenario: Scenario) -> ModelParams:
         readmit_delay_h=scenario.readmission.delay_days.scaled(day),
         initial_treating=state.acute_treating,
         initial_delayed=(state.delayed.p1, state.delayed.p2, state.delayed.p3),
-        initial_community=tuple(getattr(state.community_in_use, s) for s in SERVICES),  # type: ignore[arg-type]
+        initial_community=(
+            state.community_in_use.urgent_response,
+            state.community_in_use.p1,
+            state.community_in_use.p2,
+            state.community_in_use.p3,
+        ),
         costs=scenario.costs,
     )

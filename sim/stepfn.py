@@ -51,7 +51,7 @@ def integral(step: Step, at: np.ndarray | float, end_h: float) -> np.ndarray:
     times, values = step
     edges = np.append(times, max(end_h, times[-1]))
     cumulative = np.concatenate(([0.0], np.cumsum(values * np.diff(edges))))
-    return np.interp(at, edges, cumulative)
+    return np.asarray(np.interp(at, edges, cumulative), dtype=float)
 
 
 def window_mean(step: Step, start: float, end: float, end_h: float) -> float:

@@ -31,8 +31,13 @@ def single_unit(
     """
     data: dict[str, Any] = {
         "name": "single_unit",
-        "run": {"start_date": "2016-04-04", "warm_up_days": warm_up_days,
-                "horizon_years": years, "reps": reps, "seed": 7},
+        "run": {
+            "start_date": "2016-04-04",
+            "warm_up_days": warm_up_days,
+            "horizon_years": years,
+            "reps": reps,
+            "seed": 7,
+        },
         "cohorts": {
             "patients": {
                 "attendances_per_year": 0,
@@ -53,45 +58,106 @@ def small_system(**changes: Any) -> dict[str, Any]:
     """A small whole system (A&E, SDEC, beds, P1-P3, urgent response), quick to run."""
     data: dict[str, Any] = {
         "name": "small",
-        "run": {"start_date": "2016-04-04", "warm_up_days": 20, "horizon_years": 0.25,
-                "reps": 3, "seed": 11},
-        "demand": {"profiles": {"ed": {"day_of_week": [16, 14.5, 14, 14, 14, 13.5, 14],
-                                       "hour_of_day": [3, 2.4, 2, 1.7, 1.4, 1.5, 2.2, 3, 4.2,
-                                                       4.8, 4.9, 4.9, 6.1, 6.1, 6.1, 6, 5.9,
-                                                       5.8, 5.6, 5.3, 5, 4.6, 4, 3.5]}}},
+        "run": {
+            "start_date": "2016-04-04",
+            "warm_up_days": 20,
+            "horizon_years": 0.25,
+            "reps": 3,
+            "seed": 11,
+        },
+        "demand": {
+            "profiles": {
+                "ed": {
+                    "day_of_week": [16, 14.5, 14, 14, 14, 13.5, 14],
+                    "hour_of_day": [
+                        3,
+                        2.4,
+                        2,
+                        1.7,
+                        1.4,
+                        1.5,
+                        2.2,
+                        3,
+                        4.2,
+                        4.8,
+                        4.9,
+                        4.9,
+                        6.1,
+                        6.1,
+                        6.1,
+                        6,
+                        5.9,
+                        5.8,
+                        5.6,
+                        5.3,
+                        5,
+                        4.6,
+                        4,
+                        3.5,
+                    ],
+                }
+            }
+        },
         "cohorts": {
             "older": {
-                "attendances_per_year": 4000, "direct_admissions_per_year": 800,
-                "arrival_profile": "ed", "p_admit": 0.5, "p_sdec": 0.1,
+                "attendances_per_year": 4000,
+                "direct_admissions_per_year": 800,
+                "arrival_profile": "ed",
+                "p_admit": 0.5,
+                "p_sdec": 0.1,
                 "treatment_los_days": {"dist": "lognormal", "mean": 5, "sd": 6},
                 "pathway": {"p0": 0.6, "p1": 0.25, "p2": 0.1, "p3": 0.05},
                 "p_readmit": {"p0": 0.1, "p1": 0.1, "urgent_response": 0.05},
                 "avoidable_share": 0.1,
             },
             "adults": {
-                "attendances_per_year": 12000, "arrival_profile": "ed", "p_admit": 0.2,
+                "attendances_per_year": 12000,
+                "arrival_profile": "ed",
+                "p_admit": 0.2,
                 "p_sdec": 0.08,
                 "treatment_los_days": {"dist": "lognormal", "mu": -0.868, "sigma": 1.689},
             },
         },
-        "ed": {"cubicles": 8, "time_to_decision_minutes":
-               {"dist": "lognormal", "mean": 150, "sd": 100}},
-        "sdec": {"chairs": 2, "open": "every day 08:00-20:00",
-                 "episode_hours": {"dist": "gamma", "mean": 5, "sd": 3}, "p_admit": 0.1},
+        "ed": {
+            "cubicles": 8,
+            "time_to_decision_minutes": {"dist": "lognormal", "mean": 150, "sd": 100},
+        },
+        "sdec": {
+            "chairs": 2,
+            "open": "every day 08:00-20:00",
+            "episode_hours": {"dist": "gamma", "mean": 5, "sd": 3},
+            "p_admit": 0.1,
+        },
         "acute": {"beds": 60, "discharge_hours": "every day 08:00-20:00"},
         "community": {
-            "urgent_response": {"places": 3, "accepts": "every day 08:00-20:00",
-                                "episode_days": {"dist": "exponential", "mean": 2}},
-            "p1": {"places": 12, "accepts": "Mon-Fri 09:00-17:00",
-                   "episode_days": {"dist": "lognormal", "mean": 14, "sd": 12}},
-            "p2": {"places": 6, "accepts": "Mon-Fri 09:00-17:00",
-                   "episode_days": {"dist": "lognormal", "mean": 30, "sd": 15}},
-            "p3": {"places": 4, "accepts": "Mon-Fri 09:00-17:00",
-                   "episode_days": {"dist": "lognormal", "mean": 40, "sd": 15}},
+            "urgent_response": {
+                "places": 3,
+                "accepts": "every day 08:00-20:00",
+                "episode_days": {"dist": "exponential", "mean": 2},
+            },
+            "p1": {
+                "places": 12,
+                "accepts": "Mon-Fri 09:00-17:00",
+                "episode_days": {"dist": "lognormal", "mean": 14, "sd": 12},
+            },
+            "p2": {
+                "places": 6,
+                "accepts": "Mon-Fri 09:00-17:00",
+                "episode_days": {"dist": "lognormal", "mean": 30, "sd": 15},
+            },
+            "p3": {
+                "places": 4,
+                "accepts": "Mon-Fri 09:00-17:00",
+                "episode_days": {"dist": "lognormal", "mean": 40, "sd": 15},
+            },
         },
-        "costs": {"ed_attendance_admitted_gbp": 138, "ed_attendance_not_admitted_gbp": 114,
-                  "acute_bed_day_gbp": 346, "delayed_bed_day_gbp": 346,
-                  "community_place_day_gbp": {"p1": 125, "p2": 150, "p3": 164}},
+        "costs": {
+            "ed_attendance_admitted_gbp": 138,
+            "ed_attendance_not_admitted_gbp": 114,
+            "acute_bed_day_gbp": 346,
+            "delayed_bed_day_gbp": 346,
+            "community_place_day_gbp": {"p1": 125, "p2": 150, "p3": 164},
+        },
     }
     data = copy.deepcopy(data)
     for dotted, value in changes.items():

@@ -52,7 +52,7 @@ EXPECTED = {
     "avoidance_without_service": "cohorts.a.avoidable_share needs a [community.urgent_response]",
     "bad_cohort_name": "cohorts.Frail Elderly must be a lower-case name",
     "negative_reps": "run.reps must be >= 1, got -3",
-    "cubicles_zero": "ed.cubicles must be >= 1 or \"unlimited\", got 0",
+    "cubicles_zero": 'ed.cubicles must be >= 1 or "unlimited", got 0',
 }
 
 
@@ -80,8 +80,12 @@ def test_bad_file_gives_one_clear_line_and_exit_2(stem, tmp_path):
 @pytest.mark.parametrize("stem", ["broken_toml", "negative_beds", "cycle_a"])
 def test_bad_file_in_a_real_process_prints_no_traceback(stem, tmp_path):
     path = BAD / f"{stem}.toml"
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", str(path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith(f"error: {path}: {EXPECTED[stem]}")
@@ -113,7 +117,8 @@ def test_scenario_is_frozen(baseline_path):
 def test_override_returns_a_new_validated_scenario(baseline_path):
     base = load_scenario(baseline_path)
     more = base.override({"acute.beds": 500, "community.p1.accepts": "24/7"})
-    assert more.acute.beds == 500 and base.acute.beds == 410
+    assert more.acute.beds == 500
+    assert base.acute.beds == 410
     assert more.community.p1.accepts == "24/7"
     with pytest.raises(ScenarioError, match="acute.beds must be >= 0, got -1"):
         base.override({"acute.beds": -1})
@@ -123,11 +128,11 @@ def test_override_returns_a_new_validated_scenario(baseline_path):
 
 def test_extends_merges_tables_and_replaces_values(tmp_path):
     (tmp_path / "base.toml").write_text(
-        '[run]\nreps = 4\nseed = 9\n'
-        '[cohorts.a]\nattendances_per_year = 100\np_admit = 0.2\n'
+        "[run]\nreps = 4\nseed = 9\n"
+        "[cohorts.a]\nattendances_per_year = 100\np_admit = 0.2\n"
         'treatment_los_days = { dist = "exponential", mean = 2 }\n'
         '[ed]\ntime_to_decision_minutes = { dist = "fixed", value = 60 }\n'
-        '[acute]\nbeds = 10\n'
+        "[acute]\nbeds = 10\n"
     )
     (tmp_path / "child.toml").write_text(
         'extends = "base.toml"\nname = "child"\n[run]\nreps = 7\n'
@@ -143,10 +148,18 @@ def test_extends_merges_tables_and_replaces_values(tmp_path):
 def test_workforce_derives_capacity():
     data = single_unit()
     data["cohorts"]["patients"]["pathway"] = {"p0": 0.5, "p1": 0.5}
-    data["community"] = {"p1": {
-        "workforce": {"qualified_fte": 10, "support_fte": 10, "caseload_per_qualified_fte": 2,
-                      "caseload_per_support_fte": 1, "supervision_fte_per_support_fte": 0.2},
-        "episode_days": {"dist": "fixed", "value": 5}}}
+    data["community"] = {
+        "p1": {
+            "workforce": {
+                "qualified_fte": 10,
+                "support_fte": 10,
+                "caseload_per_qualified_fte": 2,
+                "caseload_per_support_fte": 1,
+                "supervision_fte_per_support_fte": 0.2,
+            },
+            "episode_days": {"dist": "fixed", "value": 5},
+        }
+    }
     scenario = Scenario.from_dict(data)
     # (10 - 10 x 0.2) x 2 + 10 x 1 = 26 places
     assert scenario.community.p1.capacity == 26
@@ -158,4 +171,5 @@ def test_to_dict_round_trips(baseline_path):
     scenario = load_scenario(baseline_path)
     again = Scenario.from_dict(scenario.to_dict())
     assert again.to_dict() == scenario.to_dict()
-    assert again.cohorts == scenario.cohorts and again.community == scenario.community
+    assert again.cohorts == scenario.cohorts
+    assert again.community == scenario.community

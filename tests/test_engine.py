@@ -49,9 +49,18 @@ UNLIMITED_EVERYWHERE = {
 def test_unlimited_capacity_everywhere_gives_no_waits_and_no_delays():
     scenario = Scenario.from_dict(small_system(**UNLIMITED_EVERYWHERE))
     results = sim.run(scenario, reps=2, seed=3)
-    for name in ("delayed_bed_days", "p0_discharge_wait_bed_days", "ed_12h_waits",
-                 "admission_wait_share", "avoidance_lost", "sdec_refused", "boarding_hours",
-                 "community_wait_days_p1", "community_wait_days_p2", "community_wait_days_p3"):
+    for name in (
+        "delayed_bed_days",
+        "p0_discharge_wait_bed_days",
+        "ed_12h_waits",
+        "admission_wait_share",
+        "avoidance_lost",
+        "sdec_refused",
+        "boarding_hours",
+        "community_wait_days_p1",
+        "community_wait_days_p2",
+        "community_wait_days_p3",
+    ):
         assert (metric(results, name) == 0).all(), name
     assert (metric(results, "avoided_attendances") > 0).all()
     record, _ = record_of(small_system(**UNLIMITED_EVERYWHERE))
@@ -68,33 +77,41 @@ def test_zero_arrivals_give_zeros():
         cohort["direct_admissions_per_year"] = 0
     results = sim.run(Scenario.from_dict(data), reps=2, seed=1)
     values = results.replications
-    counts = values[~values.metric.isin(["observed_days"]) & ~values.metric.str.startswith("cost_")
-                    & ~values.metric.str.startswith("community_occupancy")]
+    counts = values[
+        ~values.metric.isin(["observed_days"])
+        & ~values.metric.str.startswith("cost_")
+        & ~values.metric.str.startswith("community_occupancy")
+    ]
     assert (counts.value.fillna(0) == 0).all(), counts[counts.value != 0]
     assert (metric(results, "cost_total") == 0).all()
 
 
 def test_avoidance_share_zero_avoids_nothing_and_one_with_room_avoids_all():
-    none = sim.run(Scenario.from_dict(small_system(**{"cohorts.older.avoidable_share": 0.0})),
-                   reps=2, seed=2)
+    none = sim.run(
+        Scenario.from_dict(small_system(**{"cohorts.older.avoidable_share": 0.0})), reps=2, seed=2
+    )
     assert (metric(none, "avoidance_planned") == 0).all()
     assert (metric(none, "avoided_attendances") == 0).all()
-    everyone = small_system(**{
-        "cohorts.older.avoidable_share": 1.0,
-        "community.urgent_response.places": "unlimited",
-        "community.urgent_response.accepts": "24/7",
-    })
+    everyone = small_system(
+        **{
+            "cohorts.older.avoidable_share": 1.0,
+            "community.urgent_response.places": "unlimited",
+            "community.urgent_response.accepts": "24/7",
+        }
+    )
     results = sim.run(Scenario.from_dict(everyone), reps=2, seed=2)
     assert (metric(results, "avoided_attendances") == metric(results, "avoidance_planned")).all()
     assert (metric(results, "avoidance_lost") == 0).all()
 
 
 def test_avoidance_lost_out_of_hours_is_counted_as_closed():
-    data = small_system(**{
-        "cohorts.older.avoidable_share": 1.0,
-        "community.urgent_response.places": "unlimited",
-        "community.urgent_response.accepts": "Mon-Fri 09:00-17:00",
-    })
+    data = small_system(
+        **{
+            "cohorts.older.avoidable_share": 1.0,
+            "community.urgent_response.places": "unlimited",
+            "community.urgent_response.accepts": "Mon-Fri 09:00-17:00",
+        }
+    )
     record, params = record_of(data)
     planned = record["avoidable"] & (record["origin"] == 0)
     lost = record["avoid_lost"]
@@ -107,10 +124,14 @@ def test_avoidance_lost_out_of_hours_is_counted_as_closed():
 
 
 def test_avoidance_ramps_by_financial_year():
-    data = small_system(**{
-        "run.start_date": "2016-04-01", "run.horizon_years": 2, "run.warm_up_days": 0,
-        "cohorts.older.avoidable_share": [0.0, 0.5],
-    })
+    data = small_system(
+        **{
+            "run.start_date": "2016-04-01",
+            "run.horizon_years": 2,
+            "run.warm_up_days": 0,
+            "cohorts.older.avoidable_share": [0.0, 0.5],
+        }
+    )
     results = sim.run(Scenario.from_dict(data), reps=1, seed=4)
     assert metric(results, "avoidance_planned", "2016/17").iloc[0] == 0
     planned = metric(results, "avoidance_planned", "2017/18").iloc[0]
@@ -125,18 +146,21 @@ def test_p1_packages_start_only_in_acceptance_hours():
     assert len(starts) > 50
     how = params.calendar.hour_of_week_array(starts)
     assert params.services[1].accepts.open_hours[how].all()
-    assert set(how // 24) <= {0, 1, 2, 3, 4} and set(how % 24) <= set(range(9, 17))
+    assert set(how // 24) <= {0, 1, 2, 3, 4}
+    assert set(how % 24) <= set(range(9, 17))
 
 
 def test_weekday_office_hours_give_more_delayed_bed_days_than_seven_day_commissioning():
     """Same places; only the hours at which P1-P3 accept new patients differ (paired runs)."""
     weekday = small_system(**{"run.horizon_years": 0.5})
-    seven_day = small_system(**{
-        "run.horizon_years": 0.5,
-        "community.p1.accepts": "every day 08:00-20:00",
-        "community.p2.accepts": "every day 08:00-20:00",
-        "community.p3.accepts": "every day 08:00-20:00",
-    })
+    seven_day = small_system(
+        **{
+            "run.horizon_years": 0.5,
+            "community.p1.accepts": "every day 08:00-20:00",
+            "community.p2.accepts": "every day 08:00-20:00",
+            "community.p3.accepts": "every day 08:00-20:00",
+        }
+    )
     a = sim.run(Scenario.from_dict(weekday), reps=6, seed=9)
     b = sim.run(Scenario.from_dict(seven_day), reps=6, seed=9)
     difference = metric(a, "delayed_bed_days") - metric(b, "delayed_bed_days")
@@ -149,8 +173,12 @@ def test_p0_discharges_wait_for_ward_discharge_hours():
     p0 = (record["pathway"] == 0) & ~np.isnan(record["bed_end"]) & (record["bed_end"] > 0)
     how = params.calendar.hour_of_week_array(record["bed_end"][p0])
     assert set(how % 24) <= set(range(8, 20))
-    fit_at_night = p0 & ~params.discharge_hours.open_hours[
-        params.calendar.hour_of_week_array(np.nan_to_num(record["t_fit"]))]
+    fit_at_night = (
+        p0
+        & ~params.discharge_hours.open_hours[
+            params.calendar.hour_of_week_array(np.nan_to_num(record["t_fit"]))
+        ]
+    )
     assert fit_at_night.sum() > 10
     assert np.all(record["bed_end"][fit_at_night] > record["t_fit"][fit_at_night])
 
@@ -163,32 +191,36 @@ def test_a_capacity_cut_drains_and_never_evicts():
     times, occupied = stepfn.counting(record["bed_start"], record["bed_end"], params.calendar.end_h)
     before = occupied[np.searchsorted(times, cut, side="right") - 1]
     assert before > 20  # there was something to drain
-    after = (times >= cut)
+    after = times >= cut
     rises = np.flatnonzero(after[1:] & (np.diff(occupied) > 0)) + 1
     # no admission while at or above the new capacity: every rise lands at or below 20
     assert np.all(occupied[rises] <= 20)
     # nobody left at the moment of the cut
     assert not np.any(np.isclose(record["bed_end"], cut))
-    assert record.capacity["acute"].values.tolist() == [40, 20]
+    assert record.capacity["acute"].values.tolist() == [40, 20]  # noqa: PD011 (numpy, not pandas)
 
 
 def test_diversion_past_a_queue_threshold_caps_the_queue():
     data = single_unit(beds=10, per_day=12.0, years=0.5, diversion=3)
     record, params = record_of(data, seed=6)
-    times, queue = stepfn.counting(record["bed_request"],
-                                   np.where(np.isnan(record["bed_start"]), record["diverted"],
-                                            record["bed_start"]), params.calendar.end_h)
+    times, queue = stepfn.counting(
+        record["bed_request"],
+        np.where(np.isnan(record["bed_start"]), record["diverted"], record["bed_start"]),
+        params.calendar.end_h,
+    )
     assert queue.max() == 3
     assert (~np.isnan(record["diverted"])).sum() > 0
 
 
 def test_sdec_counting_rule_changes_only_the_count():
     counted = sim.run(Scenario.from_dict(small_system()), reps=2, seed=5)
-    not_counted = sim.run(Scenario.from_dict(small_system(**{"sdec.counts_as_admission": False})),
-                          reps=2, seed=5)
+    not_counted = sim.run(
+        Scenario.from_dict(small_system(**{"sdec.counts_as_admission": False})), reps=2, seed=5
+    )
     difference = metric(counted, "admissions_nhs") - metric(not_counted, "admissions_nhs")
     sdec_home = metric(counted, "admissions_incl_sdec") - metric(counted, "admissions_bed")
-    assert (difference == sdec_home).all() and (sdec_home > 0).all()
+    assert (difference == sdec_home).all()
+    assert (sdec_home > 0).all()
     assert (metric(counted, "admissions_bed") == metric(not_counted, "admissions_bed")).all()
 
 
@@ -232,8 +264,11 @@ def test_readmissions_follow_discharge_by_the_delay():
 
 def test_starting_state_places_todays_patients():
     data = small_system(**{"run.warm_up_days": 0, "acute.beds": 60})
-    data["initial_state"] = {"acute_treating": 40, "delayed": {"p1": 5, "p2": 3},
-                             "community_in_use": {"p1": 12, "p3": 4}}
+    data["initial_state"] = {
+        "acute_treating": 40,
+        "delayed": {"p1": 5, "p2": 3},
+        "community_in_use": {"p1": 12, "p3": 4},
+    }
     record, params = record_of(data)
     initial = record["origin"] == 3
     assert initial.sum() == 40 + 8 + 16
@@ -254,8 +289,10 @@ def test_metrics_are_reported_per_financial_year_and_whole_run():
     periods = list(dict.fromkeys(results.summary.period))
     assert periods == ["all", "2016/17", "2017/18"]
     att = metric(results, "attendances", "all").iloc[0]
-    parts = metric(results, "attendances", "2016/17").iloc[0] + metric(
-        results, "attendances", "2017/18").iloc[0]
+    parts = (
+        metric(results, "attendances", "2016/17").iloc[0]
+        + metric(results, "attendances", "2017/18").iloc[0]
+    )
     assert att == parts
     days = [metric(results, "observed_days", p).iloc[0] for p in periods]
     assert days == [365, 182, 183]

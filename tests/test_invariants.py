@@ -35,6 +35,7 @@ def test_time_running_backwards_is_caught(record):
         i = np.flatnonzero(~np.isnan(t))[10]
         t[i] -= 1000
         return t
+
     assert any("before" in p for p in check(tampered(record, ed_decision=swap)))
 
 
@@ -42,23 +43,31 @@ def test_a_lost_patient_breaks_conservation(record):
     def vanish(t):
         t[np.flatnonzero(~np.isnan(t))[5]] = np.nan
         return t
+
     with pytest.raises(InvariantError, match="conservation"):
         assert_ok(tampered(record, bed_end=vanish))
 
 
 def test_admission_into_a_full_pool_is_caught(record):
-    squeezed = dataclasses.replace(record, capacity={
-        **record.capacity,
-        "acute": dataclasses.replace(record.capacity["acute"],
-                                     values=record.capacity["acute"].values * 0 + 5)})
+    squeezed = dataclasses.replace(
+        record,
+        capacity={
+            **record.capacity,
+            "acute": dataclasses.replace(
+                record.capacity["acute"], values=record.capacity["acute"].values * 0 + 5
+            ),
+        },
+    )
     assert any("acute places taken while full" in p for p in check(squeezed))
 
 
 def test_a_package_started_out_of_hours_is_caught(record):
     def saturday(t):
         on = np.flatnonzero(~np.isnan(t) & (t > 0))[0]
-        t[on] = (record.params.calendar.hours_at(
-            __import__("datetime").date(2016, 5, 7)) + 12)  # Saturday noon
+        t[on] = (
+            record.params.calendar.hours_at(__import__("datetime").date(2016, 5, 7)) + 12
+        )  # Saturday noon
         return t
+
     problems = check(tampered(record, comm_start=saturday))
     assert any("outside its open hours" in p for p in problems)

@@ -76,20 +76,24 @@ def test_zero_rate_everywhere_gives_no_arrivals():
 
 
 def test_month_multipliers_and_growth_shape_the_rate():
-    data = small_system(**{"run.horizon_years": 2, "run.warm_up_days": 0,
-                           "run.start_date": "2016-04-01"})
+    data = small_system(
+        **{"run.horizon_years": 2, "run.warm_up_days": 0, "run.start_date": "2016-04-01"}
+    )
     months = [2.0] + [1.0] * 11  # January twice as busy
     data["demand"]["month_multipliers"] = months
     data["cohorts"]["adults"]["growth_per_year"] = 0.1
     params = build_params(Scenario.from_dict(data))
     rate = params.cohorts[1].ed_rate_h
     cal = params.calendar
+
     def mean_rate(day: dt.date) -> float:
         h = int(cal.hours_at(day))
         return rate[h : h + 168].mean()
+
     # growth: the second financial year runs 10% above the first
     assert mean_rate(dt.date(2017, 5, 1)) / mean_rate(dt.date(2016, 5, 2)) == pytest.approx(
-        1.1, rel=1e-9)
+        1.1, rel=1e-9
+    )
     assert mean_rate(dt.date(2017, 1, 2)) / mean_rate(dt.date(2016, 11, 7)) == pytest.approx(2.0)
     # month multipliers are normalised, so a year still brings the annual volume
     first_year = rate[: int(cal.hours_at(dt.date(2017, 4, 1)))].sum()
@@ -115,8 +119,10 @@ def test_engine_arrivals_follow_the_configured_weekly_profile():
 def test_calendar_offset_puts_monday_peak_on_the_real_monday():
     # 2016-04-01 was a Friday: a Monday-only profile must put arrivals on Mondays
     data = small_system(**{"run.start_date": "2016-04-01", "run.warm_up_days": 0})
-    data["demand"]["profiles"]["ed"] = {"day_of_week": [1, 0, 0, 0, 0, 0, 0],
-                                        "hour_of_day": [1] * 24}
+    data["demand"]["profiles"]["ed"] = {
+        "day_of_week": [1, 0, 0, 0, 0, 0, 0],
+        "hour_of_day": [1] * 24,
+    }
     params = build_params(Scenario.from_dict(data))
     t = all_arrivals(params.cohorts[1].ed_rate_h)
     days = {Calendar(dt.date(2016, 4, 1), 0, 0.25).date_at(x).weekday() for x in t}

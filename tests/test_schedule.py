@@ -35,7 +35,9 @@ def test_overnight_wraps_into_next_day_and_week():
 def test_several_parts_and_a_range_round_the_weekend():
     open_hours = parse_schedule("Sat-Mon 10:00-12:00, Wed 00:00-24:00")
     assert open_hours.sum() == 3 * 2 + 24
-    assert open_hours[5 * 24 + 10] and open_hours[6 * 24 + 11] and open_hours[10]
+    assert open_hours[5 * 24 + 10]
+    assert open_hours[6 * 24 + 11]
+    assert open_hours[10]
 
 
 @pytest.mark.parametrize(
@@ -69,8 +71,10 @@ def test_openings_and_hours_until_open():
 
 
 @given(
-    first=st.integers(0, 6), last=st.integers(0, 6),
-    start=st.integers(0, 23), length=st.integers(1, 23),
+    first=st.integers(0, 6),
+    last=st.integers(0, 6),
+    start=st.integers(0, 23),
+    length=st.integers(1, 23),
 )
 def test_open_hours_count_days_times_length(first, last, start, length):
     end = (start + length) % 24 or 24

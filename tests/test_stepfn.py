@@ -36,4 +36,5 @@ def test_combine_aligns_two_step_functions():
     b = (np.array([0.0, 3.0]), np.array([10.0, 20.0]))
     times, va, vb = stepfn.combine(a, b)
     assert times.tolist() == [0, 3, 5]
-    assert va.tolist() == [1, 1, 2] and vb.tolist() == [10, 20, 20]
+    assert va.tolist() == [1, 1, 2]
+    assert vb.tolist() == [10, 20, 20]

@@ -32,6 +32,11 @@ def test_using_another_stream_never_shifts_this_one():
 
 def test_name_hash_is_stable_across_processes():
     code = "from sim.streams import stable_hash; print(stable_hash('arrivals/frail'))"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True, env={"PYTHONHASHSEED": "123"})
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123"},
+    )
     assert int(other.stdout) == stable_hash("arrivals/frail")

@@ -87,9 +87,11 @@ def test_littles_law_mean_occupancy_is_arrival_rate_times_mean_stay():
 
     def occupancy(record, params):
         from sim import stepfn
+
         step = stepfn.counting(record["bed_start"], record["bed_end"], params.calendar.end_h)
-        return stepfn.window_mean(step, params.calendar.warm_up_h, params.calendar.end_h,
-                                  params.calendar.end_h)
+        return stepfn.window_mean(
+            step, params.calendar.warm_up_h, params.calendar.end_h, params.calendar.end_h
+        )
 
     mean, low, high = t_interval(per_rep(data, reps=12, seed=404, measure=occupancy))
     assert low <= per_day * 2.5 <= high, (per_day * 2.5, low, high)
