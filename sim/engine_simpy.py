@@ -266,16 +266,15 @@ class SimPyEngine:
             self._maybe_readmit(p, -1)
             return
         # admitted: board in A&E until a bed is free
-        holds = self.p.boarding_holds_cubicle
-        if not holds:
+        if not self.p.boarding_holds_cubicle:
             self.cubicles.release()
         yield from self._admission(p, from_ed=True)
-        if holds:
-            self.cubicles.release()
 
-    def _leave_ed(self, p: Patient) -> None:
+    def _leave_ed(self, p: Patient, boarded: bool = False) -> None:
         p.ed_departure = self.env.now
         self.in_ed -= 1
+        if boarded and self.p.boarding_holds_cubicle:
+            self.cubicles.release()
 
     def _sdec_end(self, p: Patient) -> None:
         p.sdec_end = self.env.now
@@ -296,12 +295,12 @@ class SimPyEngine:
         if threshold is not None and not beds.has_place() and len(beds.queue) >= threshold:
             p.diverted = env.now
             if from_ed:
-                self._leave_ed(p)
+                self._leave_ed(p, boarded=True)
             return
         yield beds.request()
         p.bed_start = env.now
         if from_ed:
-            self._leave_ed(p)
+            self._leave_ed(p, boarded=True)
         yield from self._stay(p)
 
     def _stay(self, p: Patient) -> Generator[simpy.Event, Any, None]:

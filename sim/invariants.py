@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import stepfn
 from .calendar import EPS_HOURS
 from .config import SERVICES
 from .record import Record
@@ -62,6 +63,24 @@ def _pool_breaches(
     is_start = kind == 1
     # starts at t = 0 are the starting state, placed before capacity applies
     return int(((before >= cap) & is_start & (times > 0)).sum())
+
+
+def _idle_while_waiting(
+    starts: np.ndarray,
+    ends: np.ndarray,
+    asked: np.ndarray,
+    got: np.ndarray,
+    cap_t: np.ndarray,
+    cap_v: np.ndarray,
+    end_h: float,
+) -> float:
+    """Hours during which someone waited while the pool had a free place."""
+    used = stepfn.counting(starts, ends, end_h)
+    queue = stepfn.counting(asked, got, end_h)
+    times, u, q = stepfn.combine(used, queue)
+    capacity = cap_v[np.searchsorted(cap_t, times, side="right") - 1]
+    width = np.diff(np.append(times, end_h))
+    return float(width[(q > 0) & (u < capacity)].sum())
 
 
 def _in_schedule(t: np.ndarray, open_hours: np.ndarray, offset: int) -> np.ndarray:
@@ -152,6 +171,23 @@ def check(record: Record) -> list[str]:
         n = _pool_breaches(starts, ends, log.times_h, log.values, end)
         if n:
             problems.append(f"capacity: {n} {name} places taken while full")
+
+    # work conserving: nobody waits for a bed or a cubicle while one is free
+    bed_leave = np.where(np.isnan(P["bed_start"]), P["diverted"], P["bed_start"])
+    waits = {
+        "acute": (P["bed_request"], bed_leave),
+        "ed": (P["ed_arrival"], P["ed_start"]),
+    }
+    for name, (asked, got) in waits.items():
+        log = record.capacity.get(name)
+        if log is None or not np.isfinite(log.values).any():
+            continue
+        starts, ends = pools[name]
+        hours = _idle_while_waiting(starts, ends, asked, got, log.times_h, log.values, end)
+        if hours > 1e-6:
+            problems.append(
+                f"work conserving: {name} places idle for {hours:.3g} h while patients waited"
+            )
 
     # schedules
     offset = cal.week_offset_h

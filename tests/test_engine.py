@@ -296,3 +296,17 @@ def test_metrics_are_reported_per_financial_year_and_whole_run():
     assert att == parts
     days = [metric(results, "observed_days", p).iloc[0] for p in periods]
     assert days == [365, 182, 183]
+
+
+def test_boarding_in_a_cubicle_blocks_the_emergency_department():
+    """Exit block: boarded patients keep their cubicle until a bed is free, then release it."""
+    tight = {"acute.beds": 40, "ed.cubicles": 8}
+    free = sim.run(Scenario.from_dict(small_system(**tight)), reps=2, seed=8)
+    blocked = sim.run(
+        Scenario.from_dict(small_system(**tight, **{"ed.boarding_holds_cubicle": True})),
+        reps=2,
+        seed=8,
+    )
+    assert (metric(blocked, "ed_4h_share") < metric(free, "ed_4h_share")).all()
+    record, _ = record_of(small_system(**tight, **{"ed.boarding_holds_cubicle": True}))
+    assert (~np.isnan(record["bed_start"]) & (record["ed_outcome"] == 2)).sum() > 100
