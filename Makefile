@@ -27,7 +27,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest benches -m bench
+	mkdir -p outputs
+	$(BIN)/python -m pytest benches -m bench --benchmark-json=outputs/bench.json
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache

@@ -67,6 +67,9 @@ def summary_table(results: Results, title: str) -> Table:
     """Headline metrics: mean and 95% CI for the whole run and each financial year."""
     s = results.summary
     periods = list(dict.fromkeys(s["period"]))
+    days = s[s.metric == "observed_days"].groupby("period")["mean"].first()
+    if len(periods) == 2 and days.get(periods[0]) == days.get(periods[1]):
+        periods = periods[1:]  # one financial year is the whole run: show it once
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("metric")
     for period in periods:
