@@ -329,48 +329,44 @@ class Workforce(_Model):
         )
 
 
-def _places(places: Any, workforce: Workforce | None, where: str) -> Any:
-    if (places is None) == (workforce is None):
-        raise ValueError(f"{where} needs exactly one of places or workforce")
-    if isinstance(places, int) and places < 0:
-        raise ValueError(f"places must be >= 0, got {places}")
-    return places
+class _PlacesOrWorkforce(_Model):
+    """Capacity given directly (``places``) or derived from staff (``workforce``)."""
 
-
-class PlacesChange(_Model):
-    date: dt.date
     places: Capacity | None = None
     workforce: Workforce | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> PlacesChange:
-        _places(self.places, self.workforce, "a capacity change")
+    def _exactly_one(self) -> _PlacesOrWorkforce:
+        if (self.places is None) == (self.workforce is None):
+            raise ValueError("needs exactly one of places or workforce")
+        if isinstance(self.places, int) and self.places < 0:
+            raise ValueError(f"places must be >= 0, got {self.places}")
         return self
 
     @property
     def capacity(self) -> int | Literal["unlimited"]:
-        return self.places if self.workforce is None else self.workforce.places  # type: ignore[return-value]
+        if self.workforce is not None:
+            return self.workforce.places
+        assert self.places is not None
+        return self.places
 
 
-class CommunityService(_Model):
+class PlacesChange(_PlacesOrWorkforce):
+    date: dt.date
+
+
+class CommunityService(_PlacesOrWorkforce):
     """A community service: places, when it takes new patients, episode length."""
 
-    places: Capacity | None = None
-    workforce: Workforce | None = None
     accepts: ScheduleSpec = "24/7"
     episode_days: Distribution
     capacity_changes: tuple[PlacesChange, ...] = ()
     cost_basis: Literal["occupied", "commissioned"] = "occupied"
 
     @model_validator(mode="after")
-    def _one(self) -> CommunityService:
-        _places(self.places, self.workforce, "a service")
+    def _ordered(self) -> CommunityService:
         _dates_increase(self.capacity_changes, "capacity_changes")
         return self
-
-    @property
-    def capacity(self) -> int | Literal["unlimited"]:
-        return self.places if self.workforce is None else self.workforce.places  # type: ignore[return-value]
 
 
 class Community(_Model):

@@ -35,6 +35,24 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Size = int | tuple[int, ...] | None
 
 
+def _pop_moments(data: Any, native: tuple[str, str]) -> tuple[dict[str, Any], float, float] | None:
+    """For a family given by ``mean`` and ``sd`` instead of its own parameters:
+    the table without them, and the checked mean and sd. None if not given so."""
+    if not isinstance(data, dict) or ("mean" not in data and "sd" not in data):
+        return None
+    if any(key in data for key in native):
+        raise ValueError(f"give either mean and sd, or {native[0]} and {native[1]}, not both")
+    rest = dict(data)
+    mean, sd = rest.pop("mean", None), rest.pop("sd", None)
+    if mean is None or sd is None:
+        raise ValueError("give both mean and sd")
+    if not isinstance(mean, int | float) or not isinstance(sd, int | float):
+        raise ValueError(f"mean and sd must be numbers, got mean={mean!r}, sd={sd!r}")
+    if not (mean > 0 and sd > 0) or not math.isfinite(mean) or not math.isfinite(sd):
+        raise ValueError(f"mean and sd must be finite and > 0, got mean={mean}, sd={sd}")
+    return rest, float(mean), float(sd)
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -109,25 +127,12 @@ class Lognormal(_Dist):
     @model_validator(mode="before")
     @classmethod
     def _from_moments(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
+        moments = _pop_moments(data, ("mu", "sigma"))
+        if moments is None:
             return data
-        has_moments = "mean" in data or "sd" in data
-        has_logs = "mu" in data or "sigma" in data
-        if has_moments and has_logs:
-            raise ValueError("give either mean and sd, or mu and sigma, not both")
-        if has_moments:
-            data = dict(data)
-            mean, sd = data.pop("mean", None), data.pop("sd", None)
-            if mean is None or sd is None:
-                raise ValueError("a lognormal by moments needs both mean and sd")
-            if not isinstance(mean, int | float) or not isinstance(sd, int | float):
-                raise ValueError(f"mean and sd must be numbers, got mean={mean!r}, sd={sd!r}")
-            if not (mean > 0 and sd > 0) or not math.isfinite(mean) or not math.isfinite(sd):
-                raise ValueError(f"mean and sd must be finite and > 0, got mean={mean}, sd={sd}")
-            sigma2 = math.log1p((sd / mean) ** 2)
-            data["mu"] = math.log(mean) - sigma2 / 2
-            data["sigma"] = math.sqrt(sigma2)
-        return data
+        data, mean, sd = moments
+        sigma2 = math.log1p((sd / mean) ** 2)
+        return {**data, "mu": math.log(mean) - sigma2 / 2, "sigma": math.sqrt(sigma2)}
 
     @property
     def mean(self) -> float:
@@ -164,21 +169,11 @@ class Gamma(_Dist):
     @model_validator(mode="before")
     @classmethod
     def _from_moments(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
+        moments = _pop_moments(data, ("shape", "scale"))
+        if moments is None:
             return data
-        has_moments = "mean" in data or "sd" in data
-        if has_moments and ("shape" in data or "scale" in data):
-            raise ValueError("give either mean and sd, or shape and scale, not both")
-        if has_moments:
-            data = dict(data)
-            mean, sd = data.pop("mean", None), data.pop("sd", None)
-            if not isinstance(mean, int | float) or not isinstance(sd, int | float):
-                raise ValueError(f"mean and sd must both be numbers, got mean={mean!r}, sd={sd!r}")
-            if not (mean > 0 and sd > 0) or not math.isfinite(mean) or not math.isfinite(sd):
-                raise ValueError(f"mean and sd must be finite and > 0, got mean={mean}, sd={sd}")
-            data["shape"] = (mean / sd) ** 2
-            data["scale"] = sd**2 / mean
-        return data
+        data, mean, sd = moments
+        return {**data, "shape": (mean / sd) ** 2, "scale": sd**2 / mean}
 
     @property
     def mean(self) -> float:

@@ -76,7 +76,7 @@ def test_readable_repr():
     [
         ({"dist": "exponential", "mean": -1}, "greater than 0"),
         ({"dist": "lognormal", "mean": 3, "mu": 1, "sigma": 1}, "not both"),
-        ({"dist": "lognormal", "mean": 3}, "needs both mean and sd"),
+        ({"dist": "lognormal", "mean": 3}, "give both mean and sd"),
         ({"dist": "gamma", "mean": 3, "sd": 0}, "finite and > 0"),
         ({"dist": "uniform", "low": 5, "high": 2}, "high must be > low"),
         ({"dist": "empirical", "values": [1, 2], "weights": [1]}, "match values in length"),
