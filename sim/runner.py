@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,18 +32,32 @@ from .config import Scenario, ScenarioError
 from .invariants import assert_ok
 from .metrics import daily_series, replication_metrics
 from .params import ModelParams, build_params
-from .record import Record
 
-Engine = Callable[[ModelParams, int, int], Record]
+BatchEngine = Callable[[ModelParams, int, Sequence[int], bool], tuple[pd.DataFrame, pd.DataFrame]]
+"""An engine runs a batch of replications of one scenario and returns two long
+tables, each with a leading ``replication`` column: the metrics (replication,
+metric, period, value) and the daily series (replication, date, series, value).
+
+Replication ``r`` must give the same rows whatever batch it runs in: that is
+what makes results independent of the number of workers."""
 
 
-def _simpy(params: ModelParams, seed: int, replication: int) -> Record:
+def _simpy(
+    params: ModelParams, seed: int, replications: Sequence[int], check: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     from .engine_simpy import simulate
 
-    return simulate(params, seed, replication)
+    metric_frames, daily_frames = [], []
+    for replication in replications:
+        record = simulate(params, seed, replication)
+        if check:
+            assert_ok(record)
+        metric_frames.append(replication_metrics(record))
+        daily_frames.append(daily_series(record))
+    return pd.concat(metric_frames, ignore_index=True), pd.concat(daily_frames, ignore_index=True)
 
 
-ENGINES: dict[str, Engine] = {"simpy": _simpy}
+ENGINES: dict[str, BatchEngine] = {"simpy": _simpy}
 PLANNED_ENGINES = {"fast": "the vectorised numpy engine is not built yet (issue #4)"}
 
 
@@ -52,7 +66,7 @@ def check_by_default() -> bool:
     return os.environ.get("LEFTSHIFT_CHECK", "") not in ("", "0", "false", "no")
 
 
-def get_engine(name: str) -> Engine:
+def get_engine(name: str) -> BatchEngine:
     if name in ENGINES:
         return ENGINES[name]
     if name in PLANNED_ENGINES:
@@ -60,14 +74,15 @@ def get_engine(name: str) -> Engine:
     raise ScenarioError([f"engine must be one of {', '.join(ENGINES)}, got '{name}'"])
 
 
-def run_replication(
-    params: ModelParams, seed: int, replication: int, engine: str = "simpy", check: bool = False
+def run_batch(
+    params: ModelParams,
+    seed: int,
+    replications: Sequence[int],
+    engine: str = "simpy",
+    check: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One replication: its metrics and daily series (without the scenario column)."""
-    record = get_engine(engine)(params, seed, replication)
-    if check:
-        assert_ok(record)
-    return replication_metrics(record), daily_series(record)
+    """Some replications of one scenario: (metrics, daily), without the scenario column."""
+    return get_engine(engine)(params, seed, list(replications), check)
 
 
 @dataclass(frozen=True)
@@ -143,7 +158,7 @@ def run(
     params = build_params(scenario)
     metric_frames, daily_frames = [], []
     for rep in range(reps):
-        metrics, daily = run_replication(params, seed, rep, engine, check)
+        metrics, daily = run_batch(params, seed, [rep], engine, check)
         metric_frames.append(metrics)
         daily_frames.append(daily)
         if progress is not None:
