@@ -2,6 +2,9 @@
 
 ``run(scenario, reps=, seed=, engine=)`` runs a scenario's replications and
 returns a :class:`Results`: three pandas tables, the same ones written to disk.
+``run_experiment(scenarios, ...)`` does the same for several scenarios at
+once, with the same replications (common random numbers), optionally on
+local worker processes or a Dask cluster (:mod:`sim.parallel`).
 
 * ``summary``: scenario, metric, period, mean, ci_low, ci_high, n_reps
 * ``replications``: scenario, replication, metric, period, value
@@ -16,10 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from .analysis import summarise
 from .config import Scenario, ScenarioError
 from .invariants import assert_ok
 from .metrics import daily_series, replication_metrics
+from .parallel import imap, pool
 from .params import ModelParams, build_params
 
 BatchEngine = Callable[[ModelParams, int, Sequence[int], bool], tuple[pd.DataFrame, pd.DataFrame]]
@@ -59,6 +64,10 @@ def _simpy(
 
 ENGINES: dict[str, BatchEngine] = {"simpy": _simpy}
 PLANNED_ENGINES = {"fast": "the vectorised numpy engine is not built yet (issue #4)"}
+
+
+ONE_AT_A_TIME_ENGINES = frozenset({"simpy"})
+"""Engines that run replications one after another (any other is taken to vectorise)."""
 
 
 def check_by_default() -> bool:
@@ -105,11 +114,12 @@ class Results:
             raise KeyError(f"{metric} / {period} / {scenario}: {len(rows)} rows")
         return float(rows["mean"].iloc[0])
 
-    def save(self, out: str | Path) -> Path:
+    def save(self, out: str | Path, extra: Mapping[str, pd.DataFrame] | None = None) -> Path:
         """Write summary.csv, replications.parquet, daily.parquet and scenario.json.
 
-        Files are written to a temporary folder beside ``out`` and moved in
-        only when all are complete, so an interrupted save leaves no
+        ``extra`` adds tables by file name (``.csv`` or ``.parquet``), such as a
+        comparison. Files are written to a temporary folder beside ``out`` and
+        moved in only when all are complete, so an interrupted save leaves no
         half-written file.
         """
         out = Path(out)
@@ -127,12 +137,152 @@ class Results:
                 ],
             }
             (tmp / "scenario.json").write_text(json.dumps(provenance, indent=2, default=str))
+            for name, table in (extra or {}).items():
+                if name.endswith(".csv"):
+                    table.to_csv(tmp / name, index=False)
+                else:
+                    table.to_parquet(tmp / name, index=False)
             out.mkdir(exist_ok=True)
             for item in tmp.iterdir():
                 os.replace(item, out / item.name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return out
+
+
+def batch_size(engine: str, reps: int, slots: int) -> int:
+    """Replications per task.
+
+    The SimPy engine runs one replication at a time, so one replication per
+    task balances the load best and updates progress most often. A
+    vectorised engine runs a batch at once and gets faster per replication
+    as batches grow, so its replications are split evenly over the workers.
+    """
+    if engine in ONE_AT_A_TIME_ENGINES:
+        return 1
+    return max(1, math.ceil(reps / max(slots, 1)))
+
+
+def replication_batches(reps: int, size: int) -> list[list[int]]:
+    """Replications ``0..reps-1`` in consecutive batches of ``size``."""
+    return [list(range(start, min(start + size, reps))) for start in range(0, reps, size)]
+
+
+def run_scenario_batch(
+    scenario: Scenario,
+    seed: int,
+    replications: Sequence[int],
+    engine: str,
+    check: bool,
+    metrics: Sequence[str] | None = None,
+    daily: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One task for a worker: some replications of one scenario.
+
+    Takes the scenario rather than its engine parameters because it is a
+    hundred times smaller to send to a worker, and building the parameters
+    takes milliseconds. ``metrics`` keeps only those metrics (a sweep keeps a
+    few); ``daily=False`` drops the daily series.
+    """
+    metric_rows, daily_rows = run_batch(build_params(scenario), seed, replications, engine, check)
+    if metrics is not None:
+        metric_rows = metric_rows[metric_rows["metric"].isin(list(metrics))].reset_index(drop=True)
+    if not daily:
+        daily_rows = daily_rows.iloc[0:0]
+    return metric_rows, daily_rows
+
+
+def _check_run(reps: int, seed: int, engine: str) -> None:
+    if reps < 1:
+        raise ScenarioError([f"reps must be >= 1, got {reps}"])
+    if seed < 0:
+        raise ScenarioError([f"seed must be >= 0, got {seed}"])
+    get_engine(engine)
+
+
+def run_experiment(
+    scenarios: Scenario | Sequence[Scenario],
+    reps: int | None = None,
+    seed: int | None = None,
+    engine: str = "simpy",
+    workers: int | None = None,
+    scheduler: Any = None,
+    check: bool | None = None,
+    progress: Callable[[int], None] | None = None,
+    first_replication: int = 0,
+) -> Results:
+    """Run the same replications of one or more scenarios; return their tables together.
+
+    Seeds on the outside, scenarios on the inside: replication ``r`` of every
+    scenario uses the streams of ``(seed, r)``, so the scenarios see the same
+    patients (common random numbers) and their differences are not noise.
+    ``reps`` and ``seed`` default to the first scenario's ``[run]`` table.
+
+    ``workers=N`` runs on ``N`` local processes; ``scheduler`` (an address like
+    ``tcp://host:8786`` or a ``distributed.Client``) runs on a Dask cluster;
+    neither runs in this process. The tables are identical in every case.
+    ``progress`` is called with the number of replications finished so far
+    (over all scenarios). ``first_replication`` runs replications
+    ``first_replication .. first_replication + reps - 1`` instead of ``0 ..
+    reps - 1``, to add replications to an earlier run.
+    """
+    listed = [scenarios] if isinstance(scenarios, Scenario) else list(scenarios)
+    if not listed:
+        raise ScenarioError(["run_experiment needs at least one scenario"])
+    names = [s.name for s in listed]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ScenarioError(
+            [
+                f"scenario names must differ, got {', '.join(map(repr, repeated))} more than "
+                "once (set name = ... in the files)"
+            ]
+        )
+    reps = listed[0].run.reps if reps is None else reps
+    seed = listed[0].run.seed if seed is None else seed
+    _check_run(reps, seed, engine)
+    if first_replication < 0:
+        raise ScenarioError([f"first_replication must be >= 0, got {first_replication}"])
+    check = check_by_default() if check is None else check
+    with pool(workers, scheduler) as run_on:
+        batches = [
+            [first_replication + r for r in batch]
+            for batch in replication_batches(reps, batch_size(engine, reps, run_on.slots))
+        ]
+        # seeds outside, scenarios inside: partial progress covers every scenario evenly
+        tasks = [(k, batch) for batch in batches for k in range(len(listed))]
+        done: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        finished = 0
+        for index, frames in imap(
+            run_on,
+            run_scenario_batch,
+            ((listed[k], seed, batch, engine, check) for k, batch in tasks),
+        ):
+            done[index] = frames
+            finished += len(tasks[index][1])
+            if progress is not None:
+                progress(finished)
+    metric_frames, daily_frames = [], []
+    for k, scenario in enumerate(listed):
+        mine = [i for i, (kk, _) in enumerate(tasks) if kk == k]  # in replication order
+        metrics = pd.concat([done[i][0] for i in mine], ignore_index=True)
+        metrics.insert(0, "scenario", scenario.name)
+        daily = pd.concat([done[i][1] for i in mine], ignore_index=True)
+        daily.insert(0, "scenario", scenario.name)
+        metric_frames.append(metrics)
+        daily_frames.append(daily)
+    replications = pd.concat(metric_frames, ignore_index=True)
+    daily = pd.concat(daily_frames, ignore_index=True)
+    meta: dict[str, Any] = {
+        "seed": seed,
+        "reps": reps,
+        "engine": engine,
+        "version": __version__,
+        "run_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    if first_replication:
+        meta["first_replication"] = first_replication
+    return Results(summarise(replications), replications, daily, meta, tuple(listed))
 
 
 def run(
@@ -142,36 +292,21 @@ def run(
     engine: str = "simpy",
     check: bool | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    scheduler: Any = None,
 ) -> Results:
     """Run a scenario's replications (defaults from its ``[run]`` table).
 
     ``progress`` is called with the number of replications finished so far.
+    The same as :func:`run_experiment` with one scenario.
     """
-    reps = scenario.run.reps if reps is None else reps
-    seed = scenario.run.seed if seed is None else seed
-    if reps < 1:
-        raise ScenarioError([f"reps must be >= 1, got {reps}"])
-    if seed < 0:
-        raise ScenarioError([f"seed must be >= 0, got {seed}"])
-    get_engine(engine)
-    check = check_by_default() if check is None else check
-    params = build_params(scenario)
-    metric_frames, daily_frames = [], []
-    for rep in range(reps):
-        metrics, daily = run_batch(params, seed, [rep], engine, check)
-        metric_frames.append(metrics)
-        daily_frames.append(daily)
-        if progress is not None:
-            progress(rep + 1)
-    replications = pd.concat(metric_frames, ignore_index=True)
-    replications.insert(0, "scenario", scenario.name)
-    daily = pd.concat(daily_frames, ignore_index=True)
-    daily.insert(0, "scenario", scenario.name)
-    meta = {
-        "seed": seed,
-        "reps": reps,
-        "engine": engine,
-        "version": __version__,
-        "run_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    return Results(summarise(replications), replications, daily, meta, (scenario,))
+    return run_experiment(
+        [scenario],
+        reps=reps,
+        seed=seed,
+        engine=engine,
+        workers=workers,
+        scheduler=scheduler,
+        check=check,
+        progress=progress,
+    )
