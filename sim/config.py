@@ -27,6 +27,7 @@ import copy
 import datetime as dt
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -43,6 +44,7 @@ from pydantic import (
     model_validator,
 )
 
+from .calendar import Calendar
 from .distributions import Distribution, Fixed, Uniform
 from .schedule import HOURS_PER_WEEK, Schedule
 
@@ -428,6 +430,22 @@ class Costs(_Model):
     investment: tuple[Investment, ...] = ()
 
 
+class Plan(_Model):
+    """How a plan reports its changes: against a baseline year as well as a comparator."""
+
+    baseline_year: str | None = None
+    """The financial year (``2016/17``) that changes are also reported against."""
+
+    @field_validator("baseline_year")
+    @classmethod
+    def _financial_year(cls, v: str | None) -> str | None:
+        if v is not None and (
+            not re.fullmatch(r"\d{4}/\d{2}", v) or int(v[5:]) != (int(v[:4]) + 1) % 100
+        ):
+            raise ValueError(f"must be a financial year like 2016/17, got {v!r}")
+        return v
+
+
 class Scenario(_Model):
     """A validated, frozen scenario. Build with :func:`load_scenario` or :meth:`from_dict`."""
 
@@ -443,6 +461,7 @@ class Scenario(_Model):
     readmission: Readmission = Readmission()
     initial_state: InitialState = InitialState()
     costs: Costs = Costs()
+    plan: Plan = Plan()
 
     _source: str = PrivateAttr(default="<scenario>")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -513,6 +532,15 @@ class Scenario(_Model):
                 f"must occupy no more than acute.beds ({self.acute.beds})",
                 occupied,
             )
+        year = self.plan.baseline_year
+        if year is not None:
+            years = _reported_years(self.run)
+            if year not in years:
+                raise _at(
+                    "plan.baseline_year",
+                    f"must be a financial year the run reports ({', '.join(years)})",
+                    year,
+                )
         if occupied and self.run.warm_up_days:
             raise _at(
                 "run.warm_up_days",
@@ -562,6 +590,12 @@ class Scenario(_Model):
 
     def service(self, name: str) -> CommunityService | None:
         return getattr(self.community, name)
+
+
+def _reported_years(run: RunSpec) -> list[str]:
+    """Financial years the run reports, e.g. ['2016/17', '2017/18']."""
+    periods = Calendar(run.start_date, run.warm_up_days, run.horizon_years).periods
+    return [p.label for p in periods if p.label != "all"]
 
 
 def _at(path: str, rule: str, value: Any) -> ValueError:
@@ -662,8 +696,14 @@ def _join(path: Sequence[str]) -> str:
     return ".".join(path).replace(".[", "[") or "(top level)"
 
 
-def format_errors(exc: ValidationError, source: str, raw: Mapping[str, Any]) -> list[str]:
-    """One message per problem: ``file: key.path rule, got value``."""
+def format_errors(
+    exc: ValidationError, source: str, raw: Mapping[str, Any], root: type[BaseModel] | None = None
+) -> list[str]:
+    """One message per problem: ``file: key.path rule, got value``.
+
+    ``root`` is the model that was validated (a scenario by default); unknown
+    keys are matched against its field names for a 'did you mean' hint.
+    """
     messages: list[str] = []
     seen: set[str] = set()
     for err in exc.errors(include_url=False):
@@ -674,7 +714,7 @@ def format_errors(exc: ValidationError, source: str, raw: Mapping[str, Any]) -> 
         if kind == "extra_forbidden":
             parent = _walk(raw, err["loc"][:-1])[1]
             msg = f"{where} is not a known key"
-            hint = _suggest(str(err["loc"][-1]), err, parent)
+            hint = _suggest(str(err["loc"][-1]), err, parent, root or Scenario)
             if hint and hint != str(err["loc"][-1]):
                 msg += f" (did you mean '{hint}'?)"
         elif kind == "missing":
@@ -708,15 +748,15 @@ def format_errors(exc: ValidationError, source: str, raw: Mapping[str, Any]) -> 
     return messages
 
 
-def _suggest(key: str, err: Any, parent: Any) -> str | None:
+def _suggest(key: str, err: Any, parent: Any, root: type[BaseModel]) -> str | None:
     """The nearest known key to an unknown one, from the model's field names."""
-    names = _known_keys(err["loc"][:-1])
+    names = _known_keys(err["loc"][:-1], root)
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
     return close[0] if close else None
 
 
-def _known_keys(loc: Sequence[Any]) -> list[str]:
-    model: Any = Scenario
+def _known_keys(loc: Sequence[Any], root: type[BaseModel]) -> list[str]:
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
