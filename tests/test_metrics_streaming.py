@@ -1,0 +1,470 @@
+"""The streaming, vectorised metrics agree with the per-replication definitions they replaced.
+
+``_reference_*`` below are the pre-vectorisation definitions of every metric
+and daily series (sim/metrics.py and the step-function helpers of
+sim/stepfn.py at commit d363a40), kept here only as the oracle: one record at
+a time, whole-run step functions, pandas. The accumulator must give the same
+tables whether it is fed a whole record or rows of several replications in
+shuffled chunks with the bed events in time-ordered chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import CONFIGS, single_unit, small_system
+
+from sim.calendar import EPS_HOURS, HOURS_PER_DAY, Period
+from sim.config import SERVICES, Scenario, load_scenario
+from sim.engine_simpy import simulate
+from sim.metrics import (
+    DAILY_SERIES,
+    MetricAccumulator,
+    acute_events,
+    daily_series,
+    replication_metrics,
+)
+from sim.params import ModelParams, build_params
+from sim.record import Record
+
+# --- the reference: pre-vectorisation definitions ---------------------------------------------
+
+_Step = tuple[np.ndarray, np.ndarray]
+HOUR_4 = 4.0
+HOUR_12 = 12.0
+
+
+def _reference_counting(starts: np.ndarray, ends: np.ndarray) -> _Step:
+    keep = ~np.isnan(starts)
+    starts = starts[keep]
+    ends = ends[keep]
+    ends = ends[~np.isnan(ends)]
+    times = np.concatenate(([0.0], starts, ends))
+    deltas = np.concatenate(([0.0], np.ones(len(starts)), -np.ones(len(ends))))
+    order = np.argsort(times, kind="stable")
+    times, values = times[order], np.cumsum(deltas[order])
+    last = np.r_[times[1:] != times[:-1], True]
+    return times[last], values[last]
+
+
+def _reference_from_log(times: np.ndarray, values: np.ndarray) -> _Step:
+    last = np.r_[times[1:] != times[:-1], True]
+    return np.asarray(times, float)[last], np.asarray(values, float)[last]
+
+
+def _reference_combine(a: _Step, b: _Step) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    times = np.union1d(a[0], b[0])
+    va = a[1][np.searchsorted(a[0], times, side="right") - 1]
+    vb = b[1][np.searchsorted(b[0], times, side="right") - 1]
+    return times, va, vb
+
+
+def _reference_integral(step: _Step, at: np.ndarray, end_h: float) -> np.ndarray:
+    times, values = step
+    edges = np.append(times, max(end_h, times[-1]))
+    cumulative = np.concatenate(([0.0], np.cumsum(values * np.diff(edges))))
+    return np.asarray(np.interp(at, edges, cumulative), dtype=float)
+
+
+def _reference_window_mean(step: _Step, start: float, end: float, end_h: float) -> float:
+    if end <= start:
+        return float("nan")
+    both = _reference_integral(step, np.array([start, end]), end_h)
+    return float((both[1] - both[0]) / (end - start))
+
+
+def _reference_window_total(step: _Step, start: float, end: float, end_h: float) -> float:
+    both = _reference_integral(step, np.array([start, end]), end_h)
+    return float(both[1] - both[0])
+
+
+def _reference_window_quantile(step: _Step, start: float, end: float, q: float) -> float:
+    times, values = step
+    lo = np.clip(times, start, end)
+    hi = np.clip(np.append(times[1:], np.inf), start, end)
+    weight = hi - lo
+    keep = weight > 0
+    if not keep.any():
+        return float("nan")
+    v, w = values[keep], weight[keep]
+    order = np.argsort(v, kind="stable")
+    cumulative = np.cumsum(w[order])
+    index = int(np.searchsorted(cumulative, q * cumulative[-1], side="left"))
+    return float(v[order][min(index, len(v) - 1)])
+
+
+def _reference_value_at(step: _Step, at: np.ndarray) -> np.ndarray:
+    times, values = step
+    return values[np.searchsorted(times, at, side="right") - 1]
+
+
+def _reference_daily_means(step: _Step, day_starts: np.ndarray, end_h: float) -> np.ndarray:
+    cumulative = _reference_integral(step, day_starts, end_h)
+    return np.diff(cumulative) / np.diff(day_starts)
+
+
+class _ReferenceSeries:
+    def __init__(self, record: Record) -> None:
+        self.r = record
+        self.p: ModelParams = record.params
+        P = record.patients
+        self.end = self.p.calendar.end_h
+        admitted_from_ed = (P["ed_outcome"] == 2) | P["sdec_refused"]
+        bed_leave = np.where(np.isnan(P["bed_start"]), P["diverted"], P["bed_start"])
+        count = _reference_counting
+        self.steps: dict[str, _Step] = {
+            "acute_occupied": count(P["bed_start"], P["bed_end"]),
+            "bed_queue": count(P["bed_request"], bed_leave),
+            "ed_in_department": count(P["ed_arrival"], P["ed_departure"]),
+            "boarding": count(
+                np.where(admitted_from_ed, P["ed_decision"], np.nan), P["ed_departure"]
+            ),
+            "direct_waiting": count(
+                np.where(np.isnan(P["ed_arrival"]) | P["sdec_admit"], P["bed_request"], np.nan),
+                bed_leave,
+            ),
+            "sdec_in_use": count(P["sdec_start"], P["sdec_end"]),
+            "community_in_use_urgent_response": count(P["ur_start"], P["ur_end"]),
+        }
+        for k in (0, 1, 2, 3):
+            on = P["pathway"] == k
+            self.steps[f"waiting_discharge_p{k}"] = count(
+                np.where(on, P["t_fit"], np.nan), P["bed_end"]
+            )
+            if k:
+                self.steps[f"community_in_use_p{k}"] = count(
+                    np.where(on, P["comm_start"], np.nan), P["comm_end"]
+                )
+        self.capacity = {
+            name: _reference_from_log(log.times_h, log.values)
+            for name, log in record.capacity.items()
+        }
+        self.occupancy_share = self._share(self.steps["acute_occupied"], self.capacity["acute"])
+        self.community_share = {
+            s: self._share(self.steps[f"community_in_use_{s}"], self.capacity[s])
+            for s in SERVICES
+            if s in self.capacity
+        }
+
+    @staticmethod
+    def _share(used: _Step, capacity: _Step) -> _Step:
+        times, u, c = _reference_combine(used, capacity)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(c > 0, u / c, np.where(u > 0, np.inf, 1.0))
+        share = np.where(np.isinf(c), 0.0, share)
+        return times, share
+
+
+def _in(t: np.ndarray, period: Period) -> np.ndarray:
+    return (t >= period.start_h) & (t < period.end_h)
+
+
+def _reference_period_metrics(
+    series: _ReferenceSeries, period: Period
+) -> Iterator[tuple[str, float]]:
+    """(metric, value) pairs for one period."""
+    r, params = series.r, series.p
+    P = r.patients
+    end = series.end
+    a, b = period.start_h, period.end_h
+    mean = lambda name: _reference_window_mean(series.steps[name], a, b, end)  # noqa: E731
+    total = lambda name: _reference_window_total(series.steps[name], a, b, end)  # noqa: E731
+    origin = P["origin"]
+
+    yield "observed_days", period.days
+
+    # --- demand and avoidance ---
+    attended = _in(P["ed_arrival"], period)
+    yield "attendances", float(attended.sum())
+    for cohort in params.cohorts:
+        yield f"attendances_{cohort.name}", float((attended & (P["cohort"] == cohort.index)).sum())
+    would_be = (origin == 0) & _in(P["t_arrival"], period)
+    yield "attendances_would_be", float(would_be.sum())
+    planned = would_be & P["avoidable"]
+    achieved = planned & ~np.isnan(P["ur_start"])
+    yield "avoidance_planned", float(planned.sum())
+    yield "avoided_attendances", float(achieved.sum())
+    yield "avoidance_lost", float((planned & ~achieved).sum())
+    yield "avoidance_lost_closed", float((planned & (P["avoid_lost"] == 1)).sum())
+    yield "avoidance_lost_full", float((planned & (P["avoid_lost"] == 2)).sum())
+    readmitted = (origin == 2) & _in(P["t_arrival"], period)
+    yield "readmissions", float(readmitted.sum())
+
+    # --- A&E ---
+    arrival = P["ed_arrival"][attended]
+    departure = P["ed_departure"][attended]
+    known = ~np.isnan(departure) | (end - arrival > HOUR_4)
+    within = (departure - arrival) <= HOUR_4 + EPS_HOURS  # NaN compares False: a breach
+    yield "ed_4h_share", float(within[known].mean()) if known.any() else float("nan")
+    left = ~np.isnan(departure)
+    yield (
+        "ed_time_mean_hours",
+        float((departure[left] - arrival[left]).mean()) if left.any() else 0.0,
+    )
+    admitted_from_ed = ((P["ed_outcome"] == 2) | P["sdec_refused"]) & _in(P["ed_decision"], period)
+    decided = P["ed_decision"][admitted_from_ed]
+    gone = P["ed_departure"][admitted_from_ed]
+    waited = np.where(np.isnan(gone), end, gone) - decided
+    yield "ed_12h_waits", float((waited > HOUR_12).sum())
+    yield "boarding_hours", total("boarding")
+    yield "ed_in_department_mean", mean("ed_in_department")
+
+    # --- SDEC and admissions ---
+    sdec = _in(P["sdec_start"], period)
+    sdec_home = sdec & ~P["sdec_admit"]
+    yield "sdec_episodes", float(sdec.sum())
+    yield "sdec_refused", float((P["sdec_refused"] & _in(P["ed_decision"], period)).sum())
+    admitted = (origin != 3) & _in(P["bed_start"], period)
+    n_admitted = float(admitted.sum())
+    incl = n_admitted + float(sdec_home.sum())
+    yield "admissions_bed", n_admitted
+    yield "admissions_direct", float((admitted & (origin == 1)).sum())
+    yield "admissions_incl_sdec", incl
+    yield "admissions_nhs", incl if params.sdec_counts_as_admission else n_admitted
+    start_day = np.floor(P["bed_start"][admitted] / HOURS_PER_DAY)
+    stay_end = np.where(np.isnan(P["bed_end"][admitted]), end - EPS_HOURS, P["bed_end"][admitted])
+    yield "admissions_overnight", float((np.floor(stay_end / HOURS_PER_DAY) > start_day).sum())
+    wait = P["bed_start"][admitted] - P["bed_request"][admitted]
+    yield "admission_wait_share", float((wait > EPS_HOURS).mean()) if admitted.any() else 0.0
+    yield "diverted", float(_in(P["diverted"], period).sum())
+    yield "direct_wait_hours", total("direct_waiting")
+    yield "bed_queue_mean", mean("bed_queue")
+
+    # --- acute beds ---
+    bed_days = total("acute_occupied") / HOURS_PER_DAY
+    yield "emergency_bed_days", bed_days
+    yield "acute_beds_occupied_mean", mean("acute_occupied")
+    share = series.occupancy_share
+    yield "acute_occupancy_mean", _reference_window_mean(share, a, b, end)
+    yield "acute_occupancy_p95", _reference_window_quantile(share, a, b, 0.95)
+    above = (share[0], (share[1] >= 0.92 - 1e-12).astype(float))
+    full = (share[0], (share[1] >= 1.0 - 1e-12).astype(float))
+    yield "acute_time_at_or_above_92", _reference_window_mean(above, a, b, end)
+    yield "acute_time_full", _reference_window_mean(full, a, b, end)
+
+    # --- discharge ---
+    delayed_total = 0.0
+    for k in (1, 2, 3):
+        days = total(f"waiting_discharge_p{k}") / HOURS_PER_DAY
+        delayed_total += days
+        yield f"delayed_bed_days_p{k}", days
+    yield "delayed_bed_days", delayed_total
+    yield "p0_discharge_wait_bed_days", total("waiting_discharge_p0") / HOURS_PER_DAY
+    fit = _in(P["t_fit"], period) & (P["pathway"] >= 1)
+    still = np.isnan(P["bed_end"])
+    delayed = fit & (still | (P["bed_end"] - P["t_fit"] > EPS_HOURS))
+    yield "delayed_discharges", float(delayed.sum())
+    for k in (1, 2, 3):
+        yield f"delayed_discharges_p{k}", float((delayed & (P["pathway"] == k)).sum())
+
+    # --- community ---
+    place_days: dict[str, float] = {}
+    for s in SERVICES:
+        if s not in series.capacity:
+            continue
+        in_use = f"community_in_use_{s}"
+        place_days[s] = total(in_use) / HOURS_PER_DAY
+        yield f"community_in_use_{s}", mean(in_use)
+        yield (
+            f"community_occupancy_{s}",
+            _reference_window_mean(series.community_share[s], a, b, end),
+        )
+        if s != "urgent_response":
+            k = int(s[1])
+            started = (P["pathway"] == k) & _in(P["comm_start"], period) & (origin != 3)
+            waits = (P["comm_start"] - P["t_fit"])[started] / HOURS_PER_DAY
+            yield f"community_starts_{s}", float(started.sum())
+            yield f"community_wait_days_{s}", float(waits.mean()) if started.any() else 0.0
+
+    # --- costs ---
+    c = params.costs
+    admitted_attendances = float(admitted_from_ed.sum())
+    ed_cost = (
+        admitted_attendances * c.ed_attendance_admitted_gbp
+        + (attended.sum() - admitted_attendances) * c.ed_attendance_not_admitted_gbp
+    )
+    costs = {
+        "cost_ed": ed_cost,
+        "cost_sdec": float(sdec.sum()) * c.sdec_episode_gbp,
+        "cost_acute_bed_days": (bed_days - delayed_total) * c.acute_bed_day_gbp,
+        "cost_delayed_bed_days": delayed_total * c.delayed_bed_day_gbp,
+        "cost_urgent_response_episodes": float(_in(P["ur_start"], period).sum())
+        * c.urgent_response_episode_gbp,
+        "cost_diversion": float(_in(P["diverted"], period).sum()) * c.diversion_gbp,
+    }
+    for s, used_days in place_days.items():
+        service = params.service(s)
+        assert service is not None
+        days = used_days
+        if service.cost_basis == "commissioned" and np.isfinite(series.capacity[s][1]).all():
+            days = _reference_window_total(series.capacity[s], a, b, end) / HOURS_PER_DAY
+        costs[f"cost_community_{s}"] = days * getattr(c.community_place_day_gbp, s)
+    costs["cost_investment"] = _reference_investment(params, period)
+    yield from costs.items()
+    yield "cost_total", float(sum(costs.values()))
+
+
+def _reference_investment(params: ModelParams, period: Period) -> float:
+    labels = {p.label for p in params.calendar.periods if p.label != "all"}
+    if period.label != "all":
+        labels = {period.label}
+    return float(sum(i.amount_gbp for i in params.costs.investment if i.financial_year in labels))
+
+
+def _reference_replication_metrics(record: Record) -> pd.DataFrame:
+    """One row per (metric, period) for one replication: columns metric, period, value."""
+    series = _ReferenceSeries(record)
+    rows = [
+        (name, period.label, value)
+        for period in record.params.calendar.periods
+        for name, value in _reference_period_metrics(series, period)
+    ]
+    frame = pd.DataFrame(rows, columns=["metric", "period", "value"])
+    frame.insert(0, "replication", record.replication)
+    return frame
+
+
+def _reference_daily_series(record: Record) -> pd.DataFrame:
+    """Daily time-weighted means (occupancy, queues, capacity) over the observed window.
+
+    Long form: replication, date, series, value. ``acute_capacity`` is the bed
+    capacity; ``delayed`` sums the P1-P3 patients waiting in acute beds.
+    """
+    series = _ReferenceSeries(record)
+    cal = record.params.calendar
+    days = cal.day_starts()
+    if len(days) < 2:
+        return pd.DataFrame(columns=["replication", "date", "series", "value"])
+    end = series.end
+    values: dict[str, np.ndarray] = {}
+    for name in DAILY_SERIES:
+        if name.startswith("community_in_use_") and name[17:] not in series.capacity:
+            continue
+        values[name] = _reference_daily_means(series.steps[name], days, end)
+    values["delayed"] = sum(values[f"waiting_discharge_p{k}"] for k in (1, 2, 3))  # type: ignore[assignment]
+    # capacity changes only at midnight (changes are dated), and may be unlimited (inf)
+    values["acute_capacity"] = _reference_value_at(series.capacity["acute"], days[:-1])
+    values["acute_occupancy"] = _reference_daily_means(series.occupancy_share, days, end)
+    dates = pd.to_datetime(cal.sim_start) + pd.to_timedelta(days[:-1] / HOURS_PER_DAY, unit="D")
+    frames = [
+        pd.DataFrame({"date": dates, "series": name, "value": v}) for name, v in values.items()
+    ]
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(0, "replication", record.replication)
+    return out
+
+
+# --- the scenarios --------------------------------------------------------------------------
+
+
+def _baseline() -> Scenario:
+    base = load_scenario(CONFIGS / "baseline.toml")
+    return base.override({"run.horizon_years": 0.1, "run.warm_up_days": 15})
+
+
+def _starting_state_and_capacity_changes() -> Scenario:
+    data = small_system(**{"run.warm_up_days": 0, "acute.beds": 60, "run.horizon_years": 0.3})
+    data["initial_state"] = {
+        "acute_treating": 40,
+        "delayed": {"p1": 5, "p2": 3},
+        "community_in_use": {"urgent_response": 2, "p1": 12, "p3": 4},
+    }
+    data["acute"]["capacity_changes"] = [
+        {"date": "2016-05-02", "beds": 45},
+        {"date": "2016-06-01", "beds": "unlimited"},
+        {"date": "2016-06-20", "beds": 50},
+    ]
+    data["community"]["p1"]["capacity_changes"] = [
+        {"date": "2016-05-10", "places": 0},
+        {"date": "2016-05-20", "places": 20},
+    ]
+    data["community"]["p2"]["cost_basis"] = "commissioned"
+    return Scenario.from_dict(data)
+
+
+def _several_financial_years() -> Scenario:
+    data = small_system(
+        **{
+            "run.start_date": "2016-10-01",
+            "run.horizon_years": 1.6,
+            "run.warm_up_days": 10,
+            "acute.beds": 48,
+        }
+    )
+    data["acute"]["capacity_changes"] = [{"date": "2017-04-01", "beds": 52}]
+    data["community"]["p3"]["cost_basis"] = "commissioned"
+    data["community"]["p2"]["capacity_changes"] = [{"date": "2017-01-15", "places": 3}]
+    data["costs"]["investment"] = [{"financial_year": "2017/18", "amount_gbp": 250_000}]
+    return Scenario.from_dict(data)
+
+
+SCENARIOS = {
+    "baseline": _baseline,
+    "single_unit": lambda: Scenario.from_dict(single_unit(years=0.4, warm_up_days=10)),
+    "unlimited_beds": lambda: Scenario.from_dict(
+        single_unit(beds="unlimited", years=0.2, warm_up_days=5)
+    ),
+    "small_system": lambda: Scenario.from_dict(small_system()),
+    "diversion": lambda: Scenario.from_dict(
+        single_unit(beds=8, per_day=9.0, diversion=2, years=0.3, warm_up_days=10)
+    ),
+    "starting_state_and_capacity_changes": _starting_state_and_capacity_changes,
+    "several_financial_years": _several_financial_years,
+}
+REPLICATIONS = (4, 7, 9)
+
+
+@pytest.fixture(scope="module", params=list(SCENARIOS))
+def records(request) -> list[Record]:
+    params = build_params(SCENARIOS[request.param]())
+    return [simulate(params, 5, r) for r in REPLICATIONS]
+
+
+def _reference(records: list[Record]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    metrics = pd.concat([_reference_replication_metrics(r) for r in records], ignore_index=True)
+    daily = pd.concat([_reference_daily_series(r) for r in records], ignore_index=True)
+    return metrics, daily
+
+
+def _assert_same(got: tuple[pd.DataFrame, pd.DataFrame], want: tuple[pd.DataFrame, pd.DataFrame]):
+    pd.testing.assert_frame_equal(got[0], want[0], rtol=1e-9, atol=0)
+    pd.testing.assert_frame_equal(got[1], want[1], rtol=1e-6, atol=0)
+
+
+# --- agreement --------------------------------------------------------------------------------
+
+
+def test_whole_record_gives_the_reference_tables(records):
+    for record in records:
+        want = _reference([record])
+        _assert_same((replication_metrics(record), daily_series(record)), want)
+
+
+def test_shuffled_chunks_of_interleaved_replications_give_the_reference_tables(records):
+    params = records[0].params
+    rng = np.random.default_rng(2024)
+    accumulator = MetricAccumulator(params, REPLICATIONS)
+
+    rep = np.concatenate([np.full(r.n, i) for i, r in enumerate(records)])
+    rows = {c: np.concatenate([r.patients[c] for r in records]) for c in records[0].patients}
+    order = rng.permutation(len(rep))
+    cuts = np.sort(rng.choice(len(rep), size=min(7, len(rep) - 1), replace=False))
+    for chunk in np.split(order, cuts):
+        accumulator.add_patients(rep[chunk], {c: v[chunk] for c, v in rows.items()})
+
+    # bed events of all replications merged in time order, cut into chunks; some chunks grouped
+    events = [acute_events(r.patients) for r in records]
+    ev_rep = np.concatenate([np.full(len(t), i) for i, (t, _) in enumerate(events)])
+    ev_t = np.concatenate([t for t, _ in events])
+    ev_d = np.concatenate([d for _, d in events])
+    by_time = np.argsort(ev_t, kind="stable")
+    cuts = np.sort(rng.choice(len(ev_t), size=min(9, len(ev_t) - 1), replace=False))
+    for i, chunk in enumerate(np.split(by_time, cuts)):
+        if i % 2:
+            chunk = chunk[np.argsort(ev_rep[chunk], kind="stable")]
+        accumulator.add_acute_events(ev_rep[chunk], ev_t[chunk], ev_d[chunk])
+
+    _assert_same(accumulator.finish(), _reference(records))
