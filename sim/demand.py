@@ -30,7 +30,9 @@ from .params import CohortParams, ModelParams
 from .streams import Streams
 
 BLOCK = 1024
-"""Draws per block. Part of the stream contract: changing it changes results."""
+"""Unit-rate points drawn per block of arrivals, and attributes per block in
+the SimPy engine. Attribute draws do not depend on it (see
+:func:`draw_attributes`); arrival times do, in the last bits of floating point."""
 
 
 def cumulative_rate(rate_h: np.ndarray) -> np.ndarray:
@@ -90,6 +92,14 @@ def draw_attributes(
 ) -> Attributes:
     """Draw ``n`` patients' attributes from the ``{origin}/{cohort}/...`` streams.
 
+    Draws are sequence-consistent: two calls of ``n1`` and ``n2`` give the same
+    patients as one call of ``n1 + n2``, so engines may draw in any block size.
+    An attribute a patient of this origin and cohort can never use is not
+    drawn (its stream is left untouched and the value is a neutral constant);
+    as every attribute has its own stream, this never shifts another. A
+    community episode is drawn only for the patients on that pathway, in
+    order, from the pathway's stream.
+
     For the starting state (``origin == "initial"``) durations already under
     way are residual: the time left of a stay seen at a random moment.
     """
@@ -98,34 +108,43 @@ def draw_attributes(
     def rng(name: str) -> np.random.Generator:
         return streams(prefix + name)
 
+    zeros, ones = np.zeros(n), np.ones(n)
     residual = origin == "initial"
+    via_ed = origin in ("ed", "readmission")
     los = cohort.los_h.sample_residual if residual else cohort.los_h.sample
-    pathway = np.searchsorted(cohort.pathway_cdf, rng("pathway").random(n), side="right")
-    pathway = np.minimum(pathway, 3)
+    cdf = cohort.pathway_cdf
+    u_pathway = rng("pathway").random(n)
+    pathway = (u_pathway >= cdf[0]).astype(np.int64) + (u_pathway >= cdf[1]) + (u_pathway >= cdf[2])
     community = np.zeros(n)
     for k in (1, 2, 3):
         service = params.services[k]
-        if service is not None:
+        on = pathway == k
+        if service is not None and on.any():
             dist = service.episode_h
-            draws = (dist.sample_residual if residual else dist.sample)(rng(f"episode_p{k}"), n)
-            community = np.where(pathway == k, draws, community)
+            draw = dist.sample_residual if residual else dist.sample
+            community[on] = draw(rng(f"episode_p{k}"), int(on.sum()))
     urgent = params.services[0]
+    avoidable = origin == "ed" and urgent is not None and cohort.avoidable_by_fy.any()
+    sdec = via_ed and cohort.p_sdec > 0
+    readmit = cohort.p_readmit.any()
     return Attributes(
-        u_avoid=rng("avoid").random(n),
+        u_avoid=rng("avoid").random(n) if avoidable else ones,
         ur_episode_h=(
             urgent.episode_h.sample(rng("episode_urgent_response"), n)
-            if urgent is not None
-            else np.zeros(n)
+            if avoidable and urgent is not None
+            else zeros
         ),
-        ed_decision_h=params.ed_decision_h.sample(rng("ed_decision"), n),
-        u_outcome=rng("ed_outcome").random(n),
-        sdec_episode_h=params.sdec_episode_h.sample(rng("sdec_episode"), n),
-        u_sdec_admit=rng("sdec_admit").random(n),
+        ed_decision_h=params.ed_decision_h.sample(rng("ed_decision"), n) if via_ed else zeros,
+        u_outcome=rng("ed_outcome").random(n) if via_ed else ones,
+        sdec_episode_h=params.sdec_episode_h.sample(rng("sdec_episode"), n) if sdec else zeros,
+        u_sdec_admit=rng("sdec_admit").random(n) if sdec else ones,
         los_h=los(rng("los"), n),
         pathway=pathway,
         community_episode_h=community,
-        u_readmit=rng("readmit").random(n),
-        readmit_delay_h=params.readmit_delay_h.sample(rng("readmit_delay"), n),
+        u_readmit=rng("readmit").random(n) if readmit else ones,
+        readmit_delay_h=params.readmit_delay_h.sample(rng("readmit_delay"), n)
+        if readmit
+        else zeros,
     )
 
 

@@ -361,66 +361,35 @@ class SimPyEngine:
 
     def _initial_state(self) -> None:
         """Place today's patients: treating and delayed in beds, and in community places."""
-        params = self.p
-        rng = self.streams("initial/cohort")
-        weights = np.array(
-            [
-                (
-                    c.ed_rate_h[:168].sum() * (c.p_admit + c.p_sdec * params.sdec_p_admit)
-                    + c.direct_rate_h[:168].sum()
-                )
-                * c.los_mean_h
-                for c in params.cohorts
-            ]
-        )
-        if weights.sum() <= 0:
-            weights = np.ones(len(params.cohorts))
-
-        def cohort_for(pathway: int | None) -> CohortParams:
-            w = weights.copy()
-            if pathway is not None:
-                shares = np.array(
-                    [np.diff(c.pathway_cdf, prepend=0)[pathway] for c in params.cohorts]
-                )
-                w = w * shares if (w * shares).sum() > 0 else w
-            return params.cohorts[int(rng.choice(len(w), p=w / w.sum()))]
-
-        def new(cohort: CohortParams) -> Patient:
-            p = Patient(cohort, INITIAL, 0.0, self.sources[(cohort.index, INITIAL)].next())
-            self._register(p)
-            return p
-
-        for _ in range(params.initial_treating):
-            p = new(cohort_for(None))
-            p.bed_start = 0.0
-            self.beds.in_use += 1
-            self.env.process(self._stay(p))
-        for k, count in zip((1, 2, 3), params.initial_delayed, strict=True):
-            for _ in range(count):
-                p = new(cohort_for(k))
-                p.bed_start = p.t_fit = 0.0
-                p.pathway = k
-                self.beds.in_use += 1
-                self.env.process(self._stay(p))
-        for k, count in enumerate(params.initial_community):
-            service, spec = self.services[k], params.services[k]
-            if not count or service is None or spec is None:
-                continue
-            # time left of episodes already under way, one stream per service
-            remaining = spec.episode_h.sample_residual(self.streams(f"initial/{spec.name}"), count)
-            for duration in remaining.tolist():
-                p = new(cohort_for(k if k else None))
-                service.in_use += 1
-                if k == 0:
-                    p.avoidable = True
-                    p.ur_start = 0.0
-                    self.env.timeout(duration).callbacks.append(partial(_call, self._urgent_end, p))
-                else:
+        for kind, k, cohorts, remaining in initial_cohorts(self.p, self.streams):
+            for i, index in enumerate(cohorts.tolist()):
+                cohort = self.p.cohorts[index]
+                p = Patient(cohort, INITIAL, 0.0, self.sources[(index, INITIAL)].next())
+                self._register(p)
+                if kind == "treating":
+                    p.bed_start = 0.0
+                    self.beds.in_use += 1
+                    self.env.process(self._stay(p))
+                elif kind == "delayed":
+                    p.bed_start = p.t_fit = 0.0
                     p.pathway = k
-                    p.comm_start = 0.0
-                    self.env.timeout(duration).callbacks.append(
-                        partial(_call, self._community_end, p)
-                    )
+                    self.beds.in_use += 1
+                    self.env.process(self._stay(p))
+                else:
+                    service = self.services[k]
+                    assert service is not None
+                    assert remaining is not None
+                    service.in_use += 1
+                    duration = float(remaining[i])
+                    if k == 0:
+                        p.avoidable = True
+                        p.ur_start = 0.0
+                        end = self._urgent_end
+                    else:
+                        p.pathway = k
+                        p.comm_start = 0.0
+                        end = self._community_end
+                    self.env.timeout(duration).callbacks.append(partial(_call, end, p))
 
     # --- run ------------------------------------------------------------------------------
 
@@ -465,6 +434,53 @@ class SimPyEngine:
             capacity={name: pool.capacity_log() for name, pool in pools.items()},
             in_system_at_end=live,
         )
+
+
+InitialGroup = tuple[str, int, np.ndarray, np.ndarray | None]
+
+
+def initial_cohorts(params: ModelParams, streams: Streams) -> list[InitialGroup]:
+    """The starting state's patients, in the order both engines create them.
+
+    Groups ``(kind, k, cohort indices, time left in hours)``: ``("treating", -1,
+    ...)``, ``("delayed", k, ...)`` for P1-P3, then ``("community", k, ...)`` for
+    each configured service (k = 0 urgent response, 1-3 P1-P3). A patient's
+    cohort is drawn in proportion to its share of bed days (and of pathway k
+    where that applies) from the stream ``initial/cohort``; the time left of
+    community episodes already under way is residual, from
+    ``initial/<service>``. Every replication has the same groups.
+    """
+    rng = streams("initial/cohort")
+    weights = np.array(
+        [
+            (
+                c.ed_rate_h[:168].sum() * (c.p_admit + c.p_sdec * params.sdec_p_admit)
+                + c.direct_rate_h[:168].sum()
+            )
+            * c.los_mean_h
+            for c in params.cohorts
+        ]
+    )
+    if weights.sum() <= 0:
+        weights = np.ones(len(params.cohorts))
+
+    def draw(count: int, pathway: int | None) -> np.ndarray:
+        w = weights.copy()
+        if pathway is not None:
+            shares = np.array([np.diff(c.pathway_cdf, prepend=0)[pathway] for c in params.cohorts])
+            w = w * shares if (w * shares).sum() > 0 else w
+        return np.asarray(rng.choice(len(w), p=w / w.sum(), size=count), dtype=np.int64)
+
+    groups: list[InitialGroup] = [("treating", -1, draw(params.initial_treating, None), None)]
+    for k, count in zip((1, 2, 3), params.initial_delayed, strict=True):
+        groups.append(("delayed", k, draw(count, k), None))
+    for k, count in enumerate(params.initial_community):
+        spec = params.services[k]
+        if spec is None:
+            continue
+        remaining = spec.episode_h.sample_residual(streams(f"initial/{spec.name}"), count)
+        groups.append(("community", k, draw(count, k if k else None), np.asarray(remaining)))
+    return groups
 
 
 def simulate(params: ModelParams, seed: int, replication: int) -> Record:
