@@ -58,7 +58,7 @@ class Pool:
     """A readable description: 'this process', '2 local processes', 'tcp://...'."""
 
 
-def _dask_pool(scheduler: Any) -> tuple[Pool, Callable[[], None]]:
+def _dask_pool(scheduler: Any, connect_timeout: float) -> tuple[Pool, Callable[[], None]]:
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - a declared dependency
@@ -67,7 +67,7 @@ def _dask_pool(scheduler: Any) -> tuple[Pool, Callable[[], None]]:
         client, close = scheduler, (lambda: None)
     else:
         try:
-            client = Client(str(scheduler), set_as_default=False, timeout=30)
+            client = Client(str(scheduler), set_as_default=False, timeout=connect_timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ScenarioError(
                 [f"scheduler: cannot connect to a Dask scheduler at {scheduler!r} ({exc})"]
@@ -79,14 +79,19 @@ def _dask_pool(scheduler: Any) -> tuple[Pool, Callable[[], None]]:
 
 
 @contextmanager
-def pool(workers: int | None = None, scheduler: Any = None) -> Iterator[Pool]:
-    """An executor for ``workers`` local processes, or a Dask ``scheduler``, or this process."""
+def pool(
+    workers: int | None = None, scheduler: Any = None, connect_timeout: float = 30.0
+) -> Iterator[Pool]:
+    """An executor for ``workers`` local processes, or a Dask ``scheduler``, or this process.
+
+    ``connect_timeout`` is how long to try to reach a scheduler, in seconds.
+    """
     if workers is not None and workers < 1:
         raise ScenarioError([f"workers must be >= 1, got {workers}"])
     if scheduler is not None:
         if workers is not None:
             raise ScenarioError(["give workers or a scheduler, not both"])
-        dask_pool, close = _dask_pool(scheduler)
+        dask_pool, close = _dask_pool(scheduler, connect_timeout)
         try:
             yield dask_pool
         finally:

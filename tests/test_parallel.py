@@ -1,0 +1,130 @@
+"""The same tables whether replications run here, on local processes or on a Dask cluster."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import CONFIGS, small_system
+
+import sim
+from sim.cli import main
+from sim.config import Scenario, ScenarioError
+from sim.parallel import SerialExecutor, imap, pool
+from sim.runner import batch_size, replication_batches
+
+
+@pytest.fixture(scope="module")
+def pair() -> list[Scenario]:
+    base = Scenario.from_dict(small_system(**{"run.horizon_years": 0.15}))
+    return [base, base.override({"community.p2.places": 8}, name="more_p2")]
+
+
+@pytest.fixture(scope="module")
+def serial(pair) -> sim.Results:
+    return sim.run_experiment(pair, reps=4, seed=9)
+
+
+def _assert_same(a: sim.Results, b: sim.Results) -> None:
+    pd.testing.assert_frame_equal(a.summary, b.summary)
+    pd.testing.assert_frame_equal(a.replications, b.replications)
+    pd.testing.assert_frame_equal(a.daily, b.daily)
+
+
+def test_two_local_processes_give_the_serial_tables(pair, serial):
+    _assert_same(serial, sim.run_experiment(pair, reps=4, seed=9, workers=2))
+
+
+def test_a_dask_local_cluster_gives_the_serial_tables(pair, serial):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        on_cluster = sim.run_experiment(pair, reps=4, seed=9, scheduler=cluster.scheduler_address)
+        assert len(cluster.scheduler_info["workers"]) == 2
+    _assert_same(serial, on_cluster)
+
+
+def test_the_experiment_is_each_scenario_run_alone(pair, serial):
+    """Scenarios inside, seeds outside: each scenario's rows are its own run's rows."""
+    alone = sim.run(pair[1], reps=4, seed=9)
+    rows = serial.replications[serial.replications.scenario == "more_p2"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows, alone.replications)
+    assert list(dict.fromkeys(serial.summary.scenario)) == ["small", "more_p2"]
+
+
+def test_added_replications_continue_the_same_streams(pair, serial):
+    later = sim.run_experiment(pair[:1], reps=2, seed=9, first_replication=2).replications
+    first = serial.replications
+    expected = first[(first.scenario == "small") & (first.replication >= 2)]
+    pd.testing.assert_frame_equal(later, expected.reset_index(drop=True))
+
+
+def test_cli_run_with_two_workers_writes_the_serial_files(tmp_path):
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(
+        f'extends = "{CONFIGS / "baseline.toml"}"\nname = "tiny"\n'
+        "[run]\nwarm_up_days = 5\nhorizon_years = 0.05\nreps = 3\n"
+    )
+    outs = {}
+    for label, extra in (("serial", []), ("two", ["--workers", "2"])):
+        outs[label] = tmp_path / label
+        result = CliRunner().invoke(
+            main, ["run", str(tiny), "--out", str(outs[label]), "--seed", "4", "-q", *extra]
+        )
+        assert result.exit_code == 0, result.output
+    for name in ("replications.parquet", "daily.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(outs["serial"] / name), pd.read_parquet(outs["two"] / name)
+        )
+    assert (outs["serial"] / "summary.csv").read_text() == (outs["two"] / "summary.csv").read_text()
+
+
+def test_batches_per_engine():
+    assert batch_size("simpy", reps=10, slots=2) == 1
+    assert batch_size("fast", reps=10, slots=2) == 5
+    assert batch_size("fast", reps=3, slots=8) == 1
+    assert replication_batches(5, 2) == [[0, 1], [2, 3], [4]]
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_imap_yields_every_task_once_tagged_with_its_index():
+    with pool(workers=2) as run_on:
+        got = dict(imap(run_on, _square, ((k,) for k in range(7))))
+    assert got == {k: k * k for k in range(7)}
+
+
+def test_serial_pool_runs_in_this_process():
+    with pool() as run_on:
+        assert isinstance(run_on.executor, SerialExecutor)
+        assert dict(imap(run_on, os.getpid, [()])) == {0: os.getpid()}
+
+
+def _fail(x: int) -> int:
+    raise RuntimeError(f"task {x} failed")
+
+
+def test_a_failing_task_raises_in_the_caller():
+    with pool() as run_on, pytest.raises(RuntimeError, match="task 0 failed"):
+        list(imap(run_on, _fail, [(0,), (1,)]))
+
+
+def test_where_options_are_checked():
+    with pytest.raises(ScenarioError, match="workers must be >= 1"), pool(workers=0):
+        pass
+    with pytest.raises(ScenarioError, match="not both"), pool(workers=2, scheduler="tcp://x:1"):
+        pass
+
+
+def test_an_unreachable_scheduler_is_a_clear_error():
+    pytest.importorskip("distributed")
+    with (
+        pytest.raises(ScenarioError, match="cannot connect to a Dask scheduler"),
+        pool(scheduler="tcp://127.0.0.1:9", connect_timeout=1),
+    ):
+        pass
