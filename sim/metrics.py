@@ -45,11 +45,16 @@ import pandas as pd
 from .calendar import EPS_HOURS, HOURS_PER_DAY
 from .config import SERVICES
 from .params import ModelParams, Timeline
-from .record import COLUMNS, FLOAT_COLUMNS, Record
+from .record import COLUMNS, Record
 
 HOUR_4 = 4.0
 HOUR_12 = 12.0
 _DAY = float(HOURS_PER_DAY)
+_ONE = np.int32(1)
+# t_arrival count codes: 0-11 new would-be attendances (by avoidance), 12 readmissions, 13 other
+_ARRIVAL_CODE = np.array(
+    [0, 13, 12, 13], dtype=np.intp
+)  # a typed scalar keeps np.add.at on its fast path
 
 DAILY_SERIES = (
     "acute_occupied",
@@ -73,6 +78,48 @@ REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c != "parent")
 """The patient columns :meth:`MetricAccumulator.add_patients` reads."""
 
 
+def _scatter_add(
+    into: np.ndarray, index: np.ndarray, weights: np.ndarray, counts: np.ndarray, sign: int = 1
+) -> None:
+    """``into[index] += sign * weights`` and ``counts[index] += sign``, repeats adding up.
+
+    A chunk of events close in time touches a narrow band of the (day, replication)
+    layout: a bincount over that band is then cheaper than ``np.add.at``.
+    """
+    if len(index) == 0:
+        return
+    low, high = int(index.min()), int(index.max())
+    span = high - low + 1
+    if span <= 4 * len(index) + 4096:
+        shifted = index - low
+        added = np.bincount(shifted, weights, minlength=span)
+        band = into[low : high + 1]
+        n = np.bincount(shifted, minlength=span).astype(counts.dtype, copy=False)
+        counts_band = counts[low : high + 1]
+        if sign > 0:
+            band += added
+            counts_band += n
+        else:
+            band -= added
+            counts_band -= n
+        return
+    ufunc = np.add if sign > 0 else np.subtract
+    ufunc.at(into, index, weights)
+    ufunc.at(counts, index, _ONE)
+
+
+def _scatter_hours(into: np.ndarray, index: np.ndarray, weights: np.ndarray) -> None:
+    """``into[index] += weights``, repeated indices adding up (as :func:`_scatter_add`)."""
+    if len(index) == 0:
+        return
+    low, high = int(index.min()), int(index.max())
+    span = high - low + 1
+    if span <= 4 * len(index) + 4096:
+        into[low : high + 1] += np.bincount(index - low, weights, minlength=span)
+    else:
+        np.add.at(into, index, weights)
+
+
 def _capacity_by_day(timeline: Timeline, day_starts: np.ndarray) -> np.ndarray:
     """The capacity holding over each day (changes are dated, so they fall at midnight)."""
     index = np.searchsorted(timeline.times_h, day_starts, side="right") - 1
@@ -84,6 +131,24 @@ def _share(used: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(capacity > 0, used / capacity, np.where(used > 0, np.inf, 1.0))
     return np.where(np.isinf(capacity), 0.0, share)
+
+
+class _Rows:
+    """Some rows of a chunk: each column is gathered once, when first read."""
+
+    def __init__(
+        self, rep: np.ndarray, columns: Mapping[str, np.ndarray], rows: np.ndarray | None
+    ) -> None:
+        self.columns = columns
+        self.rows = rows
+        self.rep = rep if rows is None else rep[rows]
+        self.cache: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.cache:
+            column = np.asarray(self.columns[name])
+            self.cache[name] = column if self.rows is None else column[self.rows]
+        return self.cache[name]
 
 
 class MetricAccumulator:
@@ -138,12 +203,8 @@ class MetricAccumulator:
         self.W = D + 2
         self.flows = np.zeros(R * S * self.W, dtype=np.int32)
         self.hours = np.zeros(R * S * self.W, dtype=np.float64)
-        self.pathway_series = np.array(
-            [self.sidx[f"waiting_discharge_p{k}"] for k in range(4)], dtype=np.intp
-        )
-        self.community_series = np.array(
-            [self.sidx.get(f"community_in_use_p{k}", -1) for k in (1, 2, 3)], dtype=np.intp
-        )
+        self.pathway_series = [self.sidx[f"waiting_discharge_p{k}"] for k in range(4)]
+        self.community_series = [self.sidx.get(f"community_in_use_p{k}", -1) for k in (1, 2, 3)]
 
         # event counts by (replication, financial year (+ one bin for outside), code)
         self.n_cohorts = len(params.cohorts)
@@ -232,141 +293,168 @@ class MetricAccumulator:
         if missing:
             raise ValueError(f"add_patients: missing columns {', '.join(missing)}")
         n = len(rep)
+        for name in REQUIRED_COLUMNS:
+            if len(columns[name]) != n:
+                raise ValueError(
+                    f"add_patients: column {name} has {len(columns[name])} rows, rep {n}"
+                )
         if n == 0:
             return
-        P = columns
-        for name in REQUIRED_COLUMNS:
-            if len(P[name]) != n:
-                raise ValueError(f"add_patients: column {name} has {len(P[name])} rows, rep {n}")
-        slots: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        everyone = _Rows(rep, columns, None)
+        # Most rows are A&E attendances that went home: the parts about beds, SDEC and
+        # community care run on the rows they concern, so they cost in proportion to those.
+        took_bed = ~np.isnan(everyone["bed_request"])
+        took_bed |= ~np.isnan(everyone["bed_start"])  # the starting state asked for no bed
+        self._emergency_department(everyone)
+        self._beds(_Rows(rep, columns, np.flatnonzero(took_bed)))
+        for column, part in (
+            ("sdec_start", self._sdec),
+            ("comm_start", self._community),
+            ("ur_start", self._urgent_response),
+        ):
+            rows = np.flatnonzero(~np.isnan(everyone[column]))
+            if len(rows):
+                part(_Rows(rep, columns, rows))
 
-        times = {name: np.asarray(P[name], dtype=float) for name in FLOAT_COLUMNS}
-        times["bed_leave"] = np.fmin(P["bed_start"], P["diverted"])  # took a bed, or was diverted
+    def _intervals(
+        self,
+        series: int,
+        r: _Rows,
+        start: str | np.ndarray,
+        end: str | np.ndarray,
+        keep: np.ndarray | None = None,
+    ) -> None:
+        """Add the stays ``[start, end)`` of rows ``r`` to the daily diary of ``series``."""
+        t_start = r[start] if isinstance(start, str) else start
+        t_end = r[end] if isinstance(end, str) else end
+        # started before the end of the run (a NaN start never did) and lasted: an empty
+        # interval adds nothing, and leaving it out keeps a day with none exactly zero
+        on = t_start < self.end_h
+        on &= t_start != t_end
+        if keep is not None:
+            on &= keep
+        rows = np.flatnonzero(on)
+        rep = r.rep[rows]
+        base = series * self.W
+        s_slot, s_hours = self._slot(t_start[rows])
+        e_slot, e_hours = self._slot(t_end[rows])
+        R = self.R
+        _scatter_add(self.hours, (base + s_slot) * R + rep, s_hours, self.flows)
+        k = (base + e_slot) * R + rep
+        if len(e_slot) and e_slot.max() > self.D:  # some are still there at the end of the run
+            ended = np.flatnonzero(e_slot <= self.D)
+            k, e_hours = k[ended], e_hours[ended]
+        _scatter_add(self.hours, k, e_hours, self.flows, sign=-1)
 
-        def slot(name: str) -> tuple[np.ndarray, np.ndarray]:
-            if name not in slots:
-                slots[name] = self._slot(times[name])
-            return slots[name]
-
-        ed_outcome = P["ed_outcome"]
-        sdec_refused = P["sdec_refused"]
-        admitted_from_ed = (ed_outcome == 2) | sdec_refused
-        pathway = P["pathway"]
-
-        # --- counting processes ---
-        D = self.D
-        flows, hours = self.flows, self.hours
-        S, W = len(self.series), self.W
-
-        def intervals(
-            series: int | np.ndarray, start: str, end: str, keep: np.ndarray | None = None
-        ) -> None:
-            s_slot, s_hours = slot(start)
-            e_slot, e_hours = slot(end)
-            # started before the end of the run (a NaN start never did) and lasted: an empty
-            # interval adds nothing, and leaving it out keeps a day with none exactly zero
-            on = (s_slot <= D) & (times[start] != times[end])
-            if keep is not None:
-                on &= keep
+    def _in_window(self, r: _Rows, column: str) -> tuple[np.ndarray | slice, np.ndarray]:
+        """Rows of ``r`` whose event happened in the observed window, and their count bins."""
+        t = r[column]
+        rows: np.ndarray | slice
+        if len(t) and t.min() >= self.warm_h and t.max() < self.end_h:
+            rows = slice(None)  # all of them (and no NaN): no need to gather
+        else:
+            on = t >= self.warm_h
+            on &= t < self.end_h
             rows = np.flatnonzero(on)
-            if isinstance(series, np.ndarray):
-                series = series[rows]
-            base = (rep[rows] * S + series) * W
-            k = base + s_slot[rows]
-            np.add.at(flows, k, 1)
-            np.add.at(hours, k, s_hours[rows])
-            k = base + e_slot[rows]
-            np.subtract.at(flows, k, 1)
-            np.subtract.at(hours, k, e_hours[rows])
+        key = r.rep[rows] * (self.nF + 1)
+        if self.nF > 1:
+            day = ((t[rows] - self.warm_h) / _DAY).astype(np.intp)  # exact, as in _slot
+            key += self.fy_of_day[day]
+        return rows, key
 
-        sidx = self.sidx
-        intervals(sidx["acute_occupied"], "bed_start", "bed_end")
-        intervals(sidx["bed_queue"], "bed_request", "bed_leave")
-        intervals(sidx["boarding"], "ed_decision", "ed_departure", admitted_from_ed)
-        intervals(sidx["ed_in_department"], "ed_arrival", "ed_departure")
-        intervals(sidx["sdec_in_use"], "sdec_start", "sdec_end")
-        valid = (pathway >= 0) & (pathway <= 3)
-        intervals(self.pathway_series[np.where(valid, pathway, 0)], "t_fit", "bed_end", valid)
-        if "urgent_response" in self.services:
-            intervals(sidx["community_in_use_urgent_response"], "ur_start", "ur_end")
-        community = self.community_series[np.clip(pathway - 1, 0, 2)]
-        intervals(community, "comm_start", "comm_end", (pathway >= 1) & (community >= 0))
-        direct = np.isnan(P["ed_arrival"]) | P["sdec_admit"]
-        intervals(sidx["direct_waiting"], "bed_request", "bed_leave", direct)
+    def _count(self, name: str, key: np.ndarray, code: np.ndarray | int = 0) -> None:
+        counts = self.counts[name]
+        counts += np.bincount(key * self.codes[name] + code, minlength=len(counts))
 
-        # --- counts, by the period of one event ---
-        nF1 = self.nF + 1
-        rep_base = rep * nF1
-        end = self.end_h
+    def _emergency_department(self, r: _Rows) -> None:
+        """Attendances, time in A&E, and would-be attendances (every row)."""
+        self._intervals(self.sidx["ed_in_department"], r, "ed_arrival", "ed_departure")
 
-        def rows_in_window(name: str) -> tuple[np.ndarray, np.ndarray]:
-            s = slot(name)[0]
-            rows = np.flatnonzero((s >= 1) & (s <= D))
-            return rows, rep_base[rows] + self.fy_of_slot[s[rows]]
-
-        def count(name: str, key: np.ndarray, code: np.ndarray | int = 0) -> None:
-            n_codes = self.codes[name]
-            self.counts[name] += np.bincount(key * n_codes + code, minlength=len(self.counts[name]))
-
-        rows, key = rows_in_window("ed_arrival")
-        arrival = P["ed_arrival"][rows]
-        departure = P["ed_departure"][rows]
+        rows, key = self._in_window(r, "ed_arrival")
+        arrival = r["ed_arrival"][rows]
+        departure = r["ed_departure"][rows]
         left = ~np.isnan(departure)
         stay = departure - arrival
         within = stay <= HOUR_4 + EPS_HOURS  # NaN compares False: a breach
-        known = (end - arrival) > HOUR_4
+        known = (self.end_h - arrival) > HOUR_4
         state = np.where(left, 2 + within, known)
-        count("ed_arrival", key, P["cohort"][rows] * 4 + state)
-        self.ed_hours += np.bincount(key, np.where(left, stay, 0.0), minlength=len(self.ed_hours))
+        self._count("ed_arrival", key, r["cohort"][rows] * 4 + state)
+        hours = np.where(left, stay, 0.0)
+        self.ed_hours += np.bincount(key, hours, minlength=len(self.ed_hours))
 
-        rows, key = rows_in_window("t_arrival")
-        origin = P["origin"][rows]
-        code = (
-            P["avoidable"][rows]
-            + 2 * ~np.isnan(P["ur_start"][rows])
-            + 4 * np.clip(P["avoid_lost"][rows], 0, 2)
-        )
-        count("t_arrival", key, np.where(origin == 0, code, np.where(origin == 2, 12, 13)))
+        rows, key = self._in_window(r, "t_arrival")
+        origin = r["origin"][rows]
+        code = _ARRIVAL_CODE[np.clip(origin, 0, 3)]
+        planned = np.flatnonzero(r["avoidable"][rows] & (origin == 0))
+        if len(planned):  # avoidance: planned (1), achieved (2), lost closed or full (4, 8)
+            at = rows[planned] if isinstance(rows, np.ndarray) else planned
+            achieved = ~np.isnan(r["ur_start"][at])
+            code[planned] = 1 + 2 * achieved + 4 * np.clip(r["avoid_lost"][at], 0, 2)
+        self._count("t_arrival", key, code)
 
-        rows, key = rows_in_window("ed_decision")
-        gone = P["ed_departure"][rows]
-        waited = np.where(np.isnan(gone), end, gone) - P["ed_decision"][rows]
-        code = admitted_from_ed[rows] + 2 * (waited > HOUR_12) + 4 * sdec_refused[rows]
-        count("ed_decision", key, code)
+    def _beds(self, r: _Rows) -> None:
+        """Boarding, bed queues, admissions, stays and discharge (rows that asked for a bed)."""
+        sidx = self.sidx
+        end = self.end_h
+        leave = np.fmin(r["bed_start"], r["diverted"])  # took a bed, or was diverted
+        admitted_from_ed = (r["ed_outcome"] == 2) | r["sdec_refused"]
+        pathway = r["pathway"]
+        self._intervals(sidx["acute_occupied"], r, "bed_start", "bed_end")
+        self._intervals(sidx["bed_queue"], r, "bed_request", leave)
+        self._intervals(sidx["boarding"], r, "ed_decision", "ed_departure", admitted_from_ed)
+        direct = np.isnan(r["ed_arrival"]) | r["sdec_admit"]
+        self._intervals(sidx["direct_waiting"], r, "bed_request", leave, direct)
+        for k, series in enumerate(self.pathway_series):
+            self._intervals(series, r, "t_fit", "bed_end", pathway == k)
 
-        rows, key = rows_in_window("sdec_start")
-        count("sdec_start", key, P["sdec_admit"][rows].astype(np.intp))
+        rows, key = self._in_window(r, "ed_decision")
+        gone = r["ed_departure"][rows]
+        waited = np.where(np.isnan(gone), end, gone) - r["ed_decision"][rows]
+        code = admitted_from_ed[rows] + 2 * (waited > HOUR_12) + 4 * r["sdec_refused"][rows]
+        self._count("ed_decision", key, code)
 
-        rows, key = rows_in_window("bed_start")
-        start = P["bed_start"][rows]
-        stay_end = P["bed_end"][rows]
+        rows, key = self._in_window(r, "bed_start")
+        start = r["bed_start"][rows]
+        stay_end = r["bed_end"][rows]
         stay_end = np.where(np.isnan(stay_end), end - EPS_HOURS, stay_end)
         overnight = np.floor(stay_end / _DAY) > np.floor(start / _DAY)
-        bed_wait = (start - P["bed_request"][rows]) > EPS_HOURS
-        origin = P["origin"][rows]
+        bed_wait = (start - r["bed_request"][rows]) > EPS_HOURS
+        origin = r["origin"][rows]
         code = (origin == 1) + 2 * overnight + 4 * bed_wait
-        count("bed_start", key, np.where(origin != 3, code, 8))
+        self._count("bed_start", key, np.where(origin != 3, code, 8))
 
-        rows, key = rows_in_window("diverted")
-        count("diverted", key)
+        rows, key = self._in_window(r, "diverted")
+        self._count("diverted", key)
 
-        rows, key = rows_in_window("t_fit")
-        k = pathway[rows]
-        still = P["bed_end"][rows]
-        delayed = np.isnan(still) | (still - P["t_fit"][rows] > EPS_HOURS)
-        count("t_fit", key, np.where((k >= 1) & (k <= 3) & delayed, k, 0))
+        rows, key = self._in_window(r, "t_fit")
+        path = pathway[rows]
+        still = r["bed_end"][rows]
+        delayed = np.isnan(still) | (still - r["t_fit"][rows] > EPS_HOURS)
+        self._count("t_fit", key, np.where((path >= 1) & (path <= 3) & delayed, path, 0))
 
-        rows, key = rows_in_window("comm_start")
-        k = pathway[rows]
-        code = np.where((k >= 1) & (k <= 3) & (P["origin"][rows] != 3), k, 0)
-        count("comm_start", key, code)
-        days = (P["comm_start"][rows] - P["t_fit"][rows]) / _DAY
-        self.community_wait_days += np.bincount(
-            key * 4 + code, np.where(code > 0, days, 0.0), minlength=len(self.community_wait_days)
-        )
+    def _sdec(self, r: _Rows) -> None:
+        self._intervals(self.sidx["sdec_in_use"], r, "sdec_start", "sdec_end")
+        rows, key = self._in_window(r, "sdec_start")
+        self._count("sdec_start", key, r["sdec_admit"][rows].astype(np.intp))
 
-        rows, key = rows_in_window("ur_start")
-        count("ur_start", key)
+    def _community(self, r: _Rows) -> None:
+        pathway = r["pathway"]
+        for k, series in enumerate(self.community_series, start=1):
+            if series >= 0:
+                self._intervals(series, r, "comm_start", "comm_end", pathway == k)
+        rows, key = self._in_window(r, "comm_start")
+        path = pathway[rows]
+        code = np.where((path >= 1) & (path <= 3) & (r["origin"][rows] != 3), path, 0)
+        self._count("comm_start", key, code)
+        days = (r["comm_start"][rows] - r["t_fit"][rows]) / _DAY
+        waits = self.community_wait_days
+        waits += np.bincount(key * 4 + code, np.where(code > 0, days, 0.0), minlength=len(waits))
+
+    def _urgent_response(self, r: _Rows) -> None:
+        if "urgent_response" in self.services:
+            self._intervals(self.sidx["community_in_use_urgent_response"], r, "ur_start", "ur_end")
+        rows, key = self._in_window(r, "ur_start")
+        self._count("ur_start", key)
 
     def add_acute_events(self, rep: np.ndarray, times: np.ndarray, deltas: np.ndarray) -> None:
         """Add changes of the acute occupancy level: ``deltas[i]`` beds taken (+) or freed (-).
@@ -421,29 +509,22 @@ class MetricAccumulator:
         seg0 = self.seg_of_slot[self._slot(t0)[0]]
         seg1 = self.seg_of_slot[self._slot(t1)[0]]
         inside = (seg0 == seg1) & (seg0 < n_seg)
-        base = rep * n_seg
+        R = self.R
         rows = np.flatnonzero(inside)
-        np.add.at(
-            self.level_hours,
-            (base[rows] + seg0[rows]) * n_lev + level[rows],
-            t1[rows] - t0[rows],
-        )
+        key = (seg0[rows] * n_lev + level[rows]) * R + rep[rows]
+        _scatter_hours(self.level_hours, key, t1[rows] - t0[rows])
         rows = np.flatnonzero(~inside)
         for k in range(n_seg):
-            overlap = np.minimum(t1[rows], self.seg_end[k]) - np.maximum(
-                t0[rows], self.seg_start[k]
-            )
+            overlap = np.minimum(t1[rows], self.seg_end[k])
+            overlap -= np.maximum(t0[rows], self.seg_start[k])
             on = overlap > 0
-            np.add.at(
-                self.level_hours,
-                (base[rows][on] + k) * n_lev + level[rows][on],
-                overlap[on],
-            )
+            key = (k * n_lev + level[rows][on]) * R + rep[rows][on]
+            _scatter_hours(self.level_hours, key, overlap[on])
 
     def _grow_levels(self, needed: int) -> None:
         n_lev = max(needed, 2 * self.n_lev)
-        grown = np.zeros((self.R, self.n_seg, n_lev))
-        grown[:, :, : self.n_lev] = self.level_hours.reshape(self.R, self.n_seg, self.n_lev)
+        grown = np.zeros((self.n_seg, n_lev, self.R))
+        grown[:, : self.n_lev, :] = self.level_hours.reshape(self.n_seg, self.n_lev, self.R)
         self.level_hours = grown.ravel()
         self.n_lev = n_lev
 
@@ -469,13 +550,13 @@ class MetricAccumulator:
         R, S, W, D = self.R, len(self.series), self.W, self.D
         names = [*self.series[:-1], "delayed", "acute_capacity", "acute_occupancy"]
         daily = np.empty((R, len(names), D))
-        flows = self.flows.reshape(R, S, W)
-        hours = self.hours.reshape(R, S, W)
+        flows = self.flows.reshape(S, W, R)
+        hours = self.hours.reshape(S, W, R)
         totals: dict[str, np.ndarray] = {}
         self._day_integrals: dict[str, np.ndarray] = {}
         for s, name in enumerate(self.series):
-            level = np.cumsum(flows[:, s, :D], axis=1, dtype=np.int64)  # in the system at midnight
-            integral = level * _DAY + hours[:, s, 1 : D + 1]  # patient-hours in each day
+            level = np.cumsum(flows[s, :D, :], axis=0, dtype=np.int64)  # in the system at midnight
+            integral = (level * _DAY + hours[s, 1 : D + 1, :]).T  # patient-hours in each day
             totals[name] = self._per_period(integral)
             if name != "direct_waiting":
                 daily[:, s, :] = integral / _DAY
@@ -526,7 +607,7 @@ class MetricAccumulator:
     def _level_metrics(self) -> dict[str, np.ndarray]:
         """Occupancy p95, time at or above 92% and time full, from the hours at each level."""
         R, n_seg, n_lev = self.R, self.n_seg, self.n_lev
-        hours = self.level_hours.reshape(R, n_seg, n_lev)
+        hours = self.level_hours.reshape(n_seg, n_lev, R).transpose(2, 0, 1)
         share = _share(np.arange(n_lev, dtype=float)[None, :], self.seg_cap[:, None])
         out = {
             name: np.full((R, 1 + self.nF), np.nan)
