@@ -371,8 +371,10 @@ class SimPyEngine:
                     self.beds.in_use += 1
                     self.env.process(self._stay(p))
                 elif kind == "delayed":
+                    assert remaining is not None
                     p.bed_start = p.t_fit = 0.0
                     p.pathway = k
+                    p.attrs = (*p.attrs[:8], float(remaining[i]), *p.attrs[9:])
                     self.beds.in_use += 1
                     self.env.process(self._stay(p))
                 else:
@@ -442,9 +444,11 @@ InitialGroup = tuple[str, int, np.ndarray, np.ndarray | None]
 def initial_cohorts(params: ModelParams, streams: Streams) -> list[InitialGroup]:
     """The starting state's patients, in the order both engines create them.
 
-    Groups ``(kind, k, cohort indices, time left in hours)``: ``("treating", -1,
-    ...)``, ``("delayed", k, ...)`` for P1-P3, then ``("community", k, ...)`` for
-    each configured service (k = 0 urgent response, 1-3 P1-P3). A patient's
+    Groups ``(kind, k, cohort indices, hours)``: ``("treating", -1, ...)``,
+    ``("delayed", k, ...)`` for P1-P3 with the length of the community episode
+    each will start (stream ``initial/delayed_p<k>``), then ``("community", k,
+    ...)`` for each configured service (k = 0 urgent response, 1-3 P1-P3) with
+    the time left of the episode under way. A patient's
     cohort is drawn in proportion to its share of bed days (and of pathway k
     where that applies) from the stream ``initial/cohort``; the time left of
     community episodes already under way is residual, from
@@ -473,7 +477,14 @@ def initial_cohorts(params: ModelParams, streams: Streams) -> list[InitialGroup]
 
     groups: list[InitialGroup] = [("treating", -1, draw(params.initial_treating, None), None)]
     for k, count in zip((1, 2, 3), params.initial_delayed, strict=True):
-        groups.append(("delayed", k, draw(count, k), None))
+        spec = params.services[k]
+        # their community episode is yet to start: a whole episode of service k
+        episodes = (
+            spec.episode_h.sample(streams(f"initial/delayed_p{k}"), count)
+            if spec is not None and count
+            else np.zeros(count)
+        )
+        groups.append(("delayed", k, draw(count, k), np.asarray(episodes, dtype=float)))
     for k, count in enumerate(params.initial_community):
         spec = params.services[k]
         if spec is None:

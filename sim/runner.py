@@ -62,8 +62,21 @@ def _simpy(
     return pd.concat(metric_frames, ignore_index=True), pd.concat(daily_frames, ignore_index=True)
 
 
-ENGINES: dict[str, BatchEngine] = {"simpy": _simpy}
-PLANNED_ENGINES = {"fast": "the vectorised numpy engine is not built yet (issue #4)"}
+def _fast(
+    params: ModelParams, seed: int, replications: Sequence[int], check: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from .engine_fast import FastEngine
+    from .metrics import MetricAccumulator
+
+    sink = MetricAccumulator(params, replications)
+    records = FastEngine(params, seed, replications, sink=sink, collect=check).run()
+    for record in records or []:
+        assert_ok(record)
+    return sink.finish()
+
+
+ENGINES: dict[str, BatchEngine] = {"simpy": _simpy, "fast": _fast}
+PLANNED_ENGINES: dict[str, str] = {}
 
 
 ONE_AT_A_TIME_ENGINES = frozenset({"simpy"})
