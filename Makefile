@@ -15,15 +15,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## run the default scenario and write outputs/baseline/
 	$(BIN)/leftshift run configs/baseline.toml --out outputs/baseline
 
-test: $(STAMP)  ## the default test suite (fast; CI runs this)
+test: $(STAMP)  ## the default test suite and the short engine benchmark (CI runs this)
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest benches -m benchshort -s
 
 test-all: $(STAMP)  ## every test, including the slow statistical ones
 	$(BIN)/python -m pytest -m "not bench"
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests
-	$(BIN)/ruff format --check sim tests
+	$(BIN)/ruff check sim tests benches
+	$(BIN)/ruff format --check sim tests benches
 	$(BIN)/mypy
 
 bench: $(STAMP)

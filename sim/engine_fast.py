@@ -551,7 +551,9 @@ class FastEngine:
         weekly = {
             ED: [c.ed_rate_h[: 24 * 7 * 2].sum() / 2 for c in params.cohorts],
             DIRECT: [c.direct_rate_h[: 24 * 7 * 2].sum() / 2 for c in params.cohorts],
-            READMISSION: [c.ed_rate_h[: 24 * 7 * 2].sum() / 2 * 0.05 for c in params.cohorts],
+            READMISSION: [
+                max(c.ed_rate_h[: 24 * 7 * 2].sum() / 2 * 0.1, 128) for c in params.cohorts
+            ],
             INITIAL: [32.0 for _ in params.cohorts],
         }
         self.stores = {
