@@ -176,6 +176,15 @@ def _where_options(command: Any) -> Any:
     )(command)
 
 
+def _check_and_quiet_options(command: Any) -> Any:
+    command = click.option(
+        "--quiet", "-q", is_flag=True, help="No progress bar or table; print the output folder."
+    )(command)
+    return click.option(
+        "--check", is_flag=True, help="Check invariants (conservation, capacity, schedules)."
+    )(command)
+
+
 def _engine_option(command: Any) -> Any:
     return click.option(
         "--engine",
@@ -207,10 +216,7 @@ def main() -> None:
 )
 @_engine_option
 @_where_options
-@click.option("--check", is_flag=True, help="Check invariants (conservation, capacity, schedules).")
-@click.option(
-    "--quiet", "-q", is_flag=True, help="No progress bar or table; print the output folder."
-)
+@_check_and_quiet_options
 def run_command(
     scenario_file: Path,
     reps: int | None,
@@ -387,10 +393,7 @@ def comparison_table(comparison: Comparison, title: str) -> Table:
 )
 @_engine_option
 @_where_options
-@click.option("--check", is_flag=True, help="Check invariants (conservation, capacity, schedules).")
-@click.option(
-    "--quiet", "-q", is_flag=True, help="No progress bar or table; print the output folder."
-)
+@_check_and_quiet_options
 def compare_command(
     scenario_files: tuple[Path, ...],
     against: str | None,
@@ -508,10 +511,7 @@ def sweep_table(results: SweepResults, limit: int = 40) -> Table | None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder (default: outputs/<experiment name>).",
 )
-@click.option("--check", is_flag=True, help="Check invariants (conservation, capacity, schedules).")
-@click.option(
-    "--quiet", "-q", is_flag=True, help="No progress bar or table; print the output folder."
-)
+@_check_and_quiet_options
 def sweep_command(
     experiment_file: Path,
     workers: int | None,

@@ -17,6 +17,7 @@ depend on them) and analyses them with the pure functions of
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,16 @@ import pandas as pd
 from . import analysis
 from .config import Scenario, ScenarioError
 from .runner import Results, run_experiment
+
+
+def _runner(
+    engine: str, workers: int | None, scheduler: Any, check: bool | None
+) -> Callable[..., Results]:
+    """run_experiment with where and how to run fixed; callers give what to run."""
+    return functools.partial(
+        run_experiment, engine=engine, workers=workers, scheduler=scheduler, check=check
+    )
+
 
 # --- comparison ------------------------------------------------------------------------------
 
@@ -94,16 +105,8 @@ def compare(
         raise ScenarioError(
             [f"against must name one of the scenarios ({', '.join(names)}), got {against!r}"]
         )
-    results = run_experiment(
-        scenarios,
-        reps=reps,
-        seed=seed,
-        engine=engine,
-        workers=workers,
-        scheduler=scheduler,
-        check=check,
-        progress=progress,
-    )
+    run = _runner(engine, workers, scheduler, check)
+    results = run(scenarios, reps=reps, seed=seed, progress=progress)
     return Comparison.from_results(results, against, level)
 
 
@@ -162,6 +165,7 @@ def replications_needed(
     if not metrics:
         raise ScenarioError(["metrics must name at least one metric"])
     seed = scenario.run.seed if seed is None else seed
+    run = _runner(engine, workers, scheduler, check)
     runs: list[Results] = []
     n = 0
     target_n = initial
@@ -174,17 +178,7 @@ def replications_needed(
                 progress(offset + done)
 
         runs.append(
-            run_experiment(
-                [scenario],
-                reps=target_n - n,
-                seed=seed,
-                engine=engine,
-                workers=workers,
-                scheduler=scheduler,
-                check=check,
-                progress=report,
-                first_replication=n,
-            )
+            run([scenario], reps=target_n - n, seed=seed, progress=report, first_replication=n)
         )
         n = target_n
         replications = pd.concat([r.replications for r in runs], ignore_index=True)
@@ -285,16 +279,8 @@ def suggest_warm_up(
     if days < 4 * batch:
         raise ScenarioError([f"days must be >= {4 * batch}, got {days}"])
     empty = scenario.override({"run.warm_up_days": 0, "run.horizon_years": days / 365.25})
-    results = run_experiment(
-        [empty],
-        reps=reps,
-        seed=seed,
-        engine=engine,
-        workers=workers,
-        scheduler=scheduler,
-        check=check,
-        progress=progress,
-    )
+    run = _runner(engine, workers, scheduler, check)
+    results = run([empty], reps=reps, seed=seed, progress=progress)
     daily = results.daily
     known = list(dict.fromkeys(daily["series"]))
     if series not in known:
@@ -376,20 +362,13 @@ def capacity_search(
         raise ScenarioError([f"low must be <= high, got {low} > {high}"])
     rows: list[dict[str, Any]] = []
     cache: dict[int, bool] = {}
+    run = _runner(engine, workers, scheduler, check)
 
     def meets(value: int) -> bool:
         if value in cache:
             return cache[value]
         variant = scenario.override({path: value}, name=f"{scenario.name}_{value}")
-        results = run_experiment(
-            [variant],
-            reps=reps,
-            seed=seed,
-            engine=engine,
-            workers=workers,
-            scheduler=scheduler,
-            check=check,
-        )
+        results = run([variant], reps=reps, seed=seed)
         r = results.replications
         values = r[(r["metric"] == metric) & (r["period"] == period)]["value"].to_numpy()
         if len(values) == 0:

@@ -279,3 +279,23 @@ def test_sweep_on_two_workers_gives_the_serial_tables(folder):
     two = run_sweep(folder / "exp.toml", folder / "two", workers=2)
     pd.testing.assert_frame_equal(serial.replications, two.replications)
     pd.testing.assert_frame_equal(serial.summary, two.summary)
+
+
+def test_sweep_on_a_dask_cluster_gives_the_serial_tables(folder):
+    """The CLI's --scheduler path, on a real LocalCluster of two worker processes."""
+    distributed = pytest.importorskip("distributed")
+    serial = run_sweep(folder / "exp.toml", folder / "one")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = CliRunner().invoke(
+            main,
+            ["sweep", str(folder / "exp.toml"), "--out", str(folder / "dask")]
+            + ["--scheduler", cluster.scheduler_address],
+        )
+    assert result.exit_code == 0, result.output
+    assert f"on Dask scheduler {cluster.scheduler_address}" in result.output
+    pd.testing.assert_frame_equal(serial.replications, load_replications(folder / "dask"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(folder / "one" / "summary.csv"), pd.read_csv(folder / "dask" / "summary.csv")
+    )
