@@ -163,17 +163,21 @@ class Results:
         return out
 
 
-def batch_size(engine: str, reps: int, slots: int) -> int:
-    """Replications per task.
+def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1) -> int:
+    """Replications per task, for ``scenarios`` scenarios sharing ``slots`` workers.
 
     The SimPy engine runs one replication at a time, so one replication per
     task balances the load best and updates progress most often. A
-    vectorised engine runs a batch at once and gets faster per replication
-    as batches grow, so its replications are split evenly over the workers.
+    vectorised engine pays a fixed cost per batch (stepping through the
+    horizon) and gets cheaper per replication as batches grow, so each
+    scenario's replications are split only as far as it takes to give every
+    worker a task: over the workers for one scenario, not at all when there
+    are at least as many scenarios (or sweep points) as workers.
     """
     if engine in ONE_AT_A_TIME_ENGINES:
         return 1
-    return max(1, math.ceil(reps / max(slots, 1)))
+    splits = max(1, math.ceil(max(slots, 1) / max(scenarios, 1)))
+    return max(1, math.ceil(reps / splits))
 
 
 def replication_batches(reps: int, size: int) -> list[list[int]]:
@@ -260,7 +264,9 @@ def run_experiment(
     with pool(workers, scheduler) as run_on:
         batches = [
             [first_replication + r for r in batch]
-            for batch in replication_batches(reps, batch_size(engine, reps, run_on.slots))
+            for batch in replication_batches(
+                reps, batch_size(engine, reps, run_on.slots, len(listed))
+            )
         ]
         # seeds outside, scenarios inside: partial progress covers every scenario evenly
         tasks = [(k, batch) for batch in batches for k in range(len(listed))]

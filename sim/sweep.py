@@ -524,7 +524,7 @@ def run_sweep(
         last_flush = time.monotonic()
 
     with pool(workers, scheduler) as run_on:
-        batches = replication_batches(reps, batch_size(engine, reps, run_on.slots))
+        batches = replication_batches(reps, batch_size(engine, reps, run_on.slots, len(todo)))
         tasks = [(k, b) for k in todo for b in range(len(batches))]
         parts: dict[int, dict[int, pd.DataFrame]] = {}
         try:

@@ -13,7 +13,7 @@ import sim
 from sim.cli import main
 from sim.config import Scenario, ScenarioError
 from sim.parallel import SerialExecutor, imap, pool
-from sim.runner import batch_size, replication_batches
+from sim.runner import ENGINES, batch_size, replication_batches
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +82,24 @@ def test_cli_run_with_two_workers_writes_the_serial_files(tmp_path):
     assert (outs["serial"] / "summary.csv").read_text() == (outs["two"] / "summary.csv").read_text()
 
 
+def test_the_fast_engine_gives_the_same_tables_whatever_its_batches():
+    """Serially one batch of four replications; on two workers two batches of two."""
+    if "fast" not in ENGINES:
+        pytest.skip("the fast engine is not built")
+    scenario = Scenario.from_dict(
+        small_system(**{"run.horizon_years": 0.05, "run.warm_up_days": 5})
+    )
+    serial = sim.run_experiment([scenario], reps=4, seed=9, engine="fast")
+    _assert_same(serial, sim.run_experiment([scenario], reps=4, seed=9, engine="fast", workers=2))
+
+
 def test_batches_per_engine():
     assert batch_size("simpy", reps=10, slots=2) == 1
-    assert batch_size("fast", reps=10, slots=2) == 5
+    assert batch_size("fast", reps=10, slots=2) == 5  # one scenario: split over the workers
     assert batch_size("fast", reps=3, slots=8) == 1
+    assert batch_size("fast", reps=10, slots=2, scenarios=2) == 10  # a scenario per worker
+    assert batch_size("fast", reps=10, slots=8, scenarios=3) == 4
+    assert batch_size("fast", reps=10, slots=2, scenarios=50) == 10  # a sweep: whole points
     assert replication_batches(5, 2) == [[0, 1], [2, 3], [4]]
 
 
