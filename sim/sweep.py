@@ -258,10 +258,14 @@ def _grid_and_samples(spec: ExperimentSpec) -> list[dict[str, Any]]:
     return points
 
 
-def _known_metrics(base: Scenario) -> tuple[list[str], list[str]]:
-    """The metric names and periods a run of ``base`` reports (from a one-day run)."""
+def _known_metrics(base: Scenario, engine: str) -> tuple[list[str], list[str]]:
+    """The metric names and periods a run of ``base`` reports (from a one-day run).
+
+    The run uses the experiment's engine, so an engine that cannot run the
+    scenario says so before anything is written.
+    """
     day = base.override({"run.warm_up_days": 0, "run.horizon_years": 1 / 365.25})
-    metrics, _ = run_batch(build_params(day), 0, [0], "simpy", False)
+    metrics, _ = run_batch(build_params(day), 0, [0], engine, False)
     periods = ["all", *(p.label for p in build_params(base).calendar.periods[1:])]
     return list(dict.fromkeys(metrics["metric"])), periods
 
@@ -336,7 +340,10 @@ def load_experiment(path: str | Path) -> Experiment:
             break  # the first failing point says what is wrong; the rest would repeat it
     if errors:
         raise ScenarioError(list(dict.fromkeys(errors)))
-    known, periods = _known_metrics(base)
+    try:
+        known, periods = _known_metrics(base, spec.engine)
+    except ScenarioError as err:
+        raise ScenarioError([f"{source}: engine: {m}" for m in err.messages]) from None
     for i, metric in enumerate(spec.metrics):
         if metric not in known:
             close = difflib.get_close_matches(metric, known, n=1, cutoff=0.6)

@@ -17,6 +17,7 @@ from conftest import CONFIGS, ROOT
 import sim
 from sim.cli import main
 from sim.config import ScenarioError
+from sim.runner import ENGINES
 from sim.sweep import load_experiment, load_replications, run_sweep
 
 LEFTSHIFT = Path(sys.executable).parent / "leftshift"
@@ -192,6 +193,20 @@ def test_a_fractional_range_on_a_whole_number_key_says_how_to_fix_it(folder):
         r"\(add integer = true to its \[\[vary\]\] range\)$",
         message,
     )
+
+
+def test_an_engine_that_cannot_run_the_scenario_says_so_before_writing(folder):
+    if "fast" not in ENGINES:
+        pytest.skip("the fast engine is not built")
+    text = EXPERIMENT.replace("reps = 2\n", 'reps = 2\nengine = "fast"\n')
+    text = text.replace("[set]\n", "[set]\ned.boarding_holds_cubicle = true\n")
+    path = _experiment(folder, text)
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(folder / "out")])
+    assert result.exit_code == 2
+    assert "bad.toml: engine: short: the fast engine cannot run ed.boarding_holds_cubicle" in (
+        result.stderr
+    )
+    assert not (folder / "out").exists()
 
 
 def test_validate_accepts_experiment_files():
