@@ -120,6 +120,23 @@ def _scatter_hours(into: np.ndarray, index: np.ndarray, weights: np.ndarray) -> 
         np.add.at(into, index, weights)
 
 
+def _labels(
+    names: Sequence[str], codes: np.ndarray
+) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """``names[codes]`` in pandas' default string dtype, without a Python string per row.
+
+    Tens of millions of daily rows make an object array of str slow to build and to
+    convert; a dictionary-encoded arrow array cast to strings is built in C.
+    """
+    dtype = pd.Series(["x"]).dtype
+    if pd.api.types.is_object_dtype(dtype):  # pandas before 3 keeps str in object columns
+        return np.array(list(names), dtype=object)[codes]
+    import pyarrow as pa
+
+    labels = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(names), pa.string()))
+    return pd.array(pa.chunked_array([labels.cast(pa.large_string())]), dtype=dtype)
+
+
 def _capacity_by_day(timeline: Timeline, day_starts: np.ndarray) -> np.ndarray:
     """The capacity holding over each day (changes are dated, so they fall at midnight)."""
     index = np.searchsorted(timeline.times_h, day_starts, side="right") - 1
@@ -576,13 +593,15 @@ class MetricAccumulator:
         dates = pd.to_datetime(cal.sim_start) + pd.to_timedelta(
             self.day_starts[:-1] / _DAY, unit="D"
         )
+        series = np.repeat(np.arange(len(names), dtype=np.int32), D)
         frame = pd.DataFrame(
             {
                 "replication": np.repeat(self.replications, len(names) * D),
                 "date": np.tile(dates.to_numpy(), R * len(names)),
-                "series": np.tile(np.repeat(np.array(names, dtype=object), D), R),
+                "series": _labels(names, np.tile(series, R)),
                 "value": daily.ravel(),
-            }
+            },
+            copy=False,
         )
         return metrics, frame
 
@@ -786,16 +805,16 @@ class MetricAccumulator:
         names = list(m)
         values = np.stack([np.broadcast_to(m[name], (R, n_periods)) for name in names], axis=2)
         n_metrics = len(names)
+        n_rows = R * n_periods * n_metrics
+        rows = np.arange(n_rows)
         return pd.DataFrame(
             {
                 "replication": np.repeat(self.replications, n_periods * n_metrics),
-                "metric": np.tile(np.array(names, dtype=object), R * n_periods),
-                "period": np.tile(
-                    np.repeat(np.array([p.label for p in self.periods], dtype=object), n_metrics),
-                    R,
-                ),
+                "metric": _labels(names, rows % n_metrics),
+                "period": _labels([p.label for p in self.periods], rows // n_metrics % n_periods),
                 "value": values.astype(float).ravel(),
-            }
+            },
+            copy=False,
         )
 
     def _share_hours(self, series: str, capacity: Timeline) -> np.ndarray:
