@@ -28,7 +28,7 @@ from sim.metrics import (
     replication_metrics,
 )
 from sim.params import ModelParams, build_params
-from sim.record import Record
+from sim.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, Record
 
 # --- the reference: pre-vectorisation definitions ---------------------------------------------
 
@@ -468,3 +468,111 @@ def test_shuffled_chunks_of_interleaved_replications_give_the_reference_tables(r
         accumulator.add_acute_events(ev_rep[chunk], ev_t[chunk], ev_d[chunk])
 
     _assert_same(accumulator.finish(), _reference(records))
+
+
+# --- by hand: a small log of stays ------------------------------------------------------------
+
+
+def _four_days_two_beds() -> ModelParams:
+    """Two beds, no warm-up, four observed days (2016-04-04 to 2016-04-08)."""
+    return build_params(Scenario.from_dict(single_unit(beds=2, years=0.01, warm_up_days=0)))
+
+
+def _rows(*patients: dict[str, float]) -> dict[str, np.ndarray]:
+    """Rows of direct admissions: NaN (never happened) for every time not given."""
+    columns: dict[str, np.ndarray] = {}
+    for name in COLUMNS:
+        if name in FLOAT_COLUMNS:
+            default: float | bool | int = np.nan
+        elif name in BOOL_COLUMNS:
+            default = False
+        else:
+            default = {"cohort": 0, "origin": 1, "pathway": 0}.get(
+                name, -1 if name != "avoid_lost" else 0
+            )
+        dtype = float if name in FLOAT_COLUMNS else bool if name in BOOL_COLUMNS else np.int64
+        columns[name] = np.array([p.get(name, default) for p in patients], dtype=dtype)
+    return columns
+
+
+STAYS = _rows(
+    {"t_arrival": 0, "bed_request": 0, "bed_start": 0, "t_fit": 48, "bed_end": 48},
+    {"t_arrival": 12, "bed_request": 12, "bed_start": 12, "t_fit": 36, "bed_end": 36},
+    {"t_arrival": 30, "bed_request": 30, "bed_start": 36},  # waits 6 h; in a bed at the end
+)
+"""Occupancy: 1 bed for 12 h, 2 beds from 12 h to 48 h, then 1 bed to the end (96 h)."""
+
+
+def _tables(chunks_of_events: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    accumulator = MetricAccumulator(_four_days_two_beds(), [0])
+    accumulator.add_patients(np.zeros(3, dtype=int), STAYS)
+    times, deltas = acute_events(STAYS)
+    for part in np.array_split(np.arange(len(times)), chunks_of_events):
+        accumulator.add_acute_events(np.zeros(len(part), dtype=int), times[part], deltas[part])
+    return accumulator.finish()
+
+
+def test_a_small_log_of_stays_by_hand():
+    metrics, daily = _tables()
+    value = metrics[metrics.period == "all"].set_index("metric")["value"]
+    assert value["observed_days"] == 4
+    assert value["emergency_bed_days"] == (12 * 1 + 36 * 2 + 48 * 1) / 24
+    assert value["acute_occupancy_mean"] == (60 * 0.5 + 36 * 1.0) / 96
+    assert value["acute_occupancy_p95"] == 1.0  # full for 36 of 96 hours: more than the top 5%
+    assert value["acute_time_full"] == value["acute_time_at_or_above_92"] == 36 / 96
+    assert value["bed_queue_mean"] == 6 / 96
+    assert value["direct_wait_hours"] == 6
+    assert value["admissions_bed"] == value["admissions_direct"] == 3
+    assert value["admissions_overnight"] == 3
+    assert value["admission_wait_share"] == 1 / 3
+    assert value["p0_discharge_wait_bed_days"] == 0
+    occupied = daily[daily.series == "acute_occupied"]["value"].tolist()
+    assert occupied == [(12 * 1 + 12 * 2) / 24, 2.0, 1.0, 1.0]
+    assert daily[daily.series == "acute_capacity"]["value"].tolist() == [2.0] * 4
+    assert daily[daily.series == "acute_occupancy"]["value"].tolist() == [0.75, 1.0, 0.5, 0.5]
+
+
+def test_events_in_many_chunks_give_the_same_tables():
+    one = _tables(1)
+    pd.testing.assert_frame_equal(_tables(5)[0], one[0])
+    pd.testing.assert_frame_equal(_tables(5)[1], one[1])
+
+
+def test_an_event_a_hair_before_the_last_one_is_moved_up_to_it():
+    accumulator = MetricAccumulator(_four_days_two_beds(), [0])
+    accumulator.add_patients(np.zeros(3, dtype=int), STAYS)
+    times, deltas = acute_events(STAYS)
+    rep = np.zeros(len(times), dtype=int)
+    accumulator.add_acute_events(rep[:3], times[:3], deltas[:3])
+    late = times[3:] - 1e-9 * (np.arange(len(times) - 3) == 0)
+    accumulator.add_acute_events(rep[3:], late, deltas[3:])
+    _assert_same(accumulator.finish(), _tables())
+
+
+def test_missing_bed_events_are_an_error():
+    accumulator = MetricAccumulator(_four_days_two_beds(), [0])
+    accumulator.add_patients(np.zeros(3, dtype=int), STAYS)
+    with pytest.raises(ValueError, match="acute events disagree with the patients' bed_start"):
+        accumulator.finish()
+
+
+def test_dirty_input_is_refused_with_the_reason():
+    accumulator = MetricAccumulator(_four_days_two_beds(), [5, 6])
+    with pytest.raises(ValueError, match=r"rep holds positions 0\.\.1, got 0\.\.5"):
+        accumulator.add_patients(np.array([0, 5, 1]), STAYS)
+    with pytest.raises(ValueError, match="missing columns t_fit"):
+        accumulator.add_patients(
+            np.zeros(3, dtype=int), {k: v for k, v in STAYS.items() if k != "t_fit"}
+        )
+    accumulator.add_acute_events(np.array([0, 0]), np.array([1.0, 2.0]), np.array([1, -2]))
+    with pytest.raises(ValueError, match="acute occupancy fell to -1"):
+        accumulator.finish()  # checked once the level has held for some time
+    with pytest.raises(ValueError, match="replications must be a non-empty sequence"):
+        MetricAccumulator(_four_days_two_beds(), [])
+
+
+def test_an_accumulator_is_spent_by_finish():
+    accumulator = MetricAccumulator(_four_days_two_beds(), [0])
+    accumulator.finish()
+    with pytest.raises(RuntimeError, match=r"finish\(\) was already called"):
+        accumulator.add_patients(np.zeros(3, dtype=int), STAYS)

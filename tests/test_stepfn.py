@@ -1,4 +1,4 @@
-"""Step functions: occupancy counting and time-weighted statistics, by hand."""
+"""Step functions (used by the invariant checks): occupancy counting and means, by hand."""
 
 from __future__ import annotations
 
@@ -16,19 +16,11 @@ def test_counting_open_intervals():
     assert values.tolist() == [1, 2, 3, 2, 1]
 
 
-def test_window_mean_total_and_daily():
+def test_window_mean():
     step = (np.array([0.0, 2.0, 6.0]), np.array([1.0, 3.0, 0.0]))
-    assert stepfn.window_total(step, 0, 10, 10) == 2 * 1 + 4 * 3
+    assert stepfn.window_mean(step, 0, 10, 10) == pytest.approx((2 * 1 + 4 * 3) / 10)
     assert stepfn.window_mean(step, 1, 3, 10) == pytest.approx((1 + 3) / 2)
-    daily = stepfn.daily_means(step, np.array([0.0, 4.0, 8.0]), 10)
-    assert daily.tolist() == [(2 + 6) / 4, 6 / 4]
-
-
-def test_time_weighted_quantile():
-    step = (np.array([0.0, 90.0]), np.array([1.0, 5.0]))  # 1 for 90 h, 5 for 10 h
-    assert stepfn.window_quantile(step, 0, 100, 0.5) == 1.0
-    assert stepfn.window_quantile(step, 0, 100, 0.95) == 5.0
-    assert stepfn.window_quantile(step, 0, 50, 0.95) == 1.0
+    assert np.isnan(stepfn.window_mean(step, 3, 3, 10))
 
 
 def test_combine_aligns_two_step_functions():
