@@ -490,7 +490,8 @@ class MetricAccumulator:
         if len(rep) == 0:
             return
         if (np.diff(rep) < 0).any():
-            order = np.argsort(rep, kind="stable")
+            small = np.int16 if self.R < 2**15 else np.int32
+            order = np.argsort(rep.astype(small), kind="stable")  # radix sort for 16 bits
             rep, t, d = rep[order], t[order], d[order]
         t = np.minimum(np.maximum(t, self.level_t[rep]), self.end_h)
         first = np.ones(len(rep), dtype=bool)
