@@ -50,11 +50,10 @@ from .record import COLUMNS, Record
 HOUR_4 = 4.0
 HOUR_12 = 12.0
 _DAY = float(HOURS_PER_DAY)
-_ONE = np.int32(1)
-# t_arrival count codes: 0-11 new would-be attendances (by avoidance), 12 readmissions, 13 other
-_ARRIVAL_CODE = np.array(
-    [0, 13, 12, 13], dtype=np.intp
-)  # a typed scalar keeps np.add.at on its fast path
+_ONE = np.int32(1)  # a typed scalar keeps np.add.at on its fast path
+# t_arrival count codes by origin: 0-11 new would-be attendances (refined by avoidance),
+# 12 readmissions, 13 neither (direct admissions, the starting state)
+_ARRIVAL_CODE = np.array([0, 13, 12, 13], dtype=np.intp)
 
 DAILY_SERIES = (
     "acute_occupied",
@@ -197,18 +196,17 @@ class MetricAccumulator:
         self.day_starts = cal.day_starts()
         fys = self.periods[1:]
         self.nF = nF = len(fys)
-        # slot 0: before the observed window; slot j + 1: day j; slot D + 1: after or never
         day_mid = self.warm_h + _DAY * (np.arange(D) + 0.5)
         self.fy_of_day = np.zeros(D, dtype=np.intp)
         for f, period in enumerate(fys):
             self.fy_of_day[(day_mid >= period.start_h) & (day_mid < period.end_h)] = f
-        self.fy_of_slot = np.concatenate(([nF], self.fy_of_day, [nF])).astype(np.intp)
         self.fy_first_day = np.array(
             [round((p.start_h - self.warm_h) / _DAY) for p in fys], dtype=np.intp
         )
         self.period_hours = np.array([p.end_h - p.start_h for p in self.periods])
 
-        # counting processes, each a daily diary of (net arrivals, hours-to-midnight sums)
+        # counting processes: a diary of (net arrivals, hours to midnight) by (series, slot,
+        # replication); slot 0 is before the observed window, slot j + 1 day j, slot D + 1 after
         self.services = [s for s in SERVICES if params.service(s) is not None]
         self.series = [
             s
@@ -223,7 +221,7 @@ class MetricAccumulator:
         self.pathway_series = [self.sidx[f"waiting_discharge_p{k}"] for k in range(4)]
         self.community_series = [self.sidx.get(f"community_in_use_p{k}", -1) for k in (1, 2, 3)]
 
-        # event counts by (replication, financial year (+ one bin for outside), code)
+        # event counts by (replication, financial year, code)
         self.n_cohorts = len(params.cohorts)
         self.codes = {
             "ed_arrival": 4 * self.n_cohorts,
@@ -236,11 +234,9 @@ class MetricAccumulator:
             "comm_start": 4,
             "ur_start": 1,
         }
-        self.counts = {
-            name: np.zeros(R * (nF + 1) * n, dtype=np.int64) for name, n in self.codes.items()
-        }
-        self.ed_hours = np.zeros(R * (nF + 1))
-        self.community_wait_days = np.zeros(R * (nF + 1) * 4)
+        self.counts = {name: np.zeros(R * nF * n, dtype=np.int64) for name, n in self.codes.items()}
+        self.ed_hours = np.zeros(R * nF)
+        self.community_wait_days = np.zeros(R * nF * 4)
 
         # acute occupancy: hours at each level, per (replication, segment of constant capacity
         # within one financial year)
@@ -373,7 +369,7 @@ class MetricAccumulator:
             on = t >= self.warm_h
             on &= t < self.end_h
             rows = np.flatnonzero(on)
-        key = r.rep[rows] * (self.nF + 1)
+        key = r.rep[rows] * self.nF
         if self.nF > 1:
             day = ((t[rows] - self.warm_h) / _DAY).astype(np.intp)  # exact, as in _slot
             key += self.fy_of_day[day]
@@ -617,11 +613,11 @@ class MetricAccumulator:
     def _counts(self, name: str) -> np.ndarray:
         """Counts [R, periods, codes], with ``all`` first."""
         n = self.codes[name]
-        c = self.counts[name].reshape(self.R, self.nF + 1, n)[:, : self.nF, :].astype(float)
+        c = self.counts[name].reshape(self.R, self.nF, n).astype(float)
         return np.concatenate((c.sum(axis=1, keepdims=True), c), axis=1)
 
     def _sums(self, values: np.ndarray, n_codes: int = 1) -> np.ndarray:
-        v = values.reshape(self.R, self.nF + 1, n_codes)[:, : self.nF, :]
+        v = values.reshape(self.R, self.nF, n_codes)
         return np.concatenate((v.sum(axis=1, keepdims=True), v), axis=1)
 
     def _level_metrics(self) -> dict[str, np.ndarray]:
