@@ -2,8 +2,9 @@
 
 ``_reference_*`` below are the pre-vectorisation definitions of every metric
 and daily series (sim/metrics.py and the step-function helpers of
-sim/stepfn.py at commit d363a40), kept here only as the oracle: one record at
-a time, whole-run step functions, pandas. The accumulator must give the same
+sim/stepfn.py at commit d363a40; the helpers the invariant checks still use
+come from sim.stepfn), kept here only as the oracle: one record at a time,
+whole-run step functions. The accumulator must give the same
 tables whether it is fed a whole record or rows of several replications in
 shuffled chunks with the bed events in time-ordered chunks.
 """
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 from conftest import CONFIGS, single_unit, small_system
 
+from sim import stepfn
 from sim.calendar import EPS_HOURS, HOURS_PER_DAY, Period
 from sim.config import SERVICES, Scenario, load_scenario
 from sim.engine_simpy import simulate
@@ -37,29 +39,9 @@ HOUR_4 = 4.0
 HOUR_12 = 12.0
 
 
-def _reference_counting(starts: np.ndarray, ends: np.ndarray) -> _Step:
-    keep = ~np.isnan(starts)
-    starts = starts[keep]
-    ends = ends[keep]
-    ends = ends[~np.isnan(ends)]
-    times = np.concatenate(([0.0], starts, ends))
-    deltas = np.concatenate(([0.0], np.ones(len(starts)), -np.ones(len(ends))))
-    order = np.argsort(times, kind="stable")
-    times, values = times[order], np.cumsum(deltas[order])
-    last = np.r_[times[1:] != times[:-1], True]
-    return times[last], values[last]
-
-
 def _reference_from_log(times: np.ndarray, values: np.ndarray) -> _Step:
     last = np.r_[times[1:] != times[:-1], True]
     return np.asarray(times, float)[last], np.asarray(values, float)[last]
-
-
-def _reference_combine(a: _Step, b: _Step) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    times = np.union1d(a[0], b[0])
-    va = a[1][np.searchsorted(a[0], times, side="right") - 1]
-    vb = b[1][np.searchsorted(b[0], times, side="right") - 1]
-    return times, va, vb
 
 
 def _reference_integral(step: _Step, at: np.ndarray, end_h: float) -> np.ndarray:
@@ -67,13 +49,6 @@ def _reference_integral(step: _Step, at: np.ndarray, end_h: float) -> np.ndarray
     edges = np.append(times, max(end_h, times[-1]))
     cumulative = np.concatenate(([0.0], np.cumsum(values * np.diff(edges))))
     return np.asarray(np.interp(at, edges, cumulative), dtype=float)
-
-
-def _reference_window_mean(step: _Step, start: float, end: float, end_h: float) -> float:
-    if end <= start:
-        return float("nan")
-    both = _reference_integral(step, np.array([start, end]), end_h)
-    return float((both[1] - both[0]) / (end - start))
 
 
 def _reference_window_total(step: _Step, start: float, end: float, end_h: float) -> float:
@@ -114,7 +89,11 @@ class _ReferenceSeries:
         self.end = self.p.calendar.end_h
         admitted_from_ed = (P["ed_outcome"] == 2) | P["sdec_refused"]
         bed_leave = np.where(np.isnan(P["bed_start"]), P["diverted"], P["bed_start"])
-        count = _reference_counting
+        end = self.end
+
+        def count(starts: np.ndarray, ends: np.ndarray) -> _Step:
+            return stepfn.counting(starts, ends, end)
+
         self.steps: dict[str, _Step] = {
             "acute_occupied": count(P["bed_start"], P["bed_end"]),
             "bed_queue": count(P["bed_request"], bed_leave),
@@ -151,7 +130,7 @@ class _ReferenceSeries:
 
     @staticmethod
     def _share(used: _Step, capacity: _Step) -> _Step:
-        times, u, c = _reference_combine(used, capacity)
+        times, u, c = stepfn.combine(used, capacity)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(c > 0, u / c, np.where(u > 0, np.inf, 1.0))
         share = np.where(np.isinf(c), 0.0, share)
@@ -170,7 +149,7 @@ def _reference_period_metrics(
     P = r.patients
     end = series.end
     a, b = period.start_h, period.end_h
-    mean = lambda name: _reference_window_mean(series.steps[name], a, b, end)  # noqa: E731
+    mean = lambda name: stepfn.window_mean(series.steps[name], a, b, end)  # noqa: E731
     total = lambda name: _reference_window_total(series.steps[name], a, b, end)  # noqa: E731
     origin = P["origin"]
 
@@ -238,12 +217,12 @@ def _reference_period_metrics(
     yield "emergency_bed_days", bed_days
     yield "acute_beds_occupied_mean", mean("acute_occupied")
     share = series.occupancy_share
-    yield "acute_occupancy_mean", _reference_window_mean(share, a, b, end)
+    yield "acute_occupancy_mean", stepfn.window_mean(share, a, b, end)
     yield "acute_occupancy_p95", _reference_window_quantile(share, a, b, 0.95)
     above = (share[0], (share[1] >= 0.92 - 1e-12).astype(float))
     full = (share[0], (share[1] >= 1.0 - 1e-12).astype(float))
-    yield "acute_time_at_or_above_92", _reference_window_mean(above, a, b, end)
-    yield "acute_time_full", _reference_window_mean(full, a, b, end)
+    yield "acute_time_at_or_above_92", stepfn.window_mean(above, a, b, end)
+    yield "acute_time_full", stepfn.window_mean(full, a, b, end)
 
     # --- discharge ---
     delayed_total = 0.0
@@ -270,7 +249,7 @@ def _reference_period_metrics(
         yield f"community_in_use_{s}", mean(in_use)
         yield (
             f"community_occupancy_{s}",
-            _reference_window_mean(series.community_share[s], a, b, end),
+            stepfn.window_mean(series.community_share[s], a, b, end),
         )
         if s != "urgent_response":
             k = int(s[1])
