@@ -5,11 +5,14 @@
     leftshift sweep experiments/p1_p2_delays.toml [--workers N] [--resume] [--out DIR]
     leftshift search A.toml --vary community.p1.places --low 80 --high 200 \
         --metric delayed_bed_days --at-most 3000
+    leftshift report outputs/baseline [--png]
     leftshift validate configs/*.toml experiments/*.toml
 
 ``run``, ``compare``, ``sweep`` and ``search`` take ``--workers N`` (local
 processes) or ``--scheduler tcp://host:port`` (a Dask cluster); the numbers
-are the same whichever runs them.
+are the same whichever runs them. ``run``, ``compare`` and ``sweep`` also
+write ``report.html`` (tables and charts in one file that works offline)
+beside their results; ``report`` rebuilds it from a results folder.
 
 A scenario that cannot be read or is not valid gives one line per problem,
 naming the file, the key, the rule and the value, and exit code 2; nothing is
@@ -185,6 +188,35 @@ def _check_and_quiet_options(command: Any) -> Any:
     )(command)
 
 
+def _report_options(command: Any) -> Any:
+    """--png and --no-report: what is drawn after the results are saved."""
+    command = click.option(
+        "--no-report", is_flag=True, help="Do not write report.html beside the results."
+    )(command)
+    return click.option(
+        "--png", is_flag=True, help="Also write each chart as PNG and SVG in charts/."
+    )(command)
+
+
+def _write_report(folder: Path, png: bool, skip: bool = False) -> Path | None:
+    """report.html in a results folder; a failure to draw is reported, never loses results."""
+    if skip:
+        return None
+    from .report import ReportError, write_report
+
+    try:
+        return write_report(folder, png=png)
+    except (ReportError, OSError, ValueError) as err:
+        click.echo(f"warning: no report written: {err}", err=True)
+        return None
+
+
+def _say_report(path: Path | None, png: bool) -> None:
+    if path is not None:
+        extra = f" (charts as PNG and SVG in {path.parent / 'charts'}/)" if png else ""
+        click.echo(f"Report: {path}{extra}")
+
+
 def _engine_option(command: Any) -> Any:
     return click.option(
         "--engine",
@@ -217,6 +249,7 @@ def main() -> None:
 @_engine_option
 @_where_options
 @_check_and_quiet_options
+@_report_options
 def run_command(
     scenario_file: Path,
     reps: int | None,
@@ -227,6 +260,8 @@ def run_command(
     scheduler: str | None,
     check: bool,
     quiet: bool,
+    png: bool,
+    no_report: bool,
 ) -> None:
     """Run a scenario's replications and write summary, replications, daily series."""
     console = Console(stderr=True)
@@ -251,6 +286,7 @@ def run_command(
         _fail(err)
         return
     folder = results.save(out if out is not None else Path("outputs") / scenario.name)
+    report_path = _write_report(folder, png, no_report)
     if quiet:
         click.echo(str(folder))
         return
@@ -264,6 +300,7 @@ def run_command(
         )
     )
     stdout.print(f"{meta['reps']} replications in {elapsed:.1f} s. Results in {folder}/")
+    _say_report(report_path, png)
 
 
 @main.command("validate")
@@ -394,6 +431,7 @@ def comparison_table(comparison: Comparison, title: str) -> Table:
 @_engine_option
 @_where_options
 @_check_and_quiet_options
+@_report_options
 def compare_command(
     scenario_files: tuple[Path, ...],
     against: str | None,
@@ -405,6 +443,8 @@ def compare_command(
     scheduler: str | None,
     check: bool,
     quiet: bool,
+    png: bool,
+    no_report: bool,
 ) -> None:
     """Compare scenarios on the same replications, paired against a comparator."""
     console = Console(stderr=True)
@@ -445,6 +485,7 @@ def compare_command(
         return
     default = Path("outputs") / ("compare-" + "-".join(names))[:120]
     folder = comparison.save(out if out is not None else default)
+    report_path = _write_report(folder, png, no_report)
     if quiet:
         click.echo(str(folder))
         return
@@ -460,6 +501,7 @@ def compare_command(
         f"{meta['reps']} replications of {len(scenarios)} scenarios in {elapsed:.1f} s. "
         f"Results in {folder}/ (comparison.csv, summary.csv, ...)"
     )
+    _say_report(report_path, png)
 
 
 # --- sweep -------------------------------------------------------------------------------------
@@ -512,6 +554,7 @@ def sweep_table(results: SweepResults, limit: int = 40) -> Table | None:
     help="Output folder (default: outputs/<experiment name>).",
 )
 @_check_and_quiet_options
+@_report_options
 def sweep_command(
     experiment_file: Path,
     workers: int | None,
@@ -520,6 +563,8 @@ def sweep_command(
     out: Path | None,
     check: bool,
     quiet: bool,
+    png: bool,
+    no_report: bool,
 ) -> None:
     """Run every point of an experiment file; write results in parts as they finish."""
     console = Console(stderr=True)
@@ -547,6 +592,7 @@ def sweep_command(
     except ScenarioError as err:
         _fail(err)
         return
+    report_path = _write_report(folder, png, no_report)
     if quiet:
         click.echo(str(folder))
         return
@@ -569,6 +615,25 @@ def sweep_command(
         + (f"; {skipped} points were already done" if skipped else "")
         + f". Results in {folder}/"
     )
+    _say_report(report_path, png)
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+@main.command("report")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--png", is_flag=True, help="Also write each chart as PNG and SVG in charts/.")
+def report_command(folder: Path, png: bool) -> None:
+    """Rebuild report.html from the results a run, compare or sweep saved in FOLDER."""
+    from .report import ReportError, write_report
+
+    try:
+        path = write_report(folder, png=png)
+    except ReportError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    _say_report(path, png)
 
 
 # --- capacity search ----------------------------------------------------------------------------

@@ -1,0 +1,822 @@
+"""Charts for planners: tidy tables in, Altair charts out.
+
+Every builder here is pure: it takes the tables a run, comparison or sweep
+writes (``summary``, ``replications``, ``daily``, a sweep's ``summary``) and
+returns an Altair chart; nothing is drawn or written. The report
+(:mod:`sim.report`) lays them out on a page and the CLI writes the files.
+
+Conventions, so that charts pasted side by side into a board paper agree:
+
+* titles say what is shown and over what (``"... (mean of 10 replications)"``
+  where it matters); axes carry units (beds, patients, bed days, GBP);
+* scenarios are shown by :func:`readable` names (``p1_plus_20`` ->
+  ``p1 plus 20``) in one colour each, in the order they were run;
+* bands and error bars are 95% Student-t intervals over replications (paired
+  by replication for differences), as in ``summary.csv``;
+* every mark has a tooltip with the number behind it.
+
+The daily series have a resolution of one day, so the weekly pattern chart
+shows day of week by month, not hour of week (see docs/report.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+Chart = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart
+
+WIDTH = 640
+"""Width of a full-width chart in pixels (the report's column is a little wider)."""
+HALF_WIDTH = 280
+HEIGHT = 260
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+PATHWAYS = {
+    "delayed_bed_days_p1": "P1 home care / reablement",
+    "delayed_bed_days_p2": "P2 intermediate care beds",
+    "delayed_bed_days_p3": "P3 care home",
+}
+SERVICES = {
+    "urgent_response": "Urgent response",
+    "p1": "P1 home care",
+    "p2": "P2 intermediate care",
+    "p3": "P3 care home",
+}
+FOUR_HOUR_STANDARD = 0.95
+"""The A&E operational standard: 95% of attendances within 4 hours."""
+PLANNING_OCCUPANCY = 0.92
+"""The bed occupancy planning line."""
+
+
+def readable(name: str) -> str:
+    """A scenario or parameter name for people: ``p1_plus_20`` -> ``p1 plus 20``."""
+    return str(name).replace("_", " ").strip()
+
+
+def _order(values: Sequence[Any] | pd.Series) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+def _scenario_colour(names: Sequence[str]) -> alt.Color:
+    labels = [readable(n) for n in names]
+    return alt.Color(
+        "scenario_label:N", title="Scenario", scale=alt.Scale(domain=labels), sort=labels
+    )
+
+
+def _t_band(values: pd.Series) -> pd.Series:
+    """Mean and 95% t interval of one group's replication values."""
+    x = values.to_numpy(dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    mean = float(x.mean()) if n else float("nan")
+    if n < 2:
+        return pd.Series({"mean": mean, "ci_low": mean, "ci_high": mean, "n_reps": n})
+    half = float(stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / np.sqrt(n))
+    return pd.Series({"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n_reps": n})
+
+
+def _band(frame: pd.DataFrame, keys: list[str], column: str = "value") -> pd.DataFrame:
+    """Per group of ``keys``: mean, ci_low, ci_high over the rows (replications)."""
+    rows = []
+    for key, group in frame.groupby(keys, sort=False):
+        band = _t_band(group[column])
+        values = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(keys, values, strict=True)), **band})
+    return pd.DataFrame(rows, columns=[*keys, "mean", "ci_low", "ci_high", "n_reps"])
+
+
+def _title(text: str, subtitle: str | None = None) -> alt.Title:
+    """Titles start at the left edge in every chart, so a page of them reads down one line."""
+    if subtitle is None:
+        return alt.Title(text, anchor="start")
+    return alt.Title(text, subtitle=subtitle, anchor="start")
+
+
+def _empty(message: str) -> alt.Chart:
+    """A placeholder that says why there is nothing to draw."""
+    return (
+        alt.Chart(pd.DataFrame({"text": [message]}))
+        .mark_text(fontSize=13, color="#555")
+        .encode(text="text:N")
+        .properties(width=WIDTH, height=60)
+    )
+
+
+def _years(summary: pd.DataFrame) -> list[str]:
+    return [p for p in _order(summary["period"]) if p != "all"]
+
+
+# --- acute beds ---------------------------------------------------------------------------------
+
+
+def daily_occupancy(daily: pd.DataFrame) -> Chart:
+    """Acute beds occupied by day: mean and 95% band per scenario, open beds and the 92% line.
+
+    ``daily`` is a run's daily table (scenario, replication, date, series,
+    value) with the series ``acute_occupied`` and ``acute_capacity``.
+    """
+    names = _order(daily["scenario"])
+    occupied = daily[daily["series"] == "acute_occupied"]
+    if occupied.empty:
+        return _empty("No daily bed occupancy in these results.")
+    band = _band(occupied, ["scenario", "date"])
+    band["scenario_label"] = band["scenario"].map(readable)
+    band["date"] = pd.to_datetime(band["date"])
+    capacity = daily[daily["series"] == "acute_capacity"]
+    capacity = capacity[np.isfinite(capacity["value"].to_numpy(dtype=float))]
+    lines = capacity.groupby(["scenario", "date"], sort=False)["value"].mean().reset_index()
+    lines["date"] = pd.to_datetime(lines["date"])
+    lines = pd.concat(
+        [
+            lines.assign(line="Open beds", beds=lines["value"]),
+            lines.assign(line="92% of open beds", beds=PLANNING_OCCUPANCY * lines["value"]),
+        ],
+        ignore_index=True,
+    )
+    lines["scenario_label"] = lines["scenario"].map(readable)
+    colour = _scenario_colour(names)
+    x = alt.X("date:T", title="Date", axis=alt.Axis(format="%b %Y", tickCount="month"))
+    area = (
+        alt.Chart(band)
+        .mark_area(opacity=0.25)
+        .encode(
+            x=x,
+            y=alt.Y("ci_low:Q", title="Beds occupied (daily mean)", scale=alt.Scale(zero=False)),
+            y2="ci_high:Q",
+            color=colour,
+        )
+    )
+    mean = (
+        alt.Chart(band)
+        .mark_line(strokeWidth=1.5)
+        .encode(
+            x=x,
+            y="mean:Q",
+            color=colour,
+            tooltip=[
+                alt.Tooltip("scenario_label:N", title="Scenario"),
+                alt.Tooltip("date:T", title="Date", format="%a %d %b %Y"),
+                alt.Tooltip("mean:Q", title="Beds occupied", format=",.1f"),
+                alt.Tooltip("ci_low:Q", title="95% CI from", format=",.1f"),
+                alt.Tooltip("ci_high:Q", title="95% CI to", format=",.1f"),
+            ],
+        )
+    )
+    layers: list[alt.Chart] = []
+    if not lines.empty:  # drawn first, so a full hospital's mean line stays visible on top
+        layers.append(
+            alt.Chart(lines)
+            .mark_line(strokeWidth=1.2, color="#444")
+            .encode(
+                x=x,
+                y="beds:Q",
+                detail="scenario_label:N",
+                strokeDash=alt.StrokeDash(
+                    "line:N",
+                    title="Line",
+                    scale=alt.Scale(
+                        domain=["Open beds", "92% of open beds"], range=[[1, 0], [5, 3]]
+                    ),
+                ),
+                tooltip=[
+                    alt.Tooltip("scenario_label:N", title="Scenario"),
+                    alt.Tooltip("line:N", title="Line"),
+                    alt.Tooltip("date:T", title="Date", format="%d %b %Y"),
+                    alt.Tooltip("beds:Q", title="Beds", format=",.1f"),
+                ],
+            )
+        )
+    layers += [area, mean]
+    n = int(band["n_reps"].max())
+    return alt.layer(*layers).properties(
+        width=WIDTH,
+        height=HEIGHT,
+        title=_title(
+            "Acute beds occupied, by day",
+            subtitle=f"Mean of {n} replications with 95% band; open beds and the 92% planning line",
+        ),
+    )
+
+
+def weekly_pattern(daily: pd.DataFrame, series: str = "delayed") -> Chart:
+    """A daily series by day of week and month (heatmap), one panel per scenario.
+
+    Defaults to ``delayed``: medically fit P1-P3 patients still in acute beds,
+    which build up over weekends when community services accept Monday to
+    Friday. The daily tables hold daily means, so this is the finest weekly
+    pattern they show (not hour of week).
+    """
+    rows = daily[daily["series"] == series]
+    if rows.empty:
+        return _empty(f"No daily series '{series}' in these results.")
+    names = _order(rows["scenario"])
+    mean = rows.groupby(["scenario", "date"], sort=False)["value"].mean().reset_index()
+    dates = pd.to_datetime(mean["date"])
+    mean["weekday"] = [WEEKDAYS[d] for d in dates.dt.day_of_week]
+    mean["month"] = dates.dt.strftime("%Y-%m")
+    cells = mean.groupby(["scenario", "month", "weekday"], sort=False)["value"].mean().reset_index()
+    cells["scenario_label"] = cells["scenario"].map(readable)
+    cells["month_label"] = pd.to_datetime(cells["month"] + "-01").dt.strftime("%b %Y")
+    months = _order(cells.sort_values("month")["month_label"])
+    label = {"delayed": "Delayed patients (P1-P3) in acute beds"}.get(series, readable(series))
+    return (
+        alt.Chart(cells)
+        .mark_rect()
+        .encode(
+            x=alt.X("weekday:O", title="Day of week", sort=WEEKDAYS),
+            y=alt.Y("month_label:O", title="Month", sort=months),
+            color=alt.Color(
+                "value:Q", title="Patients (mean)", scale=alt.Scale(scheme="orangered")
+            ),
+            tooltip=[
+                alt.Tooltip("scenario_label:N", title="Scenario"),
+                alt.Tooltip("month_label:O", title="Month"),
+                alt.Tooltip("weekday:O", title="Day"),
+                alt.Tooltip("value:Q", title="Patients (mean)", format=",.1f"),
+            ],
+        )
+        .properties(width=min(HALF_WIDTH, WIDTH // max(1, len(names)) - 40), height=HEIGHT)
+        .facet(
+            column=alt.Column(
+                "scenario_label:N",
+                title=None,
+                sort=[readable(n) for n in names],
+                header=alt.Header(labelFontSize=12, labelFontWeight="bold"),
+            )
+        )
+        .properties(
+            title=_title(
+                f"{label}, by day of week and month",
+                subtitle="Daily means averaged over replications and over the days of each "
+                "month that fall on that weekday",
+            )
+        )
+    )
+
+
+# --- activity ---------------------------------------------------------------------------------
+
+
+ACTIVITY = {
+    "attendances": ("A&E attendances", "Attendances"),
+    "admissions_nhs": ("Emergency admissions (counting rule)", "Admissions"),
+}
+
+
+def annual_activity(
+    summary: pd.DataFrame,
+    baseline_years: Mapping[str, str | None] | None = None,
+    trajectory: pd.DataFrame | None = None,
+) -> Chart:
+    """Attendances and emergency admissions per financial year and scenario, with 95% CIs.
+
+    ``baseline_years`` maps a scenario to its ``[plan] baseline_year``: the
+    scenario's level in that year is drawn as a dashed line across the years,
+    so each later year reads as a change against it. ``trajectory`` (columns
+    scenario, metric, period, value) is a plan's projected trajectory, drawn
+    as a dashed line with points where given.
+    """
+    names = _order(summary["scenario"])
+    years = _years(summary)
+    rows = summary[summary["metric"].isin(list(ACTIVITY)) & summary["period"].isin(years)].copy()
+    if rows.empty:
+        return _empty("No yearly attendances or admissions in these results.")
+    rows["scenario_label"] = rows["scenario"].map(readable)
+    colour = _scenario_colour(names)
+    panels = []
+    for metric, (title, unit) in ACTIVITY.items():
+        mine = rows[rows["metric"] == metric]
+        if mine.empty:
+            continue
+        x = alt.X("period:O", title="Financial year", sort=years, axis=alt.Axis(labelAngle=0))
+        offset = alt.XOffset("scenario_label:N", sort=[readable(n) for n in names])
+        tooltip = [
+            alt.Tooltip("scenario_label:N", title="Scenario"),
+            alt.Tooltip("period:O", title="Year"),
+            alt.Tooltip("mean:Q", title=title, format=",.0f"),
+            alt.Tooltip("ci_low:Q", title="95% CI from", format=",.0f"),
+            alt.Tooltip("ci_high:Q", title="95% CI to", format=",.0f"),
+        ]
+        base = alt.Chart(mine)
+        layers: list[alt.Chart] = [
+            base.mark_bar(opacity=0.85).encode(
+                x=x,
+                xOffset=offset,
+                y=alt.Y("mean:Q", title=f"{unit} a year"),
+                color=colour,
+                tooltip=tooltip,
+            ),
+            base.mark_rule(color="#222").encode(
+                x=x, xOffset=offset, y="ci_low:Q", y2="ci_high:Q", tooltip=tooltip
+            ),
+        ]
+        levels = []
+        for name, year in (baseline_years or {}).items():
+            hit = mine[(mine["scenario"] == name) & (mine["period"] == year)]
+            if year is not None and len(hit) == 1:
+                levels.append(
+                    {
+                        "scenario_label": readable(name),
+                        "level": float(hit["mean"].iloc[0]),
+                        "what": f"{readable(name)}: {year} level",
+                    }
+                )
+        if levels:
+            layers.append(
+                alt.Chart(pd.DataFrame(levels))
+                .mark_rule(strokeDash=[6, 4], strokeWidth=1.5)
+                .encode(
+                    y="level:Q",
+                    color=colour,
+                    tooltip=[
+                        alt.Tooltip("what:N", title="Baseline year"),
+                        alt.Tooltip("level:Q", title=title, format=",.0f"),
+                    ],
+                )
+            )
+        if trajectory is not None and not trajectory.empty:
+            plan = trajectory[trajectory["metric"] == metric].copy()
+            if not plan.empty:
+                plan["scenario_label"] = plan["scenario"].map(readable)
+                layers.append(
+                    alt.Chart(plan)
+                    .mark_line(strokeDash=[2, 2], point=True)
+                    .encode(
+                        x=x,
+                        y="value:Q",
+                        color=colour,
+                        tooltip=[
+                            alt.Tooltip("scenario_label:N", title="Plan"),
+                            alt.Tooltip("period:O", title="Year"),
+                            alt.Tooltip("value:Q", title="Projected", format=",.0f"),
+                        ],
+                    )
+                )
+        panels.append(alt.layer(*layers).properties(width=HALF_WIDTH, height=HEIGHT, title=title))
+    subtitle = "Mean and 95% CI per financial year (a part year covers its observed days)"
+    if any(year for year in (baseline_years or {}).values()):
+        subtitle += "; dashed: a plan's level in its baseline year"
+    return alt.hconcat(*panels).properties(
+        title=_title("Activity by financial year", subtitle=subtitle)
+    )
+
+
+def delayed_by_pathway(summary: pd.DataFrame) -> Chart:
+    """Delayed bed days by discharge pathway, stacked, per financial year and scenario."""
+    names = _order(summary["scenario"])
+    years = _years(summary)
+    rows = summary[summary["metric"].isin(list(PATHWAYS)) & summary["period"].isin(years)].copy()
+    if rows.empty:
+        return _empty("No delayed bed days by pathway in these results.")
+    rows["pathway"] = rows["metric"].map(PATHWAYS)
+    rows["scenario_label"] = rows["scenario"].map(readable)
+    return (
+        alt.Chart(rows)
+        .mark_bar()
+        .encode(
+            x=alt.X("period:O", title="Financial year", sort=years, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("sum(mean):Q", title="Delayed bed days (mean)", stack="zero"),
+            color=alt.Color(
+                "pathway:N",
+                title="Waiting for",
+                sort=list(PATHWAYS.values()),
+                scale=alt.Scale(scheme="set2"),
+            ),
+            order=alt.Order("metric:O"),
+            tooltip=[
+                alt.Tooltip("scenario_label:N", title="Scenario"),
+                alt.Tooltip("period:O", title="Year"),
+                alt.Tooltip("pathway:N", title="Pathway"),
+                alt.Tooltip("mean:Q", title="Delayed bed days", format=",.0f"),
+                alt.Tooltip("ci_low:Q", title="95% CI from", format=",.0f"),
+                alt.Tooltip("ci_high:Q", title="95% CI to", format=",.0f"),
+            ],
+        )
+        .properties(width=max(80, min(HALF_WIDTH, 90 * len(years))), height=HEIGHT)
+        .facet(
+            column=alt.Column(
+                "scenario_label:N",
+                title=None,
+                sort=[readable(n) for n in names],
+                header=alt.Header(labelFontSize=12, labelFontWeight="bold"),
+            )
+        )
+        .properties(
+            title=_title(
+                "Delayed bed days by pathway",
+                subtitle="Bed days of medically fit patients waiting for community care "
+                "(mean of replications)",
+            )
+        )
+    )
+
+
+def community(summary: pd.DataFrame, period: str = "all") -> Chart:
+    """Community services: mean occupancy and mean wait from fit to start, per scenario."""
+    names = _order(summary["scenario"])
+    rows = summary[summary["period"] == period].copy()
+    parts = rows["metric"].str.extract(r"^community_(occupancy|wait_days)_(.+)$")
+    rows["measure"], rows["service"] = parts[0], parts[1]
+    rows = rows[rows["measure"].notna() & rows["service"].isin(list(SERVICES))]
+    if rows.empty:
+        return _empty("No community service metrics in these results.")
+    rows["service_label"] = rows["service"].map(SERVICES)
+    rows["scenario_label"] = rows["scenario"].map(readable)
+    colour = _scenario_colour(names)
+    services = [SERVICES[s] for s in SERVICES if s in set(rows["service"])]
+    panels = []
+    for measure, title, axis_title, fmt in (
+        ("occupancy", "Occupancy", "Places in use / places (mean)", ".1%"),
+        ("wait_days", "Wait from medically fit to start", "Days (mean)", ",.2f"),
+    ):
+        mine = rows[rows["measure"] == measure]
+        if measure == "wait_days":  # the urgent response service has no queue
+            mine = mine[mine["service"] != "urgent_response"]
+        if mine.empty:
+            continue
+        x = alt.X(
+            "service_label:N",
+            title=None,
+            sort=services,
+            axis=alt.Axis(labelAngle=0, labelExpr="split(datum.label, ' ')"),
+        )
+        offset = alt.XOffset("scenario_label:N", sort=[readable(n) for n in names])
+        tooltip = [
+            alt.Tooltip("scenario_label:N", title="Scenario"),
+            alt.Tooltip("service_label:N", title="Service"),
+            alt.Tooltip("mean:Q", title=title, format=fmt),
+            alt.Tooltip("ci_low:Q", title="95% CI from", format=fmt),
+            alt.Tooltip("ci_high:Q", title="95% CI to", format=fmt),
+        ]
+        base = alt.Chart(mine)
+        y_axis = alt.Axis(format=".0%") if measure == "occupancy" else alt.Axis()
+        panels.append(
+            alt.layer(
+                base.mark_bar(opacity=0.85).encode(
+                    x=x,
+                    xOffset=offset,
+                    y=alt.Y("mean:Q", title=axis_title, axis=y_axis),
+                    color=colour,
+                    tooltip=tooltip,
+                ),
+                base.mark_rule(color="#222").encode(
+                    x=x, xOffset=offset, y="ci_low:Q", y2="ci_high:Q", tooltip=tooltip
+                ),
+            ).properties(width=HALF_WIDTH, height=HEIGHT, title=title)
+        )
+    shown = "whole run" if period == "all" else period
+    return alt.hconcat(*panels).properties(
+        title=_title("Community services", subtitle=f"Mean and 95% CI over replications ({shown})")
+    )
+
+
+def ed_performance(replications: pd.DataFrame, period: str = "all") -> Chart:
+    """A&E: share seen within 4 hours and mean time in A&E, per replication and scenario.
+
+    The metrics hold no distribution of time in A&E (only its mean and the
+    4-hour share), so this shows those two by scenario: one dot per
+    replication, the mean as a tick, and the 95% standard and 4-hour lines.
+    """
+    names = _order(replications["scenario"])
+    rows = replications[
+        replications["metric"].isin(["ed_4h_share", "ed_time_mean_hours"])
+        & (replications["period"] == period)
+    ].copy()
+    if rows.empty:
+        return _empty("No A&E metrics in these results.")
+    rows["scenario_label"] = rows["scenario"].map(readable)
+    labels = [readable(n) for n in names]
+    colour = _scenario_colour(names)
+    panels = []
+    for metric, title, axis_title, fmt, line, line_label in (
+        (
+            "ed_4h_share",
+            "Seen within 4 hours",
+            "Share of attendances",
+            ".1%",
+            FOUR_HOUR_STANDARD,
+            "95% standard",
+        ),
+        ("ed_time_mean_hours", "Mean time in A&E", "Hours", ".2f", 4.0, "4 hours"),
+    ):
+        mine = rows[rows["metric"] == metric]
+        if mine.empty:
+            continue
+        y = alt.Y("scenario_label:N", title=None, sort=labels, axis=alt.Axis(labelLimit=160))
+        lo = min(float(mine["value"].min()), line)
+        hi = max(float(mine["value"].max()), line)
+        pad = 0.1 * (hi - lo) or 0.05 * abs(hi) or 1.0
+        scale = alt.Scale(domain=[lo - pad, hi + pad], nice=False)
+        if metric == "ed_4h_share":
+            scale = alt.Scale(domain=[max(0.0, lo - pad), min(1.0, hi + pad)], nice=False)
+        axis = alt.Axis(format=".0%") if metric == "ed_4h_share" else alt.Axis()
+        dots = (
+            alt.Chart(mine)
+            .mark_circle(size=40, opacity=0.6)
+            .encode(
+                x=alt.X("value:Q", title=axis_title, scale=scale, axis=axis),
+                y=y,
+                color=colour,
+                tooltip=[
+                    alt.Tooltip("scenario_label:N", title="Scenario"),
+                    alt.Tooltip("replication:Q", title="Replication"),
+                    alt.Tooltip("value:Q", title=title, format=fmt),
+                ],
+            )
+        )
+        means = (
+            alt.Chart(mine)
+            .mark_tick(thickness=3, size=22, color="#222")
+            .encode(
+                x="mean(value):Q",
+                y=y,
+                tooltip=[
+                    alt.Tooltip("scenario_label:N", title="Scenario"),
+                    alt.Tooltip("mean(value):Q", title=f"{title}, mean", format=fmt),
+                ],
+            )
+        )
+        rule_data = pd.DataFrame({"x": [line], "label": [line_label]})
+        rule = (
+            alt.Chart(rule_data)
+            .mark_rule(color="#c0392b", strokeDash=[5, 3], strokeWidth=1.5)
+            .encode(x="x:Q", tooltip=[alt.Tooltip("label:N", title="Line")])
+        )
+        text = (
+            alt.Chart(rule_data)
+            .mark_text(align="left", dx=4, dy=-4, color="#c0392b", baseline="bottom")
+            .encode(x="x:Q", y=alt.value(0), text="label:N")
+        )
+        panels.append(
+            alt.layer(dots, means, rule, text).properties(
+                width=HALF_WIDTH, height=max(60, 40 * len(labels)), title=title
+            )
+        )
+    shown = "whole run" if period == "all" else period
+    return alt.hconcat(*panels).properties(
+        title=_title(
+            "Time in A&E",
+            subtitle=f"One dot per replication, tick at the mean ({shown}); the metrics give "
+            "the 4-hour share and the mean, not the distribution",
+        )
+    )
+
+
+# --- money --------------------------------------------------------------------------------------
+
+
+def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
+    """Cumulative change in total cost against the comparator, by financial year, with investment.
+
+    Paired by replication: each scenario's ``cost_total`` minus the
+    comparator's in the same replication, summed over the years so far, then
+    mean and 95% CI. Below zero is a saving. The dashed line is the
+    scenario's cumulative investment (``cost_investment``, part of its cost).
+    """
+    years = [p for p in _order(replications["period"]) if p != "all"]
+    everyone = _order(replications["scenario"])
+    names = [n for n in everyone if n != against]
+    rows = replications[
+        replications["metric"].isin(["cost_total", "cost_investment"])
+        & replications["period"].isin(years)
+    ]
+    if not names or rows.empty:
+        return _empty("No costs to compare in these results.")
+    wide = rows.pivot_table(
+        index=["metric", "period", "replication"], columns="scenario", values="value"
+    )
+    frames = []
+    for name in names:
+        total = wide.loc["cost_total"]
+        diff = (total[name] - total[against]).rename("value").reset_index()
+        diff["order"] = diff["period"].map({p: i for i, p in enumerate(years)})
+        diff = diff.sort_values(["replication", "order"])
+        diff["value"] = diff.groupby("replication")["value"].cumsum()
+        band = _band(diff, ["period"])
+        band["scenario"] = name
+        band["line"] = "Change in total cost"
+        frames.append(band)
+        if "cost_investment" in wide.index.get_level_values(0):
+            invest = wide.loc["cost_investment"][name].groupby("period").mean()
+            invest = invest.reindex(years).fillna(0.0).cumsum()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "period": years,
+                        "mean": invest.to_numpy(),
+                        "ci_low": np.nan,
+                        "ci_high": np.nan,
+                        "scenario": name,
+                        "line": "Investment (included above)",
+                    }
+                )
+            )
+    data = pd.concat(frames, ignore_index=True)
+    data["scenario_label"] = data["scenario"].map(readable)
+    for column in ("mean", "ci_low", "ci_high"):
+        data[column] = data[column] / 1e6
+    colour = _scenario_colour(everyone)  # the same colour per scenario as in the other charts
+    x = alt.X("period:O", title="Financial year (cumulative to its end)", sort=years)
+    x = x.axis(labelAngle=0)
+    tooltip = [
+        alt.Tooltip("scenario_label:N", title="Scenario"),
+        alt.Tooltip("line:N", title="Line"),
+        alt.Tooltip("period:O", title="To the end of"),
+        alt.Tooltip("mean:Q", title="GBP million", format=",.2f"),
+        alt.Tooltip("ci_low:Q", title="95% CI from", format=",.2f"),
+        alt.Tooltip("ci_high:Q", title="95% CI to", format=",.2f"),
+    ]
+    change = alt.Chart(data).transform_filter(alt.datum.line == "Change in total cost")
+    invest = alt.Chart(data).transform_filter(alt.datum.line != "Change in total cost")
+    y = alt.Y("mean:Q", title=f"GBP million against {readable(against)}")
+    layers = [
+        change.mark_area(opacity=0.2).encode(x=x, y="ci_low:Q", y2="ci_high:Q", color=colour),
+        change.mark_rule(strokeWidth=2).encode(
+            x=x, y="ci_low:Q", y2="ci_high:Q", color=colour, tooltip=tooltip
+        ),
+        change.mark_line(point=True).encode(x=x, y=y, color=colour, tooltip=tooltip),
+        invest.mark_line(point=True, strokeDash=[6, 4]).encode(
+            x=x, y="mean:Q", color=colour, tooltip=tooltip
+        ),
+        alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#888").encode(y="zero:Q"),
+    ]
+    return alt.layer(*layers).properties(
+        width=WIDTH,
+        height=HEIGHT,
+        title=_title(
+            f"Cumulative cost against {readable(against)}",
+            subtitle="Paired change in total cost (mean and 95% CI; below zero is a saving); "
+            "dashed: cumulative investment",
+        ),
+    )
+
+
+# --- sweeps -------------------------------------------------------------------------------------
+
+
+def _metric_title(metric: str) -> str:
+    return readable(metric)
+
+
+def _share_metric(metric: str) -> bool:
+    return metric.endswith(("_share", "_at_or_above_92", "_time_full")) or metric.startswith(
+        ("acute_occupancy", "community_occupancy")
+    )
+
+
+def _numbers_if_all(values: pd.Series) -> pd.Series:
+    """Parameter values as numbers when they all are (a sweep may vary a schedule string)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers if numbers.notna().all() else values
+
+
+def sweep_heatmap(
+    summary: pd.DataFrame, x_path: str, y_path: str, metric: str, period: str = "all"
+) -> Chart:
+    """A swept metric over two varied parameters (mean over replications, and over any other
+    varied parameters).
+
+    ``summary`` is a sweep's summary (point, one column per varied path,
+    metric, period, mean, ci_low, ci_high, n_reps).
+    """
+    rows = summary[(summary["metric"] == metric) & (summary["period"] == period)]
+    if rows.empty:
+        return _empty(f"No {metric} ({period}) in this sweep.")
+    cells = rows.groupby([x_path, y_path])["mean"].mean().reset_index()
+    cells = cells.rename(columns={x_path: "x", y_path: "y"})
+    cells["x"] = _numbers_if_all(cells["x"])
+    cells["y"] = _numbers_if_all(cells["y"])
+    share = _share_metric(metric)
+    fmt = ".1%" if share else ",.0f" if cells["mean"].abs().max() >= 100 else ",.2f"
+    xs = sorted(cells["x"].unique())
+    ys = sorted(cells["y"].unique(), reverse=True)
+    base = alt.Chart(cells).encode(
+        x=alt.X("x:O", title=readable(x_path), sort=xs, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("y:O", title=readable(y_path), sort=ys),
+    )
+    tooltip = [
+        alt.Tooltip("x:O", title=readable(x_path)),
+        alt.Tooltip("y:O", title=readable(y_path)),
+        alt.Tooltip("mean:Q", title=_metric_title(metric), format=fmt),
+    ]
+    heat = base.mark_rect().encode(
+        color=alt.Color(
+            "mean:Q",
+            title=_metric_title(metric),
+            scale=alt.Scale(scheme="yelloworangered"),
+            legend=alt.Legend(format=fmt),
+        ),
+        tooltip=tooltip,
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("mean:Q", format=fmt),
+        color=alt.condition(
+            alt.datum.mean > float(cells["mean"].median()), alt.value("white"), alt.value("black")
+        ),
+        tooltip=tooltip,
+    )
+    shown = "whole run" if period == "all" else period
+    return alt.layer(heat, text).properties(
+        width=min(WIDTH // 2, 60 * len(xs)),
+        height=min(HEIGHT, 40 * len(ys)),
+        title=_title(_metric_title(metric), subtitle=f"Mean over replications ({shown})"),
+    )
+
+
+def sensitivity(
+    summary: pd.DataFrame, paths: Sequence[str], metrics: Sequence[str], period: str = "all"
+) -> Chart:
+    """One-at-a-time sensitivity (tornado): how far each metric moves across each parameter's
+    range, as a percentage of the metric's mean over the sweep.
+
+    For each varied parameter, the metric is averaged over the points at its
+    lowest and at its highest value (over the other parameters' values: the
+    main effect in a grid). Parameters sampled as ranges take their lowest
+    and highest quarter of values instead.
+    """
+    rows = summary[(summary["period"] == period) & summary["metric"].isin(list(metrics))]
+    if rows.empty:
+        return _empty("No swept metrics to show.")
+    bars = []
+    for metric in metrics:
+        mine = rows[rows["metric"] == metric]
+        if mine.empty:
+            continue
+        overall = float(mine["mean"].mean())
+        for path in paths:
+            values = pd.to_numeric(mine[path], errors="coerce")
+            levels = np.sort(values.dropna().unique())
+            if len(levels) < 2:
+                continue
+            if len(levels) > 10:
+                low_mask = values <= np.quantile(levels, 0.25)
+                high_mask = values >= np.quantile(levels, 0.75)
+            else:
+                low_mask, high_mask = values == levels[0], values == levels[-1]
+            for end, mask, value in (
+                ("lowest", low_mask, levels[0]),
+                ("highest", high_mask, levels[-1]),
+            ):
+                at = float(mine.loc[mask, "mean"].mean())
+                change = (at - overall) / abs(overall) if overall else 0.0
+                bars.append(
+                    {
+                        "metric": _metric_title(metric),
+                        "parameter": readable(path),
+                        "end": f"at its {end} value",
+                        "value": float(value),
+                        "change": change,
+                        "at": at,
+                    }
+                )
+    if not bars:
+        return _empty("Each parameter needs at least two values for a sensitivity chart.")
+    data = pd.DataFrame(bars)
+    metric_order = _order(data["metric"])
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "change:Q",
+                title="Change in the metric against its mean over the sweep",
+                axis=alt.Axis(format="+.0%"),
+            ),
+            y=alt.Y("parameter:N", title=None, axis=alt.Axis(labelLimit=200)),
+            color=alt.Color(
+                "end:N",
+                title="Parameter",
+                sort=["at its lowest value", "at its highest value"],
+                scale=alt.Scale(range=["#6baed6", "#e6550d"]),
+            ),
+            tooltip=[
+                alt.Tooltip("metric:N", title="Metric"),
+                alt.Tooltip("parameter:N", title="Parameter"),
+                alt.Tooltip("value:Q", title="Parameter value", format=",.4g"),
+                alt.Tooltip("at:Q", title="Metric there (mean)", format=",.4g"),
+                alt.Tooltip("change:Q", title="Change", format="+.1%"),
+            ],
+        )
+        .properties(width=WIDTH - 200, height=max(40, 28 * len(paths)))
+        .facet(
+            row=alt.Row(
+                "metric:N",
+                title=None,
+                sort=metric_order,
+                header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold"),
+            )
+        )
+        .properties(
+            title=_title(
+                "Sensitivity: one parameter at a time",
+                subtitle="Each metric at a parameter's lowest and highest value (averaged over "
+                "the other parameters), against its mean over the sweep",
+            )
+        )
+    )

@@ -1,0 +1,633 @@
+"""The planner's report: one self-contained HTML page per run, comparison or sweep.
+
+:func:`write_report` reads what a run, comparison or sweep saved in its
+folder (``summary.csv``, ``replications.parquet``, ``daily.parquet``,
+``scenario.json``, ``comparison.csv``; a sweep's ``experiment.json``,
+``points.csv``, ``summary.csv``) and writes ``report.html`` beside it, so a
+report can always be rebuilt from saved results (``leftshift report DIR``).
+
+The page works offline, on a locked-down laptop: the Vega, Vega-Lite and
+Vega-Embed libraries (from ``vl-convert-python``, which bundles them) are
+inlined once in a ``<script>`` for the whole page, and each chart is its
+Vega-Lite JSON with the data inline, drawn by ``vegaEmbed`` as SVG. Nothing
+is fetched. The page holds the headline table (means with 95% CIs and, for
+a comparison, paired differences), the charts of :mod:`sim.charts`, and
+provenance (scenario files, resolved parameters, seed, replications,
+engine, package version, run date).
+
+``png=True`` also writes each chart as PNG and SVG into ``charts/`` (drawn
+by vl-convert, no browser needed), for pasting into a board paper.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from . import __version__, charts
+from .analysis import clip_counts
+
+REPORT = "report.html"
+CHARTS = "charts"
+
+
+# --- the saved results --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a run, comparison or sweep folder holds, as tables."""
+
+    folder: Path
+    kind: str
+    """``run``, ``comparison`` or ``sweep``."""
+    summary: pd.DataFrame
+    replications: pd.DataFrame | None = None
+    daily: pd.DataFrame | None = None
+    comparison: pd.DataFrame | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """``scenario.json`` (run, comparison) or ``experiment.json`` (sweep)."""
+
+    @property
+    def against(self) -> str | None:
+        if self.comparison is None or self.comparison.empty:
+            return None
+        return str(self.comparison["against"].iloc[0])
+
+    @property
+    def scenario_names(self) -> list[str]:
+        return list(dict.fromkeys(self.summary["scenario"])) if self.kind != "sweep" else []
+
+    @property
+    def baseline_years(self) -> dict[str, str | None]:
+        return {
+            s["name"]: (s.get("resolved", {}).get("plan") or {}).get("baseline_year")
+            for s in self.provenance.get("scenarios", [])
+        }
+
+
+class ReportError(Exception):
+    """A folder that does not hold results a report can be built from."""
+
+
+def load_saved(folder: str | Path) -> Saved:
+    """Read a run, comparison or sweep folder (what :func:`write_report` draws)."""
+    folder = Path(folder)
+    if (folder / "experiment.json").exists():
+        from .sweep import load_replications
+
+        summary_path = folder / "summary.csv"
+        if not summary_path.exists():
+            raise ReportError(f"{folder}: the sweep has not finished (no summary.csv yet)")
+        manifest = json.loads((folder / "experiment.json").read_text())
+        return Saved(
+            folder,
+            "sweep",
+            pd.read_csv(summary_path),
+            replications=load_replications(folder),
+            provenance=manifest,
+        )
+    needed = ["summary.csv", "scenario.json"]
+    missing = [name for name in needed if not (folder / name).exists()]
+    if missing:
+        raise ReportError(
+            f"{folder}: not a results folder (no {' or '.join(missing)}); give the folder a "
+            "run, compare or sweep wrote"
+        )
+    comparison = None
+    if (folder / "comparison.csv").exists():
+        comparison = pd.read_csv(folder / "comparison.csv", keep_default_na=False, na_values=[""])
+    daily = (
+        pd.read_parquet(folder / "daily.parquet") if (folder / "daily.parquet").exists() else None
+    )
+    replications = (
+        pd.read_parquet(folder / "replications.parquet")
+        if (folder / "replications.parquet").exists()
+        else None
+    )
+    return Saved(
+        folder,
+        "comparison" if comparison is not None else "run",
+        pd.read_csv(folder / "summary.csv", keep_default_na=False, na_values=[""]),
+        replications=replications,
+        daily=daily,
+        comparison=comparison,
+        provenance=json.loads((folder / "scenario.json").read_text()),
+    )
+
+
+# --- charts -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One chart of the report: an anchor, a heading and the chart."""
+
+    slug: str
+    heading: str
+    chart: charts.Chart
+    note: str = ""
+
+
+def figures(saved: Saved) -> list[Figure]:
+    """The report's charts, in page order."""
+    if saved.kind == "sweep":
+        return _sweep_figures(saved)
+    out: list[Figure] = []
+    if saved.daily is not None and not saved.daily.empty:
+        out.append(
+            Figure("acute-occupancy", "Acute bed occupancy", charts.daily_occupancy(saved.daily))
+        )
+        out.append(
+            Figure(
+                "weekly-pattern",
+                "Delayed discharges through the week",
+                charts.weekly_pattern(saved.daily),
+                "The daily series hold one value a day, so the pattern is by day of week, "
+                "not hour of week.",
+            )
+        )
+    out.append(
+        Figure(
+            "activity",
+            "Attendances and admissions by year",
+            charts.annual_activity(saved.summary, saved.baseline_years),
+        )
+    )
+    out.append(
+        Figure(
+            "delayed-pathway",
+            "Delayed bed days by pathway",
+            charts.delayed_by_pathway(saved.summary),
+        )
+    )
+    out.append(Figure("community", "Community services", charts.community(saved.summary)))
+    if saved.replications is not None:
+        out.append(
+            Figure(
+                "ed",
+                "Time in A&E",
+                charts.ed_performance(saved.replications),
+                "The metrics give each replication's 4-hour share and mean time in A&E, not "
+                "the distribution of times, so these are shown.",
+            )
+        )
+        against = saved.against
+        if against is not None:
+            out.append(
+                Figure(
+                    "cost",
+                    f"Cumulative cost against {charts.readable(against)}",
+                    charts.cumulative_cost(saved.replications, against),
+                )
+            )
+    return out
+
+
+def _sweep_paths(saved: Saved) -> list[str]:
+    fixed = {"point", "metric", "period", "mean", "ci_low", "ci_high", "n_reps"}
+    return [c for c in saved.summary.columns if c not in fixed]
+
+
+def _sweep_metrics(saved: Saved) -> list[str]:
+    listed = saved.provenance.get("metrics") or []
+    return [m for m in listed if m in set(saved.summary["metric"])] or list(
+        dict.fromkeys(saved.summary["metric"])
+    )
+
+
+def _sweep_period(saved: Saved) -> str:
+    periods = list(dict.fromkeys(saved.summary["period"]))
+    return "all" if "all" in periods else str(periods[0])
+
+
+def _sweep_figures(saved: Saved) -> list[Figure]:
+    paths = _sweep_paths(saved)
+    metrics = _sweep_metrics(saved)
+    period = _sweep_period(saved)
+    out: list[Figure] = []
+    if len(paths) >= 2:
+        note = ""
+        if len(paths) > 2:
+            note = f"Averaged over the other varied parameters ({', '.join(paths[2:])})."
+        for metric in metrics:
+            out.append(
+                Figure(
+                    f"heatmap-{_slug(metric)}",
+                    f"{charts.readable(metric)} by {paths[0]} and {paths[1]}",
+                    charts.sweep_heatmap(saved.summary, paths[0], paths[1], metric, period),
+                    note,
+                )
+            )
+    out.append(
+        Figure(
+            "sensitivity",
+            "Sensitivity to each parameter",
+            charts.sensitivity(saved.summary, paths, metrics, period),
+        )
+    )
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+# --- headline tables ----------------------------------------------------------------------------
+
+
+def _cell(mean: Any, low: Any, high: Any, kind: str, diff: bool = False, rel: Any = None) -> str:
+    from .cli import _fmt, _fmt_diff, _fmt_rel
+
+    show = _fmt_diff if diff else _fmt
+    text = html.escape(show(mean, kind))
+    if rel is not None:
+        text += html.escape(_fmt_rel(rel))
+    if not pd.isna(low):
+        interval = f"{show(low, kind)} to {show(high, kind)}"
+        text += f'<span class="ci">{html.escape(interval)}</span>'
+    return text
+
+
+def _period_label(period: str) -> str:
+    return "whole run" if period == "all" else period
+
+
+def _run_table(saved: Saved) -> str:
+    from .cli import HEADLINES, _shown_periods
+
+    s = clip_counts(saved.summary, [m for m, _, kind in HEADLINES if kind == "count"])
+    periods = _shown_periods(s)
+    head = "".join(f"<th>{html.escape(_period_label(p))}</th>" for p in periods)
+    indexed = s.set_index(["metric", "period"]).to_dict("index")
+    rows = []
+    for metric, label, kind in HEADLINES:
+        if (metric, "all") not in indexed:
+            continue
+        cells = "".join(
+            f"<td>{_cell(r['mean'], r['ci_low'], r['ci_high'], kind)}</td>"
+            for r in (indexed.get((metric, p), {}) for p in periods)
+            if r
+        )
+        rows.append(f'<tr><th scope="row" title="{metric}">{html.escape(label)}</th>{cells}</tr>')
+    return (
+        '<table class="headline"><thead><tr><th>metric</th>'
+        + head
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def _comparison_table(saved: Saved) -> str:
+    from .cli import HEADLINES, _shown_periods
+
+    assert saved.comparison is not None
+    t = saved.comparison
+    against = saved.against
+    names = list(dict.fromkeys(t["scenario"]))
+    others = [n for n in names if n != against]
+    years = {n: y for n, y in saved.baseline_years.items() if y}
+    periods = _shown_periods(saved.summary)
+    head = ["metric", "period"]
+    head += [charts.readable(n) + (" (comparator)" if n == against else "") for n in names]
+    head += [f"{charts.readable(n)} vs {charts.readable(str(against))}" for n in others]
+    head += [f"{charts.readable(n)} vs {y}" for n, y in years.items()]
+    indexed = t.set_index(["metric", "period", "scenario"]).to_dict("index")
+    rows = []
+    for metric, label, kind in HEADLINES:
+        for period in periods:
+            if (metric, period, against) not in indexed:
+                continue
+            cells = [
+                _cell(
+                    indexed[(metric, period, n)]["mean"],
+                    indexed[(metric, period, n)]["ci_low"],
+                    indexed[(metric, period, n)]["ci_high"],
+                    kind,
+                )
+                for n in names
+            ]
+            for n in others:
+                r = indexed[(metric, period, n)]
+                cells.append(
+                    _cell(
+                        r["diff"], r["diff_ci_low"], r["diff_ci_high"], kind, True, r["rel_change"]
+                    )
+                )
+            for n in years:
+                r = indexed[(metric, period, n)]
+                cells.append(
+                    _cell(
+                        r["vs_baseline"],
+                        r["vs_baseline_ci_low"],
+                        r["vs_baseline_ci_high"],
+                        kind,
+                        True,
+                        r["rel_vs_baseline"],
+                    )
+                )
+            rows.append(
+                f'<tr><th scope="row" title="{metric}">{html.escape(label)}</th>'
+                f"<td>{html.escape(_period_label(period))}</td>"
+                + "".join(f"<td>{c}</td>" for c in cells)
+                + "</tr>"
+            )
+    return (
+        '<table class="headline"><thead><tr>'
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def _sweep_table(saved: Saved) -> str:
+    paths = _sweep_paths(saved)
+    metrics = _sweep_metrics(saved)
+    period = _sweep_period(saved)
+    s = saved.summary[saved.summary["period"] == period]
+    indexed = s.set_index(["point", "metric"]).to_dict("index")
+    points = s.drop_duplicates("point").sort_values("point")
+    head = ["point", *paths, *(charts.readable(m) for m in metrics)]
+    rows = []
+    for _, point in points.iterrows():
+        cells = [str(point["point"]), *(str(point[p]) for p in paths)]
+        for metric in metrics:
+            r = indexed.get((point["point"], metric))
+            kind = "share" if charts._share_metric(metric) else "count"
+            cells.append(_cell(r["mean"], r["ci_low"], r["ci_high"], kind) if r else "-")
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (
+        f"<p>{html.escape(_period_label(period))}: mean and 95% CI over replications.</p>"
+        '<table class="headline sweep"><thead><tr>'
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+# --- provenance ---------------------------------------------------------------------------------
+
+
+def _provenance(saved: Saved) -> str:
+    p = saved.provenance
+    if saved.kind == "sweep":
+        facts = [
+            ("experiment", p.get("name")),
+            ("experiment file", p.get("source")),
+            ("description", p.get("description")),
+            ("points", len(p.get("points", []))),
+            ("replications per point", p.get("reps")),
+            ("seed", p.get("seed")),
+            ("engine", p.get("engine")),
+            ("package version", p.get("version")),
+            ("started", p.get("created")),
+        ]
+        resolved = {"base scenario": p.get("base"), "points": p.get("points")}
+    else:
+        facts = [
+            (
+                "scenarios",
+                ", ".join(f"{s['name']} ({s['source']})" for s in p.get("scenarios", [])),
+            ),
+            ("comparator", saved.against),
+            ("replications", p.get("reps")),
+            ("seed", p.get("seed")),
+            ("engine", p.get("engine")),
+            ("package version", p.get("version")),
+            ("run date", p.get("run_date")),
+        ]
+        resolved = {s["name"]: s.get("resolved") for s in p.get("scenarios", [])}
+    rows = "".join(
+        f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in facts
+        if v not in (None, "")
+    )
+    details = "".join(
+        f"<details><summary>Resolved parameters: {html.escape(str(name))}</summary>"
+        f"<pre>{html.escape(json.dumps(value, indent=2, default=str))}</pre></details>"
+        for name, value in resolved.items()
+        if value is not None
+    )
+    return f'<table class="facts">{rows}</table>{details}'
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=2)
+def vega_javascript(vl_version: str | None = None) -> str:
+    """Vega, Vega-Lite and Vega-Embed in one script (from vl-convert), for inlining once.
+
+    ``vl_version`` defaults to the Vega-Lite version Altair writes specs for.
+    Building the bundle takes a few seconds, so it is kept for the process.
+    """
+    import vl_convert as vlc
+
+    if vl_version is None:
+        wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+        known = vlc.get_vegalite_versions()
+        vl_version = wanted if wanted in known else None
+    bundle = vlc.javascript_bundle(vl_version=vl_version)  # type: ignore[call-arg]
+    return _script_safe(bundle)
+
+
+def _script_safe(text: str) -> str:
+    """Text that cannot close the ``<script>`` element it sits in."""
+    return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
+
+
+STYLE = """
+body { font-family: Arial, Helvetica, sans-serif; color: #222; margin: 0; background: #f4f4f4; }
+main { max-width: 1040px; margin: 0 auto; padding: 16px 24px 48px; background: #fff; }
+h1 { font-size: 24px; margin: 8px 0 4px; }
+h2 { font-size: 19px; border-bottom: 2px solid #005eb8; padding-bottom: 4px; margin-top: 32px; }
+h3 { font-size: 16px; margin: 24px 0 6px; }
+p.lead { color: #555; margin-top: 0; }
+nav a { margin-right: 12px; color: #005eb8; }
+table { border-collapse: collapse; font-size: 13px; }
+table.headline th, table.headline td { border-bottom: 1px solid #ddd; padding: 4px 8px;
+  vertical-align: top; }
+table.headline td { text-align: right; white-space: nowrap; }
+table.headline th[scope=row] { text-align: left; font-weight: normal; }
+table.headline thead th { text-align: right; border-bottom: 2px solid #999; }
+table.headline thead th:first-child { text-align: left; }
+.ci { display: block; color: #777; font-size: 11px; }
+.scroll { overflow-x: auto; }
+table.facts th { text-align: left; padding: 2px 12px 2px 0; font-weight: normal; color: #555; }
+figure { margin: 8px 0 24px; }
+figcaption { color: #555; font-size: 13px; margin-top: 4px; }
+.chart { overflow-x: auto; min-height: 60px; }
+.chart .error { color: #b00; }
+details pre { font-size: 11px; background: #f6f6f6; padding: 8px; max-height: 400px;
+  overflow: auto; }
+"""
+
+RENDER = """
+(function () {
+  var figures = document.querySelectorAll("div.chart[data-spec]");
+  var pending = figures.length;
+  window.leftshiftReport = { charts: pending, rendered: 0, failed: 0, done: pending === 0 };
+  figures.forEach(function (el) {
+    var spec = JSON.parse(document.getElementById(el.getAttribute("data-spec")).textContent);
+    vegaEmbed(el, spec, {
+      renderer: "svg",
+      actions: { export: true, source: false, compiled: false, editor: false }
+    }).then(function () {
+      el.setAttribute("data-rendered", "true");
+      window.leftshiftReport.rendered += 1;
+    }).catch(function (err) {
+      el.setAttribute("data-rendered", "error");
+      el.insertAdjacentHTML("beforeend", '<p class="error">This chart could not be drawn.</p>');
+      window.leftshiftReport.failed += 1;
+      console.error("Vega error in " + el.id + ": " + err);
+    }).finally(function () {
+      pending -= 1;
+      if (pending === 0) { window.leftshiftReport.done = true; }
+    });
+  });
+})();
+"""
+
+
+def _title(saved: Saved) -> str:
+    if saved.kind == "sweep":
+        return f"Sweep: {saved.provenance.get('name', saved.folder.name)}"
+    names = [charts.readable(n) for n in saved.scenario_names]
+    if saved.kind == "comparison":
+        return f"Comparison: {' vs '.join(names)}"
+    return f"Scenario: {', '.join(names)}"
+
+
+def _lead(saved: Saved) -> str:
+    p = saved.provenance
+    if saved.kind == "sweep":
+        return (
+            f"{len(p.get('points', []))} points x {p.get('reps')} replications, seed "
+            f"{p.get('seed')}, engine {p.get('engine')}. "
+            f"{p.get('description') or ''}"
+        )
+    text = (
+        f"{p.get('reps')} replications, seed {p.get('seed')}, engine {p.get('engine')}, "
+        f"run {p.get('run_date')}. Means with 95% confidence intervals over replications"
+    )
+    if saved.kind == "comparison":
+        text += (
+            f"; differences against {charts.readable(str(saved.against))} are paired by "
+            "replication (common random numbers)"
+        )
+    return text + "."
+
+
+def render_html(saved: Saved, figs: Sequence[Figure], javascript: str) -> str:
+    """The report page (a pure function of the tables, the charts and the libraries)."""
+    table = {"sweep": _sweep_table, "comparison": _comparison_table}.get(saved.kind, _run_table)(
+        saved
+    )
+    sections = []
+    specs = []
+    for k, fig in enumerate(figs):
+        spec_id = f"spec-{k}"
+        spec = json.dumps(fig.chart.to_dict(), separators=(",", ":"), allow_nan=False)
+        specs.append(
+            f'<script type="application/json" id="{spec_id}">{_script_safe(spec)}</script>'
+        )
+        note = f"<figcaption>{html.escape(fig.note)}</figcaption>" if fig.note else ""
+        sections.append(
+            f'<figure id="{fig.slug}"><h3>{html.escape(fig.heading)}</h3>'
+            f'<div class="chart" id="chart-{fig.slug}" data-spec="{spec_id}"></div>{note}</figure>'
+        )
+    nav = "".join(
+        f'<a href="#{a}">{t}</a>'
+        for a, t in (("headline", "Headline"), ("charts", "Charts"), ("provenance", "Provenance"))
+    )
+    title = _title(saved)
+    return f"""<!DOCTYPE html>
+<html lang="en-GB">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="leftshift {html.escape(__version__)}">
+<title>{html.escape(title)} - leftshift report</title>
+<style>{STYLE}</style>
+<script>{javascript}</script>
+</head>
+<body>
+<main>
+<h1>{html.escape(title)}</h1>
+<p class="lead">{html.escape(_lead(saved))}</p>
+<nav>{nav}</nav>
+<h2 id="headline">Headline</h2>
+<div class="scroll">{table}</div>
+<h2 id="charts">Charts</h2>
+{"".join(sections)}
+<h2 id="provenance">Provenance</h2>
+{_provenance(saved)}
+<p class="lead">Made by leftshift {html.escape(__version__)} from the files in this folder;
+rebuild with <code>leftshift report {html.escape(str(saved.folder))}</code>.</p>
+</main>
+{"".join(specs)}
+<script>{RENDER}</script>
+</body>
+</html>
+"""
+
+
+def _write_atomic(target: Path, write: Callable[[Path], Any]) -> None:
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        tmp.chmod(0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_static(figs: Sequence[Figure], folder: Path, scale: float = 2.0) -> list[Path]:
+    """Each chart as PNG (``scale`` x its size) and SVG in ``folder``; returns the files."""
+    import vl_convert as vlc
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for k, fig in enumerate(figs, start=1):
+        spec = fig.chart.to_dict()
+        stem = f"{k:02d}-{fig.slug}"
+        png = vlc.vegalite_to_png(spec, scale=scale)
+        svg = vlc.vegalite_to_svg(spec)
+        for name, write in (
+            (f"{stem}.png", lambda p, data=png: p.write_bytes(data)),
+            (f"{stem}.svg", lambda p, data=svg: p.write_text(data, encoding="utf-8")),
+        ):
+            _write_atomic(folder / name, write)
+            written.append(folder / name)
+    return written
+
+
+def write_report(folder: str | Path, png: bool = False) -> Path:
+    """Build ``report.html`` in a results folder from its saved files; return its path.
+
+    ``png=True`` also writes every chart as PNG and SVG in ``folder/charts/``.
+    """
+    saved = load_saved(folder)
+    figs = figures(saved)
+    page = render_html(saved, figs, vega_javascript())
+    target = saved.folder / REPORT
+    _write_atomic(target, lambda p: p.write_text(page, encoding="utf-8"))
+    if png:
+        save_static(figs, saved.folder / CHARTS)
+    return target
