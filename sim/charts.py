@@ -617,17 +617,25 @@ def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
                     }
                 )
             )
-    data = pd.concat(frames, ignore_index=True)
+    start = f"start of {years[0]}"  # every line starts from zero, so one year still draws one
+    starts = [
+        {"period": start, "mean": 0.0, "ci_low": 0.0, "ci_high": 0.0, "scenario": n, "line": line}
+        for n in names
+        for line in _order(pd.concat(frames)["line"])
+    ]
+    data = pd.concat([pd.DataFrame(starts), *frames], ignore_index=True)
     data["scenario_label"] = data["scenario"].map(readable)
     for column in ("mean", "ci_low", "ci_high"):
         data[column] = data[column] / 1e6
-    colour = _scenario_colour(everyone)  # the same colour per scenario as in the other charts
-    x = alt.X("period:O", title="Financial year (cumulative to its end)", sort=years)
+    # the same colour per scenario as in the other charts; the comparator has no line
+    colour = _scenario_colour(everyone)
+    colour = colour.legend(values=[readable(n) for n in names])
+    x = alt.X("period:O", title="Financial year (cumulative to its end)", sort=[start, *years])
     x = x.axis(labelAngle=0)
     tooltip = [
         alt.Tooltip("scenario_label:N", title="Scenario"),
         alt.Tooltip("line:N", title="Line"),
-        alt.Tooltip("period:O", title="To the end of"),
+        alt.Tooltip("period:O", title="To the end of (or at)"),
         alt.Tooltip("mean:Q", title="GBP million", format=",.2f"),
         alt.Tooltip("ci_low:Q", title="95% CI from", format=",.2f"),
         alt.Tooltip("ci_high:Q", title="95% CI to", format=",.2f"),
@@ -661,7 +669,9 @@ def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
 
 
 def _metric_title(metric: str) -> str:
-    return readable(metric)
+    """``delayed_bed_days_p1`` -> ``Delayed bed days p1``."""
+    text = readable(metric)
+    return text[:1].upper() + text[1:]
 
 
 def _share_metric(metric: str) -> bool:
@@ -693,7 +703,7 @@ def sweep_heatmap(
     cells["x"] = _numbers_if_all(cells["x"])
     cells["y"] = _numbers_if_all(cells["y"])
     share = _share_metric(metric)
-    fmt = ".1%" if share else ",.0f" if cells["mean"].abs().max() >= 100 else ",.2f"
+    fmt = ".1%" if share else ",.0f" if cells["mean"].abs().max() >= 10 else ",.2f"
     xs = sorted(cells["x"].unique())
     ys = sorted(cells["y"].unique(), reverse=True)
     base = alt.Chart(cells).encode(
@@ -723,8 +733,8 @@ def sweep_heatmap(
     )
     shown = "whole run" if period == "all" else period
     return alt.layer(heat, text).properties(
-        width=min(WIDTH // 2, 60 * len(xs)),
-        height=min(HEIGHT, 40 * len(ys)),
+        width=max(240, min(WIDTH - 160, 80 * len(xs))),
+        height=max(120, min(HEIGHT + 100, 44 * len(ys))),
         title=_title(_metric_title(metric), subtitle=f"Mean over replications ({shown})"),
     )
 

@@ -260,6 +260,12 @@ def _cell(mean: Any, low: Any, high: Any, kind: str, diff: bool = False, rel: An
     return text
 
 
+_clipped_note = (
+    '<p class="note">Intervals of counts are cut at zero where they would reach below it '
+    "(few replications of a rare, skewed count); summary.csv keeps the symmetric interval.</p>"
+)
+
+
 def _period_label(period: str) -> str:
     return "whole run" if period == "all" else period
 
@@ -287,6 +293,7 @@ def _run_table(saved: Saved) -> str:
         + "</tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
+        + _clipped_note
     )
 
 
@@ -294,7 +301,8 @@ def _comparison_table(saved: Saved) -> str:
     from .cli import HEADLINES, _shown_periods
 
     assert saved.comparison is not None
-    t = saved.comparison
+    counts = [m for m, _, kind in HEADLINES if kind == "count"]
+    t = clip_counts(saved.comparison, counts)
     against = saved.against
     names = list(dict.fromkeys(t["scenario"]))
     others = [n for n in names if n != against]
@@ -307,9 +315,8 @@ def _comparison_table(saved: Saved) -> str:
     indexed = t.set_index(["metric", "period", "scenario"]).to_dict("index")
     rows = []
     for metric, label, kind in HEADLINES:
-        for period in periods:
-            if (metric, period, against) not in indexed:
-                continue
+        shown = [p for p in periods if (metric, p, against) in indexed]
+        for period in shown:
             cells = [
                 _cell(
                     indexed[(metric, period, n)]["mean"],
@@ -338,9 +345,15 @@ def _comparison_table(saved: Saved) -> str:
                         r["rel_vs_baseline"],
                     )
                 )
+            first = period == shown[0]
+            name = (
+                f'<th scope="row" rowspan="{len(shown)}" title="{metric}">{html.escape(label)}</th>'
+                if first
+                else ""
+            )
             rows.append(
-                f'<tr><th scope="row" title="{metric}">{html.escape(label)}</th>'
-                f"<td>{html.escape(_period_label(period))}</td>"
+                f'<tr class="{"first" if first else "more"}">{name}'
+                f'<td class="period">{html.escape(_period_label(period))}</td>'
                 + "".join(f"<td>{c}</td>" for c in cells)
                 + "</tr>"
             )
@@ -350,7 +363,24 @@ def _comparison_table(saved: Saved) -> str:
         + "</tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
+        + _clipped_note
     )
+
+
+def _kind(metric: str) -> str:
+    """How to show a metric's numbers: as in the headline table, else by its name."""
+    from .cli import HEADLINES
+
+    kinds = {m: k for m, _, k in HEADLINES}
+    if metric in kinds:
+        return kinds[metric]
+    if charts._share_metric(metric):
+        return "share"
+    if metric.startswith("cost_"):
+        return "money"
+    if metric.endswith(("_mean", "_hours")) or "wait_days" in metric:
+        return "days"  # two decimals
+    return "count"
 
 
 def _sweep_table(saved: Saved) -> str:
@@ -358,6 +388,7 @@ def _sweep_table(saved: Saved) -> str:
     metrics = _sweep_metrics(saved)
     period = _sweep_period(saved)
     s = saved.summary[saved.summary["period"] == period]
+    s = clip_counts(s, [m for m in metrics if _kind(m) == "count"])
     indexed = s.set_index(["point", "metric"]).to_dict("index")
     points = s.drop_duplicates("point").sort_values("point")
     head = ["point", *paths, *(charts.readable(m) for m in metrics)]
@@ -366,7 +397,7 @@ def _sweep_table(saved: Saved) -> str:
         cells = [str(point["point"]), *(str(point[p]) for p in paths)]
         for metric in metrics:
             r = indexed.get((point["point"], metric))
-            kind = "share" if charts._share_metric(metric) else "count"
+            kind = _kind(metric)
             cells.append(_cell(r["mean"], r["ci_low"], r["ci_high"], kind) if r else "-")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return (
@@ -376,6 +407,7 @@ def _sweep_table(saved: Saved) -> str:
         + "</tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
+        + _clipped_note
     )
 
 
@@ -465,10 +497,15 @@ table.headline td { text-align: right; white-space: nowrap; }
 table.headline th[scope=row] { text-align: left; font-weight: normal; }
 table.headline thead th { text-align: right; border-bottom: 2px solid #999; }
 table.headline thead th:first-child { text-align: left; }
+p.note { font-size: 12px; color: #666; }
+table.headline td.period { text-align: left; color: #555; }
 .ci { display: block; color: #777; font-size: 11px; }
 .scroll { overflow-x: auto; }
 table.facts th { text-align: left; padding: 2px 12px 2px 0; font-weight: normal; color: #555; }
-figure { margin: 8px 0 24px; }
+figure { margin: 8px 0 28px; padding-top: 8px; border-top: 1px solid #eee; }
+ol.contents { columns: 2; font-size: 14px; color: #555; }
+ol.contents a { color: #005eb8; }
+table.headline tbody tr.first td, table.headline tbody tr.first th { border-top: 1px solid #bbb; }
 figcaption { color: #555; font-size: 13px; margin-top: 4px; }
 .chart { overflow-x: auto; min-height: 60px; }
 .chart .error { color: #b00; }
@@ -546,13 +583,17 @@ def render_html(saved: Saved, figs: Sequence[Figure], javascript: str) -> str:
             f'<script type="application/json" id="{spec_id}">{_script_safe(spec)}</script>'
         )
         note = f"<figcaption>{html.escape(fig.note)}</figcaption>" if fig.note else ""
+        # no heading above the chart: its own title says what it is (and travels with a PNG)
         sections.append(
-            f'<figure id="{fig.slug}"><h3>{html.escape(fig.heading)}</h3>'
+            f'<figure id="{fig.slug}" aria-label="{html.escape(fig.heading)}">'
             f'<div class="chart" id="chart-{fig.slug}" data-spec="{spec_id}"></div>{note}</figure>'
         )
     nav = "".join(
         f'<a href="#{a}">{t}</a>'
         for a, t in (("headline", "Headline"), ("charts", "Charts"), ("provenance", "Provenance"))
+    )
+    contents = "".join(
+        f'<li><a href="#{fig.slug}">{html.escape(fig.heading)}</a></li>' for fig in figs
     )
     title = _title(saved)
     return f"""<!DOCTYPE html>
@@ -573,6 +614,7 @@ def render_html(saved: Saved, figs: Sequence[Figure], javascript: str) -> str:
 <h2 id="headline">Headline</h2>
 <div class="scroll">{table}</div>
 <h2 id="charts">Charts</h2>
+<ol class="contents">{contents}</ol>
 {"".join(sections)}
 <h2 id="provenance">Provenance</h2>
 {_provenance(saved)}

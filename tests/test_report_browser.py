@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, small_system
+from conftest import ROOT
+from test_report import comparison  # noqa: F401  (the shared session fixture)
 
-from sim.config import Scenario
-from sim.experiment import compare
 from sim.report import figures, load_saved, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -67,21 +66,9 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def comparison_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A comparison across two financial years, with investment: every run chart and the cost."""
-    base = Scenario.from_dict(
-        small_system(
-            **{
-                "run.start_date": "2017-01-02",
-                "run.horizon_years": 0.5,
-                "costs.investment": [{"financial_year": "2017/18", "amount_gbp": 50_000}],
-            }
-        )
-    )
-    more_p1 = base.override({"name": "more_p1", "community.p1.places": 16})
-    folder = tmp_path_factory.mktemp("report") / "compare"
-    compare([base, more_p1], reps=2, seed=5).save(folder)
-    return write_report(folder)
+def comparison_report(comparison: tuple[object, Path]) -> Path:  # noqa: F811
+    """The comparison of test_report.py (two years, investment): every chart of a report."""
+    return write_report(comparison[1])
 
 
 def _open(driver: object, page: Path, timeout_s: float = 60.0) -> dict[str, object]:
