@@ -576,7 +576,8 @@ class MetricAccumulator:
                 daily[:, s, :] = integral / _DAY
             if name == "acute_occupied" or name.startswith("community_in_use_"):
                 self._day_integrals[name] = integral
-        self.flows, self.hours = np.zeros(0, dtype=np.int32), np.zeros(0)  # spent
+        del flows, hours, level, integral
+        self.flows, self.hours = np.zeros(0, dtype=np.int32), np.zeros(0)  # spent: free the diary
         metrics = self._metrics_frame(totals)
 
         wd = [self.sidx[f"waiting_discharge_p{k}"] for k in (1, 2, 3)]
