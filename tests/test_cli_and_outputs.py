@@ -137,13 +137,21 @@ def test_unknown_engine_is_a_usage_error(tiny):
     assert result.exit_code == 2
 
 
-def test_planned_engine_says_it_is_not_built(tiny, tmp_path):
+def test_unknown_engine_is_refused_with_the_choices(tiny, tmp_path):
     result = CliRunner().invoke(
-        main, ["run", str(tiny), "--engine", "fast", "--out", str(tmp_path / "o")]
+        main, ["run", str(tiny), "--engine", "warp", "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 2
-    assert "not available" in result.stderr
+    assert "'fast'" in result.stderr and "'simpy'" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_fast_engine_runs_from_the_command_line(tiny, tmp_path):
+    result = CliRunner().invoke(
+        main, ["run", str(tiny), "--engine", "fast", "--reps", "3", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o" / "summary.csv").exists()
 
 
 def test_console_script_is_installed():
