@@ -147,7 +147,12 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
         .mark_area(opacity=0.25)
         .encode(
             x=x,
-            y=alt.Y("ci_low:Q", title="Beds occupied (daily mean)", scale=alt.Scale(zero=False)),
+            y=alt.Y(
+                "ci_low:Q",
+                title="Beds occupied (daily mean)",
+                # padding keeps the open-beds line off the frame when it is the top of the axis
+                scale=alt.Scale(zero=False, padding=12),
+            ),
             y2="ci_high:Q",
             color=colour,
         )
@@ -229,7 +234,7 @@ def weekly_pattern(daily: pd.DataFrame, series: str = "delayed") -> Chart:
         alt.Chart(cells)
         .mark_rect()
         .encode(
-            x=alt.X("weekday:O", title="Day of week", sort=WEEKDAYS),
+            x=alt.X("weekday:O", title="Day of week", sort=WEEKDAYS, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("month_label:O", title="Month", sort=months),
             color=alt.Color(
                 "value:Q", title="Patients (mean)", scale=alt.Scale(scheme="orangered")
@@ -358,7 +363,8 @@ def annual_activity(
                         ],
                     )
                 )
-        panels.append(alt.layer(*layers).properties(width=HALF_WIDTH, height=HEIGHT, title=title))
+        width = min(HALF_WIDTH, 100 + 50 * len(years) * len(names))  # no slab-wide bars
+        panels.append(alt.layer(*layers).properties(width=width, height=HEIGHT, title=title))
     subtitle = "Mean and 95% CI per financial year (a part year covers its observed days)"
     if any(year for year in (baseline_years or {}).values()):
         subtitle += "; dashed: a plan's level in its baseline year"
@@ -398,7 +404,7 @@ def delayed_by_pathway(summary: pd.DataFrame) -> Chart:
                 alt.Tooltip("ci_high:Q", title="95% CI to", format=",.0f"),
             ],
         )
-        .properties(width=max(80, min(HALF_WIDTH, 90 * len(years))), height=HEIGHT)
+        .properties(width=max(120, min(HALF_WIDTH, 90 * len(years))), height=HEIGHT)
         .facet(
             column=alt.Column(
                 "scenario_label:N",
