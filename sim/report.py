@@ -460,12 +460,23 @@ def _provenance(saved: Saved) -> str:
 # --- the page -----------------------------------------------------------------------------------
 
 
+BUNDLE_MARK = "window.vegaEmbed="
+"""What the end of a complete bundle sets (a cached file without it is rebuilt)."""
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "leftshift"
+
+
 @functools.lru_cache(maxsize=2)
 def vega_javascript(vl_version: str | None = None) -> str:
     """Vega, Vega-Lite and Vega-Embed in one script (from vl-convert), for inlining once.
 
     ``vl_version`` defaults to the Vega-Lite version Altair writes specs for.
-    Building the bundle takes a few seconds, so it is kept for the process.
+    Building the bundle takes several seconds, so it is kept for the process
+    and in the user's cache folder (``$XDG_CACHE_HOME/leftshift``, named by
+    the vl-convert and Vega-Lite versions, which fix its content); a cache
+    that cannot be read or written is simply not used.
     """
     import vl_convert as vlc
 
@@ -473,8 +484,23 @@ def vega_javascript(vl_version: str | None = None) -> str:
         wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
         known = vlc.get_vegalite_versions()
         vl_version = wanted if wanted in known else None
-    bundle = vlc.javascript_bundle(vl_version=vl_version)  # type: ignore[call-arg]
-    return _script_safe(bundle)
+    version = getattr(vlc, "__version__", None)  # without it, a cache could go stale
+    cached = _cache_dir() / f"vega-bundle-{version}-vl{vl_version or 'latest'}.js"
+    if version is not None:
+        try:
+            text = cached.read_text(encoding="utf-8")
+            if BUNDLE_MARK in text[-2000:]:
+                return text
+        except (OSError, UnicodeDecodeError):
+            pass
+    bundle = _script_safe(vlc.javascript_bundle(vl_version=vl_version))  # type: ignore[call-arg]
+    if version is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(cached, lambda p: p.write_text(bundle, encoding="utf-8"))
+        except OSError:
+            pass
+    return bundle
 
 
 def _script_safe(text: str) -> str:

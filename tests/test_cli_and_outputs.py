@@ -41,6 +41,7 @@ def test_run_writes_the_four_files_with_their_columns(tiny, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "daily.parquet",
         "replications.parquet",
+        "report.html",
         "scenario.json",
         "summary.csv",
     ]

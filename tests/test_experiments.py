@@ -97,6 +97,7 @@ def test_compare_cli_writes_tables_and_prints_both_changes(plan_files, tmp_path)
         "comparison.parquet",
         "daily.parquet",
         "replications.parquet",
+        "report.html",
         "scenario.json",
         "summary.csv",
     ]
