@@ -65,7 +65,11 @@ def _order(values: Sequence[Any] | pd.Series) -> list[Any]:
 def _scenario_colour(names: Sequence[str]) -> alt.Color:
     labels = [readable(n) for n in names]
     return alt.Color(
-        "scenario_label:N", title="Scenario", scale=alt.Scale(domain=labels), sort=labels
+        "scenario_label:N",
+        title="Scenario",
+        scale=alt.Scale(domain=labels),
+        sort=labels,
+        legend=alt.Legend(symbolOpacity=1),  # not the pale fill of a confidence band
     )
 
 
@@ -635,7 +639,7 @@ def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
         data[column] = data[column] / 1e6
     # the same colour per scenario as in the other charts; the comparator has no line
     colour = _scenario_colour(everyone)
-    colour = colour.legend(values=[readable(n) for n in names])
+    colour = colour.legend(values=[readable(n) for n in names], symbolOpacity=1)
     x = alt.X("period:O", title="Financial year (cumulative to its end)", sort=[start, *years])
     x = x.axis(labelAngle=0)
     tooltip = [
