@@ -73,6 +73,25 @@ def _scenario_colour(names: Sequence[str]) -> alt.Color:
     )
 
 
+def _scenario_columns(names: Sequence[str]) -> alt.Column:
+    """One panel per scenario, headed by its readable name, in run order."""
+    return alt.Column(
+        "scenario_label:N",
+        title=None,
+        sort=[readable(n) for n in names],
+        header=alt.Header(labelFontSize=12, labelFontWeight="bold"),
+    )
+
+
+def _ci_tooltips(title: str, fmt: str) -> list[alt.Tooltip]:
+    """Tooltips for a mean and its 95% interval."""
+    return [
+        alt.Tooltip("mean:Q", title=title, format=fmt),
+        alt.Tooltip("ci_low:Q", title="95% CI from", format=fmt),
+        alt.Tooltip("ci_high:Q", title="95% CI to", format=fmt),
+    ]
+
+
 def _t_band(values: pd.Series) -> pd.Series:
     """Mean and 95% t interval of one group's replication values."""
     x = values.to_numpy(dtype=float)
@@ -171,9 +190,7 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
             tooltip=[
                 alt.Tooltip("scenario_label:N", title="Scenario"),
                 alt.Tooltip("date:T", title="Date", format="%a %d %b %Y"),
-                alt.Tooltip("mean:Q", title="Beds occupied", format=",.1f"),
-                alt.Tooltip("ci_low:Q", title="95% CI from", format=",.1f"),
-                alt.Tooltip("ci_high:Q", title="95% CI to", format=",.1f"),
+                *_ci_tooltips("Beds occupied", ",.1f"),
             ],
         )
     )
@@ -251,14 +268,7 @@ def weekly_pattern(daily: pd.DataFrame, series: str = "delayed") -> Chart:
             ],
         )
         .properties(width=min(HALF_WIDTH, WIDTH // max(1, len(names)) - 40), height=HEIGHT)
-        .facet(
-            column=alt.Column(
-                "scenario_label:N",
-                title=None,
-                sort=[readable(n) for n in names],
-                header=alt.Header(labelFontSize=12, labelFontWeight="bold"),
-            )
-        )
+        .facet(column=_scenario_columns(names))
         .properties(
             title=_title(
                 f"{label}, by day of week and month",
@@ -308,9 +318,7 @@ def annual_activity(
         tooltip = [
             alt.Tooltip("scenario_label:N", title="Scenario"),
             alt.Tooltip("period:O", title="Year"),
-            alt.Tooltip("mean:Q", title=title, format=",.0f"),
-            alt.Tooltip("ci_low:Q", title="95% CI from", format=",.0f"),
-            alt.Tooltip("ci_high:Q", title="95% CI to", format=",.0f"),
+            *_ci_tooltips(title, ",.0f"),
         ]
         base = alt.Chart(mine)
         layers: list[alt.Chart] = [
@@ -403,20 +411,11 @@ def delayed_by_pathway(summary: pd.DataFrame) -> Chart:
                 alt.Tooltip("scenario_label:N", title="Scenario"),
                 alt.Tooltip("period:O", title="Year"),
                 alt.Tooltip("pathway:N", title="Pathway"),
-                alt.Tooltip("mean:Q", title="Delayed bed days", format=",.0f"),
-                alt.Tooltip("ci_low:Q", title="95% CI from", format=",.0f"),
-                alt.Tooltip("ci_high:Q", title="95% CI to", format=",.0f"),
+                *_ci_tooltips("Delayed bed days", ",.0f"),
             ],
         )
         .properties(width=max(120, min(HALF_WIDTH, 90 * len(years))), height=HEIGHT)
-        .facet(
-            column=alt.Column(
-                "scenario_label:N",
-                title=None,
-                sort=[readable(n) for n in names],
-                header=alt.Header(labelFontSize=12, labelFontWeight="bold"),
-            )
-        )
+        .facet(column=_scenario_columns(names))
         .properties(
             title=_title(
                 "Delayed bed days by pathway",
@@ -460,9 +459,7 @@ def community(summary: pd.DataFrame, period: str = "all") -> Chart:
         tooltip = [
             alt.Tooltip("scenario_label:N", title="Scenario"),
             alt.Tooltip("service_label:N", title="Service"),
-            alt.Tooltip("mean:Q", title=title, format=fmt),
-            alt.Tooltip("ci_low:Q", title="95% CI from", format=fmt),
-            alt.Tooltip("ci_high:Q", title="95% CI to", format=fmt),
+            *_ci_tooltips(title, fmt),
         ]
         base = alt.Chart(mine)
         y_axis = alt.Axis(format=".0%") if measure == "occupancy" else alt.Axis()
@@ -646,9 +643,7 @@ def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
         alt.Tooltip("scenario_label:N", title="Scenario"),
         alt.Tooltip("line:N", title="Line"),
         alt.Tooltip("period:O", title="To the end of (or at)"),
-        alt.Tooltip("mean:Q", title="GBP million", format=",.2f"),
-        alt.Tooltip("ci_low:Q", title="95% CI from", format=",.2f"),
-        alt.Tooltip("ci_high:Q", title="95% CI to", format=",.2f"),
+        *_ci_tooltips("GBP million", ",.2f"),
     ]
     change = alt.Chart(data).transform_filter(alt.datum.line == "Change in total cost")
     invest = alt.Chart(data).transform_filter(alt.datum.line != "Change in total cost")

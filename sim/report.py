@@ -26,8 +26,7 @@ import html
 import json
 import os
 import re
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import pandas as pd
 
 from . import __version__, charts
 from .analysis import clip_counts
+from .sweep import _atomic_write
 
 REPORT = "report.html"
 CHARTS = "charts"
@@ -260,6 +260,13 @@ def _cell(mean: Any, low: Any, high: Any, kind: str, diff: bool = False, rel: An
     return text
 
 
+def _html_table(head: Sequence[str], rows: Sequence[str], css: str = "headline") -> str:
+    """A table from its column headings (escaped here) and its rows (HTML already)."""
+    heads = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join(rows)
+    return f'<table class="{css}"><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>'
+
+
 _clipped_note = (
     '<p class="note">Intervals of counts are cut at zero where they would reach below it '
     "(few replications of a rare, skewed count); summary.csv keeps the symmetric interval.</p>"
@@ -275,7 +282,6 @@ def _run_table(saved: Saved) -> str:
 
     s = clip_counts(saved.summary, [m for m, _, kind in HEADLINES if kind == "count"])
     periods = _shown_periods(s)
-    head = "".join(f"<th>{html.escape(_period_label(p))}</th>" for p in periods)
     indexed = s.set_index(["metric", "period"]).to_dict("index")
     rows = []
     for metric, label, kind in HEADLINES:
@@ -287,14 +293,7 @@ def _run_table(saved: Saved) -> str:
             if r
         )
         rows.append(f'<tr><th scope="row" title="{metric}">{html.escape(label)}</th>{cells}</tr>')
-    return (
-        '<table class="headline"><thead><tr><th>metric</th>'
-        + head
-        + "</tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-        + _clipped_note
-    )
+    return _html_table(["metric", *map(_period_label, periods)], rows) + _clipped_note
 
 
 def _comparison_table(saved: Saved) -> str:
@@ -357,14 +356,7 @@ def _comparison_table(saved: Saved) -> str:
                 + "".join(f"<td>{c}</td>" for c in cells)
                 + "</tr>"
             )
-    return (
-        '<table class="headline"><thead><tr>'
-        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
-        + "</tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-        + _clipped_note
-    )
+    return _html_table(head, rows) + _clipped_note
 
 
 def _kind(metric: str) -> str:
@@ -400,15 +392,8 @@ def _sweep_table(saved: Saved) -> str:
             kind = _kind(metric)
             cells.append(_cell(r["mean"], r["ci_low"], r["ci_high"], kind) if r else "-")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return (
-        f"<p>{html.escape(_period_label(period))}: mean and 95% CI over replications.</p>"
-        '<table class="headline sweep"><thead><tr>'
-        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
-        + "</tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-        + _clipped_note
-    )
+    lead = f"<p>{html.escape(_period_label(period))}: mean and 95% CI over replications.</p>"
+    return lead + _html_table(head, rows, "headline sweep") + _clipped_note
 
 
 # --- provenance ---------------------------------------------------------------------------------
@@ -497,7 +482,7 @@ def vega_javascript(vl_version: str | None = None) -> str:
     if version is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(cached, lambda p: p.write_text(bundle, encoding="utf-8"))
+            _write_file(cached, bundle.encode("utf-8"))
         except OSError:
             pass
     return bundle
@@ -654,16 +639,13 @@ rebuild with <code>leftshift report {html.escape(str(saved.folder))}</code>.</p>
 """
 
 
-def _write_atomic(target: Path, write: Callable[[Path], Any]) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        tmp.chmod(0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _write_file(target: Path, data: bytes) -> None:
+    """Write whole or not at all (a reader never sees half a report)."""
+
+    def write(path: Path) -> None:
+        path.write_bytes(data)
+
+    _atomic_write(target, write)
 
 
 def save_static(figs: Sequence[Figure], folder: Path, scale: float = 2.0) -> list[Path]:
@@ -677,11 +659,8 @@ def save_static(figs: Sequence[Figure], folder: Path, scale: float = 2.0) -> lis
         stem = f"{k:02d}-{fig.slug}"
         png = vlc.vegalite_to_png(spec, scale=scale)
         svg = vlc.vegalite_to_svg(spec)
-        for name, write in (
-            (f"{stem}.png", lambda p, data=png: p.write_bytes(data)),
-            (f"{stem}.svg", lambda p, data=svg: p.write_text(data, encoding="utf-8")),
-        ):
-            _write_atomic(folder / name, write)
+        for name, data in ((f"{stem}.png", png), (f"{stem}.svg", svg.encode("utf-8"))):
+            _write_file(folder / name, data)
             written.append(folder / name)
     return written
 
@@ -695,7 +674,7 @@ def write_report(folder: str | Path, png: bool = False) -> Path:
     figs = figures(saved)
     page = render_html(saved, figs, vega_javascript())
     target = saved.folder / REPORT
-    _write_atomic(target, lambda p: p.write_text(page, encoding="utf-8"))
+    _write_file(target, page.encode("utf-8"))
     if png:
         save_static(figs, saved.folder / CHARTS)
     return target
