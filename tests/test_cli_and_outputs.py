@@ -143,7 +143,8 @@ def test_unknown_engine_is_refused_with_the_choices(tiny, tmp_path):
         main, ["run", str(tiny), "--engine", "warp", "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 2
-    assert "'fast'" in result.stderr and "'simpy'" in result.stderr
+    assert "'fast'" in result.stderr
+    assert "'simpy'" in result.stderr
     assert not (tmp_path / "o").exists()
 
 
