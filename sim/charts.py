@@ -307,6 +307,8 @@ def annual_activity(
     if rows.empty:
         return _empty("No yearly attendances or admissions in these results.")
     rows["scenario_label"] = rows["scenario"].map(readable)
+    # counts and waits are never negative: a symmetric CI of few replications is cut at 0
+    rows["ci_low"] = rows["ci_low"].clip(lower=0.0)
     colour = _scenario_colour(names)
     panels = []
     for metric, (title, unit) in ACTIVITY.items():
@@ -437,6 +439,8 @@ def community(summary: pd.DataFrame, period: str = "all") -> Chart:
         return _empty("No community service metrics in these results.")
     rows["service_label"] = rows["service"].map(SERVICES)
     rows["scenario_label"] = rows["scenario"].map(readable)
+    # counts and waits are never negative: a symmetric CI of few replications is cut at 0
+    rows["ci_low"] = rows["ci_low"].clip(lower=0.0)
     colour = _scenario_colour(names)
     services = [SERVICES[s] for s in SERVICES if s in set(rows["service"])]
     panels = []
