@@ -108,6 +108,11 @@ def _fmt_diff(value: float, kind: str) -> str:
     return f"{value:+,.0f}"
 
 
+def _fmt_number(value: float) -> str:
+    """Whole numbers with separators when large, four significant figures when small."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def _fmt_rel(value: float) -> str:
     if value is None or not math.isfinite(value):
         return ""
@@ -732,7 +737,10 @@ def search_command(
             table.add_column(column, justify="right")
         for _, row in found.evaluations.sort_values("value").iterrows():
             table.add_row(
-                str(row["value"]), f"{row['mean']:,.4g}", f"{row['bound']:,.4g}", str(row["meets"])
+                str(row["value"]),
+                _fmt_number(row["mean"]),
+                _fmt_number(row["bound"]),
+                str(row["meets"]),
             )
         Console().print(table)
     click.echo(found.describe())
