@@ -183,3 +183,59 @@ class AttributeSource:
         row = self._block[self._next]
         self._next += 1
         return row
+
+
+InitialGroup = tuple[str, int, np.ndarray, np.ndarray | None]
+
+
+def initial_cohorts(params: ModelParams, streams: Streams) -> list[InitialGroup]:
+    """The starting state's patients, in the order both engines create them.
+
+    Groups ``(kind, k, cohort indices, hours)``: ``("treating", -1, ...)``,
+    ``("delayed", k, ...)`` for P1-P3 with the length of the community episode
+    each will start (stream ``initial/delayed_p<k>``), then ``("community", k,
+    ...)`` for each configured service (k = 0 urgent response, 1-3 P1-P3) with
+    the time left of the episode under way. A patient's
+    cohort is drawn in proportion to its share of bed days (and of pathway k
+    where that applies) from the stream ``initial/cohort``; the time left of
+    community episodes already under way is residual, from
+    ``initial/<service>``. Every replication has the same groups.
+    """
+    rng = streams("initial/cohort")
+    weights = np.array(
+        [
+            (
+                c.ed_rate_h[:168].sum() * (c.p_admit + c.p_sdec * params.sdec_p_admit)
+                + c.direct_rate_h[:168].sum()
+            )
+            * c.los_mean_h
+            for c in params.cohorts
+        ]
+    )
+    if weights.sum() <= 0:
+        weights = np.ones(len(params.cohorts))
+
+    def draw(count: int, pathway: int | None) -> np.ndarray:
+        w = weights.copy()
+        if pathway is not None:
+            shares = np.array([np.diff(c.pathway_cdf, prepend=0)[pathway] for c in params.cohorts])
+            w = w * shares if (w * shares).sum() > 0 else w
+        return np.asarray(rng.choice(len(w), p=w / w.sum(), size=count), dtype=np.int64)
+
+    groups: list[InitialGroup] = [("treating", -1, draw(params.initial_treating, None), None)]
+    for k, count in zip((1, 2, 3), params.initial_delayed, strict=True):
+        spec = params.services[k]
+        # their community episode is yet to start: a whole episode of service k
+        episodes = (
+            spec.episode_h.sample(streams(f"initial/delayed_p{k}"), count)
+            if spec is not None and count
+            else np.zeros(count)
+        )
+        groups.append(("delayed", k, draw(count, k), np.asarray(episodes, dtype=float)))
+    for k, count in enumerate(params.initial_community):
+        spec = params.services[k]
+        if spec is None:
+            continue
+        remaining = spec.episode_h.sample_residual(streams(f"initial/{spec.name}"), count)
+        groups.append(("community", k, draw(count, k if k else None), np.asarray(remaining)))
+    return groups

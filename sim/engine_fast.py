@@ -53,8 +53,8 @@ import numpy as np
 
 from .calendar import EPS_HOURS, HOURS_PER_DAY
 from .config import ScenarioError
-from .demand import arrival_times, draw_attributes
-from .params import ModelParams, Timeline
+from .demand import arrival_times, draw_attributes, initial_cohorts
+from .params import ORIGINS, ModelParams, Timeline
 from .record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
 from .schedule import HOURS_PER_WEEK, Schedule
 from .streams import Streams
@@ -64,7 +64,6 @@ STEP_H = 1.0
 
 ED, DIRECT, READMISSION, INITIAL = range(4)
 HOME, SDEC, ADMIT = range(3)
-ORIGIN_NAMES = ("ed", "direct", "readmission", "initial")
 FIELDS = (
     "u_avoid",
     "ur_episode_h",
@@ -559,7 +558,7 @@ class FastEngine:
         self.stores = {
             origin: AttributeStore(
                 params,
-                ORIGIN_NAMES[origin],
+                ORIGINS[origin],
                 self.streams,
                 [int(min(max(2 * w, 64), 4096)) for w in weekly[origin]],
             )
@@ -1300,8 +1299,6 @@ class FastEngine:
     # --- starting state --------------------------------------------------------------------
 
     def _initial_state(self) -> None:
-        from .engine_simpy import initial_cohorts
-
         p = self.p
         c = self.cols
         groups = [initial_cohorts(p, s) for s in self.streams]
@@ -1409,14 +1406,3 @@ class FastEngine:
             if s is not None:
                 logs[s.name] = CapacityLog(s.capacity.times_h, s.capacity.values)
         return logs
-
-
-def simulate_batch(
-    params: ModelParams,
-    seed: int,
-    replications: Sequence[int],
-    sink: object | None = None,
-    collect: bool = False,
-) -> list[Record] | None:
-    """Run replications together; feed a metric sink, and/or return Records."""
-    return FastEngine(params, seed, replications, sink=sink, collect=collect).run()

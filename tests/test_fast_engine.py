@@ -196,3 +196,20 @@ def test_a_replication_does_not_depend_on_its_batch() -> None:
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.stem)
 def test_parity_on_every_config_full_horizon(path: Path) -> None:
     _assert_parity(load_scenario(path), reps=30)
+
+
+def test_fast_engine_runs_without_simpy() -> None:
+    """The fast engine needs numpy only: it must not import the SimPy engine."""
+    code = (
+        "import sys; sys.modules['simpy'] = None\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from conftest import small_system\n"
+        "from sim.config import Scenario\n"
+        "from sim.params import build_params\n"
+        "from sim.engine_fast import FastEngine\n"
+        "params = build_params(Scenario.from_dict(small_system()))\n"
+        "FastEngine(params, 1, [0, 1]).run()\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
