@@ -78,6 +78,8 @@ Capacity = Annotated[int | Literal["unlimited"], BeforeValidator(_unlimited_or_i
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=-1, le=10)]
+"""A relative change: -0.23 is 23% less, 0.5 is half as much again."""
 _NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 Identifier = Annotated[str, Field(pattern=_NAME_PATTERN, max_length=40)]
 
@@ -436,14 +438,39 @@ class Plan(_Model):
     baseline_year: str | None = None
     """The financial year (``2016/17``) that changes are also reported against."""
 
+    projected: dict[Identifier, dict[str, Fraction]] = {}
+    """A plan's own projection: metric -> financial year -> change against
+    ``baseline_year`` as a fraction (-0.23 is 23% fewer). Drawn beside the
+    simulated trajectory; the model never uses it."""
+
+    projected_vs_comparator: dict[Identifier, dict[str, Fraction]] = {}
+    """The same, as the plan stated it against its comparator ("do nothing")."""
+
     @field_validator("baseline_year")
     @classmethod
     def _financial_year(cls, v: str | None) -> str | None:
-        if v is not None and (
-            not re.fullmatch(r"\d{4}/\d{2}", v) or int(v[5:]) != (int(v[:4]) + 1) % 100
-        ):
-            raise ValueError(f"must be a financial year like 2016/17, got {v!r}")
+        if v is not None:
+            _check_financial_year(v)
         return v
+
+    @field_validator("projected", "projected_vs_comparator")
+    @classmethod
+    def _projection_years(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for years in v.values():
+            for year in years:
+                _check_financial_year(year)
+        return v
+
+    @model_validator(mode="after")
+    def _projection_needs_baseline(self) -> Plan:
+        if self.projected and self.baseline_year is None:
+            raise ValueError("projected needs baseline_year: the year its changes are against")
+        return self
+
+
+def _check_financial_year(v: str) -> None:
+    if not re.fullmatch(r"\d{4}/\d{2}", v) or int(v[5:]) != (int(v[:4]) + 1) % 100:
+        raise ValueError(f"must be a financial year like 2016/17, got {v!r}")
 
 
 class Scenario(_Model):
@@ -799,9 +826,18 @@ def _read_toml(path: Path, shown: str) -> dict[str, Any]:
         raise ScenarioError([f"{shown}: not valid TOML: {exc}"]) from None
 
 
+_ALTERNATIVES = (frozenset({"places", "workforce"}),)
+"""Keys that replace one another: a child giving ``workforce`` drops the parent's ``places``."""
+
+
 def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     """Tables merge key by key; a distribution table (one with ``dist``) replaces whole."""
     out = copy.deepcopy(base)
+    for group in _ALTERNATIVES:
+        given = group & child.keys()
+        if given:
+            for other in group - given:
+                out.pop(other, None)
     for key, value in child.items():
         if isinstance(value, Mapping) and "dist" not in value and isinstance(out.get(key), Mapping):
             out[key] = _merge(out[key], value)
@@ -855,4 +891,8 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, source: str) -> No
             where = ".".join(parts[: i + 1])
             raise ScenarioError([f"{source}: cannot override {dotted}: {where} is not a table"])
         node = nxt
+    for group in _ALTERNATIVES:
+        if parts[-1] in group:
+            for other in group - {parts[-1]}:
+                node.pop(other, None)
     node[parts[-1]] = copy.deepcopy(value)
