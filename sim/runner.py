@@ -127,11 +127,11 @@ class Results:
             raise KeyError(f"{metric} / {period} / {scenario}: {len(rows)} rows")
         return float(rows["mean"].iloc[0])
 
-    def save(self, out: str | Path, extra: Mapping[str, pd.DataFrame] | None = None) -> Path:
+    def save(self, out: str | Path, extra: Mapping[str, pd.DataFrame | str] | None = None) -> Path:
         """Write summary.csv, replications.parquet, daily.parquet and scenario.json.
 
         ``extra`` adds tables by file name (``.csv`` or ``.parquet``), such as a
-        comparison. Files are written to a temporary folder beside ``out`` and
+        comparison, or text (a ``str``, written as UTF-8: notes, findings). Files are written to a temporary folder beside ``out`` and
         moved in only when all are complete, so an interrupted save leaves no
         half-written file.
         """
@@ -151,7 +151,9 @@ class Results:
             }
             (tmp / "scenario.json").write_text(json.dumps(provenance, indent=2, default=str))
             for name, table in (extra or {}).items():
-                if name.endswith(".csv"):
+                if isinstance(table, str):
+                    (tmp / name).write_text(table, encoding="utf-8")
+                elif name.endswith(".csv"):
                     table.to_csv(tmp / name, index=False)
                 else:
                     table.to_parquet(tmp / name, index=False)
