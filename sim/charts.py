@@ -15,8 +15,10 @@ Conventions, so that charts pasted side by side into a board paper agree:
   by replication for differences), as in ``summary.csv``;
 * every mark has a tooltip with the number behind it.
 
-The daily series have a resolution of one day, so the weekly pattern chart
-shows day of week by month, not hour of week (see docs/report.md).
+Hour-of-week heatmaps and the A&E time distribution draw the
+``hour_of_week`` and ``ed_time`` tables; :func:`weekly_pattern` and
+:func:`ed_performance` are their stand-ins for results saved without them
+(see docs/report.md).
 """
 
 from __future__ import annotations

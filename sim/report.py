@@ -2,7 +2,8 @@
 
 :func:`write_report` reads what a run, comparison or sweep saved in its
 folder (``summary.csv``, ``replications.parquet``, ``daily.parquet``,
-``scenario.json``, ``comparison.csv``; a sweep's ``experiment.json``,
+``hour_of_week.parquet``, ``ed_time.parquet``, ``scenario.json``,
+``comparison.csv``; a sweep's ``experiment.json``,
 ``points.csv``, ``summary.csv``) and writes ``report.html`` beside it, so a
 report can always be rebuilt from saved results (``leftshift report DIR``).
 
