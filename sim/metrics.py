@@ -95,6 +95,10 @@ _ED_OUTCOMES = ("not admitted", "admitted", "still in A&E")
 _ED_OUTCOME_OF_CODE = np.repeat(np.arange(3), [_ED_LEFT_CODES, _ED_LEFT_CODES, 2])
 
 REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c != "parent")
+
+DAILY_DTYPE = np.float32
+"""Daily values are stored in single precision (7 significant digits, plenty for a daily
+mean) to halve the largest table; every metric is computed in double precision."""
 """The patient columns :meth:`MetricAccumulator.add_patients` reads."""
 
 
@@ -698,11 +702,12 @@ class MetricAccumulator:
         self.finished = True
         R, S, W, D = self.R, len(self.series), self.W, self.D
         names = [*self.series[:-1], "delayed", "acute_capacity", "acute_occupancy"]
-        daily = np.empty((R, len(names), D))
+        daily = np.empty((R, len(names), D), dtype=DAILY_DTYPE)
         flows = self.flows.reshape(S, W, R)
         hours = self.hours.reshape(S, W, R)
         totals: dict[str, np.ndarray] = {}
         self._day_integrals: dict[str, np.ndarray] = {}
+        delayed = np.zeros((R, D))  # summed in double precision, then stored
         for s, name in enumerate(self.series):
             level = np.cumsum(flows[s, :D, :], axis=0, dtype=np.int64)  # in the system at midnight
             integral = (level * _DAY + hours[s, 1 : D + 1, :]).T  # patient-hours in each day
@@ -711,12 +716,13 @@ class MetricAccumulator:
                 daily[:, s, :] = integral / _DAY
             if name == "acute_occupied" or name.startswith("community_in_use_"):
                 self._day_integrals[name] = integral
+            if name in ("waiting_discharge_p1", "waiting_discharge_p2", "waiting_discharge_p3"):
+                delayed += integral
         del flows, hours, level, integral
         self.flows, self.hours = np.zeros(0, dtype=np.int32), np.zeros(0)  # spent: free the diary
         metrics = self._metrics_frame(totals)
 
-        wd = [self.sidx[f"waiting_discharge_p{k}"] for k in (1, 2, 3)]
-        daily[:, -3, :] = daily[:, wd[0], :] + daily[:, wd[1], :] + daily[:, wd[2], :]
+        daily[:, -3, :] = delayed / _DAY
         daily[:, -2, :] = self.bed_days_cap[None, :]
         daily[:, -1, :] = self._share_hours("acute_occupied", self.params.beds) / _DAY
         self._day_integrals = {}
@@ -735,13 +741,14 @@ class MetricAccumulator:
         dates = pd.to_datetime(cal.sim_start) + pd.to_timedelta(
             self.day_starts[:-1] / _DAY, unit="D"
         )
-        series = np.repeat(np.arange(len(names), dtype=np.int32), D)
+        codes = np.tile(np.repeat(np.arange(len(names), dtype=np.int8), D), R)
         return pd.DataFrame(
             {
                 "replication": np.repeat(self.replications, len(names) * D),
                 "date": np.tile(dates.to_numpy(), R * len(names)),
-                "series": _labels(names, np.tile(series, R)),
-                "value": daily.ravel(),
+                # one byte a row: tens of millions of rows as strings took most of the memory
+                "series": pd.Categorical.from_codes(codes, categories=names),
+                "value": daily.ravel(),  # a view: the frame holds the array itself
             },
             copy=False,
         )
