@@ -156,6 +156,7 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
     capacity = daily[daily["series"] == "acute_capacity"]
     capacity = capacity[np.isfinite(capacity["value"].to_numpy(dtype=float))]
     lines = capacity.groupby(["scenario", "date"], sort=False)["value"].mean().reset_index()
+    lines["value"] = lines["value"].astype(float)  # daily values are float32: 0.92 x 60 = 55.2
     lines["date"] = pd.to_datetime(lines["date"])
     lines = pd.concat(
         [
