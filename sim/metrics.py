@@ -747,7 +747,7 @@ class MetricAccumulator:
                 "replication": np.repeat(self.replications, len(names) * D),
                 "date": np.tile(dates.to_numpy(), R * len(names)),
                 # one byte a row: tens of millions of rows as strings took most of the memory
-                "series": pd.Categorical.from_codes(codes, categories=names),
+                "series": pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(names)),
                 "value": daily.ravel(),  # a view: the frame holds the array itself
             },
             copy=False,
