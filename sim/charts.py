@@ -15,8 +15,10 @@ Conventions, so that charts pasted side by side into a board paper agree:
   by replication for differences), as in ``summary.csv``;
 * every mark has a tooltip with the number behind it.
 
-The daily series have a resolution of one day, so the weekly pattern chart
-shows day of week by month, not hour of week (see docs/report.md).
+Hour-of-week heatmaps and the A&E time distribution draw the
+``hour_of_week`` and ``ed_time`` tables; :func:`weekly_pattern` and
+:func:`ed_performance` are their stand-ins for results saved without them
+(see docs/report.md).
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
     capacity = daily[daily["series"] == "acute_capacity"]
     capacity = capacity[np.isfinite(capacity["value"].to_numpy(dtype=float))]
     lines = capacity.groupby(["scenario", "date"], sort=False)["value"].mean().reset_index()
+    lines["value"] = lines["value"].astype(float)  # daily values are float32: 0.92 x 60 = 55.2
     lines["date"] = pd.to_datetime(lines["date"])
     lines = pd.concat(
         [
@@ -275,6 +278,156 @@ def weekly_pattern(daily: pd.DataFrame, series: str = "delayed") -> Chart:
                 subtitle="Daily means averaged over replications and over the days of each "
                 "month that fall on that weekday",
             )
+        )
+    )
+
+
+HOUR_OF_WEEK_LABELS = {
+    "delayed": ("Delayed patients (P1-P3) in acute beds", "Patients"),
+    "waiting_discharge_p1": ("Patients waiting in acute beds for P1 home care", "Patients"),
+    "waiting_discharge_p2": ("Patients waiting in acute beds for P2 intermediate care", "Patients"),
+    "waiting_discharge_p3": ("Patients waiting in acute beds for a P3 care home", "Patients"),
+    "acute_occupied": ("Acute beds occupied", "Beds"),
+    "boarding": ("Patients boarding in A&E after a decision to admit", "Patients"),
+    "ed_in_department": ("Patients in A&E", "Patients"),
+}
+"""Hour-of-week series: (title, unit)."""
+
+
+def _mean_ci(frame: pd.DataFrame, keys: list[str], column: str = "value") -> pd.DataFrame:
+    """Per group of ``keys``: mean, ci_low, ci_high, n_reps over the rows (replications).
+
+    The same 95% t interval as :func:`_band`, computed for all groups at once
+    (hundreds of cells in a heatmap or histogram).
+    """
+    grouped = frame.groupby(keys, sort=False, observed=True)[column]
+    out = grouped.agg(["mean", "std", "count"]).reset_index()
+    n = out["count"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(n >= 2, stats.t.ppf(0.975, np.maximum(n - 1, 1)), 0.0)
+        half = np.nan_to_num(t * out["std"].to_numpy(dtype=float) / np.sqrt(n))
+    out["ci_low"] = out["mean"] - half
+    out["ci_high"] = out["mean"] + half
+    return out.rename(columns={"count": "n_reps"}).drop(columns="std")
+
+
+def _paired(
+    frame: pd.DataFrame, keys: list[str], names: Sequence[str], against: str
+) -> pd.DataFrame:
+    """Each scenario minus the comparator, replication by replication, on ``keys``."""
+    wide = frame.pivot_table(
+        index=[*keys, "replication"], columns="scenario", values="value", observed=True
+    )
+    parts = []
+    for name in names:
+        if name == against:
+            continue
+        diff = (wide[name] - wide[against]).rename("value").reset_index()
+        diff["scenario"] = name
+        parts.append(diff)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _hour_cells(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean and CI per (keys, weekday, hour), with a readable hour and scenario."""
+    cells = _mean_ci(frame, [*keys, "weekday", "hour"])
+    cells["weekday"] = cells["weekday"].astype(str)
+    cells["hour"] = cells["hour"].astype(int)
+    cells["hours"] = [f"{h:02d}:00-{h + 1:02d}:00" for h in cells["hour"]]
+    cells["scenario_label"] = cells["scenario"].map(readable)
+    return cells
+
+
+def _hour_grid(cells: pd.DataFrame, colour: alt.Color, unit: str, what: str) -> alt.Chart:
+    """Weekday (rows, Monday at the top) by hour of day (columns) of one scenario."""
+    fmt = ",.1f" if float(cells["mean"].abs().max()) >= 10 else ",.2f"
+    return (
+        alt.Chart(cells)
+        .mark_rect(stroke="white", strokeWidth=0.5)
+        .encode(
+            x=alt.X(
+                "hour:O",
+                title="Hour of day (starting)",
+                sort=list(range(24)),
+                axis=alt.Axis(labelAngle=0, labelExpr="datum.value % 3 ? '' : datum.value"),
+            ),
+            y=alt.Y("weekday:O", title=None, sort=WEEKDAYS),
+            color=colour,
+            tooltip=[
+                alt.Tooltip("scenario_label:N", title="Scenario"),
+                alt.Tooltip("weekday:O", title="Day"),
+                alt.Tooltip("hours:N", title="Hour"),
+                *_ci_tooltips(f"{what} ({unit.lower()}, mean)", fmt),
+            ],
+        )
+        .properties(width=WIDTH - 120, height=7 * 22)
+    )
+
+
+def hour_of_week_heatmap(
+    hour_of_week: pd.DataFrame, series: str = "delayed", against: str | None = None
+) -> Chart:
+    """A series by weekday and hour of day (heatmap), one panel per scenario.
+
+    ``hour_of_week`` is a run's hour-of-week table (scenario, replication,
+    series, weekday, hour, value): the time-average of the series in each hour
+    of the week over the observed window. Colour is the mean over
+    replications; tooltips give the 95% CI. With ``against`` (a comparison),
+    each other scenario also gets a panel of its paired difference from the
+    comparator on a diverging scale. Defaults to ``delayed``: medically fit
+    P1-P3 patients in acute beds, who build up overnight and over weekends
+    when community services accept in office hours.
+    """
+    rows = hour_of_week[hour_of_week["series"] == series]
+    if rows.empty:
+        return _empty(f"No hour-of-week series '{series}' in these results.")
+    names = _order(rows["scenario"])
+    title, unit = HOUR_OF_WEEK_LABELS.get(series, (_metric_title(series), "Patients"))
+    cells = _hour_cells(rows, ["scenario"])
+    level = alt.Color(
+        "mean:Q",
+        title=f"{unit} (mean)",
+        scale=alt.Scale(scheme="orangered", zero=False),  # the pattern, not the level
+        legend=alt.Legend(orient="right"),
+    )
+    panels = [
+        _hour_grid(cells[cells["scenario"] == n], level, unit, title).properties(
+            title=alt.Title(readable(n), anchor="start", fontSize=12)
+        )
+        for n in names
+    ]
+    diff_panels = []
+    if against is not None and against in names and len(names) > 1:
+        diff = _hour_cells(_paired(rows, ["weekday", "hour"], names, against), ["scenario"])
+        top = float(np.nanmax(np.abs(diff[["ci_low", "ci_high"]].to_numpy()))) or 1.0
+        change = alt.Color(
+            "mean:Q",
+            title=f"Change ({unit.lower()})",
+            scale=alt.Scale(scheme="blueorange", domain=[-top, top]),
+            legend=alt.Legend(orient="right"),
+        )
+        for n in names:
+            if n != against:
+                mine = diff[diff["scenario"] == n]
+                diff_panels.append(
+                    _hour_grid(mine, change, unit, f"Change in {title.lower()}").properties(
+                        title=alt.Title(
+                            f"{readable(n)} minus {readable(against)} (paired by replication)",
+                            anchor="start",
+                            fontSize=12,
+                        )
+                    )
+                )
+    n_reps = int(cells["n_reps"].max())
+    chart = alt.vconcat(*panels, spacing=18)  # one colour scale: scenarios read alike
+    if diff_panels:
+        changes = alt.vconcat(*diff_panels, spacing=18)
+        chart = alt.vconcat(chart, changes, spacing=24).resolve_scale(color="independent")
+    return chart.properties(
+        title=_title(
+            f"{title}, by hour of the week",
+            subtitle=f"Time-average in each hour after warm-up, mean of {n_reps} replications "
+            "(hover for the 95% CI)",
         )
     )
 
@@ -575,6 +728,174 @@ def ed_performance(replications: pd.DataFrame, period: str = "all") -> Chart:
             "Time in A&E",
             subtitle=f"One dot per replication, tick at the mean ({shown}); the metrics give "
             "the 4-hour share and the mean, not the distribution",
+        )
+    )
+
+
+ED_OUTCOMES = {"admitted": "Admitted", "not admitted": "Not admitted"}
+
+
+def _ed_shares(ed_time: pd.DataFrame, max_hours: float, by_outcome: bool) -> pd.DataFrame:
+    """Each replication's share of attendances in each bin (of those who left, per outcome
+    if ``by_outcome``), bins past ``max_hours`` merged into one that starts there."""
+    left = ed_time[ed_time["outcome"] != "still in A&E"].copy()
+    left["group"] = left["outcome"].astype(str) if by_outcome else "all"
+    keys = ["scenario", "group", "replication"]
+    total = left.groupby(keys, observed=True)["attendances"].transform("sum")
+    left["value"] = left["attendances"] / total.where(total > 0)
+    left["hours_from"] = left["hours_from"].clip(upper=max_hours)
+    shares = left.groupby([*keys, "hours_from"], observed=True)["value"].sum().reset_index()
+    return shares
+
+
+def _four_hour_share(ed_time: pd.DataFrame) -> pd.DataFrame:
+    """Each replication's share seen within 4 hours, as the metric ``ed_4h_share`` counts it."""
+    h = ed_time.assign(
+        within=ed_time["attendances"].where(
+            (ed_time["outcome"] != "still in A&E") & (ed_time["hours_to"] <= 4.0), 0
+        ),
+        unknown=ed_time["attendances"].where(
+            (ed_time["outcome"] == "still in A&E") & (ed_time["hours_to"] <= 4.0), 0
+        ),
+    )
+    sums = h.groupby(["scenario", "replication"], observed=True)[
+        ["within", "unknown", "attendances"]
+    ].sum()
+    sums["value"] = sums["within"] / (sums["attendances"] - sums["unknown"])
+    return sums.reset_index()
+
+
+def _distribution_panel(
+    band: pd.DataFrame,
+    colour: alt.Color,
+    max_hours: float,
+    title: str,
+    y_title: str = "Share of attendances per 15 minutes",
+) -> Chart:
+    """Mean share per bin as a step line with its 95% band, and the 4-hour line."""
+    step = float(np.diff(np.sort(band["hours_from"].unique()))[:1].sum() or 0.25)
+    x = alt.X(
+        "hours_from:Q",
+        title="Hours in A&E (arrival to departure)",
+        scale=alt.Scale(domain=[0, max_hours + step], nice=False),
+        axis=alt.Axis(values=list(range(0, int(max_hours) + 1, 2))),
+    )
+    tooltip = [
+        alt.Tooltip("scenario_label:N", title="Scenario"),
+        alt.Tooltip("bin:N", title="Time in A&E"),
+        *_ci_tooltips("Share of attendances", ".2%"),
+    ]
+    base = alt.Chart(band)
+    layers: list[alt.Chart] = [
+        base.mark_area(opacity=0.25, interpolate="step-after").encode(
+            x=x, y="ci_low:Q", y2="ci_high:Q", color=colour
+        ),
+        base.mark_line(interpolate="step-after", strokeWidth=1.5).encode(
+            x=x,
+            y=alt.Y(
+                "mean:Q",
+                title=y_title,
+                axis=alt.Axis(format=".1%"),
+                scale=alt.Scale(domainMin=0),
+            ),
+            color=colour,
+        ),
+        base.mark_point(opacity=0, size=60).encode(  # invisible: a tooltip for each bin
+            x=alt.X("mid:Q"), y="mean:Q", color=colour, tooltip=tooltip
+        ),
+    ]
+    four = pd.DataFrame({"x": [4.0], "label": ["4 hours"]})
+    layers.append(
+        alt.Chart(four)
+        .mark_rule(color="#c0392b", strokeDash=[5, 3], strokeWidth=1.5)
+        .encode(x="x:Q", tooltip=[alt.Tooltip("label:N", title="Line")])
+    )
+    return alt.layer(*layers).properties(title=alt.Title(title, anchor="start", fontSize=12))
+
+
+def ed_time_distribution(
+    ed_time: pd.DataFrame, period: str = "all", max_hours: float = 12.0
+) -> Chart:
+    """Distribution of time in A&E with the 4-hour line, per scenario; then by outcome.
+
+    ``ed_time`` is a run's A&E time table (scenario, replication, period,
+    outcome, hours_from, hours_to, attendances): each replication's count of
+    attendances in 15-minute bins of time in A&E. Each bin shows the mean
+    over replications of its share of the attendances that left A&E, with a
+    95% band; times past ``max_hours`` are gathered in the last bin. The
+    share within 4 hours (as ``ed_4h_share`` counts it, with its 95% CI) is
+    written by the 4-hour line. Below, the same for admitted and not
+    admitted attendances, each as a share of its own group.
+    """
+    rows = ed_time[ed_time["period"] == period]
+    if rows.empty or rows["attendances"].sum() == 0:
+        return _empty("No time-in-A&E histogram in these results.")
+    names = _order(rows["scenario"])
+    colour = _scenario_colour(names)
+
+    def bands(by_outcome: bool) -> pd.DataFrame:
+        shares = _ed_shares(rows, max_hours, by_outcome)
+        band = _mean_ci(shares, ["scenario", "group", "hours_from"])
+        band["ci_low"] = band["ci_low"].clip(lower=0.0)  # a share is never below zero
+        band["scenario_label"] = band["scenario"].map(readable)
+        band["mid"] = band["hours_from"] + 0.125
+        band["bin"] = [
+            f"over {a:g} h" if a >= max_hours else f"{a:g} to {a + 0.25:g} h"
+            for a in band["hours_from"]
+        ]
+        last = band[band["hours_from"] == band["hours_from"].max()].copy()
+        last["hours_from"] += 0.25  # closes the last step
+        return pd.concat([band, last], ignore_index=True)
+
+    overall = bands(False)
+    panel = _distribution_panel(overall, colour, max_hours, "All attendances")
+    within = _mean_ci(_four_hour_share(rows), ["scenario"])
+    within["scenario_label"] = within["scenario"].map(readable)
+    within["text"] = [
+        f"{lab}: {m:.1%} within 4 h ({lo:.1%} to {hi:.1%})"
+        for lab, m, lo, hi in zip(
+            within["scenario_label"],
+            within["mean"],
+            within["ci_low"],
+            within["ci_high"],
+            strict=True,
+        )
+    ]
+    within["x"] = 4.0
+    within["y"] = 14.0 + 16.0 * np.arange(len(within))
+    notes = (
+        alt.Chart(within)
+        .mark_text(align="left", dx=6, baseline="middle", fontSize=12)
+        .encode(
+            x="x:Q",
+            y=alt.Y("y:Q", scale=None),
+            text="text:N",
+            color=colour,
+            tooltip=[
+                alt.Tooltip("scenario_label:N", title="Scenario"),
+                *_ci_tooltips("Seen within 4 hours", ".1%"),
+            ],
+        )
+    )
+    top = alt.layer(panel, notes).properties(width=WIDTH, height=HEIGHT)
+    split = bands(True)
+    lower = [
+        _distribution_panel(
+            split[split["group"] == group],
+            colour,
+            max_hours,
+            f"{label} attendances",
+            f"Share of {label.lower()} per 15 minutes",
+        ).properties(width=HALF_WIDTH + 10, height=HEIGHT - 80)
+        for group, label in ED_OUTCOMES.items()
+        if (split["group"] == group).any()
+    ]
+    shown = "whole run" if period == "all" else period
+    return alt.vconcat(top, alt.hconcat(*lower, spacing=30), spacing=24).properties(
+        title=_title(
+            "Time in A&E",
+            subtitle=f"Share of attendances in each 15 minutes of time in A&E, mean and 95% band "
+            f"over replications ({shown}); the last bin holds everyone over {max_hours:g} hours",
         )
     )
 

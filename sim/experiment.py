@@ -196,6 +196,8 @@ def replications_needed(
         pd.concat([r.daily for r in runs], ignore_index=True),
         {**runs[0].meta, "reps": n},
         (scenario,),
+        hour_of_week=pd.concat([r.hour_of_week for r in runs], ignore_index=True),
+        ed_time=pd.concat([r.ed_time for r in runs], ignore_index=True),
     )
     return ReplicationCount(n, met, table, tuple(history), results)
 

@@ -38,11 +38,12 @@ fed with one :class:`~sim.record.Record`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from .calendar import EPS_HOURS, HOURS_PER_DAY
+from .calendar import EPS_HOURS, HOURS_PER_DAY, HOURS_PER_WEEK
 from .config import SERVICES
 from .params import ModelParams, Timeline
 from .record import COLUMNS, Record
@@ -73,7 +74,31 @@ DAILY_SERIES = (
 """Counting processes reported day by day (``daily.parquet``), in this order,
 followed by ``delayed``, ``acute_capacity`` and ``acute_occupancy``."""
 
+HOUR_OF_WEEK_SERIES = (
+    "acute_occupied",
+    "waiting_discharge_p1",
+    "waiting_discharge_p2",
+    "waiting_discharge_p3",
+    "boarding",
+    "ed_in_department",
+)
+"""Counting processes profiled by hour of the week (``hour_of_week.parquet``), followed
+by ``delayed`` (P1-P3 together)."""
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+ED_BIN_HOURS = 0.25
+ED_BINS = 96
+"""Time in A&E is counted in 15-minute bins up to 24 hours, then one bin for longer."""
+_ED_LEFT_CODES = ED_BINS + 1
+_ED_OUTCOMES = ("not admitted", "admitted", "still in A&E")
+_ED_OUTCOME_OF_CODE = np.repeat(np.arange(3), [_ED_LEFT_CODES, _ED_LEFT_CODES, 2])
+
 REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c != "parent")
+
+DAILY_DTYPE = np.float32
+"""Daily values are stored in single precision (7 significant digits, plenty for a daily
+mean) to halve the largest table; every metric is computed in double precision."""
 """The patient columns :meth:`MetricAccumulator.add_patients` reads."""
 
 
@@ -136,6 +161,45 @@ def _labels(
     return pd.array(pa.chunked_array([labels.cast(pa.large_string())]), dtype=dtype)
 
 
+def _ed_time_code(
+    stay: np.ndarray, within: np.ndarray, admitted: np.ndarray, known: np.ndarray
+) -> np.ndarray:
+    """The A&E time histogram's code of each attendance (see :func:`ed_time_bins`).
+
+    Bin ``k`` holds stays of more than ``k/4`` and at most ``(k + 1)/4`` hours
+    (bin 0 from zero), bin 96 more than 24 hours; it is forced to agree with
+    ``within`` (the 4-hour metric's own test) so the two count alike.
+    """
+    with np.errstate(invalid="ignore"):
+        raw = np.ceil((stay - EPS_HOURS) / ED_BIN_HOURS) - 1
+    bin_ = np.clip(np.nan_to_num(raw), 0, ED_BINS).astype(np.intp)
+    four = round(HOUR_4 / ED_BIN_HOURS)
+    bin_ = np.where(within, np.minimum(bin_, four - 1), np.maximum(bin_, four))
+    code = bin_ + _ED_LEFT_CODES * admitted
+    still = 2 * _ED_LEFT_CODES + known.astype(np.intp)  # still in A&E: under / over 4 h so far
+    return np.where(np.isnan(stay), still, code)
+
+
+def ed_time_bins() -> pd.DataFrame:
+    """The A&E time histogram's bins by code: outcome, hours_from, hours_to.
+
+    Attendances that left are counted by outcome (``admitted``: a decision to
+    admit, or SDEC refused; ``not admitted``: home or SDEC) in bins of
+    ``(hours_from, hours_to]``; those still in A&E at the end of the run are
+    counted as ``still in A&E`` with the time so far (``0-4`` or ``4-inf``).
+    """
+    edges = np.arange(ED_BINS + 1) * ED_BIN_HOURS
+    start = np.append(edges[:-1], edges[-1])
+    stop = np.append(edges[1:], np.inf)
+    return pd.DataFrame(
+        {
+            "outcome": np.repeat(_ED_OUTCOMES, [_ED_LEFT_CODES, _ED_LEFT_CODES, 2]),
+            "hours_from": np.concatenate((start, start, [0.0, HOUR_4])),
+            "hours_to": np.concatenate((stop, stop, [HOUR_4, np.inf])),
+        }
+    )
+
+
 def _capacity_by_day(timeline: Timeline, day_starts: np.ndarray) -> np.ndarray:
     """The capacity holding over each day (changes are dated, so they fall at midnight)."""
     index = np.searchsorted(timeline.times_h, day_starts, side="right") - 1
@@ -147,6 +211,63 @@ def _share(used: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(capacity > 0, used / capacity, np.where(used > 0, np.inf, 1.0))
     return np.where(np.isinf(capacity), 0.0, share)
+
+
+class Tables(NamedTuple):
+    """What a :class:`MetricAccumulator` (or an engine's batch) returns: four long tables.
+
+    Each has a leading ``replication`` column (``scenario`` is added by the runner).
+    """
+
+    metrics: pd.DataFrame
+    daily: pd.DataFrame
+    hour_of_week: pd.DataFrame
+    ed_time: pd.DataFrame
+
+
+class _WeekProfile:
+    """Patient-hours in each of the 168 hours of the week, per (series, replication).
+
+    An interval ``[s, e)`` spends in hour-of-week bin ``b`` the hours
+    ``G_b(e) - G_b(s)``, where ``G_b(t)`` is the time bin ``b`` has had since a
+    Monday midnight before the run: ``w + clip(x - b, 0, 1)`` for ``t`` at hour
+    ``x`` (0 <= x < 168) of week ``w``. So each end of an interval adds (with
+    sign +1 at the end, -1 at the start) ``w`` to every bin, 1 to every bin
+    below ``floor(x)`` and ``x - floor(x)`` to bin ``floor(x)``: three running
+    sums, the middle one kept as a count at ``floor(x)`` and summed from the
+    top at the end. Exact, and no loop over patients or hours.
+    """
+
+    def __init__(self, n_series: int, R: int, offset_h: float) -> None:
+        self.R = R
+        self.offset_h = offset_h
+        self.weeks = np.zeros(n_series * R)
+        self.ends = np.zeros(n_series * HOURS_PER_WEEK * R)
+        self.fraction = np.zeros(n_series * HOURS_PER_WEEK * R)
+
+    def _ends(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Week, hour-of-week bin and the fraction of that hour gone, of each time."""
+        week, x = np.divmod(t + self.offset_h, float(HOURS_PER_WEEK))
+        hour = np.minimum(x.astype(np.intp), HOURS_PER_WEEK - 1)
+        return week, hour, x - hour
+
+    def add(self, series: int, rep: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+        """Add the intervals ``[start, end)`` (already cut to the observed window)."""
+        R = self.R
+        for t, sign in ((end, 1.0), (start, -1.0)):
+            week, hour, fraction = self._ends(t)
+            self.weeks[series * R : (series + 1) * R] += sign * np.bincount(rep, week, minlength=R)
+            key = (series * HOURS_PER_WEEK + hour) * R + rep
+            _scatter_hours(self.ends, key, np.full(len(key), sign))
+            _scatter_hours(self.fraction, key, sign * fraction)
+
+    def hours(self) -> np.ndarray:
+        """Patient-hours by [series, hour of week, replication]."""
+        R = self.R
+        shape = (-1, HOURS_PER_WEEK, R)
+        ends = self.ends.reshape(shape)
+        above = np.cumsum(ends[:, ::-1, :], axis=1)[:, ::-1, :] - ends  # ends in later bins
+        return self.weeks.reshape(-1, 1, R) + above + self.fraction.reshape(shape)
 
 
 class _Rows:
@@ -233,6 +354,7 @@ class MetricAccumulator:
             "t_fit": 4,
             "comm_start": 4,
             "ur_start": 1,
+            "ed_time": 2 * _ED_LEFT_CODES + 2,
         }
         self.counts = {name: np.zeros(R * nF * n, dtype=np.int64) for name, n in self.codes.items()}
         self.ed_hours = np.zeros(R * nF)
@@ -259,6 +381,10 @@ class MetricAccumulator:
         self.level_hours = np.zeros(R * n_seg * self.n_lev)
         self.level = np.zeros(R, dtype=np.int64)
         self.level_t = np.zeros(R)
+
+        # hour-of-week profiles of some counting processes
+        self.week_of_series = {self.sidx[name]: k for k, name in enumerate(HOUR_OF_WEEK_SERIES)}
+        self.week = _WeekProfile(len(HOUR_OF_WEEK_SERIES), R, cal.week_offset_h)
         self.finished = False
 
     # --- feeding ----------------------------------------------------------------------------
@@ -358,6 +484,15 @@ class MetricAccumulator:
             ended = np.flatnonzero(e_slot <= self.D)
             k, e_hours = k[ended], e_hours[ended]
         _scatter_add(self.hours, k, e_hours, self.flows, sign=-1)
+        if series in self.week_of_series:
+            self._add_week(self.week_of_series[series], rep, t_start[rows], t_end[rows])
+
+    def _add_week(self, series: int, rep: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+        """Add the observed part of stays ``[start, end)`` to an hour-of-week profile."""
+        start = np.maximum(start, self.warm_h)
+        end = np.fmin(end, self.end_h)  # NaN: still there at the end
+        on = np.flatnonzero(end > start)
+        self.week.add(series, rep[on], start[on], end[on])
 
     def _in_window(self, r: _Rows, column: str) -> tuple[np.ndarray | slice, np.ndarray]:
         """Rows of ``r`` whose event happened in the observed window, and their count bins."""
@@ -392,6 +527,8 @@ class MetricAccumulator:
         known = (self.end_h - arrival) > HOUR_4
         state = np.where(left, 2 + within, known)
         self._count("ed_arrival", key, r["cohort"][rows] * 4 + state)
+        admitted = (r["ed_outcome"][rows] == 2) | r["sdec_refused"][rows]
+        self._count("ed_time", key, _ed_time_code(stay, within, admitted, known))
         hours = np.where(left, stay, 0.0)
         self.ed_hours += np.bincount(key, hours, minlength=len(self.ed_hours))
 
@@ -550,11 +687,13 @@ class MetricAccumulator:
 
     # --- results ------------------------------------------------------------------------------
 
-    def finish(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(metrics, daily) long tables, replications in the order given.
+    def finish(self) -> Tables:
+        """The long tables (:class:`Tables`), replications in the order given.
 
         metrics: replication, metric, period, value; daily: replication, date,
-        series, value. Call once: the accumulator is spent afterwards.
+        series, value; hour_of_week: replication, series, weekday, hour, value;
+        ed_time: replication, period, outcome, hours_from, hours_to,
+        attendances. Call once: the accumulator is spent afterwards.
         """
         if self.finished:
             raise RuntimeError("MetricAccumulator.finish() was already called")
@@ -563,11 +702,12 @@ class MetricAccumulator:
         self.finished = True
         R, S, W, D = self.R, len(self.series), self.W, self.D
         names = [*self.series[:-1], "delayed", "acute_capacity", "acute_occupancy"]
-        daily = np.empty((R, len(names), D))
+        daily = np.empty((R, len(names), D), dtype=DAILY_DTYPE)
         flows = self.flows.reshape(S, W, R)
         hours = self.hours.reshape(S, W, R)
         totals: dict[str, np.ndarray] = {}
         self._day_integrals: dict[str, np.ndarray] = {}
+        delayed = np.zeros((R, D))  # summed in double precision, then stored
         for s, name in enumerate(self.series):
             level = np.cumsum(flows[s, :D, :], axis=0, dtype=np.int64)  # in the system at midnight
             integral = (level * _DAY + hours[s, 1 : D + 1, :]).T  # patient-hours in each day
@@ -576,32 +716,93 @@ class MetricAccumulator:
                 daily[:, s, :] = integral / _DAY
             if name == "acute_occupied" or name.startswith("community_in_use_"):
                 self._day_integrals[name] = integral
+            if name in ("waiting_discharge_p1", "waiting_discharge_p2", "waiting_discharge_p3"):
+                delayed += integral
         del flows, hours, level, integral
         self.flows, self.hours = np.zeros(0, dtype=np.int32), np.zeros(0)  # spent: free the diary
         metrics = self._metrics_frame(totals)
 
-        wd = [self.sidx[f"waiting_discharge_p{k}"] for k in (1, 2, 3)]
-        daily[:, -3, :] = daily[:, wd[0], :] + daily[:, wd[1], :] + daily[:, wd[2], :]
+        daily[:, -3, :] = delayed / _DAY
         daily[:, -2, :] = self.bed_days_cap[None, :]
         daily[:, -1, :] = self._share_hours("acute_occupied", self.params.beds) / _DAY
         self._day_integrals = {}
+        return Tables(
+            metrics,
+            self._daily_frame(names, daily),
+            self._hour_of_week_frame(),
+            self._ed_time_frame(),
+        )
+
+    def _daily_frame(self, names: list[str], daily: np.ndarray) -> pd.DataFrame:
+        R, D = self.R, self.D
         if D < 1:
-            return metrics, pd.DataFrame(columns=["replication", "date", "series", "value"])
+            return pd.DataFrame(columns=["replication", "date", "series", "value"])
         cal = self.params.calendar
         dates = pd.to_datetime(cal.sim_start) + pd.to_timedelta(
             self.day_starts[:-1] / _DAY, unit="D"
         )
-        series = np.repeat(np.arange(len(names), dtype=np.int32), D)
-        frame = pd.DataFrame(
+        codes = np.tile(np.repeat(np.arange(len(names), dtype=np.int8), D), R)
+        return pd.DataFrame(
             {
                 "replication": np.repeat(self.replications, len(names) * D),
                 "date": np.tile(dates.to_numpy(), R * len(names)),
-                "series": _labels(names, np.tile(series, R)),
-                "value": daily.ravel(),
+                # one byte a row: tens of millions of rows as strings took most of the memory
+                "series": pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(names)),
+                "value": daily.ravel(),  # a view: the frame holds the array itself
             },
             copy=False,
         )
-        return metrics, frame
+
+    def _hour_of_week_frame(self) -> pd.DataFrame:
+        """Mean in each hour of the week over the observed window: replication, series,
+        weekday, hour, value (patient-hours in that hour of the week / its hours)."""
+        R = self.R
+        hours = self.week.hours()  # [series, hour of week, replication]
+        pathways = [HOUR_OF_WEEK_SERIES.index(f"waiting_discharge_p{k}") for k in (1, 2, 3)]
+        delayed = hours[pathways].sum(axis=0, keepdims=True)
+        hours = np.concatenate((hours, delayed))
+        names = [*HOUR_OF_WEEK_SERIES, "delayed"]
+        window = _WeekProfile(1, 1, self.week.offset_h)
+        window.add(0, np.zeros(1, np.intp), np.array([self.warm_h]), np.array([self.end_h]))
+        exposure = window.hours()[0, :, 0]  # hours of each hour of the week in the window
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(exposure[None, :, None] > 0, hours / exposure[None, :, None], np.nan)
+        value = value.transpose(2, 0, 1)  # [replication, series, hour of week]
+        how = np.tile(np.arange(HOURS_PER_WEEK), R * len(names))
+        return pd.DataFrame(
+            {
+                "replication": np.repeat(self.replications, len(names) * HOURS_PER_WEEK),
+                "series": _labels(
+                    names, np.tile(np.repeat(np.arange(len(names)), HOURS_PER_WEEK), R)
+                ),
+                "weekday": _labels(WEEKDAYS, how // HOURS_PER_DAY),
+                "hour": (how % HOURS_PER_DAY).astype(np.int64),
+                "value": value.ravel(),
+            },
+            copy=False,
+        )
+
+    def _ed_time_frame(self) -> pd.DataFrame:
+        """Attendances by time in A&E: replication, period, outcome, hours_from, hours_to,
+        attendances (see :func:`ed_time_bins`), by arrival time as ``attendances``."""
+        counts = self._counts("ed_time")  # [replication, period, code]
+        R, n_periods, n_codes = counts.shape
+        bins = ed_time_bins()
+        code = np.tile(np.arange(n_codes), R * n_periods)
+        return pd.DataFrame(
+            {
+                "replication": np.repeat(self.replications, n_periods * n_codes),
+                "period": _labels(
+                    [p.label for p in self.periods],
+                    np.tile(np.repeat(np.arange(n_periods), n_codes), R),
+                ),
+                "outcome": _labels(_ED_OUTCOMES, _ED_OUTCOME_OF_CODE[code]),
+                "hours_from": bins["hours_from"].to_numpy()[code],
+                "hours_to": bins["hours_to"].to_numpy()[code],
+                "attendances": counts.astype(np.int64).ravel(),
+            },
+            copy=False,
+        )
 
     def _per_period(self, by_day: np.ndarray) -> np.ndarray:
         """Sum over the days of each period: [R, D] -> [R, 1 + financial years]."""
@@ -849,8 +1050,8 @@ def acute_events(patients: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.nda
     return times[order], deltas[order]
 
 
-def record_tables(record: Record) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(metrics, daily) of one SimPy record: the accumulator fed with the whole record."""
+def record_tables(record: Record) -> Tables:
+    """The tables of one SimPy record: the accumulator fed with the whole record."""
     accumulator = MetricAccumulator(record.params, [record.replication])
     accumulator.add_record(record)
     return accumulator.finish()

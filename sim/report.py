@@ -2,7 +2,8 @@
 
 :func:`write_report` reads what a run, comparison or sweep saved in its
 folder (``summary.csv``, ``replications.parquet``, ``daily.parquet``,
-``scenario.json``, ``comparison.csv``; a sweep's ``experiment.json``,
+``hour_of_week.parquet``, ``ed_time.parquet``, ``scenario.json``,
+``comparison.csv``; a sweep's ``experiment.json``,
 ``points.csv``, ``summary.csv``) and writes ``report.html`` beside it, so a
 report can always be rebuilt from saved results (``leftshift report DIR``).
 
@@ -56,6 +57,8 @@ class Saved:
     replications: pd.DataFrame | None = None
     daily: pd.DataFrame | None = None
     comparison: pd.DataFrame | None = None
+    hour_of_week: pd.DataFrame | None = None
+    ed_time: pd.DataFrame | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     """``scenario.json`` (run, comparison) or ``experiment.json`` (sweep)."""
 
@@ -108,23 +111,23 @@ def load_saved(folder: str | Path) -> Saved:
     comparison = None
     if (folder / "comparison.csv").exists():
         comparison = pd.read_csv(folder / "comparison.csv", keep_default_na=False, na_values=[""])
-    daily = (
-        pd.read_parquet(folder / "daily.parquet") if (folder / "daily.parquet").exists() else None
-    )
-    replications = (
-        pd.read_parquet(folder / "replications.parquet")
-        if (folder / "replications.parquet").exists()
-        else None
-    )
     return Saved(
         folder,
         "comparison" if comparison is not None else "run",
         pd.read_csv(folder / "summary.csv", keep_default_na=False, na_values=[""]),
-        replications=replications,
-        daily=daily,
+        replications=_parquet_if_saved(folder, "replications"),
+        daily=_parquet_if_saved(folder, "daily"),
         comparison=comparison,
         provenance=json.loads((folder / "scenario.json").read_text()),
+        hour_of_week=_parquet_if_saved(folder, "hour_of_week"),
+        ed_time=_parquet_if_saved(folder, "ed_time"),
     )
+
+
+def _parquet_if_saved(folder: Path, name: str) -> pd.DataFrame | None:
+    """A saved table, or None for a folder from before it was saved (or without it)."""
+    path = folder / f"{name}.parquet"
+    return pd.read_parquet(path) if path.exists() else None
 
 
 # --- charts -------------------------------------------------------------------------------------
@@ -149,15 +152,7 @@ def figures(saved: Saved) -> list[Figure]:
         out.append(
             Figure("acute-occupancy", "Acute bed occupancy", charts.daily_occupancy(saved.daily))
         )
-        out.append(
-            Figure(
-                "weekly-pattern",
-                "Delayed discharges through the week",
-                charts.weekly_pattern(saved.daily),
-                "The daily series hold one value a day, so the pattern is by day of week, "
-                "not hour of week.",
-            )
-        )
+    out += _week_figures(saved)
     out.append(
         Figure(
             "activity",
@@ -173,16 +168,19 @@ def figures(saved: Saved) -> list[Figure]:
         )
     )
     out.append(Figure("community", "Community services", charts.community(saved.summary)))
-    if saved.replications is not None:
+    if saved.ed_time is not None and not saved.ed_time.empty:
+        out.append(Figure("ed", "Time in A&E", charts.ed_time_distribution(saved.ed_time)))
+    elif saved.replications is not None:  # a folder saved before the histogram was
         out.append(
             Figure(
                 "ed",
                 "Time in A&E",
                 charts.ed_performance(saved.replications),
-                "The metrics give each replication's 4-hour share and mean time in A&E, not "
-                "the distribution of times, so these are shown.",
+                "These results hold each replication's 4-hour share and mean time in A&E, "
+                "not the distribution of times, so these are shown.",
             )
         )
+    if saved.replications is not None:
         against = saved.against
         if against is not None:
             out.append(
@@ -193,6 +191,36 @@ def figures(saved: Saved) -> list[Figure]:
                 )
             )
     return out
+
+
+def _week_figures(saved: Saved) -> list[Figure]:
+    """Delayed patients and beds occupied by hour of the week; for results saved before the
+    hour-of-week profiles were, delayed patients by day of week and month from the daily
+    series."""
+    how = saved.hour_of_week
+    if how is not None and not how.empty:
+        return [
+            Figure(
+                f"hour-of-week-{_slug(series)}",
+                heading,
+                charts.hour_of_week_heatmap(how, series, saved.against),
+            )
+            for series, heading in (
+                ("delayed", "Delayed discharges by hour of the week"),
+                ("acute_occupied", "Acute beds occupied by hour of the week"),
+            )
+        ]
+    if saved.daily is not None and not saved.daily.empty:
+        return [
+            Figure(
+                "weekly-pattern",
+                "Delayed discharges through the week",
+                charts.weekly_pattern(saved.daily),
+                "These results hold one value a day, so the pattern is by day of week, "
+                "not hour of week.",
+            )
+        ]
+    return []
 
 
 def _sweep_paths(saved: Saved) -> list[str]:

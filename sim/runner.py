@@ -9,6 +9,8 @@ local worker processes or a Dask cluster (:mod:`sim.parallel`).
 * ``summary``: scenario, metric, period, mean, ci_low, ci_high, n_reps
 * ``replications``: scenario, replication, metric, period, value
 * ``daily``: scenario, replication, date, series, value
+* ``hour_of_week``: scenario, replication, series, weekday, hour, value
+* ``ed_time``: scenario, replication, period, outcome, hours_from, hours_to, attendances
 
 Replication ``r`` always uses the streams of ``(seed, r)``, whatever else is
 run, so results do not depend on the order or place replications run in.
@@ -34,37 +36,39 @@ from . import __version__
 from .analysis import summarise
 from .config import Scenario, ScenarioError
 from .invariants import assert_ok
-from .metrics import daily_series, replication_metrics
+from .metrics import Tables, record_tables
 from .parallel import imap, pool
 from .params import ModelParams, build_params
 
-BatchEngine = Callable[[ModelParams, int, Sequence[int], bool], tuple[pd.DataFrame, pd.DataFrame]]
-"""An engine runs a batch of replications of one scenario and returns two long
-tables, each with a leading ``replication`` column: the metrics (replication,
-metric, period, value) and the daily series (replication, date, series, value).
+BatchEngine = Callable[[ModelParams, int, Sequence[int], bool], Tables]
+"""An engine runs a batch of replications of one scenario and returns the long
+tables of :class:`sim.metrics.Tables`, each with a leading ``replication``
+column: the metrics (replication, metric, period, value), the daily series
+(replication, date, series, value), the hour-of-week profiles and the A&E
+time histogram.
 
 Replication ``r`` must give the same rows whatever batch it runs in: that is
 what makes results independent of the number of workers."""
 
 
-def _simpy(
-    params: ModelParams, seed: int, replications: Sequence[int], check: bool
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def concat_tables(parts: Sequence[Tables]) -> Tables:
+    """The tables of several batches, one after another."""
+    return Tables(*(pd.concat(frames, ignore_index=True) for frames in zip(*parts, strict=True)))
+
+
+def _simpy(params: ModelParams, seed: int, replications: Sequence[int], check: bool) -> Tables:
     from .engine_simpy import simulate
 
-    metric_frames, daily_frames = [], []
+    parts = []
     for replication in replications:
         record = simulate(params, seed, replication)
         if check:
             assert_ok(record)
-        metric_frames.append(replication_metrics(record))
-        daily_frames.append(daily_series(record))
-    return pd.concat(metric_frames, ignore_index=True), pd.concat(daily_frames, ignore_index=True)
+        parts.append(record_tables(record))
+    return concat_tables(parts)
 
 
-def _fast(
-    params: ModelParams, seed: int, replications: Sequence[int], check: bool
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _fast(params: ModelParams, seed: int, replications: Sequence[int], check: bool) -> Tables:
     from .engine_fast import FastEngine
     from .metrics import MetricAccumulator
 
@@ -102,8 +106,8 @@ def run_batch(
     replications: Sequence[int],
     engine: str = "simpy",
     check: bool = False,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Some replications of one scenario: (metrics, daily), without the scenario column."""
+) -> Tables:
+    """Some replications of one scenario: its tables, without the scenario column."""
     return get_engine(engine)(params, seed, list(replications), check)
 
 
@@ -116,6 +120,10 @@ class Results:
     daily: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
     scenarios: tuple[Scenario, ...] = ()
+    hour_of_week: pd.DataFrame | None = None
+    """scenario, replication, series, weekday, hour, value (``None``: not kept)."""
+    ed_time: pd.DataFrame | None = None
+    """scenario, replication, period, outcome, hours_from, hours_to, attendances."""
 
     def value(self, metric: str, period: str = "all", scenario: str | None = None) -> float:
         """The mean of one metric (for quick looks and tests)."""
@@ -128,7 +136,8 @@ class Results:
         return float(rows["mean"].iloc[0])
 
     def save(self, out: str | Path, extra: Mapping[str, pd.DataFrame | str] | None = None) -> Path:
-        """Write summary.csv, replications.parquet, daily.parquet and scenario.json.
+        """Write summary.csv, replications.parquet, daily.parquet, scenario.json and, when
+        present, hour_of_week.parquet and ed_time.parquet.
 
         ``extra`` adds tables by file name (``.csv`` or ``.parquet``), such as a
         comparison, or text (a ``str``, written as UTF-8: notes, findings). Files are written to a temporary folder beside ``out`` and
@@ -142,6 +151,9 @@ class Results:
             self.summary.to_csv(tmp / "summary.csv", index=False)
             self.replications.to_parquet(tmp / "replications.parquet", index=False)
             self.daily.to_parquet(tmp / "daily.parquet", index=False)
+            for name, table in (("hour_of_week", self.hour_of_week), ("ed_time", self.ed_time)):
+                if table is not None:
+                    table.to_parquet(tmp / f"{name}.parquet", index=False)
             provenance = {
                 **self.meta,
                 "scenarios": [
@@ -195,20 +207,22 @@ def run_scenario_batch(
     check: bool,
     metrics: Sequence[str] | None = None,
     daily: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> Tables:
     """One task for a worker: some replications of one scenario.
 
     Takes the scenario rather than its engine parameters because it is a
     hundred times smaller to send to a worker, and building the parameters
     takes milliseconds. ``metrics`` keeps only those metrics (a sweep keeps a
-    few); ``daily=False`` drops the daily series.
+    few); ``daily=False`` drops the daily series, the hour-of-week profiles
+    and the A&E time histogram.
     """
-    metric_rows, daily_rows = run_batch(build_params(scenario), seed, replications, engine, check)
+    tables = run_batch(build_params(scenario), seed, replications, engine, check)
     if metrics is not None:
-        metric_rows = metric_rows[metric_rows["metric"].isin(list(metrics))].reset_index(drop=True)
+        kept = tables.metrics["metric"].isin(list(metrics))
+        tables = tables._replace(metrics=tables.metrics[kept].reset_index(drop=True))
     if not daily:
-        daily_rows = daily_rows.iloc[0:0]
-    return metric_rows, daily_rows
+        tables = Tables(tables.metrics, *(frame.iloc[0:0] for frame in tables[1:]))
+    return tables
 
 
 def _check_run(reps: int, seed: int, engine: str) -> None:
@@ -272,7 +286,7 @@ def run_experiment(
         ]
         # seeds outside, scenarios inside: partial progress covers every scenario evenly
         tasks = [(k, batch) for batch in batches for k in range(len(listed))]
-        done: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        done: dict[int, Tables] = {}
         finished = 0
         for index, frames in imap(
             run_on,
@@ -283,17 +297,14 @@ def run_experiment(
             finished += len(tasks[index][1])
             if progress is not None:
                 progress(finished)
-    metric_frames, daily_frames = [], []
+    by_scenario = []
     for k, scenario in enumerate(listed):
         mine = [i for i, (kk, _) in enumerate(tasks) if kk == k]  # in replication order
-        metrics = pd.concat([done[i][0] for i in mine], ignore_index=True)
-        metrics.insert(0, "scenario", scenario.name)
-        daily = pd.concat([done[i][1] for i in mine], ignore_index=True)
-        daily.insert(0, "scenario", scenario.name)
-        metric_frames.append(metrics)
-        daily_frames.append(daily)
-    replications = pd.concat(metric_frames, ignore_index=True)
-    daily = pd.concat(daily_frames, ignore_index=True)
+        tables = concat_tables([done[i] for i in mine])
+        for frame in tables:
+            frame.insert(0, "scenario", scenario.name)
+        by_scenario.append(tables)
+    replications, daily, hour_of_week, ed_time = concat_tables(by_scenario)
     meta: dict[str, Any] = {
         "seed": seed,
         "reps": reps,
@@ -303,7 +314,15 @@ def run_experiment(
     }
     if first_replication:
         meta["first_replication"] = first_replication
-    return Results(summarise(replications), replications, daily, meta, tuple(listed))
+    return Results(
+        summarise(replications),
+        replications,
+        daily,
+        meta,
+        tuple(listed),
+        hour_of_week=hour_of_week,
+        ed_time=ed_time,
+    )
 
 
 def run(

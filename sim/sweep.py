@@ -265,7 +265,7 @@ def _known_metrics(base: Scenario, engine: str) -> tuple[list[str], list[str]]:
     scenario says so before anything is written.
     """
     day = base.override({"run.warm_up_days": 0, "run.horizon_years": 1 / 365.25})
-    metrics, _ = run_batch(build_params(day), 0, [0], engine, False)
+    metrics = run_batch(build_params(day), 0, [0], engine, False).metrics
     periods = ["all", *(p.label for p in build_params(base).calendar.periods[1:])]
     return list(dict.fromkeys(metrics["metric"])), periods
 
@@ -535,7 +535,7 @@ def run_sweep(
         tasks = [(k, b) for k in todo for b in range(len(batches))]
         parts: dict[int, dict[int, pd.DataFrame]] = {}
         try:
-            for index, (rows, _) in imap(
+            for index, (rows, *_) in imap(
                 run_on,
                 run_scenario_batch,
                 (

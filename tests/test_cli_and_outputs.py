@@ -32,7 +32,7 @@ def tiny(tmp_path: Path) -> Path:
     return path
 
 
-def test_run_writes_the_four_files_with_their_columns(tiny, tmp_path):
+def test_run_writes_its_files_with_their_columns(tiny, tmp_path):
     out = tmp_path / "results"
     result = CliRunner().invoke(main, ["run", str(tiny), "--out", str(out), "--seed", "5"])
     assert result.exit_code == 0, result.output
@@ -40,6 +40,8 @@ def test_run_writes_the_four_files_with_their_columns(tiny, tmp_path):
     assert "A&E attendances" in result.output
     assert sorted(p.name for p in out.iterdir()) == [
         "daily.parquet",
+        "ed_time.parquet",
+        "hour_of_week.parquet",
         "replications.parquet",
         "report.html",
         "scenario.json",
@@ -62,6 +64,18 @@ def test_run_writes_the_four_files_with_their_columns(tiny, tmp_path):
     daily = pd.read_parquet(out / "daily.parquet")
     assert list(daily.columns) == ["scenario", "replication", "date", "series", "value"]
     assert daily.date.min() == pd.Timestamp("2016-04-01")
+    how = pd.read_parquet(out / "hour_of_week.parquet")
+    assert list(how.columns) == ["scenario", "replication", "series", "weekday", "hour", "value"]
+    ed = pd.read_parquet(out / "ed_time.parquet")
+    assert list(ed.columns) == [
+        "scenario",
+        "replication",
+        "period",
+        "outcome",
+        "hours_from",
+        "hours_to",
+        "attendances",
+    ]
     meta = json.loads((out / "scenario.json").read_text())
     assert meta["seed"] == 5
     assert meta["reps"] == 2

@@ -96,6 +96,8 @@ def test_compare_cli_writes_tables_and_prints_both_changes(plan_files, tmp_path)
         "comparison.csv",
         "comparison.parquet",
         "daily.parquet",
+        "ed_time.parquet",
+        "hour_of_week.parquet",
         "replications.parquet",
         "report.html",
         "scenario.json",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import altair as alt
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import CONFIGS, small_system
+from scipy import stats
 
 from sim import charts
 from sim.cli import main
@@ -107,6 +109,65 @@ def test_weekly_pattern_is_weekday_by_month(comparison) -> None:
     rows = _data(charts.weekly_pattern(result.results.daily))
     assert {r["weekday"] for r in rows} == set(charts.WEEKDAYS)
     assert {r["month_label"] for r in rows} >= {"Jan 2017", "Jun 2017"}
+
+
+def _cells(chart: charts.Chart, scenario: str, diff: bool = False) -> pd.DataFrame:
+    """A heatmap's cells of one scenario (levels, or its change against the comparator)."""
+    rows = pd.DataFrame([r for r in _data(chart) if "hours" in r])
+    rows = rows[rows.scenario == scenario]
+    level = rows.groupby(["weekday", "hour"]).head(1)  # levels come first, then changes
+    change = rows.drop(level.index)
+    return (change if diff else level).set_index(["weekday", "hour"]).sort_index()
+
+
+def test_hour_of_week_heatmap_shows_the_mean_and_ci_of_every_hour(comparison) -> None:
+    result, _ = comparison
+    how = result.results.hour_of_week
+    chart = charts.hour_of_week_heatmap(how, "delayed")
+    small = _cells(chart, "small")
+    assert len(small) == 168
+    assert set(small.index.get_level_values("weekday")) == set(charts.WEEKDAYS)
+    rows = how[(how.series == "delayed") & (how.scenario == "small")]
+    values = rows[(rows.weekday == "Sat") & (rows.hour == 14)]["value"].to_numpy()
+    assert len(values) == 2  # replications
+    half = stats.t.ppf(0.975, 1) * values.std(ddof=1) / np.sqrt(2)
+    cell = small.loc[("Sat", 14)]
+    assert cell["mean"] == pytest.approx(values.mean(), rel=1e-12)
+    assert cell["ci_high"] - cell["mean"] == pytest.approx(half, rel=1e-9)
+    spec = json.dumps(chart.to_dict())
+    assert "by hour of the week" in spec
+    assert "95% CI from" in spec
+
+
+def test_hour_of_week_heatmap_of_a_comparison_has_a_paired_change_panel(comparison) -> None:
+    result, _ = comparison
+    how = result.results.hour_of_week
+    chart = charts.hour_of_week_heatmap(how, "delayed", against="small")
+    change = _cells(chart, "more_p1", diff=True)
+    assert len(change) == 168
+    rows = how[(how.series == "delayed") & (how.weekday == "Mon") & (how.hour == 8)]
+    wide = rows.pivot_table(index="replication", columns="scenario", values="value")
+    assert change.loc[("Mon", 8), "mean"] == pytest.approx(
+        (wide["more_p1"] - wide["small"]).mean(), rel=1e-12
+    )
+    assert "more p1 minus small" in json.dumps(chart.to_dict())
+
+
+def test_ed_time_distribution_draws_shares_and_the_4h_metric(comparison) -> None:
+    result, _ = comparison
+    chart = charts.ed_time_distribution(result.results.ed_time)
+    rows = _data(chart)
+    notes = {r["scenario"]: r for r in rows if "text" in r}
+    reps = result.results.replications
+    four = reps[(reps.metric == "ed_4h_share") & (reps.period == "all")]
+    for name, mean in four.groupby("scenario")["value"].mean().items():
+        assert notes[name]["mean"] == pytest.approx(mean, rel=1e-12)
+        assert f"{mean:.1%} within 4 h" in notes[name]["text"]
+    steps = pd.DataFrame([r for r in rows if "bin" in r and r["group"] == "all"])
+    steps = steps.drop_duplicates(["scenario", "bin"])  # the closing step repeats the last bin
+    assert steps.groupby("scenario")["mean"].sum().to_numpy() == pytest.approx(1.0, rel=1e-9)
+    assert {r["group"] for r in rows if "bin" in r} == {"all", "admitted", "not admitted"}
+    assert '"4 hours"' in json.dumps(chart.to_dict())
 
 
 def test_year_charts_use_financial_years_and_the_baseline_year(comparison) -> None:
@@ -230,7 +291,8 @@ def test_report_is_one_page_with_libraries_once_tables_and_provenance(comparison
     figs = figures(load_saved(folder))
     assert [f.slug for f in figs] == [
         "acute-occupancy",
-        "weekly-pattern",
+        "hour-of-week-delayed",
+        "hour-of-week-acute-occupied",
         "activity",
         "delayed-pathway",
         "community",
@@ -242,6 +304,18 @@ def test_report_is_one_page_with_libraries_once_tables_and_provenance(comparison
     for shown in ("small (comparator)", "more p1 vs small", "small vs 2016/17", "seed</th><td>5<"):
         assert shown in text
     assert "Resolved parameters: more_p1" in text
+
+
+def test_results_saved_before_the_profiles_get_the_daily_stand_ins(comparison, tmp_path) -> None:
+    _, folder = comparison
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    (old / "hour_of_week.parquet").unlink()
+    (old / "ed_time.parquet").unlink()
+    slugs = [f.slug for f in figures(load_saved(old))]
+    assert "weekly-pattern" in slugs
+    assert "ed" in slugs
+    assert not [s for s in slugs if s.startswith("hour-of-week")]
 
 
 def test_png_and_svg_on_request(comparison, tmp_path: Path) -> None:
@@ -290,7 +364,16 @@ def test_baseline_report_stays_under_5_mb(tmp_path: Path) -> None:
     daily = grid.to_frame(index=False)
     daily.insert(0, "scenario", "baseline")
     daily["value"] = rng.uniform(400, 700, len(daily))
-    year = Results(results.summary, results.replications, daily, results.meta, (baseline,))
+    year = Results(
+        results.summary,
+        results.replications,
+        daily,
+        results.meta,
+        (baseline,),
+        hour_of_week=results.hour_of_week,  # charts of them hold 168 cells or bins, any length
+        ed_time=results.ed_time,
+    )
     folder = year.save(tmp_path / "baseline")
+    assert "hour-of-week-delayed" in [f.slug for f in figures(load_saved(folder))]
     size = write_report(folder).stat().st_size
     assert size < 5_000_000, f"{size / 1e6:.1f} MB"
