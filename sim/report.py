@@ -72,12 +72,36 @@ class Saved:
     def scenario_names(self) -> list[str]:
         return list(dict.fromkeys(self.summary["scenario"])) if self.kind != "sweep" else []
 
+    findings: str | None = None
+    """An HTML fragment of written findings (``findings.html``, e.g. from a case study)."""
+
     @property
     def baseline_years(self) -> dict[str, str | None]:
         return {
             s["name"]: (s.get("resolved", {}).get("plan") or {}).get("baseline_year")
             for s in self.provenance.get("scenarios", [])
         }
+
+    def plan_trajectory(self) -> pd.DataFrame:
+        """Each plan's projected level (scenario, metric, period, value) from its ``[plan]``.
+
+        A projection is a change against the baseline year, so its level is the
+        scenario's own simulated mean in that year times (1 + change); the
+        baseline year itself starts the line.
+        """
+        rows = []
+        means = self.summary.set_index(["scenario", "metric", "period"])["mean"]
+        for s in self.provenance.get("scenarios", []):
+            plan = s.get("resolved", {}).get("plan") or {}
+            year = plan.get("baseline_year")
+            for metric, changes in (plan.get("projected") or {}).items():
+                base = means.get((s["name"], metric, year))
+                if base is None or not changes:
+                    continue
+                rows.append((s["name"], metric, year, float(base)))
+                for period, change in sorted(changes.items()):
+                    rows.append((s["name"], metric, period, float(base) * (1 + change)))
+        return pd.DataFrame(rows, columns=["scenario", "metric", "period", "value"])
 
 
 class ReportError(Exception):
@@ -121,6 +145,11 @@ def load_saved(folder: str | Path) -> Saved:
         provenance=json.loads((folder / "scenario.json").read_text()),
         hour_of_week=_parquet_if_saved(folder, "hour_of_week"),
         ed_time=_parquet_if_saved(folder, "ed_time"),
+        findings=(
+            (folder / "findings.html").read_text(encoding="utf-8")
+            if (folder / "findings.html").exists()
+            else None
+        ),
     )
 
 
@@ -157,7 +186,7 @@ def figures(saved: Saved) -> list[Figure]:
         Figure(
             "activity",
             "Attendances and admissions by year",
-            charts.annual_activity(saved.summary, saved.baseline_years),
+            charts.annual_activity(saved.summary, saved.baseline_years, saved.plan_trajectory()),
         )
     )
     out.append(
@@ -627,10 +656,11 @@ def render_html(saved: Saved, figs: Sequence[Figure], javascript: str) -> str:
             f'<figure id="{fig.slug}" aria-label="{html.escape(fig.heading)}">'
             f'<div class="chart" id="chart-{fig.slug}" data-spec="{spec_id}"></div>{note}</figure>'
         )
-    nav = "".join(
-        f'<a href="#{a}">{t}</a>'
-        for a, t in (("headline", "Headline"), ("charts", "Charts"), ("provenance", "Provenance"))
-    )
+    links = [("headline", "Headline"), ("charts", "Charts"), ("provenance", "Provenance")]
+    if saved.findings:
+        links.insert(0, ("findings", "Findings"))
+    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in links)
+    findings = f'<div id="findings">{saved.findings}</div>' if saved.findings else ""
     contents = "".join(
         f'<li><a href="#{fig.slug}">{html.escape(fig.heading)}</a></li>' for fig in figs
     )
@@ -650,6 +680,7 @@ def render_html(saved: Saved, figs: Sequence[Figure], javascript: str) -> str:
 <h1>{html.escape(title)}</h1>
 <p class="lead">{html.escape(_lead(saved))}</p>
 <nav>{nav}</nav>
+{findings}
 <h2 id="headline">Headline</h2>
 <div class="scroll">{table}</div>
 <h2 id="charts">Charts</h2>

@@ -140,8 +140,9 @@ class Results:
         present, hour_of_week.parquet and ed_time.parquet.
 
         ``extra`` adds tables by file name (``.csv`` or ``.parquet``), such as a
-        comparison, or text (a ``str``, written as UTF-8: notes, findings). Files are written to a temporary folder beside ``out`` and
-        moved in only when all are complete, so an interrupted save leaves no
+        comparison, or text (a ``str``, written as UTF-8: notes, findings).
+        Files are written to a temporary folder beside ``out`` and moved in
+        only when all are complete, so an interrupted save leaves no
         half-written file.
         """
         out = Path(out)
