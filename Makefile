@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all lint bench clean
+.PHONY: run test test-all lint bench case-study clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)  ## the default test suite and the short engine benchmark (CI run
 
 test-all: $(STAMP)  ## every test, including the slow statistical ones
 	$(BIN)/python -m pytest -m "not bench"
+
+case-study: $(STAMP)  ## the left-shift case study (experiments/left_shift/): outputs/left_shift/report.html
+	$(BIN)/python experiments/left_shift/case_study.py --out outputs/left_shift
 
 lint: $(STAMP)
 	$(BIN)/ruff check sim tests benches

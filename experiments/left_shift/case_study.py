@@ -1,0 +1,676 @@
+"""The left-shift case study: could the business case's projected reductions be achieved?
+
+Runs do nothing, the business case, the business case with the urgent response
+capacity its projection needs, the business case with weekday office-hours
+commissioning, and the cohort evidence applied to its cohort, on the same
+replications (common random numbers), 2016/17 to 2020/21. Writes the comparison,
+``findings.csv``, ``findings.md`` and ``report.html`` to ``--out``::
+
+    make case-study
+    .venv/bin/python experiments/left_shift/case_study.py --reps 10 --workers 2
+
+Every figure in the findings is a mean over replications with a Student-t 95%
+interval; changes between scenarios are paired by replication.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+import sim
+from sim.analysis import t_interval
+from sim.cli import progress_bar
+from sim.report import write_report
+
+HERE = Path(__file__).resolve().parent
+CONFIGS = HERE.parents[1] / "configs"
+
+DO_NOTHING = "do_nothing"
+PLAN = "business_case"
+FUNDED = "business_case_funded"
+OFFICE_HOURS = "business_case_office_hours"
+COHORT = "cohort_evidence"
+FILES = {
+    DO_NOTHING: CONFIGS / "do_nothing.toml",
+    PLAN: CONFIGS / "business_case.toml",
+    FUNDED: CONFIGS / "business_case_funded.toml",
+    OFFICE_HOURS: HERE / "office_hours.toml",
+    COHORT: HERE / "cohort_evidence.toml",
+}
+BASE_YEAR = "2016/17"
+FIRST_YEAR = "2017/18"
+COHORT_SHARE = 0.25
+"""The within-cohort reduction cohort_evidence.toml applies (Fylde Coast evidence)."""
+
+FINDING_COLUMNS = [
+    "question",
+    "measure",
+    "scenario",
+    "period",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "unit",
+    "plan",
+]
+
+
+@dataclass(frozen=True)
+class Values:
+    """Per-replication metric values of a run, looked up by scenario, metric and period."""
+
+    wide: pd.DataFrame
+
+    @classmethod
+    def of(cls, replications: pd.DataFrame) -> Values:
+        wide = replications.pivot_table(
+            index="replication",
+            columns=["scenario", "metric", "period"],
+            values="value",
+            aggfunc="first",
+        )
+        return cls(wide.sort_index())
+
+    @property
+    def final(self) -> str:
+        """The last financial year reported (2020/21 for the full case study)."""
+        return self.years(DO_NOTHING)[-1]
+
+    def __call__(self, scenario: str, metric: str, period: str | None = None) -> np.ndarray:
+        column = (scenario, metric, self.final if period is None else period)
+        return self.wide[column].to_numpy(dtype=float)
+
+    def rate(self, scenario: str, metric: str, period: str | None = None) -> np.ndarray:
+        """Per observed day, so that a part year compares fairly with a whole one."""
+        return self(scenario, metric, period) / self(scenario, "observed_days", period)
+
+    def has(self, scenario: str) -> bool:
+        return scenario in self.wide.columns.get_level_values("scenario")
+
+    def years(self, scenario: str) -> list[str]:
+        periods = self.wide[scenario].columns.get_level_values("period")
+        return sorted({p for p in periods if p != "all"})
+
+
+def _row(
+    question: str,
+    measure: str,
+    scenario: str,
+    period: str,
+    values: np.ndarray,
+    unit: str,
+    plan: float = float("nan"),
+) -> dict[str, object]:
+    mean, low, high = t_interval(values)
+    return dict(
+        zip(
+            FINDING_COLUMNS,
+            [question, measure, scenario, period, mean, low, high, unit, plan],
+            strict=True,
+        )
+    )
+
+
+def _projection(
+    scenario: sim.Scenario | None, metric: str, year: str, against_comparator: bool
+) -> float:
+    if scenario is None:
+        return float("nan")
+    table = scenario.plan.projected_vs_comparator if against_comparator else scenario.plan.projected
+    return float(table.get(metric, {}).get(year, float("nan")))
+
+
+def plan_against_outcome(v: Values, plans: dict[str, sim.Scenario]) -> list[dict[str, object]]:
+    """Change in attendances and admissions, against 2016/17 and against do nothing."""
+    rows = []
+    labels = {
+        "attendances": "A&E attendances",
+        "admissions_nhs": "non-elective admissions (SDEC counted)",
+    }
+    for metric, label in labels.items():
+        base = v.rate(DO_NOTHING, metric, BASE_YEAR)
+        for name in (DO_NOTHING, PLAN, FUNDED):
+            if not v.has(name):
+                continue
+            final = v.rate(name, metric)
+            plan = plans.get(name)
+            rows.append(
+                _row(
+                    "plan_vs_outcome",
+                    f"{label}: change against {BASE_YEAR}",
+                    name,
+                    v.final,
+                    final / base - 1,
+                    "share",
+                    _projection(plan, metric, v.final, against_comparator=False),
+                )
+            )
+            if name != DO_NOTHING:
+                rows.append(
+                    _row(
+                        "plan_vs_outcome",
+                        f"{label}: change against do nothing",
+                        name,
+                        v.final,
+                        final / v.rate(DO_NOTHING, metric) - 1,
+                        "share",
+                        _projection(plan, metric, v.final, against_comparator=True),
+                    )
+                )
+    first_year_shown = FIRST_YEAR in v.years(DO_NOTHING) and v.final != FIRST_YEAR
+    for name in (PLAN, FUNDED) if first_year_shown else ():
+        if v.has(name):
+            first = (
+                v.rate(name, "attendances", FIRST_YEAR)
+                / v.rate(DO_NOTHING, "attendances", BASE_YEAR)
+                - 1
+            )
+            projected = _projection(plans.get(name), "attendances", FIRST_YEAR, False)
+            rows.append(
+                _row(
+                    "plan_vs_outcome",
+                    f"A&E attendances: change against {BASE_YEAR}",
+                    name,
+                    FIRST_YEAR,
+                    first,
+                    "share",
+                    projected,
+                )
+            )
+    return rows
+
+
+def community_capacity(v: Values, plans: dict[str, sim.Scenario]) -> list[dict[str, object]]:
+    """How much of the planned avoidance the urgent response service achieves, and why not."""
+    rows = []
+    for name in (PLAN, FUNDED, OFFICE_HOURS):
+        if not v.has(name):
+            continue
+        planned = v(name, "avoidance_planned")
+        for metric, measure in (
+            ("avoided_attendances", "planned avoidances achieved"),
+            ("avoidance_lost_closed", "planned avoidances lost: service closed"),
+            ("avoidance_lost_full", "planned avoidances lost: service full"),
+        ):
+            rows.append(
+                _row(
+                    "community_capacity", measure, name, v.final, v(name, metric) / planned, "share"
+                )
+            )
+        rows.append(
+            _row(
+                "community_capacity",
+                "urgent response places",
+                name,
+                v.final,
+                np.full(len(planned), _places_in(plans[name], v.final)),
+                "places",
+            )
+        )
+        rows.append(
+            _row(
+                "community_capacity",
+                "urgent response occupancy",
+                name,
+                v.final,
+                v(name, "community_occupancy_urgent_response"),
+                "share",
+            )
+        )
+    return rows
+
+
+def _places_in(scenario: sim.Scenario, year: str) -> float:
+    """Urgent response places in force at the start of a financial year (``2020/21``)."""
+    service = scenario.community.urgent_response
+    if service is None:
+        return 0.0
+    starts = dt.date(int(year[:4]), 4, 1)
+    capacity = service.capacity
+    for change in service.capacity_changes:
+        if change.date <= starts:
+            capacity = change.capacity
+    return float("inf") if capacity == "unlimited" else float(capacity)
+
+
+HOURS_MEASURES = (
+    ("delayed_bed_days", "delayed bed days", "bed days"),
+    ("acute_occupancy_mean", "acute occupancy, mean", "share"),
+    ("community_wait_days_p1", "wait for P1 home care", "days"),
+    ("avoided_attendances", "attendances avoided", "patients"),
+)
+
+
+def opening_hours(v: Values) -> list[dict[str, object]]:
+    """What 7-day, 08:00-20:00 commissioning changes against weekday office hours (paired)."""
+    if not (v.has(PLAN) and v.has(OFFICE_HOURS)):
+        return []
+    rows = []
+    for metric, label, unit in HOURS_MEASURES:
+        for name in (OFFICE_HOURS, PLAN):
+            rows.append(_row("opening_hours", label, name, v.final, v(name, metric), unit))
+        rows.append(
+            _row(
+                "opening_hours",
+                f"{label}: 7-day 08:00-20:00 minus office hours",
+                PLAN,
+                v.final,
+                v(PLAN, metric) - v(OFFICE_HOURS, metric),
+                unit,
+            )
+        )
+    return rows
+
+
+def cohort_scale(v: Values) -> list[dict[str, object]]:
+    """A 25% reduction within the high-need cohort, seen across the whole population."""
+    if not v.has(COHORT):
+        return []
+    rows = []
+    share = v(DO_NOTHING, "attendances_frail_older") / v(DO_NOTHING, "attendances")
+    rows.append(
+        _row(
+            "cohort_scale",
+            "frail older people's share of attendances",
+            DO_NOTHING,
+            v.final,
+            share,
+            "share",
+        )
+    )
+    rows.append(
+        _row(
+            "cohort_scale",
+            "expected population change in attendances: -25% x cohort share",
+            COHORT,
+            v.final,
+            -COHORT_SHARE * share,
+            "share",
+        )
+    )
+    for metric, label in (
+        ("attendances_frail_older", "frail older people's attendances"),
+        ("attendances", "A&E attendances, whole population"),
+        ("admissions_nhs", "non-elective admissions, whole population"),
+    ):
+        rows.append(
+            _row(
+                "cohort_scale",
+                f"{label}: change against do nothing",
+                COHORT,
+                v.final,
+                v(COHORT, metric) / v(DO_NOTHING, metric) - 1,
+                "share",
+            )
+        )
+    return rows
+
+
+def sdec_counting(v: Values) -> list[dict[str, object]]:
+    """The admissions line with and without SDEC episodes counted as admissions."""
+    rows = []
+    for name in (DO_NOTHING, PLAN, FUNDED):
+        if not v.has(name):
+            continue
+        for metric, label in (
+            ("admissions_incl_sdec", "admissions, SDEC counted: change against 2016/17"),
+            ("admissions_bed", "admissions to a bed only: change against 2016/17"),
+            ("sdec_episodes", "SDEC episodes: change against 2016/17"),
+        ):
+            change = v.rate(name, metric) / v.rate(DO_NOTHING, metric, BASE_YEAR) - 1
+            rows.append(_row("sdec_counting", label, name, v.final, change, "share"))
+        sdec_share = 1 - v(name, "admissions_bed") / v(name, "admissions_incl_sdec")
+        rows.append(
+            _row(
+                "sdec_counting",
+                "share of counted admissions that are SDEC",
+                name,
+                v.final,
+                sdec_share,
+                "share",
+            )
+        )
+    return rows
+
+
+def net_cost(v: Values) -> list[dict[str, object]]:
+    """Cumulative cost against do nothing, by financial year, with the investment in it."""
+    rows = []
+    for name in (PLAN, FUNDED):
+        if not v.has(name):
+            continue
+        total = np.zeros(len(v(name, "cost_total", BASE_YEAR)))
+        invested = np.zeros_like(total)
+        for year in v.years(name):
+            total += v(name, "cost_total", year) - v(DO_NOTHING, "cost_total", year)
+            invested += v(name, "cost_investment", year)
+            rows.append(
+                _row(
+                    "net_cost",
+                    "cumulative net cost against do nothing",
+                    name,
+                    year,
+                    total.copy(),
+                    "GBP",
+                )
+            )
+            rows.append(
+                _row("net_cost", "cumulative investment", name, year, invested.copy(), "GBP")
+            )
+    return rows
+
+
+def findings(replications: pd.DataFrame, plans: dict[str, sim.Scenario]) -> pd.DataFrame:
+    """Every finding of the case study: one row per question, measure, scenario and period."""
+    v = Values.of(replications)
+    rows = [
+        *plan_against_outcome(v, plans),
+        *community_capacity(v, plans),
+        *opening_hours(v),
+        *cohort_scale(v),
+        *sdec_counting(v),
+        *net_cost(v),
+    ]
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+# --- words ------------------------------------------------------------------------------------
+
+
+class Reader:
+    """Looks up a finding and writes it as words: "-12.3% (95% CI -13.0% to -11.6%)"."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        self.final = str(table["period"].max())
+
+    def row(
+        self, question: str, measure: str, scenario: str, period: str | None = None
+    ) -> pd.Series:
+        t = self.table
+        period = self.final if period is None else period
+        hit = t[
+            (t.question == question)
+            & (t.measure == measure)
+            & (t.scenario == scenario)
+            & (t.period == period)
+        ]
+        if len(hit) != 1:
+            raise KeyError(f"{question} / {measure} / {scenario} / {period}: {len(hit)} rows")
+        return hit.iloc[0]
+
+    def __call__(
+        self, question: str, measure: str, scenario: str, period: str | None = None
+    ) -> str:
+        r = self.row(question, measure, scenario, period)
+        show = _formatter(str(r["unit"]))
+        return f"{show(r['mean'])} (95% CI {show(r['ci_low'])} to {show(r['ci_high'])})"
+
+    def mean(self, question: str, measure: str, scenario: str, period: str | None = None) -> float:
+        return float(self.row(question, measure, scenario, period)["mean"])
+
+
+def _formatter(unit: str) -> Callable[[float], str]:
+    if unit == "share":
+        return lambda x: f"{x:+.1%}" if x < 0 else f"{x:.1%}"
+    if unit == "GBP":
+        return lambda x: f"-£{-x / 1e6:,.1f}m" if x < 0 else f"£{x / 1e6:,.1f}m"
+    if unit in ("places",):
+        return lambda x: "unlimited" if np.isinf(x) else f"{x:,.0f}"
+    return lambda x: f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+
+
+def summary(table: pd.DataFrame, plans: dict[str, sim.Scenario]) -> list[tuple[str, str]]:
+    """The findings in plain words: (heading, paragraph) pairs."""
+    say = Reader(table)
+    final = say.final
+
+    def projected(metric: str, vs_comparator: bool = False, year: str = final) -> str:
+        change = _projection(plans[PLAN], metric, year, vs_comparator)
+        return "no projection for that year" if np.isnan(change) else f"projected {change:+.0%}"
+
+    q = "plan_vs_outcome"
+    att_base = "A&E attendances: change against 2016/17"
+    att_dn = "A&E attendances: change against do nothing"
+    adm_base = "non-elective admissions (SDEC counted): change against 2016/17"
+    adm_dn = "non-elective admissions (SDEC counted): change against do nothing"
+    first_year = (
+        ""
+        if final == FIRST_YEAR or not (table.period == FIRST_YEAR).any()
+        else f"In {FIRST_YEAR} the business case gives {say(q, att_base, PLAN, FIRST_YEAR)} "
+        f"({projected('attendances', year=FIRST_YEAR)}). "
+    )
+    out = [
+        (
+            "Did the plan's reductions happen?",
+            f"By {final}, A&E attendances change by {say(q, att_base, DO_NOTHING)} against "
+            f"{BASE_YEAR} with do nothing, by {say(q, att_base, PLAN)} with the business case as "
+            f"resourced ({projected('attendances')}) and by {say(q, att_base, FUNDED)} with its "
+            f"urgent response fully funded. {first_year}"
+            f"Against do nothing it gives {say(q, att_dn, PLAN)} "
+            f"({projected('attendances', vs_comparator=True)}). Non-elective admissions, counted "
+            f"as the trust counted them, change by {say(q, adm_base, PLAN)} against {BASE_YEAR} "
+            f"({projected('admissions_nhs')}) and {say(q, adm_dn, PLAN)} against do nothing "
+            f"({projected('admissions_nhs', vs_comparator=True)}).",
+        ),
+    ]
+    c = "community_capacity"
+    stated = say.mean(c, "urgent response places", PLAN)
+    needed = say.mean(c, "urgent response places", FUNDED)
+    out.append(
+        (
+            "What community capacity does the projection need?",
+            f"With the plan's {stated:,.0f} urgent response places, {say(c, 'planned avoidances achieved', PLAN)} "
+            f"of the planned avoidances in {final} happen; {say(c, 'planned avoidances lost: service full', PLAN)} "
+            f"are lost because the team is full and {say(c, 'planned avoidances lost: service closed', PLAN)} "
+            f"because it is closed (it works 08:00-20:00). With {needed:,.0f} places (found by a capacity search so "
+            f"that at most 2% are lost for want of a place), {say(c, 'planned avoidances achieved', FUNDED)} are "
+            "achieved: the rest arrive when the service is closed, so no number of places reaches the "
+            "projection without round-the-clock cover.",
+        )
+    )
+    if (table.question == "opening_hours").any():
+        h = "opening_hours"
+        out.append(
+            (
+                "Seven-day, 08:00-20:00 commissioning against weekday office hours",
+                f"In {final}, moving the urgent response team and D2A acceptance from Monday-Friday "
+                f"09:00-17:00 to every day 08:00-20:00 changes delayed bed days by "
+                f"{say(h, 'delayed bed days: 7-day 08:00-20:00 minus office hours', PLAN)} (office hours: "
+                f"{say(h, 'delayed bed days', OFFICE_HOURS)}), mean acute occupancy by "
+                f"{say(h, 'acute occupancy, mean: 7-day 08:00-20:00 minus office hours', PLAN)} and attendances "
+                f"avoided by {say(h, 'attendances avoided: 7-day 08:00-20:00 minus office hours', PLAN)}.",
+            )
+        )
+    if (table.question == "cohort_scale").any():
+        k = "cohort_scale"
+        cohort_share = "frail older people's share of attendances"
+        cohort_change = "frail older people's attendances: change against do nothing"
+        out.append(
+            (
+                "A 25% reduction within a high-need cohort, across the population",
+                f"Frail older people make up {say(k, cohort_share, DO_NOTHING)} of "
+                f"attendances. Avoiding 25% of their attendances, in full, changes that cohort's attendances by "
+                f"{say(k, cohort_change, COHORT)} but the "
+                f"population's by {say(k, 'A&E attendances, whole population: change against do nothing', COHORT)} "
+                f"and non-elective admissions by "
+                f"{say(k, 'non-elective admissions, whole population: change against do nothing', COHORT)}: the "
+                "evidence the plan cited, applied where it was observed, is a few percent of the whole, not -23%.",
+            )
+        )
+    s = "sdec_counting"
+    out.append(
+        (
+            "Counting SDEC as an admission",
+            f"Under the business case, admissions counted with SDEC episodes change by "
+            f"{say(s, 'admissions, SDEC counted: change against 2016/17', PLAN)} against {BASE_YEAR}, but "
+            f"admissions to a bed change by {say(s, 'admissions to a bed only: change against 2016/17', PLAN)}; "
+            f"SDEC episodes change by {say(s, 'SDEC episodes: change against 2016/17', PLAN)} and are "
+            f"{say(s, 'share of counted admissions that are SDEC', PLAN)} of the counted line. Expanding "
+            "ambulatory care moves patients out of beds without moving them out of the admissions count.",
+        )
+    )
+    n = "net_cost"
+    out.append(
+        (
+            "Cumulative net cost against do nothing",
+            f"By the end of {final} the business case costs {say(n, 'cumulative net cost against do nothing', PLAN)} "
+            f"more than do nothing (negative is a saving), including {say(n, 'cumulative investment', PLAN)} of "
+            f"investment; fully funded, {say(n, 'cumulative net cost against do nothing', FUNDED)}. The plan "
+            "expected about £40m a year recurrent savings.",
+        )
+    )
+    return out
+
+
+def findings_markdown(table: pd.DataFrame, plans: dict[str, sim.Scenario], meta: str) -> str:
+    lines = ["# Left-shift case study: findings", "", meta, ""]
+    for heading, text in summary(table, plans):
+        lines += [f"## {heading}", "", text, ""]
+    return "\n".join(lines)
+
+
+def findings_html(table: pd.DataFrame, plans: dict[str, sim.Scenario], meta: str) -> str:
+    """A fragment the report puts above its charts (see sim.report)."""
+    parts = [
+        '<section class="findings"><h2>Findings</h2>',
+        f'<p class="meta">{html.escape(meta)}</p>',
+    ]
+    for heading, text in summary(table, plans):
+        parts.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(text)}</p>")
+    parts.append(_findings_table(table))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _findings_table(table: pd.DataFrame) -> str:
+    head = ["question", "measure", "scenario", "period", "mean (95% CI)", "plan"]
+    rows = []
+    for r in table.itertuples():
+        show = _formatter(str(r.unit))
+        plan = "" if pd.isna(r.plan) else _formatter(str(r.unit))(float(r.plan))
+        cells = [
+            str(r.question).replace("_", " "),
+            str(r.measure),
+            str(r.scenario).replace("_", " "),
+            str(r.period),
+            f"{show(float(r.mean))} ({show(float(r.ci_low))} to {show(float(r.ci_high))})",
+            plan,
+        ]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    header = "".join(f"<th>{h}</th>" for h in head)
+    return (
+        "<details><summary>Every finding (table)</summary>"
+        f'<table class="headline"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        "</details>"
+    )
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def load(names: Sequence[str]) -> dict[str, sim.Scenario]:
+    return {name: sim.load_scenario(FILES[name]) for name in names}
+
+
+def saved_scenarios(out: Path) -> dict[str, sim.Scenario]:
+    """The scenarios exactly as a saved run resolved them (scenario.json)."""
+    provenance = json.loads((out / "scenario.json").read_text())
+    return {
+        s["name"]: sim.Scenario.from_dict(s["resolved"], source=s["source"])
+        for s in provenance["scenarios"]
+    }
+
+
+def write_findings(out: Path) -> pd.DataFrame:
+    """findings.csv, .md and .html from a saved run, then its report.html."""
+    provenance = json.loads((out / "scenario.json").read_text())
+    plans = saved_scenarios(out)
+    replications = pd.read_parquet(out / "replications.parquet")
+    table = findings(replications, plans)
+    meta = (
+        f"{replications['replication'].nunique()} replications of {len(plans)} scenarios on the "
+        f"same patients, {BASE_YEAR} to {table['period'].max()}, "
+        f"{provenance.get('engine', '?')} engine, seed {provenance.get('seed', '?')}."
+    )
+    texts = {
+        "findings.md": findings_markdown(table, plans, meta),
+        "findings.html": findings_html(table, plans, meta),
+    }
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        table.to_csv(Path(tmp) / "findings.csv", index=False)
+        for name, text in texts.items():
+            (Path(tmp) / name).write_text(text, encoding="utf-8")
+        for item in Path(tmp).iterdir():
+            os.replace(item, out / item.name)
+    write_report(out)
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=10, help="replications (default 10)")
+    parser.add_argument("--seed", type=int, default=None, help="base seed (default: the files')")
+    parser.add_argument("--engine", choices=sorted(sim.runner.ENGINES), default="fast")
+    parser.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    parser.add_argument("--out", type=Path, default=Path("outputs/left_shift"))
+    parser.add_argument(
+        "--years", type=float, default=None, help="shorten every scenario's horizon (quick looks)"
+    )
+    parser.add_argument(
+        "--from-saved",
+        action="store_true",
+        help="do not run: rebuild the findings and report from the results saved in --out",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    console = Console(stderr=True)
+    if not args.from_saved:
+        try:
+            plans = load(list(FILES))
+            if args.years is not None:
+                plans = {n: s.override({"run.horizon_years": args.years}) for n, s in plans.items()}
+        except sim.ScenarioError as err:
+            console.print(f"[red]error:[/red] {err}")
+            return 2
+        started = time.monotonic()
+        scenarios = list(plans.values())
+        with progress_bar(console, args.quiet) as bar:
+            task = bar.add_task("left-shift case study", total=args.reps * len(scenarios))
+            comparison = sim.compare(
+                scenarios,
+                against=DO_NOTHING,
+                reps=args.reps,
+                seed=args.seed,
+                engine=args.engine,
+                workers=args.workers if args.workers > 1 else None,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        comparison.save(args.out)
+        console.print(f"Simulated in {(time.monotonic() - started) / 60:.1f} min.")
+    elif not (args.out / "replications.parquet").exists():
+        console.print(f"[red]error:[/red] {args.out}: no saved results to rebuild from")
+        return 2
+    write_findings(args.out)
+    if not args.quiet:
+        print((args.out / "findings.md").read_text())
+    print(f"Report: {args.out / 'report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
