@@ -37,7 +37,8 @@ LIBRARY = [
 
 def _case_study() -> ModuleType:
     spec = importlib.util.spec_from_file_location("left_shift_case_study", CASE / "case_study.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -123,7 +124,8 @@ def test_a_child_file_giving_workforce_replaces_the_parents_places(tmp_path: Pat
     )
     assert load_scenario(child).community.p2.capacity == 20
     back = load_scenario(child).override({"community.p2.places": 7})
-    assert back.community.p2.capacity == 7 and back.community.p2.workforce is None
+    assert back.community.p2.capacity == 7
+    assert back.community.p2.workforce is None
 
 
 @pytest.mark.parametrize(

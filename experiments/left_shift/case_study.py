@@ -53,6 +53,7 @@ FILES = {
 }
 BASE_YEAR = "2016/17"
 FIRST_YEAR = "2017/18"
+FINAL_PLAN_YEAR = "2020/21"
 COHORT_SHARE = 0.25
 """The within-cohort reduction cohort_evidence.toml applies (Fylde Coast evidence)."""
 
@@ -270,7 +271,7 @@ def opening_hours(v: Values) -> list[dict[str, object]]:
                 PLAN,
                 v.final,
                 v(PLAN, metric) - v(OFFICE_HOURS, metric),
-                unit,
+                "points" if unit == "share" else unit,
             )
         )
     return rows
@@ -418,6 +419,8 @@ class Reader:
     ) -> str:
         r = self.row(question, measure, scenario, period)
         show = _formatter(str(r["unit"]))
+        if show(r["ci_low"]) == show(r["ci_high"]):  # no spread between replications
+            return show(r["mean"])
         return f"{show(r['mean'])} (95% CI {show(r['ci_low'])} to {show(r['ci_high'])})"
 
     def mean(self, question: str, measure: str, scenario: str, period: str | None = None) -> float:
@@ -425,6 +428,8 @@ class Reader:
 
 
 def _formatter(unit: str) -> Callable[[float], str]:
+    if unit == "points":
+        return lambda x: f"{100 * x:+.1f} pp"
     if unit == "share":
         return lambda x: f"{x:+.1%}" if x < 0 else f"{x:.1%}"
     if unit == "GBP":
@@ -434,113 +439,145 @@ def _formatter(unit: str) -> Callable[[float], str]:
     return lambda x: f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
 
 
-def summary(table: pd.DataFrame, plans: dict[str, sim.Scenario]) -> list[tuple[str, str]]:
-    """The findings in plain words: (heading, paragraph) pairs."""
+def summary(table: pd.DataFrame, plans: dict[str, sim.Scenario]) -> list[tuple[str, list[str]]]:
+    """The findings in plain words: (heading, sentences) pairs."""
     say = Reader(table)
     final = say.final
 
     def projected(metric: str, vs_comparator: bool = False, year: str = final) -> str:
-        change = _projection(plans[PLAN], metric, year, vs_comparator)
+        change = _projection(plans.get(PLAN), metric, year, vs_comparator)
         return "no projection for that year" if np.isnan(change) else f"projected {change:+.0%}"
 
-    q = "plan_vs_outcome"
-    att_base = "A&E attendances: change against 2016/17"
-    att_dn = "A&E attendances: change against do nothing"
-    adm_base = "non-elective admissions (SDEC counted): change against 2016/17"
-    adm_dn = "non-elective admissions (SDEC counted): change against do nothing"
-    first_year = (
-        ""
-        if final == FIRST_YEAR or not (table.period == FIRST_YEAR).any()
-        else f"In {FIRST_YEAR} the business case gives {say(q, att_base, PLAN, FIRST_YEAR)} "
-        f"({projected('attendances', year=FIRST_YEAR)}). "
-    )
-    out = [
-        (
-            "Did the plan's reductions happen?",
-            f"By {final}, A&E attendances change by {say(q, att_base, DO_NOTHING)} against "
-            f"{BASE_YEAR} with do nothing, by {say(q, att_base, PLAN)} with the business case as "
-            f"resourced ({projected('attendances')}) and by {say(q, att_base, FUNDED)} with its "
-            f"urgent response fully funded. {first_year}"
-            f"Against do nothing it gives {say(q, att_dn, PLAN)} "
-            f"({projected('attendances', vs_comparator=True)}). Non-elective admissions, counted "
-            f"as the trust counted them, change by {say(q, adm_base, PLAN)} against {BASE_YEAR} "
-            f"({projected('admissions_nhs')}) and {say(q, adm_dn, PLAN)} against do nothing "
-            f"({projected('admissions_nhs', vs_comparator=True)}).",
-        ),
+    sections = [
+        ("Did the plan's reductions happen?", _outcome(say, projected)),
+        ("What community capacity does the projection need?", _capacity(say)),
     ]
-    c = "community_capacity"
-    stated = say.mean(c, "urgent response places", PLAN)
-    needed = say.mean(c, "urgent response places", FUNDED)
-    out.append(
-        (
-            "What community capacity does the projection need?",
-            f"With the plan's {stated:,.0f} urgent response places, {say(c, 'planned avoidances achieved', PLAN)} "
-            f"of the planned avoidances in {final} happen; {say(c, 'planned avoidances lost: service full', PLAN)} "
-            f"are lost because the team is full and {say(c, 'planned avoidances lost: service closed', PLAN)} "
-            f"because it is closed (it works 08:00-20:00). With {needed:,.0f} places (found by a capacity search so "
-            f"that at most 2% are lost for want of a place), {say(c, 'planned avoidances achieved', FUNDED)} are "
-            "achieved: the rest arrive when the service is closed, so no number of places reaches the "
-            "projection without round-the-clock cover.",
-        )
-    )
     if (table.question == "opening_hours").any():
-        h = "opening_hours"
-        out.append(
-            (
-                "Seven-day, 08:00-20:00 commissioning against weekday office hours",
-                f"In {final}, moving the urgent response team and D2A acceptance from Monday-Friday "
-                f"09:00-17:00 to every day 08:00-20:00 changes delayed bed days by "
-                f"{say(h, 'delayed bed days: 7-day 08:00-20:00 minus office hours', PLAN)} (office hours: "
-                f"{say(h, 'delayed bed days', OFFICE_HOURS)}), mean acute occupancy by "
-                f"{say(h, 'acute occupancy, mean: 7-day 08:00-20:00 minus office hours', PLAN)} and attendances "
-                f"avoided by {say(h, 'attendances avoided: 7-day 08:00-20:00 minus office hours', PLAN)}.",
-            )
-        )
+        sections.append(("Seven-day, 08:00-20:00 commissioning against office hours", _hours(say)))
     if (table.question == "cohort_scale").any():
-        k = "cohort_scale"
-        cohort_share = "frail older people's share of attendances"
-        cohort_change = "frail older people's attendances: change against do nothing"
+        sections.append(
+            ("A 25% reduction in a high-need cohort, across the population", _cohort(say))
+        )
+    sections.append(("Counting SDEC as an admission", _sdec(say)))
+    sections.append(("Cumulative net cost against do nothing", _cost(say)))
+    return sections
+
+
+def _outcome(say: Reader, projected: Callable[..., str]) -> list[str]:
+    q, final = "plan_vs_outcome", say.final
+    att, adm = "A&E attendances", "non-elective admissions (SDEC counted)"
+    vs_base, vs_dn = "change against 2016/17", "change against do nothing"
+    out = [
+        f"A&E attendances in {final} against {BASE_YEAR}: do nothing "
+        f"{say(q, f'{att}: {vs_base}', DO_NOTHING)}; business case as resourced "
+        f"{say(q, f'{att}: {vs_base}', PLAN)} ({projected('attendances')}); with its urgent "
+        f"response funded {say(q, f'{att}: {vs_base}', FUNDED)}.",
+        f"Against do nothing in {final}: business case {say(q, f'{att}: {vs_dn}', PLAN)} "
+        f"({projected('attendances', vs_comparator=True)}); funded "
+        f"{say(q, f'{att}: {vs_dn}', FUNDED)}.",
+    ]
+    if final != FIRST_YEAR and (say.table.period == FIRST_YEAR).any():
         out.append(
-            (
-                "A 25% reduction within a high-need cohort, across the population",
-                f"Frail older people make up {say(k, cohort_share, DO_NOTHING)} of "
-                f"attendances. Avoiding 25% of their attendances, in full, changes that cohort's attendances by "
-                f"{say(k, cohort_change, COHORT)} but the "
-                f"population's by {say(k, 'A&E attendances, whole population: change against do nothing', COHORT)} "
-                f"and non-elective admissions by "
-                f"{say(k, 'non-elective admissions, whole population: change against do nothing', COHORT)}: the "
-                "evidence the plan cited, applied where it was observed, is a few percent of the whole, not -23%.",
-            )
+            f"In {FIRST_YEAR}, the plan's first year: business case "
+            f"{say(q, f'{att}: {vs_base}', PLAN, FIRST_YEAR)} against {BASE_YEAR} "
+            f"({projected('attendances', year=FIRST_YEAR)})."
         )
-    s = "sdec_counting"
     out.append(
-        (
-            "Counting SDEC as an admission",
-            f"Under the business case, admissions counted with SDEC episodes change by "
-            f"{say(s, 'admissions, SDEC counted: change against 2016/17', PLAN)} against {BASE_YEAR}, but "
-            f"admissions to a bed change by {say(s, 'admissions to a bed only: change against 2016/17', PLAN)}; "
-            f"SDEC episodes change by {say(s, 'SDEC episodes: change against 2016/17', PLAN)} and are "
-            f"{say(s, 'share of counted admissions that are SDEC', PLAN)} of the counted line. Expanding "
-            "ambulatory care moves patients out of beds without moving them out of the admissions count.",
-        )
-    )
-    n = "net_cost"
-    out.append(
-        (
-            "Cumulative net cost against do nothing",
-            f"By the end of {final} the business case costs {say(n, 'cumulative net cost against do nothing', PLAN)} "
-            f"more than do nothing (negative is a saving), including {say(n, 'cumulative investment', PLAN)} of "
-            f"investment; fully funded, {say(n, 'cumulative net cost against do nothing', FUNDED)}. The plan "
-            "expected about £40m a year recurrent savings.",
-        )
+        f"Non-elective admissions, counted as the trust counted them (SDEC included), in "
+        f"{final}: business case {say(q, f'{adm}: {vs_base}', PLAN)} against {BASE_YEAR} "
+        f"({projected('admissions_nhs')}) and {say(q, f'{adm}: {vs_dn}', PLAN)} against do "
+        f"nothing ({projected('admissions_nhs', vs_comparator=True)})."
     )
     return out
 
 
+def _capacity(say: Reader) -> list[str]:
+    c, final = "community_capacity", say.final
+    achieved, closed, full = (
+        "planned avoidances achieved",
+        "planned avoidances lost: service closed",
+        "planned avoidances lost: service full",
+    )
+    stated = say.mean(c, "urgent response places", PLAN)
+    needed = say.mean(c, "urgent response places", FUNDED)
+    return [
+        f"With the {stated:,.0f} urgent response places the plan's money buys in {final}, "
+        f"{say(c, achieved, PLAN)} of the planned avoidances happen; {say(c, full, PLAN)} "
+        f"are lost because the team is full and {say(c, closed, PLAN)} because it is closed "
+        "(it takes patients 08:00-20:00).",
+        f"A capacity search on {FINAL_PLAN_YEAR} demand finds {needed:,.0f} places keep the "
+        "avoidances lost for want of a place to about 2% of those planned "
+        f"(configs/business_case_funded.toml). With them {say(c, achieved, FUNDED)} are "
+        f"achieved and {say(c, closed, FUNDED)} are still lost to closed hours: no number of "
+        "places reaches the projection while the service closes at 20:00.",
+    ]
+
+
+def _hours(say: Reader) -> list[str]:
+    h, final = "opening_hours", say.final
+    gap = ": 7-day 08:00-20:00 minus office hours"
+    return [
+        f"Delayed bed days in {final}: office hours {say(h, 'delayed bed days', OFFICE_HOURS)}, "
+        f"7-day 08:00-20:00 {say(h, 'delayed bed days', PLAN)}; difference "
+        f"{say(h, 'delayed bed days' + gap, PLAN)}.",
+        f"Mean acute occupancy: office hours {say(h, 'acute occupancy, mean', OFFICE_HOURS)}, "
+        f"7-day {say(h, 'acute occupancy, mean', PLAN)}; difference "
+        f"{say(h, 'acute occupancy, mean' + gap, PLAN)}.",
+        "Mean wait for P1 home care (days): difference "
+        f"{say(h, 'wait for P1 home care' + gap, PLAN)}; attendances avoided: difference "
+        f"{say(h, 'attendances avoided' + gap, PLAN)}.",
+    ]
+
+
+def _cohort(say: Reader) -> list[str]:
+    k = "cohort_scale"
+    share = "frail older people's share of attendances"
+    own = "frail older people's attendances: change against do nothing"
+    population = "A&E attendances, whole population: change against do nothing"
+    admissions = "non-elective admissions, whole population: change against do nothing"
+    expected = "expected population change in attendances: -25% x cohort share"
+    return [
+        f"Frail older people make up {say(k, share, DO_NOTHING)} of attendances in {say.final}.",
+        f"Avoiding 25% of their would-be attendances, in full, changes their attendances by "
+        f"{say(k, own, COHORT)}, the whole population's by {say(k, population, COHORT)} "
+        f"(-25% x their share: {say(k, expected, COHORT)}) and non-elective admissions by "
+        f"{say(k, admissions, COHORT)}.",
+        "The evidence the plan cited, applied where it was observed, moves the population "
+        "by a few percent, not by -23%.",
+    ]
+
+
+def _sdec(say: Reader) -> list[str]:
+    s, final = "sdec_counting", say.final
+    counted = "admissions, SDEC counted: change against 2016/17"
+    beds = "admissions to a bed only: change against 2016/17"
+    episodes = "SDEC episodes: change against 2016/17"
+    share = "share of counted admissions that are SDEC"
+    return [
+        f"Business case, {final} against {BASE_YEAR}: admissions counted with SDEC "
+        f"{say(s, counted, PLAN)}; admissions to a bed {say(s, beds, PLAN)}; SDEC episodes "
+        f"{say(s, episodes, PLAN)}.",
+        f"SDEC episodes are {say(s, share, PLAN)} of the counted admissions line (do nothing: "
+        f"{say(s, share, DO_NOTHING)}): expanding ambulatory care moves patients out of beds "
+        "without moving them out of the admissions count.",
+    ]
+
+
+def _cost(say: Reader) -> list[str]:
+    n, final = "net_cost", say.final
+    net = "cumulative net cost against do nothing"
+    return [
+        f"By the end of {final}: business case {say(n, net, PLAN)}, funded {say(n, net, FUNDED)} "
+        "against do nothing (positive costs more), each including "
+        f"{say(n, 'cumulative investment', PLAN)} of transformation funding.",
+        "The business case expected savings of about £40m a year, recurrent.",
+    ]
+
+
 def findings_markdown(table: pd.DataFrame, plans: dict[str, sim.Scenario], meta: str) -> str:
     lines = ["# Left-shift case study: findings", "", meta, ""]
-    for heading, text in summary(table, plans):
-        lines += [f"## {heading}", "", text, ""]
+    for heading, sentences in summary(table, plans):
+        lines += [f"## {heading}", "", *(f"- {text}" for text in sentences), ""]
     return "\n".join(lines)
 
 
@@ -550,8 +587,9 @@ def findings_html(table: pd.DataFrame, plans: dict[str, sim.Scenario], meta: str
         '<section class="findings"><h2>Findings</h2>',
         f'<p class="meta">{html.escape(meta)}</p>',
     ]
-    for heading, text in summary(table, plans):
-        parts.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(text)}</p>")
+    for heading, sentences in summary(table, plans):
+        items = "".join(f"<li>{html.escape(text)}</li>" for text in sentences)
+        parts.append(f"<h3>{html.escape(heading)}</h3><ul>{items}</ul>")
     parts.append(_findings_table(table))
     parts.append("</section>")
     return "\n".join(parts)
@@ -575,7 +613,8 @@ def _findings_table(table: pd.DataFrame) -> str:
     header = "".join(f"<th>{h}</th>" for h in head)
     return (
         "<details><summary>Every finding (table)</summary>"
-        f'<table class="headline"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'<table class="headline"><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
         "</details>"
     )
 
