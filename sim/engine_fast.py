@@ -489,6 +489,14 @@ class Pool:
             new_ids, new_t = in_hour(who, start)
             if len(new_t) == len(extra_t) and np.array_equal(np.sort(new_t), np.sort(extra_t)):
                 break
+            if (
+                not len(extra_t)
+                and bool((m == self.queue.len).all())
+                and bool((start <= request_t[who]).all())
+            ):
+                # everyone queued starts the moment they asked: places freed again
+                # within the hour cannot change any start, so this is the fixed point
+                break
             extra_ids, extra_t = new_ids, new_t
         # count every real release this hour (a place freed earlier than planned
         # in an unsettled round is simply free from the next hour)
@@ -723,11 +731,13 @@ class FastEngine:
     def _maybe_readmit(self, ids: np.ndarray, route: np.ndarray | int) -> None:
         """Schedule re-attendances after discharge home by ``route`` (0-3 P0-P3, 4 urgent)."""
         self._done(ids)
-        if not len(ids):
-            return
+        if not len(ids) or (isinstance(route, int) and route < 0):
+            return  # route -1 (home from A&E or SDEC) never readmits
         c = self.cols
-        route = np.broadcast_to(np.asarray(route), ids.shape)
-        p = np.where(route >= 0, self.p_readmit[c["cohort"][ids], np.maximum(route, 0)], 0.0)
+        if isinstance(route, int):
+            p = self.p_readmit[c["cohort"][ids], route]
+        else:
+            p = np.where(route >= 0, self.p_readmit[c["cohort"][ids], np.maximum(route, 0)], 0.0)
         back = c["u_readmit"][ids] < p
         if not back.any():
             return
