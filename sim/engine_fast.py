@@ -1205,21 +1205,30 @@ class FastEngine:
             return took
         rep = c["rep"][ids]
         order, counts, rank = by_rep(rep, t, self.R)
-        T = padded(rep[order], rank, t[order], self.R, np.inf)
-        hour = np.floor(T + EPS_HOURS)
-        open_now = self.sdec_open[
-            np.minimum(np.nan_to_num(hour, posinf=0).astype(np.int64), self.n_hours - 1)
-        ]
-        cap = self.sdec_cap[
-            np.minimum(np.nan_to_num(hour, posinf=0).astype(np.int64), self.n_hours - 1)
-        ]
-        ok = np.zeros(T.shape, dtype=bool)
-        for k in range(T.shape[1]):
+        # only the replications with a referral: [rows, width] in time order
+        rows = np.flatnonzero(counts)
+        row_of = np.zeros(self.R, dtype=np.int64)
+        row_of[rows] = np.arange(len(rows))
+        ci = row_of[rep[order]]
+        t_o = t[order]
+        hour = np.minimum(np.floor(t_o + EPS_HOURS).astype(np.int64), self.n_hours - 1)
+        shape = (len(rows), int(rank.max()) + 1)
+        T = np.full(shape, np.inf)
+        T[ci, rank] = t_o
+        open_now = np.zeros(shape, dtype=bool)
+        open_now[ci, rank] = self.sdec_open[hour]
+        cap = np.zeros(shape)
+        cap[ci, rank] = self.sdec_cap[hour]
+        rel_rows = rel[rows]
+        in_use = self.sdec_in_use[rows]
+        ok = np.zeros(shape, dtype=bool)
+        for k in range(shape[1]):
             tk = T[:, k]
-            released = (rel <= tk[:, None]).sum(axis=1)
-            ok[:, k] = np.isfinite(tk) & open_now[:, k] & (self.sdec_in_use - released < cap[:, k])
-            self.sdec_in_use += ok[:, k]
-        took[order] = ok[rep[order], rank]
+            released = (rel_rows <= tk[:, None]).sum(axis=1)
+            ok[:, k] = np.isfinite(tk) & open_now[:, k] & (in_use - released < cap[:, k])
+            in_use += ok[:, k]
+        self.sdec_in_use[rows] = in_use
+        took[order] = ok[ci, rank]
         acc = ids[took]
         c["sdec_start"][acc] = t[took]
         self.ev["sdec_end"].push(t[took] + c["sdec_episode_h"][acc], acc)
