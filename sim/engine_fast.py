@@ -53,7 +53,7 @@ import numpy as np
 
 from .calendar import EPS_HOURS, HOURS_PER_DAY
 from .config import ScenarioError
-from .demand import arrival_times, draw_attributes, initial_cohorts
+from .demand import arrival_times, cumulative_rate, draw_attributes, initial_cohorts
 from .params import ORIGINS, ModelParams, Timeline
 from .record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
 from .schedule import HOURS_PER_WEEK, Schedule
@@ -335,7 +335,8 @@ class ArrivalFeed:
     """Arrival times of one NHPP stream, for every replication, a window at a time."""
 
     def __init__(self, rate_h: np.ndarray, streams: Sequence[Streams], name: str) -> None:
-        self.gens = [arrival_times(rate_h, s(name)) for s in streams]
+        cum = cumulative_rate(rate_h)  # one for all replications: it is as long as the run
+        self.gens = [arrival_times(rate_h, s(name), cum) for s in streams]
         self.carry = [np.empty(0) for _ in streams]
         self.live = [True] * len(streams)
 
