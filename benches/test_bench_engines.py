@@ -10,9 +10,10 @@ asserted: these machines are shared and noisy, absolute times mean little.
   engines and a floor on their ratio (``MIN_RATIO``), a guard against
   regressions.
 * ``make bench`` runs the rest and writes ``outputs/bench.json``: throughput of
-  both engines at ``R`` = 200, scaling with replications and horizon, and the
-  fast engine's peak memory for 1,000 replications x 5 years, measured in a
-  child process (``ru_maxrss``).
+  both engines at ``R`` = 200, scaling with replications (50-400) and horizon
+  (0.1-0.4 years at ``R`` = 200), and the fast engine's peak memory (with
+  metrics) for 200 replications over 0.5 and 2 years, each measured in a child
+  process (``ru_maxrss``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from sim.params import ModelParams, build_params
 
 BASELINE = Path(__file__).resolve().parents[1] / "configs" / "baseline.toml"
 
-MIN_RATIO = 3.0
-"""The CI floor on fast/SimPy throughput in the short run. Issue #4 asks for 50
-(and 100 at R >= 200); the engine does not reach that yet (README, "Speed")."""
+MIN_RATIO = 6.0
+"""The CI floor on fast/SimPy throughput in the short run (R = 100, where the
+fast engine's per-hour cost still shows). Measured 8-10 on the shared 2-core
+machine; issue #4 asks for 50 here and 100 at R >= 200, which the engine does
+not reach (docs/engines.md, "Speed")."""
 
 
 def baseline(years: float, warm_up_days: int = 30) -> ModelParams:
@@ -102,15 +105,16 @@ def test_throughput_both_engines(benchmark) -> None:  # type: ignore[no-untyped-
 def test_scaling_with_replications_and_horizon(benchmark) -> None:  # type: ignore[no-untyped-def]
     def measure() -> dict[str, float]:
         out = {}
-        for reps in (50, 100, 200):
+        for reps in (50, 100, 200, 400):
             out[f"reps_{reps}"] = fast_throughput(baseline(0.1), reps)[0]
         for years in (0.1, 0.2, 0.4):
-            out[f"years_{years}"] = fast_throughput(baseline(years), 100)[0]
+            out[f"years_{years}"] = fast_throughput(baseline(years), 200)[0]
         return out
 
     result = benchmark.pedantic(measure, rounds=1, iterations=1)
     benchmark.extra_info.update(result)
-    # throughput per patient should not fall as the horizon grows
+    # from R = 200 on, throughput per patient holds with more replications and a longer horizon
+    assert result["reps_400"] >= 0.8 * result["reps_200"]
     assert result["years_0.4"] >= 0.8 * result["years_0.1"]
 
 

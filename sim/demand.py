@@ -50,12 +50,17 @@ def invert_cumulative(points: np.ndarray, cum: np.ndarray, rate_h: np.ndarray) -
     return hour + (points - cum[hour]) / rate_h[hour]
 
 
-def arrival_times(rate_h: np.ndarray, rng: np.random.Generator) -> Iterator[np.ndarray]:
+def arrival_times(
+    rate_h: np.ndarray, rng: np.random.Generator, cum: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
     """Arrival times (hours) of an NHPP with hourly rates, in sorted blocks.
 
     The whole run's arrivals, lazily: memory holds one block at a time.
+    ``cum`` is ``cumulative_rate(rate_h)`` if the caller already has it: a
+    caller running many replications shares one (it is as long as the run).
     """
-    cum = cumulative_rate(rate_h)
+    if cum is None:
+        cum = cumulative_rate(rate_h)
     total = cum[-1]
     if total <= 0:
         return

@@ -53,7 +53,7 @@ import numpy as np
 
 from .calendar import EPS_HOURS, HOURS_PER_DAY
 from .config import ScenarioError
-from .demand import arrival_times, draw_attributes, initial_cohorts
+from .demand import arrival_times, cumulative_rate, draw_attributes, initial_cohorts
 from .params import ORIGINS, ModelParams, Timeline
 from .record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
 from .schedule import HOURS_PER_WEEK, Schedule
@@ -61,6 +61,9 @@ from .streams import Streams
 
 STEP_H = 1.0
 """The engine's step: one hour, the resolution of every schedule."""
+
+ATTRIBUTE_BLOCK = 1024
+"""Fewest patients' attributes drawn at a time per (replication, cohort, origin)."""
 
 ED, DIRECT, READMISSION, INITIAL = range(4)
 HOME, SDEC, ADMIT = range(3)
@@ -92,20 +95,33 @@ _INT_DEFAULTS = {
 # --- small vectorised helpers --------------------------------------------------------------
 
 
+def _rep_keys(rep: np.ndarray, n_reps: int) -> np.ndarray:
+    """Replication (or group) numbers in the narrowest integer type: numpy sorts
+    16-bit integers stably by radix, in linear time."""
+    return rep.astype(np.int16 if n_reps < 2**15 else np.int32, copy=False)
+
+
 def by_rep(
     rep: np.ndarray, t: np.ndarray, n_reps: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Order rows by (replication, time), stably: (order, counts per replication, rank)."""
-    if len(t) and len(t) > 1:
-        lo = float(t.min())
-        span = float(t.max()) - lo + 1.0
-        order = np.argsort(rep * span + (t - lo), kind="stable")
+    """Order rows by (replication, time), stably: (order, counts per replication, rank).
+
+    Ties in both keep their input order. Rows often come already in time order
+    (arrivals, calendars), and then one linear radix sort by replication does.
+    """
+    n = len(t)
+    if n > 1:
+        if bool((t[1:] >= t[:-1]).all()):
+            order = np.argsort(_rep_keys(rep, n_reps), kind="stable")
+        else:
+            by_t = np.argsort(t, kind="stable")
+            order = by_t[np.argsort(_rep_keys(rep[by_t], n_reps), kind="stable")]
     else:
-        order = np.arange(len(t))
+        order = np.arange(n)
     r = rep[order]
     counts = np.bincount(r, minlength=n_reps)
     first = np.cumsum(counts) - counts
-    rank = np.arange(len(r)) - first[r]
+    rank = np.arange(n) - first[r]
     return order, counts, rank
 
 
@@ -257,9 +273,12 @@ class Events:
 class AttributeStore:
     """Pre-drawn patient attributes for one origin, per (replication, cohort).
 
-    ``data[g, i, f]``: group ``g = replication * n_cohorts + cohort``, the
-    ``i``-th undrawn patient, field ``f`` of ``FIELDS``. A group is refilled
-    from its own streams when it runs short, so replications never share draws.
+    Group ``g = replication * n_cohorts + cohort`` owns rows ``off[g] ..
+    off[g] + size[g]`` of ``data`` (one row per undrawn patient, one column per
+    field of ``FIELDS``); its next patient is row ``off[g] + pos[g]``. Each
+    cohort has its own block size, so a rare cohort does not hold as many rows
+    as a common one. A group is refilled from its own streams when it runs
+    short, so replications never share draws.
     """
 
     def __init__(
@@ -274,28 +293,32 @@ class AttributeStore:
         self.streams = streams
         self.n_cohorts = len(params.cohorts)
         self.blocks = list(blocks)
-        n = len(streams) * self.n_cohorts
-        self.data = np.zeros((n, max(self.blocks), len(FIELDS)))
+        self.size = np.tile(np.asarray(self.blocks, dtype=np.int64), len(streams))
+        self.off = np.cumsum(self.size) - self.size
+        self.data = np.zeros((int(self.size.sum()), len(FIELDS)))
+        n = len(self.size)
         self.pos = np.zeros(n, dtype=np.int64)
         self.fill = np.zeros(n, dtype=np.int64)
 
     def _refill(self, g: int, need: int) -> None:
         r, k = divmod(g, self.n_cohorts)
         keep = int(self.fill[g] - self.pos[g])
-        size = self.data.shape[1]
         target = max(self.blocks[k], need + keep)
-        if target > size:
-            grown = np.zeros((self.data.shape[0], max(2 * size, target), len(FIELDS)))
-            grown[:, :size] = self.data
-            self.data = grown
+        if target > self.size[g]:  # rare: a burst larger than a block
+            extra = max(int(self.size[g]), target - int(self.size[g]))
+            at = int(self.off[g] + self.size[g])
+            self.data = np.insert(self.data, at, np.zeros((extra, len(FIELDS))), axis=0)
+            self.size[g] += extra
+            self.off[g + 1 :] += extra
         n_new = target - keep
         drawn = draw_attributes(
             self.params, self.params.cohorts[k], self.origin, self.streams[r], n_new
         )
-        p = int(self.pos[g])
-        block = self.data[g]
-        block[:keep] = block[p : p + keep]
-        block[keep:target] = np.column_stack([getattr(drawn, f) for f in FIELDS])
+        o, p = int(self.off[g]), int(self.pos[g])
+        block = self.data[o : o + target]
+        block[:keep] = self.data[o + p : o + p + keep]
+        for j, f in enumerate(FIELDS):
+            block[keep:, j] = getattr(drawn, f)
         self.pos[g], self.fill[g] = 0, target
 
     def take(self, group: np.ndarray, rank: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -303,16 +326,17 @@ class AttributeStore:
         short = np.flatnonzero(self.fill - self.pos < counts)
         for g in short.tolist():
             self._refill(g, int(counts[g]))
-        idx = self.pos[group] + rank
+        idx = (self.off + self.pos)[group] + rank
         self.pos += counts
-        return self.data[group, idx]
+        return self.data[idx]
 
 
 class ArrivalFeed:
     """Arrival times of one NHPP stream, for every replication, a window at a time."""
 
     def __init__(self, rate_h: np.ndarray, streams: Sequence[Streams], name: str) -> None:
-        self.gens = [arrival_times(rate_h, s(name)) for s in streams]
+        cum = cumulative_rate(rate_h)  # one for all replications: it is as long as the run
+        self.gens = [arrival_times(rate_h, s(name), cum) for s in streams]
         self.carry = [np.empty(0) for _ in streams]
         self.live = [True] * len(streams)
 
@@ -336,9 +360,23 @@ class ArrivalFeed:
 
 
 def releases(r: np.ndarray, t: np.ndarray, n_reps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Release times as [R, K] sorted per replication (inf padded), and counts."""
-    order, counts, rank = by_rep(r, t, n_reps)
-    return padded(r[order], rank, t[order], n_reps, np.inf), counts.astype(float)
+    """Release times as [R, K] sorted per replication (inf padded), and counts.
+
+    Only the times matter here, not who frees the place, so rows are grouped by
+    replication (a linear radix sort) and each row's few times sorted in place.
+    """
+    n = len(t)
+    if n == 0:
+        return np.empty((n_reps, 0)), np.zeros(n_reps)
+    order = np.argsort(_rep_keys(r, n_reps), kind="stable")
+    ro = r[order]
+    counts = np.bincount(ro, minlength=n_reps)
+    first = np.cumsum(counts) - counts
+    rank = np.arange(n) - first[ro]
+    out = np.full((n_reps, int(counts.max())), np.inf)
+    out[ro, rank] = t[order]
+    out.sort(axis=1)
+    return out, counts.astype(float)
 
 
 def hourly_capacity(timeline: Timeline, n_hours: int) -> np.ndarray:
@@ -368,44 +406,54 @@ class Pool:
         return cls(name, capacity_h, open_h, np.zeros(n_reps), Queue(n_reps))
 
     def plan(
-        self, h: int, t0: float, rel: np.ndarray, n_rel: np.ndarray, request_t: np.ndarray
+        self,
+        h: int,
+        t0: float,
+        rel: np.ndarray,
+        rel_first: np.ndarray,
+        n_rel: np.ndarray,
+        request_t: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Who in the queue starts, and when, given the releases ``rel`` (no change made).
 
-        ``rel`` is [R, K] release times sorted per row (inf padded), ``n_rel`` the
-        count per row. Returns (patient id, start time, number started per row).
+        ``rel`` holds the release times ordered by (replication, time); those of
+        replication ``r`` start at ``rel_first[r]``, ``n_rel[r]`` of them. Work is
+        over the patients who start only (flat, not padded to the longest row).
+        Returns (patient id, start time, number started per row).
         """
-        none = np.zeros(len(self.in_use), dtype=np.int64)
+        n_reps = len(self.in_use)
         if not self.open_h[h]:
-            return _NONE_I, _NONE_F, none
+            return _NONE_I, _NONE_F, np.zeros(n_reps, dtype=np.int64)
         cap = self.capacity_h[h]
         in_use = self.in_use
         free = np.maximum(cap - in_use, 0.0)
         deficit = np.maximum(in_use - cap, 0.0)
         slots = free + np.maximum(n_rel - deficit, 0.0)
         m = np.minimum(self.queue.len, slots).astype(np.int64)
-        width = int(m.max()) if len(m) else 0
-        if width == 0:
+        total = int(m.sum())
+        if total == 0:
             return _NONE_I, _NONE_F, m
-        ids = self.queue.heads(width)
-        j = np.arange(width)[None, :]
+        rows = np.repeat(np.arange(n_reps), m)
+        j = np.arange(total) - (np.cumsum(m) - m)[rows]
+        q = self.queue
+        who = q.ids[rows, (q.head[rows] + j) % q.size]
         # the j-th place to come free: releases carried over from the last hour
         # (before t0), then the places free now (at t0), then this hour's releases;
         # the first `deficit` releases only bring a cut capacity down
-        free_i = np.minimum(free, width).astype(np.int64)[:, None]
-        skip = deficit.astype(np.int64)[:, None]
-        early = np.maximum((rel < t0).sum(axis=1)[:, None] - skip, 0)
-        k = np.where(j < early, skip + j, skip + j - free_i)
-        if rel.shape[1]:
-            from_rel = np.take_along_axis(rel, np.clip(k, 0, rel.shape[1] - 1), axis=1)
-            from_rel = np.where(k < rel.shape[1], from_rel, np.inf)
-        else:
-            from_rel = np.full(k.shape, np.inf)
-        slot = np.where((j >= early) & (j < early + free_i), t0, from_rel)
-        take = j < m[:, None]
-        r, col = np.nonzero(take)
-        who = ids[r, col]
-        start = np.maximum(request_t[who], slot[r, col])
+        free_r = np.minimum(free, m).astype(np.int64)[rows]
+        skip = deficit.astype(np.int64)[rows]
+        before = np.bincount(
+            np.repeat(np.arange(n_reps), n_rel.astype(np.int64))[rel < t0], minlength=n_reps
+        )
+        early = np.maximum(before[rows] - skip, 0)
+        k = np.where(j < early, skip + j, skip + j - free_r)
+        n_r = n_rel.astype(np.int64)[rows]
+        from_rel = np.full(total, np.inf)
+        has = (k >= 0) & (k < n_r)
+        if len(rel):
+            from_rel[has] = rel[rel_first[rows[has]] + k[has]]
+        slot = np.where((j >= early) & (j < early + free_r), t0, from_rel)
+        start = np.maximum(request_t[who], slot)
         return who, start, m
 
     def serve(
@@ -426,16 +474,29 @@ class Pool:
         ids whose in-hour release is already counted).
         """
         n_reps = len(self.in_use)
+        if not self.open_h[h] or not self.queue.len.any():
+            # nobody can start: only the releases change the places in use
+            if len(rel_rep):
+                self.in_use = self.in_use - np.bincount(rel_rep, minlength=n_reps)
+            return _NONE_I, _NONE_F, _NONE_I
         extra_ids, extra_t = _NONE_I, _NONE_F
         for _round in range(rounds):
-            rel, n_rel = releases(
-                np.concatenate((rel_rep, rep_of[extra_ids])),
-                np.concatenate((rel_t, extra_t)),
-                n_reps,
+            all_r = np.concatenate((rel_rep, rep_of[extra_ids]))
+            all_t = np.concatenate((rel_t, extra_t))
+            order, n_rel, _rank = by_rep(all_r, all_t, n_reps)
+            who, start, m = self.plan(
+                h, t0, all_t[order], np.cumsum(n_rel) - n_rel, n_rel, request_t
             )
-            who, start, m = self.plan(h, t0, rel, n_rel, request_t)
             new_ids, new_t = in_hour(who, start)
             if len(new_t) == len(extra_t) and np.array_equal(np.sort(new_t), np.sort(extra_t)):
+                break
+            if (
+                not len(extra_t)
+                and bool((m == self.queue.len).all())
+                and bool((start <= request_t[who]).all())
+            ):
+                # everyone queued starts the moment they asked: places freed again
+                # within the hour cannot change any start, so this is the fixed point
                 break
             extra_ids, extra_t = new_ids, new_t
         # count every real release this hour (a place freed earlier than planned
@@ -546,22 +607,21 @@ class FastEngine:
                         ArrivalFeed(c.direct_rate_h, self.streams, f"direct_arrivals/{c.name}"),
                     )
                 )
-        # draw about two weeks of each group's patients at a time
+        # draw about two weeks of each group's patients at a time, and at least
+        # ATTRIBUTE_BLOCK (a draw costs about 100 us before its first patient)
         weekly = {
             ED: [c.ed_rate_h[: 24 * 7 * 2].sum() / 2 for c in params.cohorts],
             DIRECT: [c.direct_rate_h[: 24 * 7 * 2].sum() / 2 for c in params.cohorts],
-            READMISSION: [
-                max(c.ed_rate_h[: 24 * 7 * 2].sum() / 2 * 0.1, 128) for c in params.cohorts
-            ],
-            INITIAL: [32.0 for _ in params.cohorts],
         }
+        least = {ED: ATTRIBUTE_BLOCK, DIRECT: ATTRIBUTE_BLOCK, READMISSION: ATTRIBUTE_BLOCK // 2}
+        blocks = {
+            origin: [int(min(max(2 * w, least[origin]), 4096)) for w in weekly[origin]]
+            for origin in (ED, DIRECT)
+        }
+        blocks[READMISSION] = [least[READMISSION]] * len(params.cohorts)
+        blocks[INITIAL] = [64] * len(params.cohorts)
         self.stores = {
-            origin: AttributeStore(
-                params,
-                ORIGINS[origin],
-                self.streams,
-                [int(min(max(2 * w, 64), 4096)) for w in weekly[origin]],
-            )
+            origin: AttributeStore(params, ORIGINS[origin], self.streams, blocks[origin])
             for origin in (ED, DIRECT, READMISSION, INITIAL)
         }
         self.cohort_p_admit = np.array([c.p_admit for c in params.cohorts])
@@ -585,7 +645,7 @@ class FastEngine:
             self.cols["pathway_attr" if name == "pathway" else name] = attr[:, j]
         for name, default in _INT_DEFAULTS.items():
             self._extend(name, cap, default, np.int64)
-        for name in (*BOOL_COLUMNS, "done", "arrived"):
+        for name in (*BOOL_COLUMNS, "done", "arrived", "_mark"):
             self._extend(name, cap, False, bool)
         self.free = np.concatenate((np.arange(cap - 1, old - 1, -1, dtype=np.int64), self.free))
         self.cap = cap
@@ -672,11 +732,13 @@ class FastEngine:
     def _maybe_readmit(self, ids: np.ndarray, route: np.ndarray | int) -> None:
         """Schedule re-attendances after discharge home by ``route`` (0-3 P0-P3, 4 urgent)."""
         self._done(ids)
-        if not len(ids):
-            return
+        if not len(ids) or (isinstance(route, int) and route < 0):
+            return  # route -1 (home from A&E or SDEC) never readmits
         c = self.cols
-        route = np.broadcast_to(np.asarray(route), ids.shape)
-        p = np.where(route >= 0, self.p_readmit[c["cohort"][ids], np.maximum(route, 0)], 0.0)
+        if isinstance(route, int):
+            p = self.p_readmit[c["cohort"][ids], route]
+        else:
+            p = np.where(route >= 0, self.p_readmit[c["cohort"][ids], np.maximum(route, 0)], 0.0)
         back = c["u_readmit"][ids] < p
         if not back.any():
             return
@@ -1107,17 +1169,27 @@ class FastEngine:
         leave = np.concatenate((ids[home], ids[to_sdec][took]))
         leave_t = np.concatenate((t[home], t[to_sdec][took]))
         self._leave_ed(leave, leave_t)
-        fresh = ~np.isin(leave, counted)
+        fresh = self._not_in(leave, counted)
         cub_r.append(c["rep"][leave[fresh]])
         cub_t.append(leave_t[fresh])
         self._maybe_readmit(ids[home], -1)
         admitted = np.concatenate((ids[admit], refused))
         admitted_t = np.concatenate((t[admit], t[to_sdec][~took]))
-        fresh = ~np.isin(admitted, counted)
+        fresh = self._not_in(admitted, counted)
         cub_r.append(c["rep"][admitted[fresh]])
         cub_t.append(admitted_t[fresh])
         bed_requests.append(admitted)
         bed_req_t.append(admitted_t)
+
+    def _not_in(self, ids: np.ndarray, counted: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` are not in ``counted`` (both patient ids), in linear time."""
+        if not len(counted):
+            return np.ones(len(ids), dtype=bool)
+        mark = self.cols["_mark"]
+        mark[counted] = True
+        out = ~mark[ids]
+        mark[counted] = False
+        return out
 
     def _leave_ed(self, ids: np.ndarray, t: np.ndarray) -> None:
         self.cols["ed_departure"][ids] = t
@@ -1134,21 +1206,30 @@ class FastEngine:
             return took
         rep = c["rep"][ids]
         order, counts, rank = by_rep(rep, t, self.R)
-        T = padded(rep[order], rank, t[order], self.R, np.inf)
-        hour = np.floor(T + EPS_HOURS)
-        open_now = self.sdec_open[
-            np.minimum(np.nan_to_num(hour, posinf=0).astype(np.int64), self.n_hours - 1)
-        ]
-        cap = self.sdec_cap[
-            np.minimum(np.nan_to_num(hour, posinf=0).astype(np.int64), self.n_hours - 1)
-        ]
-        ok = np.zeros(T.shape, dtype=bool)
-        for k in range(T.shape[1]):
+        # only the replications with a referral: [rows, width] in time order
+        rows = np.flatnonzero(counts)
+        row_of = np.zeros(self.R, dtype=np.int64)
+        row_of[rows] = np.arange(len(rows))
+        ci = row_of[rep[order]]
+        t_o = t[order]
+        hour = np.minimum(np.floor(t_o + EPS_HOURS).astype(np.int64), self.n_hours - 1)
+        shape = (len(rows), int(rank.max()) + 1)
+        T = np.full(shape, np.inf)
+        T[ci, rank] = t_o
+        open_now = np.zeros(shape, dtype=bool)
+        open_now[ci, rank] = self.sdec_open[hour]
+        cap = np.zeros(shape)
+        cap[ci, rank] = self.sdec_cap[hour]
+        rel_rows = rel[rows]
+        in_use = self.sdec_in_use[rows]
+        ok = np.zeros(shape, dtype=bool)
+        for k in range(shape[1]):
             tk = T[:, k]
-            released = (rel <= tk[:, None]).sum(axis=1)
-            ok[:, k] = np.isfinite(tk) & open_now[:, k] & (self.sdec_in_use - released < cap[:, k])
-            self.sdec_in_use += ok[:, k]
-        took[order] = ok[rep[order], rank]
+            released = (rel_rows <= tk[:, None]).sum(axis=1)
+            ok[:, k] = np.isfinite(tk) & open_now[:, k] & (in_use - released < cap[:, k])
+            in_use += ok[:, k]
+        self.sdec_in_use[rows] = in_use
+        took[order] = ok[ci, rank]
         acc = ids[took]
         c["sdec_start"][acc] = t[took]
         self.ev["sdec_end"].push(t[took] + c["sdec_episode_h"][acc], acc)
@@ -1178,7 +1259,7 @@ class FastEngine:
             mine_ids: list[np.ndarray] = []
             to_comm = self._fit(who[now], fit[now], t1, mine_r, mine_t, mine_ids)
             if mine_ids:
-                fresh = ~np.isin(np.concatenate(mine_ids), counted)
+                fresh = self._not_in(np.concatenate(mine_ids), counted)
                 rel_r.append(np.concatenate(mine_r)[fresh])
                 rel_t.append(np.concatenate(mine_t)[fresh])
             if len(to_comm):

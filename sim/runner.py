@@ -178,6 +178,13 @@ class Results:
         return out
 
 
+MAX_BATCH = 250
+"""Most replications a vectorised engine runs at once. Its memory grows with the
+batch (about 2 MB a replication with metrics on the baseline, whatever the
+horizon), while throughput has stopped growing well before: 250 keeps 1,000
+replications within about 0.5 GB per worker (``docs/engines.md``)."""
+
+
 def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1) -> int:
     """Replications per task, for ``scenarios`` scenarios sharing ``slots`` workers.
 
@@ -187,12 +194,16 @@ def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1) -> int:
     horizon) and gets cheaper per replication as batches grow, so each
     scenario's replications are split only as far as it takes to give every
     worker a task: over the workers for one scenario, not at all when there
-    are at least as many scenarios (or sweep points) as workers.
+    are at least as many scenarios (or sweep points) as workers, and never
+    into batches of more than ``MAX_BATCH`` (memory).
     """
     if engine in ONE_AT_A_TIME_ENGINES:
         return 1
     splits = max(1, math.ceil(max(slots, 1) / max(scenarios, 1)))
-    return max(1, math.ceil(reps / splits))
+    size = max(1, math.ceil(reps / splits))
+    if size > MAX_BATCH:  # memory: split evenly into batches of at most MAX_BATCH
+        size = math.ceil(size / math.ceil(size / MAX_BATCH))
+    return size
 
 
 def replication_batches(reps: int, size: int) -> list[list[int]]:

@@ -213,3 +213,11 @@ def test_fast_engine_runs_without_simpy() -> None:
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_large_runs_are_split_into_bounded_batches() -> None:
+    from sim.runner import MAX_BATCH, batch_size
+
+    assert batch_size("fast", reps=1000, slots=1) == MAX_BATCH == 250  # memory per batch
+    assert batch_size("fast", reps=300, slots=1) == 150  # split evenly
+    assert batch_size("fast", reps=10, slots=2) == 5  # small runs as before
