@@ -417,16 +417,23 @@ class Pool:
         request_t: np.ndarray,
         rep_of: np.ndarray,
         in_hour: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-        rounds: int = 4,
+        rounds: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Serve the queue with this hour's releases, and the places that those who
         start now free again within the hour (``in_hour(who, start)`` gives their
         ids and release times). Found by fixed-point iteration: more places only
         bring starts forward, so it settles in a few rounds. Returns (ids, starts,
         ids whose in-hour release is already counted).
+
+        Each unsettled round adds at least one in-hour release by a patient who
+        starts this hour, so it settles within (queue length + 1) rounds; by
+        default it runs until it does (a cap of a few rounds left a place idle
+        while the queue waited when stays of under an hour chained).
         """
         n_reps = len(self.in_use)
         extra_ids, extra_t = _NONE_I, _NONE_F
+        if rounds is None:
+            rounds = int(self.queue.len.sum()) + 2
         for _round in range(rounds):
             rel, n_rel = releases(
                 np.concatenate((rel_rep, rep_of[extra_ids])),
@@ -1196,7 +1203,8 @@ class FastEngine:
         c = self.cols
         in_hour = self._bed_in_hour(t1)
         extra_ids, extra_t = _NONE_I, _NONE_F
-        for _round in range(4):
+        # until settled: each unsettled round adds an in-hour release (see Pool.serve)
+        for _round in range(int(self.beds.queue.len.sum()) + len(req) + 2):
             plan = self._plan_sequential(
                 h,
                 t0,
