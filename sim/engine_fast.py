@@ -712,7 +712,7 @@ class FastEngine:
                 self._new_day(h)
             self._hour(h)
             if h % HOURS_PER_DAY == HOURS_PER_DAY - 1 or h == self.n_hours - 1:
-                self._end_day()
+                self._end_day(hold_from=float(h) if h < self.n_hours - 1 else np.inf)
         self._flush(final=True)
         return self._records() if self.collect else None
 
@@ -746,14 +746,26 @@ class FastEngine:
         )
         self.arrivals_until = until
 
-    def _end_day(self) -> None:
+    def _end_day(self, hold_from: float = np.inf) -> None:
+        """Hand the day's acute events to the sink, except those at or after ``hold_from``.
+
+        Those wait for the next day's chunk: a bed taken or freed with a place
+        carried over from the day's last hour is found in the next hour but
+        timed in this one, and the sink needs each replication's events in time
+        order across chunks (it would move an earlier one up to the last seen).
+        """
+        held: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         if self.acute_events and self.sink is not None:
             rep = np.concatenate([e[0] for e in self.acute_events])
             t = np.concatenate([e[1] for e in self.acute_events])
             d = np.concatenate([e[2] for e in self.acute_events])
+            late = t >= hold_from
+            if late.any():
+                held = [(rep[late], t[late], d[late])]
+                rep, t, d = rep[~late], t[~late], d[~late]
             order = np.lexsort((t, rep))
             self.sink.add_acute_events(rep[order], t[order], d[order])  # type: ignore[attr-defined]
-        self.acute_events = []
+        self.acute_events = held
         self._flush()
 
     def _hour(self, h: int) -> None:
