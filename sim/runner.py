@@ -50,8 +50,14 @@ what makes results independent of the number of workers."""
 def _simpy(
     params: ModelParams, seed: int, replications: Sequence[int], check: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from .engine_simpy import simulate
+    from .engine_simpy import SimPyEngine, simulate
+    from .metrics import MetricAccumulator
 
+    if not check:  # stream: keep only the patients in the system, whatever the horizon
+        sink = MetricAccumulator(params, replications)
+        for position, replication in enumerate(replications):
+            SimPyEngine(params, seed, replication, sink=sink, position=position).stream()
+        return sink.finish()
     metric_frames, daily_frames = [], []
     for replication in replications:
         record = simulate(params, seed, replication)
