@@ -99,7 +99,7 @@ def acute_then_community(
     return data
 
 
-def whole_system(days: float, warm_up_days: int = 10) -> dict[str, Any]:
+def whole_system(days: float, warm_up_days: int = 7) -> dict[str, Any]:
     """Every unit in use (A&E, SDEC, beds, urgent response, P1-P3), stays scaled to days.
 
     Office-hours community acceptance and tight places make delayed discharges;
