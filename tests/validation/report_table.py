@@ -22,7 +22,9 @@ DEFAULT: dict[str, Callable[[str], list[Check]]] = {
     "Erlang B, exponential": lambda e: checks.erlang_b_checks(e, "exponential", **_size(e)),
     "Erlang B, lognormal": lambda e: checks.erlang_b_checks(e, "lognormal", **_size(e)),
     "M/M/c/K": lambda e: checks.mmck_checks(e, **_size(e)),
-    "Little": lambda e: checks.little_checks(e, reps=6, days=24),
+    "Little": lambda e: checks.little_checks(
+        e, **({"reps": 6, "days": 24} if e == "simpy" else {"reps": 10, "days": 16})
+    ),
     "M_t/G/inf": lambda e: checks.mt_g_infinity_checks(e, reps=20, weeks=2),
     "tandem vs Ciw": lambda e: checks.tandem_checks(e, reps=12, days=100, invariants=e == "simpy"),
 }

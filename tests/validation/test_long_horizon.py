@@ -30,7 +30,7 @@ PROBE = Path(__file__).with_name("memory_probe.py")
 
 
 def _twenty_years(engine: str) -> None:
-    scenario = quiet_baseline(20, demand_share=0.02)
+    scenario = quiet_baseline(20, demand_share=0.01)
     params = build_params(scenario)
     # check=True runs sim.invariants on every replication's record: conservation,
     # occupancy <= capacity, schedules, first come first served, work conservation
@@ -46,8 +46,10 @@ def _twenty_years(engine: str) -> None:
     assert daily["date"].nunique() == days
     assert dt.date.fromisoformat(str(daily["date"].max())[:10]) == start + dt.timedelta(days - 1)
     # stationary demand: the last year sees as many attendances as the first
+    # (about 950 a year: a Poisson standard deviation of 3%)
     by_year = metrics[metrics.metric == "attendances"].set_index("period")["value"]
-    assert by_year["2035/36"] == pytest.approx(by_year["2016/17"], rel=0.1)
+    assert by_year["2016/17"] > 800
+    assert by_year["2035/36"] == pytest.approx(by_year["2016/17"], rel=0.12)
 
 
 def test_twenty_years_simpy_completes_with_invariants() -> None:
