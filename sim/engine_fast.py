@@ -465,13 +465,18 @@ class Pool:
         request_t: np.ndarray,
         rep_of: np.ndarray,
         in_hour: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-        rounds: int = 4,
+        rounds: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Serve the queue with this hour's releases, and the places that those who
         start now free again within the hour (``in_hour(who, start)`` gives their
         ids and release times). Found by fixed-point iteration: more places only
         bring starts forward, so it settles in a few rounds. Returns (ids, starts,
         ids whose in-hour release is already counted).
+
+        Each unsettled round adds at least one in-hour release by a patient who
+        starts this hour, so it settles within (queue length + 1) rounds; by
+        default it runs until it does (a cap of a few rounds left a place idle
+        while the queue waited when stays of under an hour chained).
         """
         n_reps = len(self.in_use)
         if not self.open_h[h] or not self.queue.len.any():
@@ -480,6 +485,8 @@ class Pool:
                 self.in_use = self.in_use - np.bincount(rel_rep, minlength=n_reps)
             return _NONE_I, _NONE_F, _NONE_I
         extra_ids, extra_t = _NONE_I, _NONE_F
+        if rounds is None:
+            rounds = int(self.queue.len.sum()) + 2
         for _round in range(rounds):
             all_r = np.concatenate((rel_rep, rep_of[extra_ids]))
             all_t = np.concatenate((rel_t, extra_t))
@@ -767,7 +774,7 @@ class FastEngine:
                 self._new_day(h)
             self._hour(h)
             if h % HOURS_PER_DAY == HOURS_PER_DAY - 1 or h == self.n_hours - 1:
-                self._end_day()
+                self._end_day(hold_from=float(h) if h < self.n_hours - 1 else np.inf)
         self._flush(final=True)
         return self._records() if self.collect else None
 
@@ -801,14 +808,26 @@ class FastEngine:
         )
         self.arrivals_until = until
 
-    def _end_day(self) -> None:
+    def _end_day(self, hold_from: float = np.inf) -> None:
+        """Hand the day's acute events to the sink, except those at or after ``hold_from``.
+
+        Those wait for the next day's chunk: a bed taken or freed with a place
+        carried over from the day's last hour is found in the next hour but
+        timed in this one, and the sink needs each replication's events in time
+        order across chunks (it would move an earlier one up to the last seen).
+        """
+        held: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         if self.acute_events and self.sink is not None:
             rep = np.concatenate([e[0] for e in self.acute_events])
             t = np.concatenate([e[1] for e in self.acute_events])
             d = np.concatenate([e[2] for e in self.acute_events])
+            late = t >= hold_from
+            if late.any():
+                held = [(rep[late], t[late], d[late])]
+                rep, t, d = rep[~late], t[~late], d[~late]
             order = np.lexsort((t, rep))
             self.sink.add_acute_events(rep[order], t[order], d[order])  # type: ignore[attr-defined]
-        self.acute_events = []
+        self.acute_events = held
         self._flush()
 
     def _hour(self, h: int) -> None:
@@ -1277,7 +1296,8 @@ class FastEngine:
         c = self.cols
         in_hour = self._bed_in_hour(t1)
         extra_ids, extra_t = _NONE_I, _NONE_F
-        for _round in range(4):
+        # until settled: each unsettled round adds an in-hour release (see Pool.serve)
+        for _round in range(int(self.beds.queue.len.sum()) + len(req) + 2):
             plan = self._plan_sequential(
                 h,
                 t0,

@@ -15,6 +15,9 @@ back as readmissions.
 The engine is written for clarity first and speed second: it is the reference
 the fast engine is checked against. It records facts (timestamps per patient,
 capacity changes) in a :class:`~sim.record.Record`; it computes no metrics.
+:meth:`SimPyEngine.stream` instead hands each patient's row to a metric
+accumulator when the patient leaves (and every change of bed occupancy as it
+happens), so memory holds only the patients in the system, whatever the horizon.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Generator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
@@ -32,12 +35,17 @@ from .calendar import EPS_HOURS
 from .demand import AttributeSource, arrival_times, initial_cohorts
 from .params import ORIGINS, CohortParams, ModelParams, Timeline
 from .record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
+
+if TYPE_CHECKING:
+    from .metrics import MetricAccumulator
 from .schedule import Schedule
 from .streams import Streams
 
 ED, DIRECT, READMISSION, INITIAL = range(4)
 HOME, SDEC, ADMIT = range(3)
 _NAN = math.nan
+STREAM_CHUNK = 20_000
+"""Patients (and bed events) buffered before a streaming engine hands them on."""
 
 
 def _call(method: Callable[[Patient], None], patient: Patient, _event: simpy.Event) -> None:
@@ -164,10 +172,28 @@ class Pool:
 
 
 class SimPyEngine:
-    """One replication of one scenario."""
+    """One replication of one scenario.
 
-    def __init__(self, params: ModelParams, seed: int, replication: int) -> None:
+    With a ``sink`` (a :class:`~sim.metrics.MetricAccumulator`, this
+    replication at ``position``), :meth:`stream` keeps no patient who has left.
+    """
+
+    def __init__(
+        self,
+        params: ModelParams,
+        seed: int,
+        replication: int,
+        sink: MetricAccumulator | None = None,
+        position: int = 0,
+    ) -> None:
         self.p = params
+        self.sink = sink
+        self.position = position
+        self.n_patients = 0
+        self.live: dict[int, Patient] = {}
+        self.finished: list[Patient] = []
+        self.bed_t: list[float] = []
+        self.bed_d: list[int] = []
         self.replication = replication
         self.streams = Streams(seed, replication)
         self.env = env = simpy.Environment()
@@ -235,6 +261,7 @@ class SimPyEngine:
         assert urgent is not None
         urgent.release()
         self._maybe_readmit(p, 4)
+        self._finish(p)
 
     # --- A&E and SDEC ---------------------------------------------------------------------
 
@@ -264,6 +291,7 @@ class SimPyEngine:
             self.cubicles.release()
             self._leave_ed(p)
             self._maybe_readmit(p, -1)
+            self._finish(p)
             return
         # admitted: board in A&E until a bed is free
         if not self.p.boarding_holds_cubicle:
@@ -284,6 +312,7 @@ class SimPyEngine:
             self.env.process(self._admission(p))
         else:
             self._maybe_readmit(p, -1)
+            self._finish(p)
 
     # --- acute beds and discharge ---------------------------------------------------------
 
@@ -296,9 +325,11 @@ class SimPyEngine:
             p.diverted = env.now
             if from_ed:
                 self._leave_ed(p, boarded=True)
+            self._finish(p)
             return
         yield beds.request()
         p.bed_start = env.now
+        self._bed_event(1)
         if from_ed:
             self._leave_ed(p, boarded=True)
         yield from self._stay(p)
@@ -317,13 +348,16 @@ class SimPyEngine:
                 yield env.timeout(hour + wait - env.now)
             self.beds.release()
             p.bed_end = env.now
+            self._bed_event(-1)
             self._maybe_readmit(p, 0)
+            self._finish(p)
             return
         service = self.services[p.pathway]
         assert service is not None  # validated: a pathway in use needs its service
         yield service.request()
         self.beds.release()
         p.bed_end = env.now
+        self._bed_event(-1)
         p.comm_start = env.now
         env.timeout(p.attrs[8]).callbacks.append(lambda _: self._community_end(p))
 
@@ -333,6 +367,7 @@ class SimPyEngine:
         assert service is not None
         service.release()
         self._maybe_readmit(p, p.pathway)
+        self._finish(p)
 
     # --- readmissions ---------------------------------------------------------------------
 
@@ -354,8 +389,43 @@ class SimPyEngine:
         self.env.process(self._emergency_department(p))
 
     def _register(self, p: Patient) -> None:
-        p.row = len(self.patients)
-        self.patients.append(p)
+        p.row = self.n_patients
+        self.n_patients += 1
+        if self.sink is None:
+            self.patients.append(p)
+        else:
+            self.live[p.row] = p
+
+    def _finish(self, p: Patient) -> None:
+        """The patient has left the system: a streaming engine hands the row on."""
+        if self.sink is None:
+            return
+        del self.live[p.row]
+        self.finished.append(p)
+        if len(self.finished) >= STREAM_CHUNK:
+            self._flush()
+
+    def _bed_event(self, delta: int) -> None:
+        if self.sink is None:
+            return
+        self.bed_t.append(self.env.now)
+        self.bed_d.append(delta)
+        if len(self.bed_t) >= STREAM_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Hand finished rows and bed events (in time order) to the sink."""
+        assert self.sink is not None
+        if self.finished:
+            columns = _columns(self.finished)
+            self.sink.add_patients(np.full(len(self.finished), self.position), columns)
+            self.finished = []
+        if self.bed_t:
+            times = np.array(self.bed_t)
+            self.sink.add_acute_events(
+                np.full(len(times), self.position), times, np.array(self.bed_d, dtype=np.int64)
+            )
+            self.bed_t, self.bed_d = [], []
 
     # --- starting state -------------------------------------------------------------------
 
@@ -369,6 +439,7 @@ class SimPyEngine:
                 if kind == "treating":
                     p.bed_start = 0.0
                     self.beds.in_use += 1
+                    self._bed_event(1)
                     self.env.process(self._stay(p))
                 elif kind == "delayed":
                     assert remaining is not None
@@ -376,6 +447,7 @@ class SimPyEngine:
                     p.pathway = k
                     p.attrs = (*p.attrs[:8], float(remaining[i]), *p.attrs[9:])
                     self.beds.in_use += 1
+                    self._bed_event(1)
                     self.env.process(self._stay(p))
                 else:
                     service = self.services[k]
@@ -395,7 +467,7 @@ class SimPyEngine:
 
     # --- run ------------------------------------------------------------------------------
 
-    def run(self) -> Record:
+    def _simulate(self) -> None:
         env = self.env
         self._initial_state()
         for cohort in self.p.cohorts:
@@ -404,19 +476,25 @@ class SimPyEngine:
             if cohort.direct_rate_h.any():
                 env.process(self._arrivals(cohort, DIRECT))
         env.run(until=self.p.calendar.end_h)
+
+    def run(self) -> Record:
+        """Simulate and return every patient's row (memory grows with the horizon)."""
+        if self.sink is not None:
+            raise ValueError("an engine with a sink streams: call stream(), not run()")
+        self._simulate()
         return self._record()
 
+    def stream(self) -> None:
+        """Simulate, handing rows to the sink as patients leave; then those still inside."""
+        if self.sink is None:
+            raise ValueError("stream() needs a sink (a MetricAccumulator)")
+        self._simulate()
+        self.finished.extend(self.live.values())
+        self.live = {}
+        self._flush()
+
     def _record(self) -> Record:
-        patients = self.patients
-        columns: dict[str, np.ndarray] = {}
-        for name in COLUMNS:
-            values = [getattr(p, name) for p in patients]
-            if name in FLOAT_COLUMNS:
-                columns[name] = np.array(values, dtype=float)
-            elif name in BOOL_COLUMNS:
-                columns[name] = np.array(values, dtype=bool)
-            else:
-                columns[name] = np.array(values, dtype=np.int64)
+        columns = _columns(self.patients)
         pools = {"ed": self.cubicles, "sdec": self.sdec, "acute": self.beds}
         pools.update({s.name: s for s in self.services if s is not None})
         live = {
@@ -436,6 +514,20 @@ class SimPyEngine:
             capacity={name: pool.capacity_log() for name, pool in pools.items()},
             in_system_at_end=live,
         )
+
+
+def _columns(patients: list[Patient]) -> dict[str, np.ndarray]:
+    """The record columns of some patients, in the order given."""
+    columns: dict[str, np.ndarray] = {}
+    for name in COLUMNS:
+        values = [getattr(p, name) for p in patients]
+        if name in FLOAT_COLUMNS:
+            columns[name] = np.array(values, dtype=float)
+        elif name in BOOL_COLUMNS:
+            columns[name] = np.array(values, dtype=bool)
+        else:
+            columns[name] = np.array(values, dtype=np.int64)
+    return columns
 
 
 def simulate(params: ModelParams, seed: int, replication: int) -> Record:

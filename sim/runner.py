@@ -57,8 +57,14 @@ def concat_tables(parts: Sequence[Tables]) -> Tables:
 
 
 def _simpy(params: ModelParams, seed: int, replications: Sequence[int], check: bool) -> Tables:
-    from .engine_simpy import simulate
+    from .engine_simpy import SimPyEngine, simulate
+    from .metrics import MetricAccumulator
 
+    if not check:  # stream: keep only the patients in the system, whatever the horizon
+        sink = MetricAccumulator(params, replications)
+        for position, replication in enumerate(replications):
+            SimPyEngine(params, seed, replication, sink=sink, position=position).stream()
+        return sink.finish()
     parts = []
     for replication in replications:
         record = simulate(params, seed, replication)
