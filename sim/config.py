@@ -947,7 +947,15 @@ def resolve_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, A
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, merge and validate a scenario file; raise ScenarioError if it is not valid."""
+    """Read, merge and validate a scenario file; raise ScenarioError if it is not valid.
+
+    ``path`` is a TOML file (docs/scenario.md); ``extends`` is followed
+    relative to it. Keys carry their unit in their name (``*_days``,
+    ``*_minutes``, ``*_hours``, ``*_gbp``, ``*_per_year``); probabilities and
+    shares are fractions between 0 and 1. The returned :class:`Scenario` is
+    frozen: make variants with :meth:`Scenario.override`. Each message of the
+    ScenarioError names the file, the key, the rule and the value.
+    """
     data = resolve_file(path)
     return Scenario.from_dict(data, source=str(path))
 
