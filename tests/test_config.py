@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from conftest import CONFIGS, single_unit
 from pydantic import ValidationError
 
 from sim.cli import main
-from sim.config import Scenario, ScenarioError, load_scenario
+from sim.config import Scenario, ScenarioError, load_scenario, resolve_file
 
 BAD = Path(__file__).parent / "bad_configs"
 
@@ -312,3 +313,90 @@ def test_a_huge_file_is_refused_before_reading(tmp_path):
         f.truncate(10_000_001)
     with pytest.raises(ScenarioError, match="is not a scenario file"):
         load_scenario(path)
+
+
+PROFILE_ERRORS = {
+    "both_forms": (
+        {"hour_of_week": [1] * 168, "day_of_week": [1] * 7},
+        "give hour_of_week, or day_of_week with hour_of_day, not both",
+    ),
+    "week_too_short": ({"hour_of_week": [1] * 100}, "hour_of_week needs 168 values, got 100"),
+    "day_without_hour": ({"day_of_week": [1] * 7}, "give hour_of_week, or both day_of_week"),
+    "hours_short": (
+        {"day_of_week": [1] * 7, "hour_of_day": [1] * 23},
+        "hour_of_day needs 24 values, got 23",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROFILE_ERRORS))
+def test_a_profile_of_the_wrong_shape_is_refused(case, baseline_path):
+    profile, expected = PROFILE_ERRORS[case]
+    base = load_scenario(baseline_path)
+    with pytest.raises(ScenarioError, match=re.escape(f"demand.profiles.gp: {expected}")):
+        base.override({"demand.profiles.gp": profile})
+
+
+def test_an_hour_of_week_profile_gives_shares_of_the_week(baseline_path):
+    weights = [0] * 24 + [1] * 144  # nobody arrives on Monday
+    scenario = load_scenario(baseline_path).override(
+        {"demand.profiles.gp": {"hour_of_week": weights}}
+    )
+    shares = scenario.demand.profiles["gp"].weights()
+    assert shares[:24] == [0] * 24
+    assert sum(shares) == pytest.approx(1)
+    assert shares[24] == pytest.approx(1 / 144)
+
+
+def test_an_avoidable_share_by_year_holds_its_last_value(baseline_path):
+    scenario = load_scenario(baseline_path).override(
+        {"cohorts.frail_older.avoidable_share": [0.1, 0.2, 0.3]}
+    )
+    cohort = scenario.cohorts["frail_older"]
+    shares = [cohort.avoidable_share_in_year(i) for i in (-1, 0, 1, 2, 5)]
+    assert shares == [0.1, 0.1, 0.2, 0.3, 0.3]
+
+
+MORE_RULES = {
+    "sdec.chairs": (-1, "sdec.chairs must be >= 0, got -1"),
+    "acute.capacity_changes": (
+        [{"date": "2016-06-01", "beds": -2}],
+        "acute.capacity_changes[0].beds must be >= 0, got -2",
+    ),
+    "plan.baseline_year": ("2016/18", "plan.baseline_year must be a financial year like 2016/17"),
+    "initial_state.community_in_use.p1": (500, "must be <= the service's places (108), got 500"),
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [(k, v, e) for k, (v, e) in MORE_RULES.items()],
+)
+def test_more_rules_name_the_key_and_value(key, value, expected, baseline_path):
+    base = load_scenario(baseline_path).override({"run.warm_up_days": 0})
+    with pytest.raises(ScenarioError, match=re.escape(expected)):
+        base.override({key: value})
+
+
+def test_a_starting_state_needs_the_services_it_fills(baseline_path):
+    """Patients in, or waiting for, a service that the scenario does not have."""
+    for state, service in (
+        ({"community_in_use": {"urgent_response": 2}}, "urgent_response"),
+        ({"delayed": {"p3": 2}}, "p3"),
+    ):
+        data = resolve_file(baseline_path)
+        data["run"]["warm_up_days"] = 0
+        data["initial_state"] = state
+        del data["community"][service]
+        for cohort in data["cohorts"].values():  # nobody is sent to the missing service
+            cohort["pathway"]["p0"] += cohort["pathway"].pop("p3", 0)
+        with pytest.raises(ScenarioError, match=rf"initial_state\.\w+\.{service} needs a "):
+            Scenario.from_dict(data, source="state.toml")
+
+
+def test_override_makes_missing_tables_and_refuses_to_go_through_a_value(baseline_path):
+    base = load_scenario(baseline_path)
+    planned = base.override({"plan.baseline_year": "2016/17"})
+    assert planned.plan.baseline_year == "2016/17"
+    with pytest.raises(ScenarioError, match="cannot override acute.beds.x: acute.beds is not a"):
+        base.override({"acute.beds.x": 1})
