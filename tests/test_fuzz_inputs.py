@@ -24,6 +24,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 import tomllib
 from pathlib import Path
@@ -69,7 +70,12 @@ def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        limit = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)  # write any size: reading over 4300 digits must fail cleanly
+        try:
+            return str(value)
+        finally:
+            sys.set_int_max_str_digits(limit)
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
