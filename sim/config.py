@@ -94,6 +94,8 @@ def _unlimited_or_int(value: Any) -> Any:
         return UNLIMITED
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
+    if isinstance(value, float):  # a fraction, NaN or -inf
+        raise ValueError("must be a whole number")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f'must be a whole number or "{UNLIMITED}"')
     if value > MAX_PLACES:

@@ -241,11 +241,11 @@ REGRESSIONS = {
     # two lines (one per branch of the union) for one problem
     "beds_fraction": (
         "[acute]\nbeds = 3.5",
-        'acute.beds must be a whole number or "unlimited", got 3.5',
+        "acute.beds must be a whole number, got 3.5",
     ),
     "beds_nan": (
         "[acute]\nbeds = nan",
-        'acute.beds must be a whole number or "unlimited", got nan',
+        "acute.beds must be a whole number, got nan",
     ),
     "beds_bool": (
         "[acute]\nbeds = true",
