@@ -362,7 +362,7 @@ def _is_experiment(path: Path) -> bool:
     """An experiment file has [[vary]]; anything unreadable is left to the scenario loader."""
     try:
         return "vary" in tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and TOMLDecodeError too
         return False
 
 

@@ -278,14 +278,16 @@ def test_input_that_once_crashed_gives_one_clear_line(case, tmp_path, baseline_p
         assert load_scenario(path).acute.beds == 410
         return
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["run", str(path), "--out", str(out)])
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(f"error: {path}: ")
-    assert expected in lines[0]
-    assert len(lines[0]) < 400  # a huge value is summarised, not printed whole
+    # validate first asks whether the file is an experiment: that must not crash either
+    for command in (["validate", str(path)], ["run", str(path), "--out", str(out)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"error: {path}: ")
+        assert expected in lines[0]
+        assert len(lines[0]) < 400  # a huge value is summarised, not printed whole
     assert not out.exists()
 
 
