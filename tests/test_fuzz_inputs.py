@@ -268,8 +268,9 @@ def assert_refused(
             assert result.stdout == ""
         assert not out.exists()  # nothing written, not even an empty folder
         assert sorted(Path(tmp).iterdir()) == []
-    if places:
-        said = [m.removeprefix(f"{path}: ") for m in messages]
+    said = [m.removeprefix(f"{path}: ") for m in messages]
+    # a file tomllib cannot read (a number over 4300 digits) has no key to name
+    if places and not any(m.startswith("not valid TOML") for m in said):
         named = {dotted(p[:i]) for p in places for i in range(1, len(p) + 1)}
         assert any(re.match(re.escape(key) + r"(\W|$)", m) for m in said for key in named) or any(
             _names_a_key(m) for m in said
