@@ -1,6 +1,6 @@
 """leftshift: patient flow between acute hospital care and community care.
 
-The public API::
+The public API (docs/api.md describes each function, its units and its tables)::
 
     import sim
     scenario = sim.load_scenario("configs/baseline.toml")
@@ -14,11 +14,23 @@ The public API::
 
     # a sweep from an experiment file, resumable
     sweep = sim.run_sweep("experiments/p1_p2_delays.toml", "outputs/p1_p2", resume=True)
+
+    # charts: tidy tables in, Altair charts out (nothing drawn or written)
+    chart = sim.daily_occupancy(results.daily)
+
+Units throughout: the clock is in hours; scenario keys carry their unit in
+their name (``*_days``, ``*_minutes``, ``*_hours``, ``*_gbp``); metrics carry
+theirs in docs/metrics.md (counts, days, hours, pounds sterling, and shares
+as fractions between 0 and 1, not percentages).
+
+The chart builders are imported from :mod:`sim.charts` on first use, so
+``import sim`` (and the command line) does not pay for Altair and SciPy.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("leftshift")
@@ -33,14 +45,40 @@ from .experiment import (  # noqa: E402
     replications_needed,
     suggest_warm_up,
 )
+from .invariants import InvariantError  # noqa: E402
 from .runner import Results, run, run_experiment  # noqa: E402
-from .sweep import load_experiment, run_sweep  # noqa: E402
+from .sweep import SweepResults, load_experiment, run_sweep  # noqa: E402
+
+CHART_BUILDERS = (
+    "annual_activity",
+    "community",
+    "cumulative_cost",
+    "daily_occupancy",
+    "delayed_by_pathway",
+    "ed_performance",
+    "sensitivity",
+    "sweep_heatmap",
+    "weekly_pattern",
+)
+"""Chart builders of :mod:`sim.charts`, also available as ``sim.<name>``."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in CHART_BUILDERS:
+        from . import charts
+
+        return getattr(charts, name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
 
 __all__ = [
+    "CHART_BUILDERS",
     "Comparison",
+    "InvariantError",
     "Results",
     "Scenario",
     "ScenarioError",
+    "SweepResults",
     "__version__",
     "capacity_search",
     "compare",
@@ -51,4 +89,5 @@ __all__ = [
     "run_experiment",
     "run_sweep",
     "suggest_warm_up",
+    *CHART_BUILDERS,
 ]

@@ -16,7 +16,12 @@ beside their results; ``report`` rebuilds it from a results folder.
 
 A scenario that cannot be read or is not valid gives one line per problem,
 naming the file, the key, the rule and the value, and exit code 2; nothing is
-written.
+written. ``--check`` (on ``run``, ``compare`` and ``sweep``, either engine)
+verifies every replication's invariants: conservation, capacity, schedules,
+first come first served and time running forwards (no negative waits). A
+broken invariant gives one line per problem, naming the invariant, the
+scenario, the replication and the simulated time it first failed at, and exit
+code 3; no results are written.
 """
 
 from __future__ import annotations
@@ -39,10 +44,12 @@ from rich.table import Table
 from . import __version__
 from .config import Scenario, ScenarioError, load_scenario
 from .experiment import Comparison, capacity_search, compare, max_evaluations
+from .invariants import InvariantError
 from .runner import ENGINES, PLANNED_ENGINES, Results, run
 from .sweep import SweepResults, load_experiment, run_sweep
 
 EXIT_BAD_INPUT = 2
+EXIT_CHECK_FAILED = 3
 
 # (metric, label, format): the headline table printed after a run
 HEADLINES = [
@@ -164,7 +171,15 @@ def summary_table(results: Results, title: str) -> Table:
     return table
 
 
-def _fail(err: ScenarioError) -> None:
+def _fail(err: ScenarioError | InvariantError) -> None:
+    if isinstance(err, InvariantError):
+        for problem in err.problems:
+            click.echo(
+                f"error: check failed: scenario {err.scenario!r}, replication "
+                f"{err.replication}: {problem}",
+                err=True,
+            )
+        sys.exit(EXIT_CHECK_FAILED)
     for message in err.messages:
         click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
@@ -189,7 +204,11 @@ def _check_and_quiet_options(command: Any) -> Any:
         "--quiet", "-q", is_flag=True, help="No progress bar or table; print the output folder."
     )(command)
     return click.option(
-        "--check", is_flag=True, help="Check invariants (conservation, capacity, schedules)."
+        "--check",
+        is_flag=True,
+        help="Check every replication's invariants: conservation, capacity, schedules, "
+        "first come first served, no negative waits. A failure names the invariant, "
+        "replication and time, and exits with code 3.",
     )(command)
 
 
@@ -287,7 +306,7 @@ def run_command(
                 scheduler=scheduler,
             )
         elapsed = time.perf_counter() - started
-    except ScenarioError as err:
+    except (ScenarioError, InvariantError) as err:
         _fail(err)
         return
     folder = results.save(out if out is not None else Path("outputs") / scenario.name)
@@ -343,7 +362,7 @@ def _is_experiment(path: Path) -> bool:
     """An experiment file has [[vary]]; anything unreadable is left to the scenario loader."""
     try:
         return "vary" in tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and TOMLDecodeError too
         return False
 
 
@@ -485,7 +504,7 @@ def compare_command(
                 progress=lambda done: bar.update(task, completed=done),
             )
         elapsed = time.perf_counter() - started
-    except ScenarioError as err:
+    except (ScenarioError, InvariantError) as err:
         _fail(err)
         return
     default = Path("outputs") / ("compare-" + "-".join(names))[:120]
@@ -594,7 +613,7 @@ def sweep_command(
                 check=check or None,
                 progress=report,
             )
-    except ScenarioError as err:
+    except (ScenarioError, InvariantError) as err:
         _fail(err)
         return
     report_path = _write_report(folder, png, no_report)
@@ -723,7 +742,7 @@ def search_command(
                 scheduler=scheduler,
                 progress=lambda done: bar.update(task, completed=done),
             )
-    except ScenarioError as err:
+    except (ScenarioError, InvariantError) as err:
         _fail(err)
         return
     if out is not None:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -54,6 +55,24 @@ PATHWAYS = ("p0", "p1", "p2", "p3")
 
 UNLIMITED: Literal["unlimited"] = "unlimited"
 
+# Upper bounds that no real system comes near: they keep absurd values (a typo,
+# an exponent too many) from reaching the engines, which would run out of memory
+# or overflow rather than fail cleanly.
+MAX_PLACES = 1_000_000
+"""Largest capacity (beds, places, cubicles) short of "unlimited"."""
+MAX_PER_YEAR = 100_000_000
+"""Largest annual volume of a cohort (all of England has about 25 million A&E attendances)."""
+MAX_DURATION = 1_000_000
+"""Largest mean of a duration distribution, in its key's unit (minutes, hours or days)."""
+MAX_WEIGHT = 1_000_000
+"""Largest profile weight or month multiplier (they are shares, normalised)."""
+MAX_GBP = 1e12
+"""Largest cost or investment, in pounds."""
+MAX_COUNT = 10_000_000
+"""Largest count in a starting state."""
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+"""The range of start dates (and so of calendars) the engines can represent."""
+
 
 class ScenarioError(ValueError):
     """A scenario that cannot be read or is not valid; one message per problem."""
@@ -64,12 +83,23 @@ class ScenarioError(ValueError):
 
 
 def _unlimited_or_int(value: Any) -> Any:
+    """A capacity: "unlimited" (or +inf), or a whole number up to MAX_PLACES.
+
+    Every other value is refused here, with one message, rather than by each
+    branch of the union (which would give two messages for one problem).
+    """
     if isinstance(value, str) and value.strip().lower() == UNLIMITED:
         return UNLIMITED
     if isinstance(value, float) and math.isinf(value) and value > 0:
         return UNLIMITED
-    if isinstance(value, str):
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, float):  # a fraction, NaN or -inf
+        raise ValueError("must be a whole number")
+    if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f'must be a whole number or "{UNLIMITED}"')
+    if value > MAX_PLACES:
+        raise ValueError(f'must be <= {MAX_PLACES:,} or "{UNLIMITED}"')
     return value
 
 
@@ -77,7 +107,10 @@ Capacity = Annotated[int | Literal["unlimited"], BeforeValidator(_unlimited_or_i
 """A number of places (>= 0), or "unlimited"."""
 
 Probability = Annotated[float, Field(ge=0, le=1)]
-NonNegative = Annotated[float, Field(ge=0)]
+PerYear = Annotated[float, Field(ge=0, le=MAX_PER_YEAR)]
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+Gbp = Annotated[float, Field(ge=0, le=MAX_GBP)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Fraction = Annotated[float, Field(gt=-1, le=10)]
 """A relative change: -0.23 is 23% less, 0.5 is half as much again."""
 _NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -102,10 +135,33 @@ def _check_schedule(value: Any) -> Any:
 ScheduleSpec = Annotated[str | tuple[int, ...], BeforeValidator(_check_schedule)]
 
 
+def _bounded_duration(dist: Any) -> Any:
+    """A duration's mean must be finite and at most MAX_DURATION in its unit."""
+    try:
+        mean = float(dist.mean)
+    except (OverflowError, ValueError):  # math.exp of a huge argument
+        mean = math.inf
+    try:
+        variance = float(dist.variance)
+    except (OverflowError, ValueError):
+        variance = math.inf
+    if not mean <= MAX_DURATION:
+        raise ValueError(
+            f"its mean must be at most {MAX_DURATION:,} in the key's unit, got {mean:g}"
+        )
+    if not math.isfinite(variance):
+        raise ValueError(f"its variance must be finite, got {variance:g} (mean {mean:g})")
+    return dist
+
+
+Duration = Annotated[Distribution, AfterValidator(_bounded_duration)]
+"""A distribution of a duration, with a finite mean and variance of sane size."""
+
+
 class RunSpec(_Model):
     """How to run: calendar, warm-up, replications and seed."""
 
-    start_date: dt.date = dt.date(2016, 4, 4)
+    start_date: dt.date = Field(default=dt.date(2016, 4, 4), ge=FIRST_DATE, le=LAST_DATE)
     warm_up_days: int = Field(default=0, ge=0, le=3650)
     horizon_years: float = Field(default=1.0, gt=0, le=50)
     reps: int = Field(default=10, ge=1, le=100_000)
@@ -119,9 +175,9 @@ class ArrivalProfile(_Model):
     arrivals in that hour.
     """
 
-    hour_of_week: tuple[NonNegative, ...] | None = None
-    day_of_week: tuple[NonNegative, ...] | None = None
-    hour_of_day: tuple[NonNegative, ...] | None = None
+    hour_of_week: tuple[Weight, ...] | None = None
+    day_of_week: tuple[Weight, ...] | None = None
+    hour_of_day: tuple[Weight, ...] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> ArrivalProfile:
@@ -157,7 +213,15 @@ class ArrivalProfile(_Model):
         return [w / total for w in raw]
 
 
-MonthMultipliers = Annotated[tuple[NonNegative, ...], Field(min_length=12, max_length=12)]
+def _not_all_zero(values: tuple[float, ...]) -> tuple[float, ...]:
+    if values and not any(values):
+        raise ValueError("must not all be zero (they give the shape of the year)")
+    return values
+
+
+MonthMultipliers = Annotated[
+    tuple[Weight, ...], Field(min_length=12, max_length=12), AfterValidator(_not_all_zero)
+]
 
 
 class PathwayMix(_Model):
@@ -190,15 +254,15 @@ class Cohort(_Model):
     """A population group with its own demand, acuity and discharge needs."""
 
     label: str = ""
-    attendances_per_year: NonNegative
-    direct_admissions_per_year: NonNegative = 0.0
+    attendances_per_year: PerYear
+    direct_admissions_per_year: PerYear = 0.0
     growth_per_year: float = Field(default=0.0, ge=-0.5, le=1.0)
     arrival_profile: str = "flat"
     direct_profile: str = "flat"
     month_multipliers: MonthMultipliers | None = None
     p_admit: Probability
     p_sdec: Probability = 0.0
-    treatment_los_days: Distribution
+    treatment_los_days: Duration
     pathway: PathwayMix = PathwayMix()
     p_readmit: ReadmissionRisk = ReadmissionRisk()
     avoidable_share: Probability | tuple[Probability, ...] = 0.0
@@ -230,7 +294,7 @@ class ED(_Model):
     """The emergency department: treatment places and time to a decision."""
 
     cubicles: Capacity = UNLIMITED
-    time_to_decision_minutes: Distribution
+    time_to_decision_minutes: Duration
     boarding_holds_cubicle: bool = False
 
     @field_validator("cubicles")
@@ -246,7 +310,7 @@ class SDEC(_Model):
 
     chairs: Capacity = 0
     open: ScheduleSpec = "every day 08:00-20:00"
-    episode_hours: Distribution = Field(default_factory=lambda: Fixed(value=6))
+    episode_hours: Duration = Field(default_factory=lambda: Fixed(value=6))
     p_admit: Probability = 0.0
     counts_as_admission: bool = True
 
@@ -282,7 +346,7 @@ class Acute(_Model):
     beds: Capacity
     capacity_changes: tuple[BedChange, ...] = ()
     discharge_hours: ScheduleSpec = "24/7"
-    diversion_queue_threshold: int | None = Field(default=None, ge=0)
+    diversion_queue_threshold: int | None = Field(default=None, ge=0, le=MAX_PLACES)
 
     @field_validator("beds")
     @classmethod
@@ -305,10 +369,10 @@ class Workforce(_Model):
     qualified FTE + support x caseload per support FTE, rounded down.
     """
 
-    qualified_fte: NonNegative
-    support_fte: NonNegative = 0.0
-    caseload_per_qualified_fte: NonNegative
-    caseload_per_support_fte: NonNegative = 0.0
+    qualified_fte: Annotated[float, Field(ge=0, le=MAX_PLACES)]
+    support_fte: Annotated[float, Field(ge=0, le=MAX_PLACES)] = 0.0
+    caseload_per_qualified_fte: Annotated[float, Field(ge=0, le=1000)]
+    caseload_per_support_fte: Annotated[float, Field(ge=0, le=1000)] = 0.0
     supervision_fte_per_support_fte: float = Field(default=0.0, ge=0, le=1)
 
     @model_validator(mode="after")
@@ -363,7 +427,7 @@ class CommunityService(_PlacesOrWorkforce):
     """A community service: places, when it takes new patients, episode length."""
 
     accepts: ScheduleSpec = "24/7"
-    episode_days: Distribution
+    episode_days: Duration
     capacity_changes: tuple[PlacesChange, ...] = ()
     cost_basis: Literal["occupied", "commissioned"] = "occupied"
 
@@ -381,53 +445,53 @@ class Community(_Model):
 
 
 class Readmission(_Model):
-    delay_days: Distribution = Field(default_factory=lambda: Uniform(low=0, high=30))
+    delay_days: Duration = Field(default_factory=lambda: Uniform(low=0, high=30))
 
 
 class ServiceCounts(_Model):
-    urgent_response: int = Field(default=0, ge=0)
-    p1: int = Field(default=0, ge=0)
-    p2: int = Field(default=0, ge=0)
-    p3: int = Field(default=0, ge=0)
+    urgent_response: Count = 0
+    p1: Count = 0
+    p2: Count = 0
+    p3: Count = 0
 
 
 class DelayedCounts(_Model):
-    p1: int = Field(default=0, ge=0)
-    p2: int = Field(default=0, ge=0)
-    p3: int = Field(default=0, ge=0)
+    p1: Count = 0
+    p2: Count = 0
+    p3: Count = 0
 
 
 class InitialState(_Model):
     """Today's position: patients already in beds and in community services at t = 0."""
 
-    acute_treating: int = Field(default=0, ge=0)
+    acute_treating: Count = 0
     delayed: DelayedCounts = DelayedCounts()
     community_in_use: ServiceCounts = ServiceCounts()
 
 
 class Investment(_Model):
     financial_year: Annotated[str, Field(pattern=r"^\d{4}/\d{2}$")]
-    amount_gbp: NonNegative
+    amount_gbp: Gbp
     label: str = "investment"
 
 
 class PlaceDayCosts(_Model):
-    urgent_response: NonNegative = 0.0
-    p1: NonNegative = 0.0
-    p2: NonNegative = 0.0
-    p3: NonNegative = 0.0
+    urgent_response: Gbp = 0.0
+    p1: Gbp = 0.0
+    p2: Gbp = 0.0
+    p3: Gbp = 0.0
 
 
 class Costs(_Model):
     """Unit costs in pounds sterling."""
 
-    ed_attendance_admitted_gbp: NonNegative = 0.0
-    ed_attendance_not_admitted_gbp: NonNegative = 0.0
-    sdec_episode_gbp: NonNegative = 0.0
-    acute_bed_day_gbp: NonNegative = 0.0
-    delayed_bed_day_gbp: NonNegative = 0.0
-    urgent_response_episode_gbp: NonNegative = 0.0
-    diversion_gbp: NonNegative = 0.0
+    ed_attendance_admitted_gbp: Gbp = 0.0
+    ed_attendance_not_admitted_gbp: Gbp = 0.0
+    sdec_episode_gbp: Gbp = 0.0
+    acute_bed_day_gbp: Gbp = 0.0
+    delayed_bed_day_gbp: Gbp = 0.0
+    urgent_response_episode_gbp: Gbp = 0.0
+    diversion_gbp: Gbp = 0.0
     community_place_day_gbp: PlaceDayCosts = PlaceDayCosts()
     investment: tuple[Investment, ...] = ()
 
@@ -476,8 +540,9 @@ def _check_financial_year(v: str) -> None:
 class Scenario(_Model):
     """A validated, frozen scenario. Build with :func:`load_scenario` or :meth:`from_dict`."""
 
-    name: str = ""
-    description: str = ""
+    name: Annotated[str, Field(max_length=100)] = ""
+    """Names the scenario in tables and its default output folder (outputs/<name>)."""
+    description: Annotated[str, Field(max_length=10_000)] = ""
     run: RunSpec = RunSpec()
     demand: Demand = Demand()
     cohorts: dict[Identifier, Cohort] = Field(min_length=1)
@@ -492,6 +557,13 @@ class Scenario(_Model):
 
     _source: str = PrivateAttr(default="<scenario>")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _usable_as_folder(cls, v: str) -> str:
+        if any(ch in v for ch in "/\\") or v in (".", "..") or not v.isprintable():
+            raise ValueError("must be printable text with no / or \\ (it names the output folder)")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -583,7 +655,7 @@ class Scenario(_Model):
     def from_dict(cls, data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
         """Validate a plain dict (already merged with anything it extends)."""
         raw = copy.deepcopy(dict(data))
-        if not raw.get("name"):
+        if raw.get("name") is None or raw.get("name") == "":
             raw["name"] = Path(source).stem if not source.startswith("<") else "scenario"
         try:
             scenario = cls.model_validate(raw)
@@ -630,15 +702,27 @@ def _at(path: str, rule: str, value: Any) -> ValueError:
 
 
 def _show(value: Any) -> str:
+    """A value as a message shows it: short, whatever its size."""
     if isinstance(value, str):
-        return repr(value)
+        return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        if abs(value) < 10**15:
+            return str(value)
+        # str() of an int over 4300 digits raises; the size is what matters here
+        digits = math.floor(value.bit_length() * math.log10(2)) + 1
+        return f"a whole number of about {digits:,} digits"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, Mapping):
         return "a table"
-    if isinstance(value, list | tuple) and len(value) > 8:
-        return f"a list of {len(value)} values"
-    return str(value)
+    if isinstance(value, list | tuple):
+        if len(value) > 8:
+            return f"a list of {len(value)} values"
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _VERBS = {"must", "needs", "is", "occupies", "has"}
@@ -758,8 +842,13 @@ def format_errors(
         elif kind == "union_tag_invalid":
             rule = _RULES[kind].format(**ctx)
             msg = f"{where} {rule}, got {_show(ctx.get('tag'))}"
+        elif kind.startswith("date") and not isinstance(err.get("input"), str | dt.date):
+            msg = f"{where} {_RULES['date_type']}, got {_show(err.get('input', node))}"
         elif kind in _RULES:
-            shown = {k: (f"{v:g}" if isinstance(v, float) else v) for k, v in ctx.items()}
+            shown = {
+                k: (f"{v:g}" if isinstance(v, float) else f"{v:,}" if type(v) is int else v)
+                for k, v in ctx.items()
+            }
             try:
                 rule = _RULES[kind].format(**shown)
             except (KeyError, IndexError):
@@ -813,16 +902,33 @@ def _inner_model(annotation: Any) -> Any:
 # --- files ----------------------------------------------------------------------------------
 
 
+MAX_FILE_BYTES = 10_000_000
+"""A scenario file is a few kilobytes; anything this big is not one."""
+
+
 def _read_toml(path: Path, shown: str) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ScenarioError(
+                [f"{shown}: is not a scenario file (larger than {MAX_FILE_BYTES:,} bytes)"]
+            )
+        # utf-8-sig: Windows editors often start a UTF-8 file with a byte-order mark
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ScenarioError([f"{shown}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{shown}: cannot read the file ({exc})"]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            [f"{shown}: cannot read the file: it is not UTF-8 text (byte {exc.start})"]
+        ) from None
+    except OSError as exc:
+        raise ScenarioError([f"{shown}: cannot read the file ({exc.strerror or exc})"]) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{shown}: not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ScenarioError([f"{shown}: not valid TOML: lists or tables nested too deep"]) from None
+    except ValueError as exc:  # an integer of more than 4300 digits
         raise ScenarioError([f"{shown}: not valid TOML: {exc}"]) from None
 
 
@@ -861,11 +967,15 @@ def resolve_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, A
     if not isinstance(parent, str):
         raise ScenarioError([f"{shown}: extends must be a file name, got {_show(parent)}"])
     parent_path = path.parent / parent
-    if not parent_path.is_file():
+    try:
+        found = "\0" not in parent and parent_path.is_file()
+    except OSError:  # a name too long for the file system
+        found = False
+    if not found:
         raise ScenarioError(
             [
-                f"{shown}: extends must name an existing file, got {parent!r} "
-                f"(looked for {parent_path})"
+                f"{shown}: extends must name an existing file, got {_show(parent)} "
+                f"(looked for {_show(str(parent_path))})"
             ]
         )
     base = resolve_file(parent_path, (*_chain, real))
@@ -875,7 +985,15 @@ def resolve_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, A
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, merge and validate a scenario file; raise ScenarioError if it is not valid."""
+    """Read, merge and validate a scenario file; raise ScenarioError if it is not valid.
+
+    ``path`` is a TOML file (docs/scenario.md); ``extends`` is followed
+    relative to it. Keys carry their unit in their name (``*_days``,
+    ``*_minutes``, ``*_hours``, ``*_gbp``, ``*_per_year``); probabilities and
+    shares are fractions between 0 and 1. The returned :class:`Scenario` is
+    frozen: make variants with :meth:`Scenario.override`. Each message of the
+    ScenarioError names the file, the key, the rule and the value.
+    """
     data = resolve_file(path)
     return Scenario.from_dict(data, source=str(path))
 

@@ -94,7 +94,12 @@ def compare(
 ) -> Comparison:
     """Run scenarios on the same replications and compare each with ``against``.
 
-    ``against`` names the comparator (default: the first scenario). Per metric
+    ``against`` names the comparator (default: the first scenario); ``reps``,
+    ``seed``, ``engine``, ``workers``, ``scheduler`` and ``check`` are as for
+    :func:`sim.run`; ``level`` is the confidence level of the intervals (0.95).
+    Differences are in each metric's unit (counts, days, hours, GBP; shares as
+    fractions, so a difference of 0.02 is 2 percentage points) and
+    ``rel_change`` is a fraction of the comparator's mean. Per metric
     and period the table gives each scenario's mean and CI, the paired
     difference against the comparator with its CI and relative change, and,
     for scenarios with ``[plan] baseline_year``, the paired change against

@@ -8,17 +8,22 @@
 * first come, first served: beds are taken in the order they were asked for,
   community places in the order patients became fit.
 
-:func:`check` returns the list of violations; :func:`assert_ok` raises.
-Tests run these on every engine run (``LEFTSHIFT_CHECK=1``, set by the test
-suite); ``leftshift run --check`` runs them too.
+:func:`check` returns the list of violations, each naming the invariant and
+the simulated time it first fails at (hours from t = 0 and the calendar
+date); :func:`assert_ok` raises :class:`InvariantError`. Tests run these on
+every engine run (``LEFTSHIFT_CHECK=1``, set by the test suite); ``--check``
+on ``leftshift run``, ``compare`` and ``sweep`` runs them on either engine.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import numpy as np
 
 from . import stepfn
-from .calendar import EPS_HOURS
+from .calendar import EPS_HOURS, Calendar
 from .config import SERVICES
 from .record import Record
 
@@ -43,13 +48,33 @@ _ORDER = (
 
 
 class InvariantError(AssertionError):
-    pass
+    """A run broke an invariant: ``problems`` lists them for ``replication`` of ``scenario``."""
+
+    def __init__(self, scenario: str, replication: int, problems: list[str]) -> None:
+        self.scenario = scenario
+        self.replication = replication
+        self.problems = list(problems)
+        super().__init__(
+            f"invariants broken in scenario {scenario!r}, replication {replication}:\n  "
+            + "\n  ".join(self.problems)
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:  # so it crosses to and from worker processes
+        return (InvariantError, (self.scenario, self.replication, self.problems))
+
+
+def _when(cal: Calendar, t: float) -> str:
+    """A simulated time as a message gives it: hours from t = 0 and the calendar day."""
+    if not np.isfinite(t):
+        return "at an unknown time"
+    day = cal.sim_start + dt.timedelta(hours=float(t))
+    return f"first at t = {t:,.1f} h ({day:%Y-%m-%d %H:%M})"
 
 
 def _pool_breaches(
     starts: np.ndarray, ends: np.ndarray, cap_t: np.ndarray, cap_v: np.ndarray, end_h: float
-) -> int:
-    """Starts that happened while the pool was already at or above capacity."""
+) -> tuple[int, float]:
+    """Starts that happened while the pool was already at or above capacity, and the first."""
     starts = starts[~np.isnan(starts)]
     ends = ends[~np.isnan(ends)]
     # at equal times releases happen first, then starts (a freed place is reused)
@@ -62,7 +87,8 @@ def _pool_breaches(
     cap = cap_v[np.searchsorted(cap_t, times + EPS_HOURS, side="right") - 1]
     is_start = kind == 1
     # starts at t = 0 are the starting state, placed before capacity applies
-    return int(((before >= cap) & is_start & (times > 0)).sum())
+    bad = (before >= cap) & is_start & (times > 0)
+    return int(bad.sum()), float(times[bad].min()) if bad.any() else np.nan
 
 
 def _idle_while_waiting(
@@ -73,14 +99,15 @@ def _idle_while_waiting(
     cap_t: np.ndarray,
     cap_v: np.ndarray,
     end_h: float,
-) -> float:
-    """Hours during which someone waited while the pool had a free place."""
+) -> tuple[float, float]:
+    """Hours during which someone waited while the pool had a free place, and the first."""
     used = stepfn.counting(starts, ends, end_h)
     queue = stepfn.counting(asked, got, end_h)
     times, u, q = stepfn.combine(used, queue)
     capacity = cap_v[np.searchsorted(cap_t, times, side="right") - 1]
     width = np.diff(np.append(times, end_h))
-    return float(width[(q > 0) & (u < capacity)].sum())
+    idle = (q > 0) & (u < capacity) & (width > 0)
+    return float(width[idle].sum()), float(times[idle].min()) if idle.any() else np.nan
 
 
 def _in_schedule(t: np.ndarray, open_hours: np.ndarray, offset: int) -> np.ndarray:
@@ -89,6 +116,7 @@ def _in_schedule(t: np.ndarray, open_hours: np.ndarray, offset: int) -> np.ndarr
 
 
 def check(record: Record) -> list[str]:
+    """Every invariant the record breaks, as ``"invariant: what (first at t = ... h (date))"``."""
     P = record.patients
     params = record.params
     cal = params.calendar
@@ -99,7 +127,10 @@ def check(record: Record) -> list[str]:
         a, b = P[first], P[then]
         bad = ~np.isnan(a) & ~np.isnan(b) & (b < a - 1e-9)
         if bad.any():
-            problems.append(f"{int(bad.sum())} patients have {then} before {first}")
+            problems.append(
+                f"order: {int(bad.sum())} patients have {then} before {first} "
+                f"({_when(cal, float(b[bad].min()))})"
+            )
 
     # conservation: everyone who arrived left, or is somewhere in the system at the end
     in_ed = ~np.isnan(P["ed_arrival"]) & np.isnan(P["ed_departure"])
@@ -117,12 +148,16 @@ def check(record: Record) -> list[str]:
     }
     for k in (1, 2, 3):
         counted[f"p{k}"] = int((in_comm & (P["pathway"] == k)).sum())
+    at_end = f"at the end, t = {end:,.1f} h"
     for name, n in counted.items():
         if name in live and live[name] != n:
-            problems.append(f"conservation: engine holds {live[name]} in {name}, record {n}")
+            problems.append(
+                f"conservation: engine holds {live[name]} in {name}, record {n} ({at_end})"
+            )
     if "acute_queue" in live and live["acute_queue"] != int(queued.sum()):
         problems.append(
-            f"conservation: engine bed queue {live['acute_queue']}, record {int(queued.sum())}"
+            f"conservation: engine bed queue {live['acute_queue']}, record {int(queued.sum())} "
+            f"({at_end})"
         )
     gone = (
         ~np.isnan(P["ed_departure"])
@@ -134,7 +169,10 @@ def check(record: Record) -> list[str]:
     )
     nowhere = ~(in_ed | in_bed | queued | in_sdec | in_urgent | in_comm | gone)
     if nowhere.any():
-        problems.append(f"conservation: {int(nowhere.sum())} patients neither left nor in system")
+        problems.append(
+            f"conservation: {int(nowhere.sum())} patients neither left nor in system "
+            f"({_when(cal, float(P['t_arrival'][nowhere].min()))}, their earliest arrival)"
+        )
 
     # capacity: no place taken while full
     pools = {
@@ -168,9 +206,9 @@ def check(record: Record) -> list[str]:
         log = record.capacity.get(name)
         if log is None:
             continue
-        n = _pool_breaches(starts, ends, log.times_h, log.values, end)
+        n, first_t = _pool_breaches(starts, ends, log.times_h, log.values, end)
         if n:
-            problems.append(f"capacity: {n} {name} places taken while full")
+            problems.append(f"capacity: {n} {name} places taken while full ({_when(cal, first_t)})")
 
     # work conserving: nobody waits for a bed or a cubicle while one is free
     bed_leave = np.where(np.isnan(P["bed_start"]), P["diverted"], P["bed_start"])
@@ -183,10 +221,11 @@ def check(record: Record) -> list[str]:
         if log is None or not np.isfinite(log.values).any():
             continue
         starts, ends = pools[name]
-        hours = _idle_while_waiting(starts, ends, asked, got, log.times_h, log.values, end)
+        hours, first_t = _idle_while_waiting(starts, ends, asked, got, log.times_h, log.values, end)
         if hours > 1e-6:
             problems.append(
-                f"work conserving: {name} places idle for {hours:.3g} h while patients waited"
+                f"work conserving: {name} places idle for {hours:.3g} h while patients waited "
+                f"({_when(cal, first_t)})"
             )
 
     # schedules
@@ -207,25 +246,36 @@ def check(record: Record) -> list[str]:
         t = t[~np.isnan(t) & (t > 0)]
         bad = ~_in_schedule(t, open_hours, offset)
         if bad.any():
-            problems.append(f"schedule: {int(bad.sum())} {name} starts outside its open hours")
+            problems.append(
+                f"schedule: {int(bad.sum())} {name} starts outside its open hours "
+                f"({_when(cal, float(t[bad].min()))})"
+            )
 
     # first come, first served
     got_bed = ~np.isnan(P["bed_start"]) & (P["origin"] != 3)
     order = np.argsort(P["bed_request"][got_bed], kind="stable")
     starts = P["bed_start"][got_bed][order]
-    if (np.diff(starts) < -1e-9).any():
-        problems.append("FCFS: a later bed request took a bed before an earlier one")
+    jumped = np.diff(starts) < -1e-9
+    if jumped.any():
+        problems.append(
+            "FCFS: a later bed request took a bed before an earlier one "
+            f"({_when(cal, float(starts[1:][jumped].min()))})"
+        )
     for k in (1, 2, 3):
         on = (P["pathway"] == k) & ~np.isnan(P["comm_start"]) & ~np.isnan(P["bed_start"])
         order = np.argsort(P["t_fit"][on], kind="stable")
-        if (np.diff(P["comm_start"][on][order]) < -1e-9).any():
-            problems.append(f"FCFS: P{k} places not taken in the order patients became fit")
+        taken = P["comm_start"][on][order]
+        jumped = np.diff(taken) < -1e-9
+        if jumped.any():
+            problems.append(
+                f"FCFS: P{k} places not taken in the order patients became fit "
+                f"({_when(cal, float(taken[1:][jumped].min()))})"
+            )
     return problems
 
 
 def assert_ok(record: Record) -> None:
+    """Raise :class:`InvariantError` listing every invariant the record breaks."""
     problems = check(record)
     if problems:
-        raise InvariantError(
-            f"invariants broken in replication {record.replication}:\n  " + "\n  ".join(problems)
-        )
+        raise InvariantError(record.params.scenario_name, record.replication, problems)

@@ -264,6 +264,19 @@ def run_experiment(
 ) -> Results:
     """Run the same replications of one or more scenarios; return their tables together.
 
+    ``reps`` is the number of replications (each a whole run of the scenario's
+    horizon, ``[run] horizon_years`` after ``warm_up_days``); ``seed`` the base
+    seed (an int >= 0); ``engine`` ``"simpy"`` (reference) or ``"fast"``
+    (vectorised); ``check=True`` verifies every replication's invariants and
+    raises :class:`sim.invariants.InvariantError` if one breaks (default: on
+    when the environment sets ``LEFTSHIFT_CHECK``). The returned
+    :class:`Results` holds, per scenario: ``summary`` (scenario, metric,
+    period, mean, ci_low, ci_high, n_reps: Student-t 95% intervals over
+    replications), ``replications`` (scenario, replication, metric, period,
+    value) and ``daily`` (scenario, replication, date, series, value). Periods
+    are ``all`` and NHS financial years (``2016/17``); each metric's unit
+    (count, days, hours, GBP, or a share between 0 and 1) is in docs/metrics.md.
+
     Seeds on the outside, scenarios on the inside: replication ``r`` of every
     scenario uses the streams of ``(seed, r)``, so the scenarios see the same
     patients (common random numbers) and their differences are not noise.
@@ -355,8 +368,15 @@ def run(
 ) -> Results:
     """Run a scenario's replications (defaults from its ``[run]`` table).
 
-    ``progress`` is called with the number of replications finished so far.
-    The same as :func:`run_experiment` with one scenario.
+    ``reps`` replications from base ``seed`` on ``engine`` (``"simpy"`` or
+    ``"fast"``), in this process or on ``workers`` local processes or a Dask
+    ``scheduler`` (the numbers are the same). ``check=True`` verifies the
+    invariants (conservation, capacity, schedules, first come first served,
+    no negative waits). ``progress`` is called with the number of replications
+    finished so far. Returns :class:`Results`: ``summary``, ``replications``
+    and ``daily`` tables, metrics in the units of docs/metrics.md (counts,
+    days, hours, GBP; shares as fractions between 0 and 1). The same as
+    :func:`run_experiment` with one scenario.
     """
     return run_experiment(
         [scenario],

@@ -497,8 +497,16 @@ def run_sweep(
 ) -> SweepResults:
     """Run every point of an experiment, writing part files as points finish.
 
-    ``progress`` is called with (points done, replications done), counting
-    those already on disk when resuming. Finished points are written at
+    ``experiment`` is an experiment file (docs/experiments.md) or a loaded
+    :class:`Experiment`; ``out`` the folder for its parts (``resume=True``
+    continues one, skipping the points done). ``workers``, ``scheduler`` and
+    ``check`` are as for :func:`sim.run`. Returns :class:`SweepResults`:
+    ``points`` (point and each varied path's value), ``replications`` (point,
+    replication, metric, period, value) and ``summary`` (the point's values,
+    metric, period, mean, ci_low, ci_high, n_reps), metrics in the units of
+    docs/metrics.md (counts, days, hours, GBP; shares as fractions). ``progress``
+    is called with (points done, replications done), counting those already on
+    disk when resuming. Finished points are written at
     least every ``flush_seconds`` (and at the end); 0 writes each point as
     it finishes.
     """

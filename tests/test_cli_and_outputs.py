@@ -178,3 +178,93 @@ def test_console_script_is_installed():
         check=True,
     )
     assert sim.__version__ in done.stdout
+
+
+def test_quiet_run_prints_only_the_folder(tiny, tmp_path):
+    out = tmp_path / "results"
+    result = CliRunner().invoke(main, ["run", str(tiny), "--out", str(out), "-q", "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    assert not (out / "report.html").exists()
+
+
+def test_a_report_that_cannot_be_drawn_keeps_the_results(tiny, tmp_path, monkeypatch):
+    import sim.report
+
+    def fail(folder, png=False):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sim.report, "write_report", fail)
+    out = tmp_path / "results"
+    result = CliRunner().invoke(main, ["run", str(tiny), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "warning: no report written: disk full" in result.stderr
+    assert (out / "summary.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["compare", "{tiny}"], "error: compare needs at least two scenario files"),
+        (
+            ["search", "{tiny}", "--vary", "acute.beds", "--low", "1", "--high", "2"]
+            + ["--metric", "diverted"],
+            "error: give one target: --at-most X or --at-least X",
+        ),
+        (
+            ["search", "{tiny}", "--vary", "acute.beds", "--low", "1", "--high", "2"]
+            + ["--metric", "diverted", "--at-most", "1", "--at-least", "0"],
+            "error: give one target: --at-most X or --at-least X",
+        ),
+        (["run", "{tiny}", "--workers", "2", "--scheduler", "tcp://x:1"], "not both"),
+        (["run", "{tiny}", "--reps", "0"], "Invalid value for '--reps'"),
+    ],
+)
+def test_bad_options_exit_2_and_write_nothing(args, expected, tiny, tmp_path):
+    out = tmp_path / "o"
+    command = [a.format(tiny=tiny) for a in args] + ["--out", str(out)]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert expected in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("function", "value", "kind", "shown"),
+    [
+        ("_fmt", float("nan"), "count", "-"),
+        ("_fmt", 0.8421, "share", "84.2%"),
+        ("_fmt", 1.234, "days", "1.23"),
+        ("_fmt", 12_345_678.0, "money", "£12.3m"),
+        ("_fmt", 94_324.4, "count", "94,324"),
+        ("_fmt_diff", float("nan"), "count", "-"),
+        ("_fmt_diff", 0.021, "share", "+2.1 pp"),
+        ("_fmt_diff", -0.5, "days", "-0.50"),
+        ("_fmt_diff", -2_500_000.0, "money", "-£2.5m"),
+        ("_fmt_diff", 1200.0, "count", "+1,200"),
+    ],
+)
+def test_table_cells_carry_their_units(function, value, kind, shown):
+    from sim import cli
+
+    assert getattr(cli, function)(value, kind) == shown
+
+
+def test_numbers_and_relative_changes_read_well():
+    from sim.cli import _fmt_number, _fmt_rel
+
+    assert _fmt_number(41_970.2) == "41,970"
+    assert _fmt_number(0.123456) == "0.1235"
+    assert _fmt_rel(-0.052) == " (-5.2%)"
+    assert _fmt_rel(float("inf")) == ""
+    assert _fmt_rel(None) == ""
+
+
+def test_a_sweep_too_big_for_the_screen_prints_no_table():
+    from types import SimpleNamespace
+
+    from sim.cli import sweep_table
+
+    many = SimpleNamespace(experiment=None, points=list(range(41)))
+    assert sweep_table(many) is None  # the CLI then prints the summary line only

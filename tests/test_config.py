@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from conftest import CONFIGS, single_unit
 from pydantic import ValidationError
 
 from sim.cli import main
-from sim.config import Scenario, ScenarioError, load_scenario
+from sim.config import Scenario, ScenarioError, load_scenario, resolve_file
 
 BAD = Path(__file__).parent / "bad_configs"
 
@@ -173,3 +174,231 @@ def test_to_dict_round_trips(baseline_path):
     assert again.to_dict() == scenario.to_dict()
     assert again.cohorts == scenario.cohorts
     assert again.community == scenario.community
+
+
+# --- regressions: inputs that crashed, or passed validation and then broke a run -----------
+# (found by probing and by tests/test_fuzz_inputs.py; each gave a traceback or got past
+# validation into an engine that could not run it)
+
+REGRESSIONS = {
+    # tomllib raises ValueError (not TOMLDecodeError) on an integer over 4300 digits
+    "int_over_4300_digits": ("[acute]\nbeds = 1" + "0" * 5000, "not valid TOML: Exceeds the limit"),
+    # and RecursionError on deep nesting
+    "nested_too_deep": ("x = " + "[" * 5000 + "]" * 5000, "nested too deep"),
+    # a date before year 1900 overflowed the calendar (OverflowError) once a year was asked for
+    "start_date_too_early": (
+        '[run]\nstart_date = 0001-01-01\n[plan]\nbaseline_year = "2016/17"',
+        "run.start_date must be >= 1900-01-01, got 0001-01-01",
+    ),
+    "start_date_too_late": (
+        "[run]\nstart_date = 9990-01-01",
+        "run.start_date must be <= 2199-12-31",
+    ),
+    # math.exp overflowed in the distribution's mean (OverflowError)
+    "lognormal_infinite_mean": (
+        '[cohorts.children]\ntreatment_los_days = { dist = "lognormal", mu = 800, sigma = 1 }',
+        "cohorts.children.treatment_los_days: its mean must be at most 1,000,000 in the key's "
+        "unit, got inf",
+    ),
+    "lognormal_infinite_variance": (
+        '[community.p1]\nepisode_days = { dist = "lognormal", mu = -400, sigma = 28.5 }',
+        "community.p1.episode_days: its variance must be finite, got inf (mean 457.1",
+    ),
+    # valid, then math.floor(inf) in the engine's capacity (OverflowError)
+    "workforce_overflow": (
+        '[community.p1]\nplaces = "unlimited"\n',
+        None,  # unlimited is fine: the control case
+    ),
+    "workforce_huge": (
+        "[community.p3]\nworkforce = { qualified_fte = 1e308, caseload_per_qualified_fte = 2 }\n"
+        "places = 1\n",
+        "community.p3.workforce.qualified_fte must be <= 1e+06, got 1e+308",
+    ),
+    # valid, then an engine asked for 10^30 beds or patients
+    "beds_huge": (
+        "[acute]\nbeds = 1000000000000000000000000000000",
+        'acute.beds must be <= 1,000,000 or "unlimited", got a whole number of about 31 digits',
+    ),
+    "initial_state_huge": (
+        '[acute]\nbeds = "unlimited"\n[run]\nwarm_up_days = 0\n'
+        "[initial_state]\nacute_treating = 100000000000",
+        "initial_state.acute_treating must be <= 10,000,000, got 100000000000",
+    ),
+    "attendances_huge": (
+        "[cohorts.children]\nattendances_per_year = 1e300",
+        "cohorts.children.attendances_per_year must be <= 1e+08, got 1e+300",
+    ),
+    # valid, then 0 / 0 when normalising the months
+    "months_all_zero": (
+        "[demand]\nmonth_multipliers = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]",
+        "demand.month_multipliers must not all be zero",
+    ),
+    # valid, then a sum of weights overflowed to inf (NaN arrival rates)
+    "profile_weight_huge": (
+        "[demand.profiles.gp]\nday_of_week = [1e308, 1, 1, 1, 1, 1, 1]",
+        "demand.profiles.gp.day_of_week[0] must be <= 1e+06, got 1e+308",
+    ),
+    # two lines (one per branch of the union) for one problem
+    "beds_fraction": (
+        "[acute]\nbeds = 3.5",
+        "acute.beds must be a whole number, got 3.5",
+    ),
+    "beds_nan": (
+        "[acute]\nbeds = nan",
+        "acute.beds must be a whole number, got nan",
+    ),
+    "beds_bool": (
+        "[acute]\nbeds = true",
+        'acute.beds must be a whole number or "unlimited", got true',
+    ),
+    # "must be a date with no time of day" for a number
+    "date_a_number": (
+        "[run]\nstart_date = 5",
+        "run.start_date must be a date like 2016-04-01, got 5",
+    ),
+    # an empty table for a name was silently replaced by the file name
+    "name_a_table": ("name = {}", "name must be text, got a table"),
+    # the name is the default output folder: outputs/../../x would write elsewhere
+    "name_a_path": ('name = "../../x"', "name must be printable text with no / or \\"),
+    "name_too_long": ('name = "' + "x" * 300 + '"', "name must be at most 100 characters"),
+    # OSError (file name too long) from Path.is_file
+    "extends_name_too_long": (None, "extends must name an existing file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REGRESSIONS))
+def test_input_that_once_crashed_gives_one_clear_line(case, tmp_path, baseline_path):
+    body, expected = REGRESSIONS[case]
+    path = tmp_path / f"{case}.toml"
+    if body is None:
+        path.write_text('extends = "' + "a" * 5000 + '.toml"\n')
+    else:
+        path.write_text(f'extends = "{baseline_path}"\n{body}\n')
+    if expected is None:
+        assert load_scenario(path).acute.beds == 410
+        return
+    out = tmp_path / "out"
+    # validate first asks whether the file is an experiment: that must not crash either
+    for command in (["validate", str(path)], ["run", str(path), "--out", str(out)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"error: {path}: ")
+        assert expected in lines[0]
+        assert len(lines[0]) < 400  # a huge value is summarised, not printed whole
+    assert not out.exists()
+
+
+def test_a_byte_order_mark_is_read(tmp_path, baseline_path):
+    """Windows editors often write UTF-8 with a BOM; it used to be 'not valid TOML'."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + f'extends = "{baseline_path}"\nname = "bom"\n'.encode())
+    assert load_scenario(path).name == "bom"
+
+
+def test_a_file_that_is_not_utf8_names_the_byte(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'name = "caf\xe9"\n')
+    with pytest.raises(
+        ScenarioError,
+        match=r"latin1.toml: cannot read the file: it is not UTF-8 "
+        r"text \(byte 11\)",
+    ):
+        load_scenario(path)
+
+
+def test_a_huge_file_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.toml"
+    with path.open("wb") as f:
+        f.truncate(10_000_001)
+    with pytest.raises(ScenarioError, match="is not a scenario file"):
+        load_scenario(path)
+
+
+PROFILE_ERRORS = {
+    "both_forms": (
+        {"hour_of_week": [1] * 168, "day_of_week": [1] * 7},
+        "give hour_of_week, or day_of_week with hour_of_day, not both",
+    ),
+    "week_too_short": ({"hour_of_week": [1] * 100}, "hour_of_week needs 168 values, got 100"),
+    "day_without_hour": ({"day_of_week": [1] * 7}, "give hour_of_week, or both day_of_week"),
+    "hours_short": (
+        {"day_of_week": [1] * 7, "hour_of_day": [1] * 23},
+        "hour_of_day needs 24 values, got 23",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROFILE_ERRORS))
+def test_a_profile_of_the_wrong_shape_is_refused(case, baseline_path):
+    profile, expected = PROFILE_ERRORS[case]
+    base = load_scenario(baseline_path)
+    with pytest.raises(ScenarioError, match=re.escape(f"demand.profiles.gp: {expected}")):
+        base.override({"demand.profiles.gp": profile})
+
+
+def test_an_hour_of_week_profile_gives_shares_of_the_week(baseline_path):
+    weights = [0] * 24 + [1] * 144  # nobody arrives on Monday
+    scenario = load_scenario(baseline_path).override(
+        {"demand.profiles.gp": {"hour_of_week": weights}}
+    )
+    shares = scenario.demand.profiles["gp"].weights()
+    assert shares[:24] == [0] * 24
+    assert sum(shares) == pytest.approx(1)
+    assert shares[24] == pytest.approx(1 / 144)
+
+
+def test_an_avoidable_share_by_year_holds_its_last_value(baseline_path):
+    scenario = load_scenario(baseline_path).override(
+        {"cohorts.frail_older.avoidable_share": [0.1, 0.2, 0.3]}
+    )
+    cohort = scenario.cohorts["frail_older"]
+    shares = [cohort.avoidable_share_in_year(i) for i in (-1, 0, 1, 2, 5)]
+    assert shares == [0.1, 0.1, 0.2, 0.3, 0.3]
+
+
+MORE_RULES = {
+    "sdec.chairs": (-1, "sdec.chairs must be >= 0, got -1"),
+    "acute.capacity_changes": (
+        [{"date": "2016-06-01", "beds": -2}],
+        "acute.capacity_changes[0].beds must be >= 0, got -2",
+    ),
+    "plan.baseline_year": ("2016/18", "plan.baseline_year must be a financial year like 2016/17"),
+    "initial_state.community_in_use.p1": (500, "must be <= the service's places (108), got 500"),
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [(k, v, e) for k, (v, e) in MORE_RULES.items()],
+)
+def test_more_rules_name_the_key_and_value(key, value, expected, baseline_path):
+    base = load_scenario(baseline_path).override({"run.warm_up_days": 0})
+    with pytest.raises(ScenarioError, match=re.escape(expected)):
+        base.override({key: value})
+
+
+def test_a_starting_state_needs_the_services_it_fills(baseline_path):
+    """Patients in, or waiting for, a service that the scenario does not have."""
+    for state, service in (
+        ({"community_in_use": {"urgent_response": 2}}, "urgent_response"),
+        ({"delayed": {"p3": 2}}, "p3"),
+    ):
+        data = resolve_file(baseline_path)
+        data["run"]["warm_up_days"] = 0
+        data["initial_state"] = state
+        del data["community"][service]
+        for cohort in data["cohorts"].values():  # nobody is sent to the missing service
+            cohort["pathway"]["p0"] += cohort["pathway"].pop("p3", 0)
+        with pytest.raises(ScenarioError, match=rf"initial_state\.\w+\.{service} needs a "):
+            Scenario.from_dict(data, source="state.toml")
+
+
+def test_override_makes_missing_tables_and_refuses_to_go_through_a_value(baseline_path):
+    base = load_scenario(baseline_path)
+    planned = base.override({"plan.baseline_year": "2016/17"})
+    assert planned.plan.baseline_year == "2016/17"
+    with pytest.raises(ScenarioError, match="cannot override acute.beds.x: acute.beds is not a"):
+        base.override({"acute.beds.x": 1})
