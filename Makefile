@@ -26,8 +26,8 @@ case-study: $(STAMP)  ## the left-shift case study (experiments/left_shift/): ou
 	$(BIN)/python experiments/left_shift/case_study.py --out outputs/left_shift
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests benches
-	$(BIN)/ruff format --check sim tests benches
+	$(BIN)/ruff check sim tests benches experiments
+	$(BIN)/ruff format --check sim tests benches experiments
 	$(BIN)/mypy
 
 bench: $(STAMP)

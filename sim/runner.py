@@ -158,9 +158,9 @@ class Results:
             self.summary.to_csv(tmp / "summary.csv", index=False)
             self.replications.to_parquet(tmp / "replications.parquet", index=False)
             self.daily.to_parquet(tmp / "daily.parquet", index=False)
-            for name, table in (("hour_of_week", self.hour_of_week), ("ed_time", self.ed_time)):
-                if table is not None:
-                    table.to_parquet(tmp / f"{name}.parquet", index=False)
+            for name, profile in (("hour_of_week", self.hour_of_week), ("ed_time", self.ed_time)):
+                if profile is not None:
+                    profile.to_parquet(tmp / f"{name}.parquet", index=False)
             provenance = {
                 **self.meta,
                 "scenarios": [

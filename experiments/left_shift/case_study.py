@@ -598,15 +598,15 @@ def findings_html(table: pd.DataFrame, plans: dict[str, sim.Scenario], meta: str
 def _findings_table(table: pd.DataFrame) -> str:
     head = ["question", "measure", "scenario", "period", "mean (95% CI)", "plan"]
     rows = []
-    for r in table.itertuples():
-        show = _formatter(str(r.unit))
-        plan = "" if pd.isna(r.plan) else _formatter(str(r.unit))(float(r.plan))
+    for r in table.to_dict("records"):
+        show = _formatter(str(r["unit"]))
+        plan = "" if pd.isna(r["plan"]) else show(float(r["plan"]))
         cells = [
-            str(r.question).replace("_", " "),
-            str(r.measure),
-            str(r.scenario).replace("_", " "),
-            str(r.period),
-            f"{show(float(r.mean))} ({show(float(r.ci_low))} to {show(float(r.ci_high))})",
+            str(r["question"]).replace("_", " "),
+            str(r["measure"]),
+            str(r["scenario"]).replace("_", " "),
+            str(r["period"]),
+            f"{show(float(r['mean']))} ({show(float(r['ci_low']))} to {show(float(r['ci_high']))})",
             plan,
         ]
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
