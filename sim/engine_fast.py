@@ -23,11 +23,16 @@ gating is exact too; capacity changes fall on midnights. Loss pools (urgent
 response, SDEC) and diversion are decided request by request in time order
 within the hour.
 
+Acute beds and P1-P3 community places are coupled within the hour (a patient
+leaving for a community place frees a bed at that moment; one who takes a bed
+and is fit within the hour joins a community queue, or is discharged and frees
+the bed again; a community episode may end within the hour it began), so they
+are solved together by one fixed point over those in-hour events
+(``FastEngine._acute``); nothing freed within the hour is carried to the next.
+
 What remains approximate, and only within one hour: an SDEC chair or urgent
 response place taken and freed within the same hour is offered again only in
-the next hour, and a P1-P3 patient who became fit within the hour their bed was
-taken joins the community queue after that hour's first round (in order of
-fit time). A scenario in which boarders keep their A&E cubicle
+the next hour. A scenario in which boarders keep their A&E cubicle
 (``ed.boarding_holds_cubicle = true``) couples A&E and beds within the hour in
 a way this scheme does not solve, so the engine refuses it, naming the key.
 
@@ -146,6 +151,11 @@ class Queue:
     @property
     def size(self) -> int:
         return self.ids.shape[1]
+
+    def copy(self) -> Queue:
+        q = Queue.__new__(Queue)
+        q.ids, q.head, q.len = self.ids.copy(), self.head.copy(), self.len.copy()
+        return q
 
     def _grow(self, need: int) -> None:
         size = self.size
@@ -413,29 +423,31 @@ class Pool:
         rel_first: np.ndarray,
         n_rel: np.ndarray,
         request_t: np.ndarray,
+        queue: Queue | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Who in the queue starts, and when, given the releases ``rel`` (no change made).
 
         ``rel`` holds the release times ordered by (replication, time); those of
         replication ``r`` start at ``rel_first[r]``, ``n_rel[r]`` of them. Work is
         over the patients who start only (flat, not padded to the longest row).
+        ``queue`` replaces the pool's own queue (a copy with patients added).
         Returns (patient id, start time, number started per row).
         """
         n_reps = len(self.in_use)
         if not self.open_h[h]:
             return _NONE_I, _NONE_F, np.zeros(n_reps, dtype=np.int64)
+        q = self.queue if queue is None else queue
         cap = self.capacity_h[h]
         in_use = self.in_use
         free = np.maximum(cap - in_use, 0.0)
         deficit = np.maximum(in_use - cap, 0.0)
         slots = free + np.maximum(n_rel - deficit, 0.0)
-        m = np.minimum(self.queue.len, slots).astype(np.int64)
+        m = np.minimum(q.len, slots).astype(np.int64)
         total = int(m.sum())
         if total == 0:
             return _NONE_I, _NONE_F, m
         rows = np.repeat(np.arange(n_reps), m)
         j = np.arange(total) - (np.cumsum(m) - m)[rows]
-        q = self.queue
         who = q.ids[rows, (q.head[rows] + j) % q.size]
         # the j-th place to come free: releases carried over from the last hour
         # (before t0), then the places free now (at t0), then this hour's releases;
@@ -455,6 +467,21 @@ class Pool:
         slot = np.where((j >= early) & (j < early + free_r), t0, from_rel)
         start = np.maximum(request_t[who], slot)
         return who, start, m
+
+    def plan_from(
+        self,
+        h: int,
+        t0: float,
+        rel_r: np.ndarray,
+        rel_t: np.ndarray,
+        request_t: np.ndarray,
+        queue: Queue | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`plan` with releases given as (replication, time) rows in any order."""
+        if not self.open_h[h] or not (self.queue if queue is None else queue).len.any():
+            return _NONE_I, _NONE_F, np.zeros(len(self.in_use), dtype=np.int64)
+        order, n_rel, _rank = by_rep(rel_r, rel_t, len(self.in_use))
+        return self.plan(h, t0, rel_t[order], np.cumsum(n_rel) - n_rel, n_rel, request_t, queue)
 
     def serve(
         self,
@@ -518,8 +545,14 @@ _NONE_I = np.empty(0, dtype=np.int64)
 _NONE_F = np.empty(0)
 
 
-def _no_release(who: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return _NONE_I, _NONE_F
+def _same(a_ids: np.ndarray, a_t: np.ndarray, b_ids: np.ndarray, b_t: np.ndarray) -> bool:
+    """Whether two sets of (patient id, time) events are equal."""
+    if len(a_ids) != len(b_ids):
+        return False
+    if not len(a_ids):
+        return True
+    oa, ob = np.argsort(a_ids), np.argsort(b_ids)
+    return bool(np.array_equal(a_ids[oa], b_ids[ob]) and np.array_equal(a_t[oa], b_t[ob]))
 
 
 UNSUPPORTED = {
@@ -596,8 +629,7 @@ class FastEngine:
             for k in ("decision", "sdec_end", "ur_end", "fit", "p0_out", "comm_end", "readmit")
         }
         self.cubicle_later = (_NONE_I, _NONE_F)  # cubicle releases carried to the next hour
-        self.bed_later = (_NONE_I, _NONE_F)  # bed releases carried to the next hour
-        self.fit_later = (_NONE_I, _NONE_F)
+        self.fit_later = (_NONE_I, _NONE_F)  # the starting state's delayed patients
         self.acute_events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         # demand
         self.feeds: list[tuple[int, int, ArrivalFeed]] = []
@@ -848,26 +880,24 @@ class FastEngine:
         c["ur_end"][ur_ids] = ur_t
         self._maybe_readmit(ur_ids, 4)
         # 2. patients become medically fit; P0 discharges within ward hours
-        bed_rel_r, bed_rel_t = [self.bed_later[0]], [self.bed_later[1]]
-        self.bed_later = (_NONE_I, _NONE_F)
+        bed_rel_r: list[np.ndarray] = [_NONE_I]
+        bed_rel_t: list[np.ndarray] = [_NONE_F]
         fit_ids, fit_t = ev["fit"].pop(t1)
-        later_ids, later_t = self.fit_later
-        fit_ids, fit_t = np.concatenate((later_ids, fit_ids)), np.concatenate((later_t, fit_t))
-        self.fit_later = (_NONE_I, _NONE_F)
+        later_ids, later_t = self.fit_later  # the starting state's delayed patients
+        if len(later_ids):
+            fit_ids = np.concatenate((later_ids, fit_ids))
+            fit_t = np.concatenate((later_t, fit_t))
+            self.fit_later = (_NONE_I, _NONE_F)
         to_comm = self._fit(fit_ids, fit_t, t1, bed_rel_r, bed_rel_t)
         p0_ids, p0_t = ev["p0_out"].pop(t1)
         self._bed_out(p0_ids, p0_t, bed_rel_r, bed_rel_t)
-        # 3. community services take patients waiting in beds
-        self._community(h, t0, to_comm, comm_rel, bed_rel_r, bed_rel_t)
+        # 3. (community services take patients waiting in beds: with the beds, in 7)
         # 4. SDEC episodes end
         sd_ids, sd_t = ev["sdec_end"].pop(t1)
-        c["sdec_end"][sd_ids] = sd_t
         sdec_rel = self._releases(c["rep"][sd_ids], sd_t)
-        admit_sdec = c["u_sdec_admit"][sd_ids] < self.p.sdec_p_admit
-        c["sdec_admit"][sd_ids[admit_sdec]] = True
-        self._maybe_readmit(sd_ids[~admit_sdec], -1)
-        bed_requests = [sd_ids[admit_sdec]]
-        bed_req_t = [sd_t[admit_sdec]]
+        bed_requests: list[np.ndarray] = [_NONE_I]
+        bed_req_t: list[np.ndarray] = [_NONE_F]
+        self._sdec_end(sd_ids, sd_t, bed_requests, bed_req_t)
         # 5. arrivals: would-be attendances (with avoidance), readmissions, direct admissions
         a_rep, a_t, a_cohort, a_origin = self.arrivals
         n_due = int(np.searchsorted(a_t, t1, side="left"))
@@ -906,34 +936,158 @@ class FastEngine:
             sdec_rel,
         )
         self.sdec_in_use -= sdec_rel[1]
+        # SDEC episodes begun and ended within this hour: the patient goes home or asks
+        # for a bed now (popped in the next hour, the request was timed in this one and
+        # served from the next, while beds were free); the chair is offered from the
+        # next hour, as before
+        sd_ids, sd_t = ev["sdec_end"].pop(t1)
+        if len(sd_ids):
+            self._sdec_end(sd_ids, sd_t, bed_requests, bed_req_t)
+            self.sdec_in_use -= np.bincount(c["rep"][sd_ids], minlength=self.R)
         # 7. acute beds
         req = np.concatenate(bed_requests)
         req_t = np.concatenate(bed_req_t)
         c["bed_request"][req] = req_t
         rel_r = np.concatenate(bed_rel_r)
         rel_t = np.concatenate(bed_rel_t)
-        if self.p.diversion_threshold is not None:
-            self._beds_sequential(h, t0, t1, req, req_t, rel_r, rel_t)
-        else:
-            self._beds(h, t0, t1, req, req_t, rel_r, rel_t)
+        self._acute(h, t0, t1, req, req_t, rel_r, rel_t, to_comm, comm_rel)
 
-    def _beds(self, h, t0, t1, req, req_t, rel_r, rel_t) -> None:  # type: ignore[no-untyped-def]
-        """Beds, first come first served: the queue is served in closed form."""
+    def _acute(self, h, t0, t1, req, req_t, rel_r, rel_t, to_comm, comm_rel) -> None:  # type: ignore[no-untyped-def]
+        """Acute beds and P1-P3 community places, solved together within the hour.
+
+        They are coupled within the hour: a patient who takes a community place
+        frees their bed at that moment; a patient who takes a bed and is fit within
+        the hour joins the community queue in order of fit time (P1-P3) or, P0,
+        may be discharged within it and free the bed again; a community episode
+        that ends within the hour it began frees its place. Each round plans every
+        pool in closed form (:meth:`Pool.plan`; beds with diversion request by
+        request, :meth:`_plan_sequential`) given the previous round's in-hour
+        events, until those events settle. An event at time t depends only on
+        events before t (or at t, through a place freed and retaken at once), so
+        each round settles at least one more moment of the hour in time order:
+        the iteration ends, and its timestamps are those of the event-by-event
+        model. A bed or place freed within the hour is never carried to the next.
+        """
         c = self.cols
-        self._enqueue(self.beds, req, req_t)
-        who, start, counted = self.beds.serve(
-            h, t0, rel_r, rel_t, c["bed_request"], c["rep"], self._bed_in_hour(t1)
-        )
-        more_r: list[np.ndarray] = [_NONE_I]
-        more_t: list[np.ndarray] = [_NONE_F]
-        if len(who):
-            self._bed_start(who, start, t1, more_r, more_t, counted)
-        # patients fit within the hour their bed was taken ask for community care now;
-        # beds freed by them are offered in the next hour
-        late_ids, _late_t = self.fit_later
-        self.fit_later = (_NONE_I, _NONE_F)
-        self._community(h, t0, late_ids, None, more_r, more_t)
-        self.bed_later = (np.concatenate(more_r), np.concatenate(more_t))
+        R = self.R
+        beds = self.beds
+        sequential = self.p.diversion_threshold is not None
+        if not sequential:
+            self._enqueue(beds, req, req_t)
+        pools = [(k, pool) for k in (1, 2, 3) if (pool := self.services[k]) is not None]
+        if len(to_comm):
+            path = c["pathway"][to_comm]
+            for k, pool in pools:
+                new = to_comm[path == k]
+                self._enqueue(pool, new, c["t_fit"][new])
+        t_fit = c["t_fit"]
+        # the previous round's in-hour events: patients who took a bed and are fit
+        # within the hour (P1-P3, who join a community queue), P0 patients among them
+        # discharged within it, community episodes begun and ended within it
+        late, late_t = _NONE_I, _NONE_F
+        out, out_t = _NONE_I, _NONE_F
+        ended: dict[int, tuple[np.ndarray, np.ndarray]] = {k: (_NONE_I, _NONE_F) for k, _ in pools}
+        n = len(req) + int(beds.queue.len.sum()) + sum(int(p.queue.len.sum()) for _, p in pools)
+        for _round in range(16 * n + 4):
+            plans = {}
+            free_r, free_t = [rel_r], [rel_t]  # beds freed this hour
+            for k, pool in pools:
+                queue = None
+                if len(late):
+                    mine = late[c["pathway_attr"][late] == k]
+                    if len(mine):
+                        queue = pool.queue.copy()
+                        queue.push_in_order(c["rep"][mine], mine, t_fit)
+                r_k, t_k = comm_rel[k]
+                e_ids, e_t = ended[k]
+                if len(e_ids):
+                    r_k, t_k = np.concatenate((r_k, c["rep"][e_ids])), np.concatenate((t_k, e_t))
+                who, start, m = pool.plan_from(h, t0, r_k, t_k, t_fit, queue)
+                plans[k] = (queue, who, start, m, r_k)
+                if len(who):
+                    free_r.append(c["rep"][who])
+                    free_t.append(start)
+            if len(out):
+                free_r.append(c["rep"][out])
+                free_t.append(out_t)
+            all_r, all_t = np.concatenate(free_r), np.concatenate(free_t)
+            if sequential:
+                bed_plan = self._plan_sequential(h, t0, req, req_t, all_r, all_t)
+                who_b, start_b = bed_plan[0], bed_plan[1]
+            else:
+                who_b, start_b, m_b = beds.plan_from(h, t0, all_r, all_t, c["bed_request"])
+            # this round's in-hour events
+            new_late, new_late_t, new_out, new_out_t = _NONE_I, _NONE_F, _NONE_I, _NONE_F
+            if len(who_b):
+                fit = start_b + c["los_h"][who_b]
+                now = fit < t1
+                if now.any():
+                    ids, fit = who_b[now], fit[now]
+                    p0 = c["pathway_attr"][ids] == 0
+                    leave = self._p0_out(fit[p0])
+                    gone = leave < t1
+                    new_out, new_out_t = ids[p0][gone], leave[gone]
+                    new_late, new_late_t = ids[~p0], fit[~p0]
+            new_ended = {}
+            for k, _pool in pools:
+                who, start = plans[k][1], plans[k][2]
+                end = start + c["community_episode_h"][who]
+                now = end < t1
+                new_ended[k] = (who[now], end[now]) if now.any() else (_NONE_I, _NONE_F)
+            if (
+                _same(late, late_t, new_late, new_late_t)
+                and _same(out, out_t, new_out, new_out_t)
+                and all(_same(*ended[k], *new_ended[k]) for k, _ in pools)
+            ):
+                break
+            t_fit[late] = np.nan  # the community queues are ordered by fit time
+            t_fit[new_late] = new_late_t
+            late, late_t, out, out_t, ended = new_late, new_late_t, new_out, new_out_t, new_ended
+        else:
+            raise RuntimeError(f"fast engine: beds and community places unsettled in hour {h}")
+        # community places: commit the plans
+        for k, pool in pools:
+            queue, who, start, m, r_k = plans[k]
+            if queue is not None:
+                pool.queue = queue
+            pool.in_use = pool.in_use - np.bincount(r_k, minlength=R) + m
+            pool.queue.pop(m)
+            if len(who):
+                r = c["rep"][who]
+                c["comm_start"][who] = start
+                c["bed_end"][who] = start
+                self.acute_events.append((r, start, -np.ones(len(r))))
+                e_ids, e_t = ended[k]
+                if len(e_ids):
+                    c["comm_end"][e_ids] = e_t
+                    self._maybe_readmit(e_ids, k)
+                    keep = self._not_in(who, e_ids)
+                    who, start = who[keep], start[keep]
+                self.ev["comm_end"].push(start + c["community_episode_h"][who], who)
+        # beds
+        if sequential:
+            who_b, start_b, gone_ids, gone_t, queue, in_use = bed_plan
+            beds.queue, beds.in_use = queue, in_use
+            if len(gone_ids):
+                c["diverted"][gone_ids] = gone_t
+                from_ed = ~np.isnan(c["ed_arrival"][gone_ids]) & ~c["sdec_admit"][gone_ids]
+                self._leave_ed(gone_ids[from_ed], gone_t[from_ed])
+                self._done(gone_ids)
+        else:
+            beds.in_use = beds.in_use - np.bincount(all_r, minlength=R) + m_b
+            beds.queue.pop(m_b)
+        if len(who_b):
+            c["bed_start"][who_b] = start_b
+            self.acute_events.append((c["rep"][who_b], start_b, np.ones(len(who_b))))
+            from_ed = ~np.isnan(c["ed_arrival"][who_b]) & ~c["sdec_admit"][who_b]
+            self._leave_ed(who_b[from_ed], start_b[from_ed])
+            fit = start_b + c["los_h"][who_b]
+            now = fit < t1
+            self.ev["fit"].push(fit[~now], who_b[~now])
+            if now.any():
+                # P0 discharged within the hour leave now (their beds were counted
+                # above); P1-P3 are already in their community queue
+                self._fit(who_b[now], fit[now], t1, [], [])
 
     def _ed_serve(self, h, t0, t1, rel_r, rel_t, bed_requests, bed_req_t, sdec_state) -> None:  # type: ignore[no-untyped-def]
         """Serve the A&E queue with the cubicles freed this hour.
@@ -975,36 +1129,17 @@ class FastEngine:
 
     # --- stations --------------------------------------------------------------------------
 
-    def _community(
-        self,
-        h: int,
-        t0: float,
-        to_comm: np.ndarray,
-        comm_rel: dict[int, tuple[np.ndarray, np.ndarray]] | None,
-        bed_rel_r: list,
-        bed_rel_t: list,
+    def _sdec_end(
+        self, ids: np.ndarray, t: np.ndarray, bed_requests: list, bed_req_t: list
     ) -> None:
-        """P1-P3 services take patients waiting in acute beds, first fit first served."""
+        """SDEC episodes end: the patient goes home or asks for a bed."""
         c = self.cols
-        for k in (1, 2, 3):
-            pool = self.services[k]
-            if pool is None:
-                continue
-            new = to_comm[c["pathway"][to_comm] == k]
-            if comm_rel is None:  # late arrivals may have become fit before some queued patients
-                pool.queue.push_in_order(c["rep"][new], new, c["t_fit"])
-            else:
-                self._enqueue(pool, new, c["t_fit"][new])
-            rel_r, rel_t = comm_rel[k] if comm_rel is not None else (_NONE_I, _NONE_F)
-            who, start, _ = pool.serve(h, t0, rel_r, rel_t, c["t_fit"], c["rep"], _no_release)
-            if len(who):
-                r = c["rep"][who]
-                c["comm_start"][who] = start
-                c["bed_end"][who] = start
-                bed_rel_r.append(r)
-                bed_rel_t.append(start)
-                self.acute_events.append((r, start, -np.ones(len(r))))
-                self.ev["comm_end"].push(start + c["community_episode_h"][who], who)
+        c["sdec_end"][ids] = t
+        admit = c["u_sdec_admit"][ids] < self.p.sdec_p_admit
+        c["sdec_admit"][ids[admit]] = True
+        self._maybe_readmit(ids[~admit], -1)
+        bed_requests.append(ids[admit])
+        bed_req_t.append(t[admit])
 
     def _releases(self, r: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return releases(r, t, self.R)
@@ -1056,21 +1191,6 @@ class FastEngine:
             decision = start + c["ed_decision_h"][who]
             frees = decision < t1
             return who[frees], decision[frees]
-
-        return in_hour
-
-    def _bed_in_hour(
-        self, t1: float
-    ) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        """Beds freed again within the hour: P0 patients fit and discharged in it."""
-        c = self.cols
-
-        def in_hour(who: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            fit = start + c["los_h"][who]
-            p0 = (fit < t1) & (c["pathway_attr"][who] == 0)
-            out = self._p0_out(fit[p0])
-            frees = out < t1
-            return who[p0][frees], out[frees]
 
         return in_hour
 
@@ -1254,85 +1374,6 @@ class FastEngine:
         self.ev["sdec_end"].push(t[took] + c["sdec_episode_h"][acc], acc)
         return took
 
-    def _bed_start(
-        self,
-        who: np.ndarray,
-        start: np.ndarray,
-        t1: float,
-        rel_r: list,
-        rel_t: list,
-        counted: np.ndarray = _NONE_I,
-    ) -> None:
-        c = self.cols
-        c["bed_start"][who] = start
-        self.acute_events.append((c["rep"][who], start, np.ones(len(who))))
-        from_ed = ~np.isnan(c["ed_arrival"][who]) & ~c["sdec_admit"][who]
-        boarded = who[from_ed]
-        self._leave_ed(boarded, start[from_ed])
-        fit = start + c["los_h"][who]
-        now = fit < t1
-        self.ev["fit"].push(fit[~now], who[~now])
-        if now.any():
-            mine_r: list[np.ndarray] = []
-            mine_t: list[np.ndarray] = []
-            mine_ids: list[np.ndarray] = []
-            to_comm = self._fit(who[now], fit[now], t1, mine_r, mine_t, mine_ids)
-            if mine_ids:
-                fresh = self._not_in(np.concatenate(mine_ids), counted)
-                rel_r.append(np.concatenate(mine_r)[fresh])
-                rel_t.append(np.concatenate(mine_t)[fresh])
-            if len(to_comm):
-                self.fit_later = (
-                    np.concatenate((self.fit_later[0], to_comm)),
-                    np.concatenate((self.fit_later[1], c["t_fit"][to_comm])),
-                )
-
-    def _beds_sequential(self, h, t0, t1, req, req_t, rel_r, rel_t) -> None:  # type: ignore[no-untyped-def]
-        """Beds with diversion: each request and release in time order within the hour.
-
-        Beds freed again within the hour by patients who start in it are found by
-        the same fixed-point iteration as :meth:`Pool.serve`.
-        """
-        c = self.cols
-        in_hour = self._bed_in_hour(t1)
-        extra_ids, extra_t = _NONE_I, _NONE_F
-        # until settled: each unsettled round adds an in-hour release (see Pool.serve)
-        for _round in range(int(self.beds.queue.len.sum()) + len(req) + 2):
-            plan = self._plan_sequential(
-                h,
-                t0,
-                req,
-                req_t,
-                np.concatenate((rel_r, c["rep"][extra_ids])),
-                np.concatenate((rel_t, extra_t)),
-            )
-            who, start, gone, gone_t, queue, in_use = plan
-            new_ids, new_t = in_hour(who, start)
-            if len(new_t) == len(extra_t) and np.array_equal(np.sort(new_t), np.sort(extra_t)):
-                break
-            extra_ids, extra_t = new_ids, new_t
-        beds = self.beds
-        beds.queue = queue
-        beds.in_use = (
-            in_use
-            + np.bincount(c["rep"][extra_ids], minlength=self.R)
-            - np.bincount(c["rep"][new_ids], minlength=self.R)
-        )
-        if len(gone):
-            c["diverted"][gone] = gone_t
-            from_ed = ~np.isnan(c["ed_arrival"][gone]) & ~c["sdec_admit"][gone]
-            self._leave_ed(gone[from_ed], gone_t[from_ed])
-            self._done(gone)
-        more_r: list[np.ndarray] = [_NONE_I]
-        more_t: list[np.ndarray] = [_NONE_F]
-        if len(who):
-            self._bed_start(who, start, t1, more_r, more_t, new_ids)
-        # patients fit within the hour their bed was taken ask for community care now
-        late_ids, _late_t = self.fit_later
-        self.fit_later = (_NONE_I, _NONE_F)
-        self._community(h, t0, late_ids, None, more_r, more_t)
-        self.bed_later = (np.concatenate(more_r), np.concatenate(more_t))
-
     def _plan_sequential(self, h, t0, req, req_t, rel_r, rel_t):  # type: ignore[no-untyped-def]
         """Requests and releases in time order; on copies of the queue and beds in use.
 
@@ -1341,12 +1382,7 @@ class FastEngine:
         c = self.cols
         cap = self.beds.capacity_h[h]
         threshold = self.p.diversion_threshold
-        q = Queue.__new__(Queue)
-        q.ids, q.head, q.len = (
-            self.beds.queue.ids.copy(),
-            self.beds.queue.head.copy(),
-            self.beds.queue.len.copy(),
-        )
+        q = self.beds.queue.copy()
         in_use = self.beds.in_use.copy()
         # kind 0 marks the hour's start (a capacity rise serves the queue at t0),
         # 1 a request, 2 a release; releases at the same time come first

@@ -13,24 +13,13 @@ import pytest
 from checks import tandem_checks
 from harness import assert_all
 
-FAST_FCFS = pytest.mark.xfail(
-    reason=(
-        "fast engine: P1 places are not always taken in the order patients became fit, "
-        "and a later bed request can take a bed first, when beds are freed and retaken "
-        "around hour boundaries (invariants FCFS; see docs/validation.md)"
-    ),
-    raises=AssertionError,
-    strict=True,
-)
-
 
 def test_tandem_with_blocking_after_service_matches_ciw_simpy() -> None:
     assert_all(tandem_checks("simpy", reps=12, days=100))
 
 
-@FAST_FCFS
 def test_tandem_with_blocking_after_service_matches_ciw_fast() -> None:
-    assert_all(tandem_checks("fast", reps=2, days=30))
+    assert_all(tandem_checks("fast", reps=12, days=100))
 
 
 @pytest.mark.slow
@@ -39,6 +28,5 @@ def test_tandem_matches_ciw_long_run_simpy() -> None:
 
 
 @pytest.mark.slow
-@FAST_FCFS
 def test_tandem_matches_ciw_long_run_fast() -> None:
     assert_all(tandem_checks("fast", reps=40, days=365))
