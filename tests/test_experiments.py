@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import CONFIGS, single_unit, small_system
-from test_theory import erlang_c
+from validation.theory import erlang_c  # tests/validation/theory.py
 
 import sim
 from sim.analysis import relative_half_width, unpaired_interval
