@@ -150,6 +150,9 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
     occupied = daily[daily["series"] == "acute_occupied"]
     if occupied.empty:
         return _empty("No daily bed occupancy in these results.")
+    weekly = occupied["date"].nunique() * len(names) > MAX_DAILY_POINTS
+    if weekly:  # long runs: each replication's weekly mean, so the page stays light
+        occupied = _weekly_means(occupied)
     band = _band(occupied, ["scenario", "date"])
     band["scenario_label"] = band["scenario"].map(readable)
     band["date"] = pd.to_datetime(band["date"])
@@ -158,6 +161,7 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
     lines = capacity.groupby(["scenario", "date"], sort=False)["value"].mean().reset_index()
     lines["value"] = lines["value"].astype(float)  # daily values are float32: 0.92 x 60 = 55.2
     lines["date"] = pd.to_datetime(lines["date"])
+    lines = _change_points(lines)
     lines = pd.concat(
         [
             lines.assign(line="Open beds", beds=lines["value"]),
@@ -201,7 +205,7 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
     if not lines.empty:  # drawn first, so a full hospital's mean line stays visible on top
         layers.append(
             alt.Chart(lines)
-            .mark_line(strokeWidth=1.2, color="#444")
+            .mark_line(strokeWidth=1.2, color="#444", interpolate="step-after")
             .encode(
                 x=x,
                 y="beds:Q",
@@ -227,10 +231,35 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
         width=WIDTH,
         height=HEIGHT,
         title=_title(
-            "Acute beds occupied, by day",
-            subtitle=f"Mean of {n} replications with 95% band; open beds and the 92% planning line",
+            "Acute beds occupied, by week" if weekly else "Acute beds occupied, by day",
+            subtitle=f"{'Weekly mean' if weekly else 'Mean'} of {n} replications with 95% band; "
+            "open beds and the 92% planning line",
         ),
     )
+
+
+MAX_DAILY_POINTS = 2000
+"""Above this many scenario-days the occupancy chart draws weekly means (Vega stays quick)."""
+
+
+def _weekly_means(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each scenario's and replication's mean value per week (weeks start on Monday)."""
+    dates = pd.to_datetime(rows["date"])
+    week = (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.date
+    keys = [rows["scenario"], rows["replication"], week.rename("date")]
+    means = rows["value"].astype(float).groupby(keys, sort=False, observed=True).mean()
+    return means.reset_index()
+
+
+def _change_points(lines: pd.DataFrame) -> pd.DataFrame:
+    """A step line's rows: where each scenario's value changes, and its last day."""
+    keep = []
+    for _, group in lines.groupby("scenario", sort=False):
+        values = group["value"].to_numpy()
+        changed = np.r_[True, values[1:] != values[:-1]]
+        changed[-1] = True
+        keep.append(group[changed])
+    return pd.concat(keep, ignore_index=True) if keep else lines
 
 
 def weekly_pattern(daily: pd.DataFrame, series: str = "delayed") -> Chart:

@@ -377,3 +377,31 @@ def test_baseline_report_stays_under_5_mb(tmp_path: Path) -> None:
     assert "hour-of-week-delayed" in [f.slug for f in figures(load_saved(folder))]
     size = write_report(folder).stat().st_size
     assert size < 5_000_000, f"{size / 1e6:.1f} MB"
+
+
+def test_a_long_run_draws_weekly_occupancy_within_the_chart_row_limit() -> None:
+    """Five years of five scenarios is 9,000 scenario-days: weekly means, whole weeks averaged."""
+    dates = pd.date_range("2016-04-04", periods=5 * 364, freq="D")  # Mondays to Sundays
+    rows = []
+    for scenario in ("a", "b", "c", "d", "e"):
+        for rep in range(3):
+            occupied = np.arange(len(dates)) % 7 + rep  # 0..6 within each week, plus rep
+            rows.append(
+                pd.DataFrame({"scenario": scenario, "replication": rep, "date": dates.date}).assign(
+                    series="acute_occupied", value=occupied.astype("float32")
+                )
+            )
+            beds = np.where(dates < pd.Timestamp("2018-04-01"), 410.0, 433.0)
+            rows.append(
+                pd.DataFrame({"scenario": scenario, "replication": rep, "date": dates.date}).assign(
+                    series="acute_capacity", value=beds.astype("float32")
+                )
+            )
+    chart = charts.daily_occupancy(pd.concat(rows, ignore_index=True))
+    spec = chart.to_dict()  # raises MaxRowsError past 5,000 rows a dataset
+    datasets = spec["datasets"].values()
+    band = max(datasets, key=len)
+    assert len(band) == 5 * 5 * 52
+    # each week runs 0..6 (mean 3) plus the replication (mean 1): a weekly mean of 4
+    assert {round(r["mean"], 9) for r in band} == {4.0}
+    assert "by week" in spec["title"]["text"]
