@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## run the default scenario and write outputs/baseline/
 	$(BIN)/leftshift run configs/baseline.toml --out outputs/baseline
 
-test: $(STAMP)  ## the default suite with coverage of sim/ (fails under 90%), and the short benchmark
-	$(BIN)/python -m pytest --cov=sim --cov-report=term-missing:skip-covered --cov-fail-under=90
+test: $(STAMP)  ## the default suite on 2 processes with coverage of sim/ (fails under 90%), and the short benchmark
+	$(BIN)/python -m pytest -n 2 --dist loadfile --cov=sim --cov-report=term-missing:skip-covered --cov-fail-under=90
 	$(BIN)/python -m pytest benches -m benchshort -s
 
 test-all: $(STAMP)  ## every test, including the slow statistical ones
