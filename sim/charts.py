@@ -179,7 +179,7 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
             x=x,
             y=alt.Y(
                 "ci_low:Q",
-                title="Beds occupied (daily mean)",
+                title=f"Beds occupied ({'weekly' if weekly else 'daily'} mean)",
                 # padding keeps the open-beds line off the frame when it is the top of the axis
                 scale=alt.Scale(zero=False, padding=12),
             ),
