@@ -29,7 +29,7 @@ import difflib
 import math
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -936,14 +936,19 @@ _ALTERNATIVES = (frozenset({"places", "workforce"}),)
 """Keys that replace one another: a child giving ``workforce`` drops the parent's ``places``."""
 
 
+def _drop_replaced(table: dict[str, Any], given: Iterable[str]) -> None:
+    """Remove from ``table`` the alternatives of the keys about to be ``given``."""
+    for group in _ALTERNATIVES:
+        named = group.intersection(given)
+        if named:
+            for other in group - named:
+                table.pop(other, None)
+
+
 def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     """Tables merge key by key; a distribution table (one with ``dist``) replaces whole."""
     out = copy.deepcopy(base)
-    for group in _ALTERNATIVES:
-        given = group & child.keys()
-        if given:
-            for other in group - given:
-                out.pop(other, None)
+    _drop_replaced(out, child.keys())
     for key, value in child.items():
         if isinstance(value, Mapping) and "dist" not in value and isinstance(out.get(key), Mapping):
             out[key] = _merge(out[key], value)
@@ -1009,8 +1014,5 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, source: str) -> No
             where = ".".join(parts[: i + 1])
             raise ScenarioError([f"{source}: cannot override {dotted}: {where} is not a table"])
         node = nxt
-    for group in _ALTERNATIVES:
-        if parts[-1] in group:
-            for other in group - {parts[-1]}:
-                node.pop(other, None)
+    _drop_replaced(node, [parts[-1]])
     node[parts[-1]] = copy.deepcopy(value)
