@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,26 @@ os.environ["LEFTSHIFT_CHECK"] = "1"  # conservation, capacity, schedules, FCFS o
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
+
+
+@contextmanager
+def coverage_paused(config: pytest.Config) -> Iterator[None]:
+    """Run a heavy module fixture untraced, as ``@pytest.mark.no_cover`` does for a test.
+
+    Coverage tracing doubles an engine's run time. The long statistical runs
+    (whole configs, many replications) repeat lines that quick tests cover,
+    so tracing them only slows ``make test``; the coverage floor still holds.
+    """
+    plugin = config.pluginmanager.getplugin("_cov")
+    controller = getattr(plugin, "cov_controller", None)
+    if controller is None:  # run without --cov
+        yield
+        return
+    controller.pause()
+    try:
+        yield
+    finally:
+        controller.resume()
 
 
 def single_unit(

@@ -8,13 +8,15 @@ occupancy must be plausible (85-95%; national G&A 88% in Q4 2019/20).
 from __future__ import annotations
 
 import pytest
+from conftest import coverage_paused
 
 import sim
 
 
 @pytest.fixture(scope="module")
-def baseline(baseline_path) -> sim.Results:
-    return sim.run(sim.load_scenario(baseline_path), reps=4, seed=2016)
+def baseline(baseline_path, pytestconfig: pytest.Config) -> sim.Results:
+    with coverage_paused(pytestconfig):
+        return sim.run(sim.load_scenario(baseline_path), reps=4, seed=2016)
 
 
 def ci(results: sim.Results, metric: str) -> tuple[float, float, float]:

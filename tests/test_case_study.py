@@ -17,6 +17,7 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import coverage_paused
 
 import sim
 from sim.analysis import t_interval
@@ -206,10 +207,11 @@ UNLIMITED = {
 
 
 @pytest.fixture(scope="module")
-def short_run() -> sim.Results:
+def short_run(pytestconfig: pytest.Config) -> sim.Results:
     plan = load_scenario(ROOT / "configs" / "business_case.toml").override(SHORT)
     unlimited = plan.override(UNLIMITED, name="business_case_unlimited")
-    return sim.run_experiment([plan, unlimited], reps=4, seed=7, engine="fast")
+    with coverage_paused(pytestconfig):
+        return sim.run_experiment([plan, unlimited], reps=4, seed=7, engine="fast")
 
 
 def _values(results: sim.Results, scenario: str, metric: str, period: str) -> np.ndarray:

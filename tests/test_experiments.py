@@ -167,6 +167,7 @@ def test_baseline_year_must_be_a_reported_year(tmp_path):
         sim.load_scenario(path)
 
 
+@pytest.mark.no_cover  # a long statistical run; quick tests cover its lines
 def test_replication_count_meets_the_precision_when_checked():
     """The helper's count, run again from scratch, gives CIs as narrow as asked."""
     scenario = sim.load_scenario(BASELINE).override(

@@ -189,6 +189,7 @@ def _assert_parity(scenario: Scenario, reps: int, seed: int = 3) -> None:
 SHORT = {"run.horizon_years": 0.1, "run.warm_up_days": 30}
 
 
+@pytest.mark.no_cover  # whole configs: their lines are covered by the small systems below
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.stem)
 def test_parity_on_every_config_short(path: Path) -> None:
     scenario = load_scenario(path).override(SHORT)

@@ -247,6 +247,7 @@ def test_engines_give_the_same_profile_in_the_deterministic_case():
     pd.testing.assert_frame_equal(fast, slow, rtol=0, atol=1e-6)
 
 
+@pytest.mark.no_cover  # a long statistical run; quick tests cover its lines
 def test_engines_agree_on_the_baseline_profile_within_its_ci():
     """Baseline, short: each weekday's mean of each series, fast against SimPy, within four
     combined standard errors of the replications (or 1%)."""

@@ -20,6 +20,7 @@ def by_rep(results: sim.Results, metric: str, period: str) -> np.ndarray:
     )
 
 
+@pytest.mark.no_cover  # a long statistical run; quick tests cover its lines
 def test_do_nothing_demand_grows_by_the_configured_rate():
     growth = 0.05
     data = small_system(

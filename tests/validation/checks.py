@@ -166,13 +166,11 @@ def _treatment_bed_hours(r, data) -> np.ndarray:  # type: ignore[no-untyped-def]
 TANDEM = {"beds": 10, "places": 14, "per_day": 6.0, "los_days": 1.0, "episode_days": 2.0}
 
 
-def tandem_checks(
-    engine: str, reps: int = 20, days: float = 120, invariants: bool = True
-) -> list[Check]:
+def tandem_checks(engine: str, reps: int = 20, days: float = 120) -> list[Check]:
     """Acute -> community with blocking after service, against Ciw (same inputs)."""
     warm = 10
     data = acute_then_community(**TANDEM, days=days, warm_up_days=warm)
-    r = run(data, engine, reps, seed=5, check=invariants)
+    r = run(data, engine, reps, seed=5)
     ciw = [tandem(**TANDEM, days=days, warm_up_days=warm, seed=1000 + i) for i in range(reps)]
 
     def of(key: str) -> np.ndarray:

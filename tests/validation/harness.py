@@ -52,12 +52,8 @@ class Run:
         return d.groupby("replication")["value"].mean().to_numpy(dtype=float)
 
 
-def run(data: dict[str, Any], engine: str, reps: int, seed: int, check: bool = True) -> Run:
-    """Replications ``0..reps-1`` of a scenario (a dict as in a TOML file).
-
-    ``check=False`` skips the invariant checks (only to report the values of a
-    run known to break them).
-    """
+def run(data: dict[str, Any], engine: str, reps: int, seed: int) -> Run:
+    """Replications ``0..reps-1`` of a scenario (a dict as in a TOML file), invariants checked."""
     params = build_params(Scenario.from_dict(data))
     replications = list(range(reps))
     if engine == "simpy":
@@ -73,7 +69,7 @@ def run(data: dict[str, Any], engine: str, reps: int, seed: int, check: bool = T
         metrics, daily = sink.finish()[:2]
     else:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    for record in records if check else []:
+    for record in records:
         assert_ok(record)
     wide = (
         metrics[metrics.period == "all"]

@@ -26,7 +26,7 @@ DEFAULT: dict[str, Callable[[str], list[Check]]] = {
         e, **({"reps": 6, "days": 24} if e == "simpy" else {"reps": 10, "days": 16})
     ),
     "M_t/G/inf": lambda e: checks.mt_g_infinity_checks(e, reps=20, weeks=2),
-    "tandem vs Ciw": lambda e: checks.tandem_checks(e, reps=12, days=100, invariants=e == "simpy"),
+    "tandem vs Ciw": lambda e: checks.tandem_checks(e, reps=12, days=100),
 }
 PRECISE: dict[str, Callable[[str], list[Check]]] = {
     "Erlang C": lambda e: checks.erlang_c_checks(e, reps=60, days=73),
@@ -35,7 +35,7 @@ PRECISE: dict[str, Callable[[str], list[Check]]] = {
     "M/M/c/K": lambda e: checks.mmck_checks(e, reps=60, days=73),
     "Little": lambda e: checks.little_checks(e, reps=12, days=180),
     "M_t/G/inf": lambda e: checks.mt_g_infinity_checks(e, reps=60, weeks=8),
-    "tandem vs Ciw": lambda e: checks.tandem_checks(e, reps=40, days=365, invariants=e == "simpy"),
+    "tandem vs Ciw": lambda e: checks.tandem_checks(e, reps=40, days=365),
 }
 
 
