@@ -24,7 +24,7 @@ from sim import charts
 from sim.cli import main
 from sim.config import Scenario, load_scenario
 from sim.experiment import Comparison, compare
-from sim.report import REPORT, figures, load_saved, save_static, write_report
+from sim.report import REPORT, REPORT_SERIES, figures, load_saved, save_static, write_report
 from sim.runner import Results, run
 
 
@@ -50,6 +50,25 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> tuple[Comparison, Pa
     result = compare([base, more_p1], reps=2, seed=5)
     folder = result.save(tmp_path_factory.mktemp("compare") / "out")
     return result, folder
+
+
+def test_a_saved_comparison_keeps_every_daily_series_and_the_report_reads_its_own(
+    comparison,
+) -> None:
+    result, folder = comparison
+    saved = pd.read_parquet(folder / "daily.parquet")
+    # the daily scenario column is categorical (a byte a row) and round-trips as such
+    assert list(saved["scenario"].cat.categories) == ["small", "more_p1"]
+    assert saved["scenario"].value_counts().to_dict() == (
+        result.results.daily["scenario"].value_counts().to_dict()
+    )
+    assert len(set(saved["series"])) > len(REPORT_SERIES)
+    read = load_saved(folder).daily
+    assert read is not None
+    assert set(read["series"]) == set(REPORT_SERIES)
+    expected = saved[saved["series"].isin(REPORT_SERIES)]
+    assert len(read) == len(expected)
+    assert read["value"].sum() == pytest.approx(expected["value"].sum())
 
 
 def test_the_example_variant_is_valid() -> None:
