@@ -38,6 +38,8 @@ def test_run_writes_its_files_with_their_columns(tiny, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Results in" in result.output
     assert "A&E attendances" in result.output
+    # off a terminal (a log, CI) progress comes as lines: the last says every replication is done
+    assert "tiny: 2/2 replications (" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "daily.parquet",
         "ed_time.parquet",
@@ -268,3 +270,21 @@ def test_a_sweep_too_big_for_the_screen_prints_no_table():
 
     many = SimpleNamespace(experiment=None, points=list(range(41)))
     assert sweep_table(many) is None  # the CLI then prints the summary line only
+
+
+def test_log_progress_says_a_line_at_most_every_interval_and_always_the_last() -> None:
+    from rich.console import Console
+
+    from sim.cli import LogProgress
+
+    console = Console(record=True, width=200)
+    bar = LogProgress(console, every=3600)
+    task = bar.add_task("sweep", total=10, unit="points")
+    for done in range(1, 11):
+        bar.update(task, completed=done)
+    lines = console.export_text().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("sweep: 1/10 points (")
+    assert "left" in lines[0]
+    assert lines[1].startswith("sweep: 10/10 points (")
+    assert "left" not in lines[1]

@@ -689,7 +689,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.monotonic()
         scenarios = list(plans.values())
         with progress_bar(console, args.quiet) as bar:
-            task = bar.add_task("left-shift case study", total=args.reps * len(scenarios))
+            task = bar.add_task(
+                "left-shift case study", total=args.reps * len(scenarios), unit="replications"
+            )
             comparison = sim.compare(
                 scenarios,
                 against=DO_NOTHING,
