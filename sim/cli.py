@@ -26,6 +26,7 @@ code 3; no results are written.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -365,6 +366,7 @@ def run_command(
         _fail(err)
         return
     folder = results.save(out if out is not None else Path("outputs") / scenario.name)
+    results = results.without_long_tables()  # saved; the report reads what it draws
     report_path = _write_report(folder, png, no_report)
     if quiet:
         click.echo(str(folder))
@@ -564,6 +566,7 @@ def compare_command(
         return
     default = Path("outputs") / ("compare-" + "-".join(names))[:120]
     folder = comparison.save(out if out is not None else default)
+    comparison = dataclasses.replace(comparison, results=comparison.results.without_long_tables())
     report_path = _write_report(folder, png, no_report)
     if quiet:
         click.echo(str(folder))
