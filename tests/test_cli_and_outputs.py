@@ -98,6 +98,14 @@ def test_files_hold_the_same_tables_as_the_api(tiny, tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "summary.csv"), results.summary, check_exact=False, rtol=1e-12
     )
+    # what the command keeps once the files are written: the summary, not the long tables
+    light = results.without_long_tables()
+    assert light.daily.empty
+    assert list(light.daily.columns) == list(results.daily.columns)
+    assert light.hour_of_week is not None
+    assert light.hour_of_week.empty
+    assert light.summary is results.summary
+    assert not results.daily.empty
 
 
 def test_the_catalogue_names_are_all_reported(tiny):
