@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import load_scenario
-from sim.engine_fast import FastEngine
-from sim.engine_simpy import simulate
-from sim.metrics import MetricAccumulator, daily_series, replication_metrics
-from sim.params import ModelParams, build_params
+from sim.engines.reference import simulate
+from sim.engines.vectorised import FastEngine
+from sim.metrics.accumulator import MetricAccumulator, daily_series, replication_metrics
+from sim.scenario.params import CostParams, ModelParams, build_params
+from sim.scenario.schema import load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "configs" / "baseline.toml"
 
@@ -51,7 +51,7 @@ def baseline(years: float, warm_up_days: int = 30) -> ModelParams:
 def fast_throughput(params: ModelParams, reps: int, seed: int = 1) -> tuple[float, int]:
     """(patients per second, patients) for ``reps`` replications at once, with metrics."""
     started = time.perf_counter()
-    sink = MetricAccumulator(params, range(reps))
+    sink = MetricAccumulator(params, range(reps), CostParams.free(params))
     engine = FastEngine(params, seed, range(reps), sink=sink)
     engine.run()
     sink.finish()
@@ -64,7 +64,7 @@ def simpy_throughput(params: ModelParams, reps: int, seed: int = 1) -> tuple[flo
     patients = 0
     for rep in range(reps):
         record = simulate(params, seed, rep)
-        replication_metrics(record)
+        replication_metrics(record, CostParams.free(params))
         daily_series(record)
         patients += record.n
     return patients / (time.perf_counter() - started), patients
@@ -120,15 +120,15 @@ def test_scaling_with_replications_and_horizon(benchmark) -> None:  # type: igno
 
 PEAK_SCRIPT = """
 import json, resource, sys
-from sim.config import load_scenario
-from sim.engine_fast import FastEngine
-from sim.metrics import MetricAccumulator
-from sim.params import build_params
+from sim.scenario.schema import load_scenario
+from sim.engines.vectorised import FastEngine
+from sim.metrics.accumulator import MetricAccumulator
+from sim.scenario.params import CostParams, build_params
 reps, years, batch = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 params = build_params(load_scenario(sys.argv[4]).override({"run.horizon_years": years}))
 for first in range(0, reps, batch):
     replications = range(first, min(first + batch, reps))
-    sink = MetricAccumulator(params, replications)
+    sink = MetricAccumulator(params, replications, CostParams.free(params))
     FastEngine(params, 1, replications, sink=sink).run()
     sink.finish()
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.config import load_scenario
-from sim.engine_simpy import simulate
-from sim.metrics import MetricAccumulator, acute_events
-from sim.params import build_params
+from sim.engines.reference import simulate
+from sim.metrics.accumulator import MetricAccumulator
+from sim.model.record import acute_events
+from sim.scenario.params import CostParams, build_params
+from sim.scenario.schema import load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "configs" / "baseline.toml"
 CHUNK_ROWS = 100_000
@@ -60,7 +61,7 @@ def test_add_patients_ns_per_row(benchmark, record, five_years):
     for k in range(start, start + 20 * per_rep, per_rep):
         part = {c: np.tile(v[k : k + per_rep], R) for c, v in rows.items()}
         chunks.append((np.repeat(np.arange(R), per_rep), part))
-    accumulator = MetricAccumulator(five_years, range(R))
+    accumulator = MetricAccumulator(five_years, range(R), CostParams.free(five_years))
     cpu = []
 
     def feed():
@@ -88,7 +89,7 @@ def test_add_acute_events_ns_per_event(benchmark, record, five_years):
     cpu = []
 
     def feed():
-        accumulator = MetricAccumulator(five_years, range(R))
+        accumulator = MetricAccumulator(five_years, range(R), CostParams.free(five_years))
         t0 = time.process_time()
         for chunk in chunks:
             accumulator.add_acute_events(*chunk)
@@ -105,7 +106,7 @@ def test_finish_1000_replications_5_years(benchmark, record, five_years):
     times, deltas = acute_events(rows)
 
     def setup():
-        accumulator = MetricAccumulator(five_years, range(R))
+        accumulator = MetricAccumulator(five_years, range(R), CostParams.free(five_years))
         per_chunk = max(1, CHUNK_ROWS // record.n)
         for first in range(0, R, per_chunk):
             reps = np.arange(first, min(R, first + per_chunk))

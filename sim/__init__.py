@@ -23,31 +23,24 @@ their name (``*_days``, ``*_minutes``, ``*_hours``, ``*_gbp``); metrics carry
 theirs in docs/metrics.md (counts, days, hours, pounds sterling, and shares
 as fractions between 0 and 1, not percentages).
 
-The chart builders are imported from :mod:`sim.charts` on first use, so
+The chart builders are imported from :mod:`sim.present.charts` on first use, so
 ``import sim`` (and the command line) does not pay for Altair and SciPy.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("leftshift")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
-
-from .config import Scenario, ScenarioError, load_scenario  # noqa: E402
-from .experiment import (  # noqa: E402
-    Comparison,
-    capacity_search,
-    compare,
-    replications_needed,
-    suggest_warm_up,
-)
-from .invariants import InvariantError  # noqa: E402
-from .runner import Results, run, run_experiment  # noqa: E402
-from .sweep import SweepResults, load_experiment, run_sweep  # noqa: E402
+from ._version import __version__
+from .errors import InvariantError, ScenarioError
+from .experiments.compare import Comparison, compare
+from .experiments.replications import replications_needed
+from .experiments.search import capacity_search
+from .experiments.sweep import SweepResults, load_experiment, run_sweep
+from .experiments.warmup import suggest_warm_up
+from .runs.results import Results
+from .runs.runner import run, run_experiment
+from .scenario.schema import Scenario, load_scenario
 
 CHART_BUILDERS = (
     "annual_activity",
@@ -60,12 +53,12 @@ CHART_BUILDERS = (
     "sweep_heatmap",
     "weekly_pattern",
 )
-"""Chart builders of :mod:`sim.charts`, also available as ``sim.<name>``."""
+"""Chart builders of :mod:`sim.present.charts`, also available as ``sim.<name>``."""
 
 
 def __getattr__(name: str) -> Any:
     if name in CHART_BUILDERS:
-        from . import charts
+        from .present import charts
 
         return getattr(charts, name)
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

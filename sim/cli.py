@@ -27,204 +27,31 @@ code 3; no results are written.
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import click
-import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import __version__
-from .config import Scenario, ScenarioError, load_scenario
-from .experiment import Comparison, capacity_search, compare, max_evaluations
-from .invariants import InvariantError
-from .runner import ENGINES, PLANNED_ENGINES, Results, run
-from .sweep import SweepResults, load_experiment, run_sweep
+from ._version import __version__
+from .engines import registry
+from .errors import InvariantError, ReportError, ScenarioError
+from .experiments.compare import compare
+from .experiments.search import capacity_search, max_evaluations
+from .experiments.sweep import load_experiment, run_sweep
+from .present.console import comparison_table, summary_table, sweep_table, table_console
+from .present.format import fmt_number
+from .present.progress import progress_bar
+from .runs.results import atomic_write
+from .runs.runner import run
+from .scenario.schema import Scenario, load_scenario
 
 EXIT_BAD_INPUT = 2
 EXIT_CHECK_FAILED = 3
-
-# (metric, label, format): the headline table printed after a run
-HEADLINES = [
-    ("attendances", "A&E attendances", "count"),
-    ("avoided_attendances", "Attendances avoided (urgent response)", "count"),
-    ("ed_4h_share", "A&E: seen within 4 hours", "share"),
-    ("ed_12h_waits", "A&E: 12-hour waits from decision to admit", "count"),
-    ("sdec_episodes", "SDEC episodes", "count"),
-    ("admissions_nhs", "Emergency admissions (counting rule)", "count"),
-    ("admissions_overnight", "Overnight admissions", "count"),
-    ("emergency_bed_days", "Emergency bed days", "count"),
-    ("acute_occupancy_mean", "Acute occupancy, mean", "share"),
-    ("acute_occupancy_p95", "Acute occupancy, 95th percentile", "share"),
-    ("acute_time_at_or_above_92", "Time at or above 92% occupancy", "share"),
-    ("admission_wait_share", "Admissions that waited for a bed", "share"),
-    ("diverted", "Diverted for want of a bed", "count"),
-    ("delayed_bed_days", "Delayed bed days (P1-P3)", "count"),
-    ("community_wait_days_p1", "P1 wait from fit to start (days)", "days"),
-    ("community_wait_days_p2", "P2 wait from fit to start (days)", "days"),
-    ("community_wait_days_p3", "P3 wait from fit to start (days)", "days"),
-    ("readmissions", "Readmissions", "count"),
-    ("cost_total", "Total cost", "money"),
-]
-
-
-def _fmt(value: float, kind: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if kind == "share":
-        return f"{100 * value:.1f}%"
-    if kind == "days":
-        return f"{value:.2f}"
-    if kind == "money":
-        return f"£{value / 1e6:,.1f}m"
-    return f"{value:,.0f}"
-
-
-def _cell(mean: Any, low: Any, high: Any, kind: str, diff: bool = False) -> str:
-    """A mean (or a difference) over its CI, dimmed; no CI line when there is none."""
-    show = _fmt_diff if diff else _fmt
-    cell = show(mean, kind)
-    if not pd.isna(low):
-        cell += f"\n[dim]{show(low, kind)} to {show(high, kind)}[/dim]"
-    return cell
-
-
-def _table_console() -> Console:
-    """Standard output; as wide as a file or pipe needs, since wide tables would fold."""
-    console = Console()
-    return console if console.is_terminal else Console(width=220)
-
-
-def _fmt_diff(value: float, kind: str) -> str:
-    """A signed difference: percentage points for shares."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if kind == "share":
-        return f"{100 * value:+.1f} pp"
-    if kind == "days":
-        return f"{value:+.2f}"
-    if kind == "money":
-        return f"{'-' if value < 0 else '+'}£{abs(value) / 1e6:,.1f}m"
-    return f"{value:+,.0f}"
-
-
-def _fmt_number(value: float) -> str:
-    """Whole numbers with separators when large, four significant figures when small."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
-def _fmt_rel(value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return ""
-    return f" ({100 * value:+.1f}%)"
-
-
-class Bar(Protocol):
-    """What the commands use of a progress bar: rich's ``Progress`` or :class:`LogProgress`."""
-
-    def add_task(self, description: str, /, *, total: int, unit: str) -> Any: ...
-
-    def update(self, task_id: Any, /, *, completed: int) -> None: ...
-
-
-class LogProgress:
-    """Progress as plain lines, for a log (standard error not a terminal).
-
-    The same ``add_task`` and ``update`` as a rich progress bar, which draws
-    nothing off a terminal: a long run under ``nohup`` or in CI would otherwise
-    say nothing for its whole length. A line when a task moves on, at most one
-    every ``every`` seconds a task, and always its last.
-    """
-
-    def __init__(self, console: Console, every: float = 30.0) -> None:
-        self.console = console
-        self.every = every
-        self.started = time.perf_counter()
-        self.tasks: list[dict[str, Any]] = []
-
-    def add_task(self, description: str, /, *, total: int, unit: str = "") -> int:
-        self.tasks.append(
-            {"name": description, "total": total, "unit": unit, "done": 0, "said": -self.every}
-        )
-        return len(self.tasks) - 1
-
-    def update(self, task_id: int, /, *, completed: int) -> None:
-        t = self.tasks[task_id]
-        now = time.perf_counter() - self.started
-        if completed == t["done"] or (completed < t["total"] and now - t["said"] < self.every):
-            t["done"] = completed
-            return
-        t["done"], t["said"] = completed, now
-        left = ""
-        if 0 < completed < t["total"]:
-            left = f", about {_duration(now * (t['total'] - completed) / completed)} left"
-        name = f"{t['name']}: " if t["name"] else ""
-        self.console.print(
-            f"{name}{completed:,}/{t['total']:,} {t['unit']} ({_duration(now)}{left})",
-            markup=False,
-            highlight=False,
-        )
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
-@contextmanager
-def progress_bar(console: Console, quiet: bool) -> Iterator[Bar]:
-    """A progress bar with ETA on a terminal; lines in a log; nothing when quiet."""
-    if not quiet and not console.is_terminal:
-        yield LogProgress(console)
-        return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[unit]}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=quiet,
-    ) as bar:
-        yield bar
-
-
-def _shown_periods(summary: pd.DataFrame) -> list[str]:
-    """Periods to show: each financial year, and the whole run when it is more than one."""
-    periods = list(dict.fromkeys(summary["period"]))
-    days = summary[summary.metric == "observed_days"].groupby("period")["mean"].first()
-    if len(periods) == 2 and days.get(periods[0]) == days.get(periods[1]):
-        periods = periods[1:]  # one financial year is the whole run: show it once
-    return periods
-
-
-def summary_table(results: Results, title: str) -> Table:
-    """Headline metrics: mean and 95% CI for the whole run and each financial year."""
-    s = results.summary
-    periods = _shown_periods(s)
-    table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("metric")
-    for period in periods:
-        table.add_column("whole run" if period == "all" else period, justify="right")
-    indexed: dict[Any, dict[Any, Any]] = s.set_index(["metric", "period"]).to_dict("index")
-    for metric, label, kind in HEADLINES:
-        if (metric, "all") not in indexed:
-            continue
-        cells = []
-        for period in periods:
-            row = indexed[(metric, period)]
-            cells.append(_cell(row["mean"], row["ci_low"], row["ci_high"], kind))
-        table.add_row(label, *cells)
-    return table
 
 
 def _fail(err: ScenarioError | InvariantError) -> None:
@@ -282,7 +109,7 @@ def _write_report(folder: Path, png: bool, skip: bool = False) -> Path | None:
     """report.html in a results folder; a failure to draw is reported, never loses results."""
     if skip:
         return None
-    from .report import ReportError, write_report
+    from .present.report import write_report
 
     try:
         return write_report(folder, png=png)
@@ -300,8 +127,8 @@ def _say_report(path: Path | None, png: bool) -> None:
 def _engine_option(command: Any) -> Any:
     return click.option(
         "--engine",
-        type=click.Choice(sorted([*ENGINES, *PLANNED_ENGINES])),
-        default="simpy",
+        type=click.Choice(registry.available()),
+        default=registry.DEFAULT_ENGINE,
         show_default=True,
         help="Simulation engine.",
     )(command)
@@ -438,60 +265,6 @@ def _pick_comparator(against: str | None, files: tuple[Path, ...], names: list[s
     )
 
 
-def comparison_table(comparison: Comparison, title: str) -> Table:
-    """Headline metrics: each scenario's mean and CI, the paired change against the
-    comparator, and the change against each scenario's baseline year."""
-    t = comparison.table
-    results = comparison.results
-    names = list(dict.fromkeys(t["scenario"]))
-    others = [n for n in names if n != comparison.against]
-    with_year = [s for s in results.scenarios if s.plan.baseline_year is not None]
-    periods = _shown_periods(results.summary)
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric")
-    table.add_column("period")
-    for name in names:
-        table.add_column(
-            name + (" (comparator)" if name == comparison.against else ""), justify="right"
-        )
-    for name in others:
-        table.add_column(f"{name}\nvs {comparison.against}", justify="right")
-    for scenario in with_year:
-        table.add_column(f"{scenario.name}\nvs {scenario.plan.baseline_year}", justify="right")
-    indexed: dict[Any, dict[Any, Any]] = t.set_index(["metric", "period", "scenario"]).to_dict(
-        "index"
-    )
-    for metric, label, kind in HEADLINES:
-        for period in periods:
-            if (metric, period, comparison.against) not in indexed:
-                continue
-            cells = []
-            for name in names:
-                row = indexed[(metric, period, name)]
-                cells.append(_cell(row["mean"], row["ci_low"], row["ci_high"], kind))
-            for name in others:
-                row = indexed[(metric, period, name)]
-                cell = _cell(row["diff"], row["diff_ci_low"], row["diff_ci_high"], kind, diff=True)
-                head, _, rest = cell.partition("\n")
-                cells.append(head + _fmt_rel(row["rel_change"]) + (f"\n{rest}" if rest else ""))
-            for scenario in with_year:
-                row = indexed[(metric, period, scenario.name)]
-                cell = _cell(
-                    row["vs_baseline"],
-                    row["vs_baseline_ci_low"],
-                    row["vs_baseline_ci_high"],
-                    kind,
-                    diff=True,
-                )
-                head, _, rest = cell.partition("\n")
-                cells.append(
-                    head + _fmt_rel(row["rel_vs_baseline"]) + (f"\n{rest}" if rest else "")
-                )
-            shown = "whole run" if period == "all" else period
-            table.add_row(label, shown, *cells)
-    return table
-
-
 @main.command("compare")
 @click.argument(
     "scenario_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
@@ -572,7 +345,7 @@ def compare_command(
         click.echo(str(folder))
         return
     meta = comparison.results.meta
-    _table_console().print(
+    table_console().print(
         comparison_table(
             comparison,
             f"{meta['reps']} replications, seed {meta['seed']}, engine {engine}: mean (95% CI); "
@@ -587,43 +360,6 @@ def compare_command(
 
 
 # --- sweep -------------------------------------------------------------------------------------
-
-
-def sweep_table(results: SweepResults, limit: int = 40) -> Table | None:
-    """Each point's parameters and the kept metrics (whole run): mean and 95% CI."""
-    experiment = results.experiment
-    if len(results.points) > limit:
-        return None
-    s = results.summary
-    periods = list(dict.fromkeys(s["period"]))
-    period = "all" if "all" in periods else periods[0]
-    table = Table(
-        title=f"{experiment.name}: {len(results.points)} points x {experiment.reps} replications "
-        f"({'whole run' if period == 'all' else period}; mean, 95% CI)",
-        title_justify="left",
-    )
-    table.add_column("point", justify="right")
-    for path in experiment.paths:
-        table.add_column(path, justify="right")
-    for metric in experiment.spec.metrics:
-        table.add_column(metric, justify="right")
-    kinds = {m: k for m, _, k in HEADLINES}
-    indexed: dict[Any, dict[Any, Any]] = (
-        s[s["period"] == period].set_index(["point", "metric"]).to_dict("index")
-    )
-    for _, point in results.points.iterrows():
-        cells = [str(point["point"]), *(str(point[p]) for p in experiment.paths)]
-        for metric in experiment.spec.metrics:
-            kind = kinds.get(metric, "share" if metric.endswith(("_share", "_mean")) else "count")
-            if metric.startswith("acute_occupancy") or metric.startswith("community_occupancy"):
-                kind = "share"
-            if (point["point"], metric) not in indexed:
-                cells.append("-")
-                continue
-            row = indexed[(point["point"], metric)]
-            cells.append(_cell(row["mean"], row["ci_low"], row["ci_high"], kind))
-        table.add_row(*cells)
-    return table
 
 
 @main.command("sweep")
@@ -680,7 +416,7 @@ def sweep_command(
         return
     table = sweep_table(results)
     if table is not None:
-        _table_console().print(table)
+        table_console().print(table)
     ran = results.ran_points
     where = (
         f"Dask scheduler {scheduler}"
@@ -708,7 +444,7 @@ def sweep_command(
 @click.option("--png", is_flag=True, help="Also write each chart as PNG and SVG in charts/.")
 def report_command(folder: Path, png: bool) -> None:
     """Rebuild report.html from the results a run, compare or sweep saved in FOLDER."""
-    from .report import ReportError, write_report
+    from .present.report import write_report
 
     try:
         path = write_report(folder, png=png)
@@ -805,9 +541,7 @@ def search_command(
         return
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".search.csv.tmp"
-        found.evaluations.to_csv(tmp, index=False)
-        tmp.replace(out / "search.csv")
+        atomic_write(out / "search.csv", lambda path: found.evaluations.to_csv(path, index=False))
     if not quiet:
         table = Table(title=f"{scenario.name}: {metric} ({period})", title_justify="left")
         for column in ("value", "mean", "bound", "meets"):
@@ -815,8 +549,8 @@ def search_command(
         for _, row in found.evaluations.sort_values("value").iterrows():
             table.add_row(
                 str(row["value"]),
-                _fmt_number(row["mean"]),
-                _fmt_number(row["bound"]),
+                fmt_number(row["mean"]),
+                fmt_number(row["bound"]),
                 str(row["meets"]),
             )
         Console().print(table)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from sim.calendar import Calendar, add_years, fy_label, fy_start_year
+from sim.clock.calendar import Calendar, add_years, fy_label, fy_start_year
 
 
 def test_financial_years():

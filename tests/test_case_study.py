@@ -21,7 +21,8 @@ from conftest import coverage_paused
 
 import sim
 from sim.analysis import t_interval
-from sim.config import ScenarioError, load_scenario
+from sim.errors import ScenarioError
+from sim.scenario.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "experiments" / "left_shift"

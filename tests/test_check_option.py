@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import CONFIGS
 
-import sim.invariants
+import sim.model.invariants
 from sim.cli import EXIT_CHECK_FAILED, main
-from sim.invariants import InvariantError
+from sim.errors import InvariantError
 
 SHORT = f'''extends = "{CONFIGS / "baseline.toml"}"
 name = "short"
@@ -40,27 +40,27 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Replications the invariant checker has seen."""
     seen: list[int] = []
-    real = sim.invariants.check
+    real = sim.model.invariants.check
 
     def spy(record):
         seen.append(record.replication)
         return real(record)
 
-    monkeypatch.setattr(sim.invariants, "check", spy)
+    monkeypatch.setattr(sim.model.invariants, "check", spy)
     return seen
 
 
 @pytest.fixture
 def broken(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every record checked as if the acute pool had 5 beds: a real capacity breach."""
-    real = sim.invariants.check
+    real = sim.model.invariants.check
 
     def squeezed(record):
         log = record.capacity["acute"]
         tight = dataclasses.replace(log, values=log.values * 0 + 5)
         return real(dataclasses.replace(record, capacity={**record.capacity, "acute": tight}))
 
-    monkeypatch.setattr(sim.invariants, "check", squeezed)
+    monkeypatch.setattr(sim.model.invariants, "check", squeezed)
 
 
 def _commands(files: Path, engine: str) -> dict[str, list[str]]:

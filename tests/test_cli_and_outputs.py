@@ -199,12 +199,12 @@ def test_quiet_run_prints_only_the_folder(tiny, tmp_path):
 
 
 def test_a_report_that_cannot_be_drawn_keeps_the_results(tiny, tmp_path, monkeypatch):
-    import sim.report
+    import sim.present.report
 
     def fail(folder, png=False):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sim.report, "write_report", fail)
+    monkeypatch.setattr(sim.present.report, "write_report", fail)
     out = tmp_path / "results"
     result = CliRunner().invoke(main, ["run", str(tiny), "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output
@@ -243,38 +243,39 @@ def test_bad_options_exit_2_and_write_nothing(args, expected, tiny, tmp_path):
 @pytest.mark.parametrize(
     ("function", "value", "kind", "shown"),
     [
-        ("_fmt", float("nan"), "count", "-"),
-        ("_fmt", 0.8421, "share", "84.2%"),
-        ("_fmt", 1.234, "days", "1.23"),
-        ("_fmt", 12_345_678.0, "money", "£12.3m"),
-        ("_fmt", 94_324.4, "count", "94,324"),
-        ("_fmt_diff", float("nan"), "count", "-"),
-        ("_fmt_diff", 0.021, "share", "+2.1 pp"),
-        ("_fmt_diff", -0.5, "days", "-0.50"),
-        ("_fmt_diff", -2_500_000.0, "money", "-£2.5m"),
-        ("_fmt_diff", 1200.0, "count", "+1,200"),
+        ("fmt", float("nan"), "count", "-"),
+        ("fmt", 0.8421, "share", "84.2%"),
+        ("fmt", 1.234, "days", "1.23"),
+        ("fmt", 2.5, "hours", "2.50"),
+        ("fmt", 12_345_678.0, "gbp", "£12.3m"),
+        ("fmt", 94_324.4, "count", "94,324"),
+        ("fmt_diff", float("nan"), "count", "-"),
+        ("fmt_diff", 0.021, "share", "+2.1 pp"),
+        ("fmt_diff", -0.5, "days", "-0.50"),
+        ("fmt_diff", -2_500_000.0, "gbp", "-£2.5m"),
+        ("fmt_diff", 1200.0, "count", "+1,200"),
     ],
 )
 def test_table_cells_carry_their_units(function, value, kind, shown):
-    from sim import cli
+    from sim.present import format
 
-    assert getattr(cli, function)(value, kind) == shown
+    assert getattr(format, function)(value, kind) == shown
 
 
 def test_numbers_and_relative_changes_read_well():
-    from sim.cli import _fmt_number, _fmt_rel
+    from sim.present.format import fmt_number, fmt_rel
 
-    assert _fmt_number(41_970.2) == "41,970"
-    assert _fmt_number(0.123456) == "0.1235"
-    assert _fmt_rel(-0.052) == " (-5.2%)"
-    assert _fmt_rel(float("inf")) == ""
-    assert _fmt_rel(None) == ""
+    assert fmt_number(41_970.2) == "41,970"
+    assert fmt_number(0.123456) == "0.1235"
+    assert fmt_rel(-0.052) == " (-5.2%)"
+    assert fmt_rel(float("inf")) == ""
+    assert fmt_rel(None) == ""
 
 
 def test_a_sweep_too_big_for_the_screen_prints_no_table():
     from types import SimpleNamespace
 
-    from sim.cli import sweep_table
+    from sim.present.console import sweep_table
 
     many = SimpleNamespace(experiment=None, points=list(range(41)))
     assert sweep_table(many) is None  # the CLI then prints the summary line only
@@ -283,7 +284,7 @@ def test_a_sweep_too_big_for_the_screen_prints_no_table():
 def test_log_progress_says_a_line_at_most_every_interval_and_always_the_last() -> None:
     from rich.console import Console
 
-    from sim.cli import LogProgress
+    from sim.present.progress import LogProgress
 
     console = Console(record=True, width=200)
     bar = LogProgress(console, every=3600)

@@ -13,7 +13,9 @@ from conftest import CONFIGS, single_unit
 from pydantic import ValidationError
 
 from sim.cli import main
-from sim.config import Scenario, ScenarioError, load_scenario, resolve_file
+from sim.errors import ScenarioError
+from sim.scenario.files import resolve_file
+from sim.scenario.schema import Scenario, load_scenario
 
 BAD = Path(__file__).parent / "bad_configs"
 

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from sim.distributions import Distribution, Empirical, Exponential, Fixed, Gamma, Lognormal, Uniform
+from sim.rng.distributions import (
+    Distribution,
+    Empirical,
+    Exponential,
+    Fixed,
+    Gamma,
+    Lognormal,
+    Uniform,
+)
 
 ADAPTER = TypeAdapter(Distribution)
 

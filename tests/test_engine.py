@@ -12,11 +12,11 @@ import pytest
 from conftest import single_unit, small_system
 
 import sim
-from sim import stepfn
 from sim.analysis import t_interval
-from sim.config import Scenario
-from sim.engine_simpy import simulate
-from sim.params import build_params
+from sim.clock import stepfn
+from sim.engines.reference import simulate
+from sim.scenario.params import build_params
+from sim.scenario.schema import Scenario
 
 
 def record_of(data: dict, seed: int = 1, rep: int = 0):

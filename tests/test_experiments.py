@@ -15,7 +15,8 @@ from validation.theory import erlang_c  # tests/validation/theory.py
 import sim
 from sim.analysis import relative_half_width, unpaired_interval
 from sim.cli import main
-from sim.config import Scenario, ScenarioError
+from sim.errors import ScenarioError
+from sim.scenario.schema import Scenario
 
 BASELINE = CONFIGS / "baseline.toml"
 

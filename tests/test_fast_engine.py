@@ -28,11 +28,12 @@ import pytest
 from conftest import CONFIGS, small_system
 
 import sim
-from sim.config import Scenario, ScenarioError, load_scenario
-from sim.engine_fast import FastEngine
-from sim.engine_simpy import simulate
-from sim.params import build_params
-from sim.record import BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS
+from sim.engines.reference import simulate
+from sim.engines.vectorised import FastEngine
+from sim.errors import ScenarioError
+from sim.model.record import BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS
+from sim.scenario.params import build_params
+from sim.scenario.schema import Scenario, load_scenario
 
 HEADLINE = [
     "attendances",
@@ -247,8 +248,8 @@ def test_refuses_what_it_cannot_run_naming_the_feature(tmp_path: Path) -> None:
 def test_a_replication_does_not_depend_on_its_batch() -> None:
     scenario = Scenario.from_dict(small_system())
     params = build_params(scenario)
-    together = sim.runner.run_batch(params, 9, [0, 1, 2], engine="fast")[0]
-    alone = sim.runner.run_batch(params, 9, [1], engine="fast")[0]
+    together = sim.runs.runner.run_batch(params, 9, [0, 1, 2], engine="fast")[0]
+    alone = sim.runs.runner.run_batch(params, 9, [1], engine="fast")[0]
     pd.testing.assert_frame_equal(
         together[together.replication == 1].reset_index(drop=True), alone.reset_index(drop=True)
     )
@@ -266,9 +267,9 @@ def test_fast_engine_runs_without_simpy() -> None:
         "import sys; sys.modules['simpy'] = None\n"
         "sys.path.insert(0, 'tests')\n"
         "from conftest import small_system\n"
-        "from sim.config import Scenario\n"
-        "from sim.params import build_params\n"
-        "from sim.engine_fast import FastEngine\n"
+        "from sim.scenario.schema import Scenario\n"
+        "from sim.scenario.params import build_params\n"
+        "from sim.engines.vectorised import FastEngine\n"
         "params = build_params(Scenario.from_dict(small_system()))\n"
         "FastEngine(params, 1, [0, 1]).run()\n"
     )
@@ -278,7 +279,7 @@ def test_fast_engine_runs_without_simpy() -> None:
 
 
 def test_large_runs_are_split_into_bounded_batches() -> None:
-    from sim.runner import MAX_BATCH, batch_size
+    from sim.runs.runner import MAX_BATCH, batch_size
 
     assert batch_size("fast", reps=1000, slots=1) == MAX_BATCH == 250  # memory per batch
     assert batch_size("fast", reps=300, slots=1) == 150  # split evenly

@@ -36,7 +36,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.config import ScenarioError, load_scenario
+from sim.errors import ScenarioError
+from sim.scenario.schema import load_scenario
 
 BASELINE_PATH = CONFIGS / "baseline.toml"
 BASELINE_TEXT = BASELINE_PATH.read_text(encoding="utf-8")

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from conftest import small_system
 
-from sim.config import Scenario
-from sim.engine_simpy import simulate
-from sim.invariants import InvariantError, assert_ok, check
-from sim.params import build_params
+from sim.engines.reference import simulate
+from sim.errors import InvariantError
+from sim.model.invariants import assert_ok, check
+from sim.scenario.params import build_params
+from sim.scenario.schema import Scenario
 
 
 @pytest.fixture(scope="module")

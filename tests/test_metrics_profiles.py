@@ -19,11 +19,13 @@ from test_fast_engine import DETERMINISTIC
 from test_metrics_streaming import _rows
 
 import sim
-from sim.config import Scenario, load_scenario
-from sim.engine_simpy import simulate
-from sim.metrics import WEEKDAYS, MetricAccumulator, Tables, acute_events, record_tables
-from sim.params import build_params
-from sim.runner import run_batch
+from sim.codes import WEEKDAYS
+from sim.engines.reference import simulate
+from sim.metrics.accumulator import MetricAccumulator, Tables, record_tables
+from sim.model.record import acute_events
+from sim.runs.runner import run_batch
+from sim.scenario.params import CostParams, build_params
+from sim.scenario.schema import Scenario, load_scenario
 
 THURSDAY = "2016-04-07"
 
@@ -36,7 +38,7 @@ def _hand_params(days: int = 14):
 
 
 def _feed(params, rows) -> Tables:
-    accumulator = MetricAccumulator(params, [0])
+    accumulator = MetricAccumulator(params, [0], CostParams.free(params))
     rep = np.zeros(len(rows["origin"]), dtype=int)
     accumulator.add_patients(rep, rows)
     times, deltas = acute_events(rows)
@@ -147,7 +149,7 @@ def _oracle(record, start: str, end: str, keep: np.ndarray) -> pd.Series:
 
 
 def test_hour_of_week_matches_an_hour_by_hour_oracle(record):
-    tables = record_tables(record)
+    tables = record_tables(record, CostParams.free(record.params))
     exposure = _hours_in_window(record.params.calendar)
     took_bed = ~np.isnan(record["bed_start"])
     delayed = took_bed & (record["pathway"] >= 1) & ~np.isnan(record["t_fit"])
@@ -173,7 +175,7 @@ def test_hour_of_week_matches_an_hour_by_hour_oracle(record):
     ],
 )
 def test_hour_of_week_averages_to_the_whole_period_metric(record, series, metric, hours_per_unit):
-    tables = record_tables(record)
+    tables = record_tables(record, CostParams.free(record.params))
     exposure = _hours_in_window(record.params.calendar)
     profile = _profile(tables.hour_of_week, series, record.replication).reindex(exposure.index)
     mean = float((profile * exposure).sum() / exposure.sum())

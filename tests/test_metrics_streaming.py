@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from conftest import CONFIGS, single_unit, small_system
 
-from sim import stepfn
-from sim.calendar import EPS_HOURS, HOURS_PER_DAY, Period
-from sim.config import SERVICES, Scenario, load_scenario
-from sim.engine_simpy import simulate
-from sim.metrics import (
+from sim.clock import stepfn
+from sim.clock.calendar import Period
+from sim.codes import EPS_HOURS, HOURS_PER_DAY, SERVICES
+from sim.engines.reference import simulate
+from sim.metrics.accumulator import (
     DAILY_SERIES,
     MetricAccumulator,
     Tables,
@@ -30,8 +30,9 @@ from sim.metrics import (
     daily_series,
     replication_metrics,
 )
-from sim.params import ModelParams, build_params
-from sim.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, Record
+from sim.model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, Record
+from sim.scenario.params import CostParams, ModelParams, build_costs, build_params
+from sim.scenario.schema import Scenario, load_scenario
 
 # --- the reference: pre-vectorisation definitions ---------------------------------------------
 
@@ -143,7 +144,7 @@ def _in(t: np.ndarray, period: Period) -> np.ndarray:
 
 
 def _reference_period_metrics(
-    series: _ReferenceSeries, period: Period
+    series: _ReferenceSeries, period: Period, scenario: Scenario
 ) -> Iterator[tuple[str, float]]:
     """(metric, value) pairs for one period."""
     r, params = series.r, series.p
@@ -260,7 +261,7 @@ def _reference_period_metrics(
             yield f"community_wait_days_{s}", float(waits.mean()) if started.any() else 0.0
 
     # --- costs ---
-    c = params.costs
+    c = scenario.costs
     admitted_attendances = float(admitted_from_ed.sum())
     ed_cost = (
         admitted_attendances * c.ed_attendance_admitted_gbp
@@ -276,31 +277,32 @@ def _reference_period_metrics(
         "cost_diversion": float(_in(P["diverted"], period).sum()) * c.diversion_gbp,
     }
     for s, used_days in place_days.items():
-        service = params.service(s)
+        service = scenario.service(s)
         assert service is not None
         days = used_days
         if service.cost_basis == "commissioned" and np.isfinite(series.capacity[s][1]).all():
             days = _reference_window_total(series.capacity[s], a, b, end) / HOURS_PER_DAY
         costs[f"cost_community_{s}"] = days * getattr(c.community_place_day_gbp, s)
-    costs["cost_investment"] = _reference_investment(params, period)
+    costs["cost_investment"] = _reference_investment(params, scenario, period)
     yield from costs.items()
     yield "cost_total", float(sum(costs.values()))
 
 
-def _reference_investment(params: ModelParams, period: Period) -> float:
+def _reference_investment(params: ModelParams, scenario: Scenario, period: Period) -> float:
     labels = {p.label for p in params.calendar.periods if p.label != "all"}
     if period.label != "all":
         labels = {period.label}
-    return float(sum(i.amount_gbp for i in params.costs.investment if i.financial_year in labels))
+    investment = scenario.costs.investment
+    return float(sum(i.amount_gbp for i in investment if i.financial_year in labels))
 
 
-def _reference_replication_metrics(record: Record) -> pd.DataFrame:
+def _reference_replication_metrics(record: Record, scenario: Scenario) -> pd.DataFrame:
     """One row per (metric, period) for one replication: columns metric, period, value."""
     series = _ReferenceSeries(record)
     rows = [
         (name, period.label, value)
         for period in record.params.calendar.periods
-        for name, value in _reference_period_metrics(series, period)
+        for name, value in _reference_period_metrics(series, period, scenario)
     ]
     frame = pd.DataFrame(rows, columns=["metric", "period", "value"])
     frame.insert(0, "replication", record.replication)
@@ -398,13 +400,20 @@ REPLICATIONS = (4, 7, 9)
 
 
 @pytest.fixture(scope="module", params=list(SCENARIOS))
-def records(request) -> list[Record]:
-    params = build_params(SCENARIOS[request.param]())
+def scenario(request) -> Scenario:
+    return SCENARIOS[request.param]()
+
+
+@pytest.fixture(scope="module")
+def records(scenario) -> list[Record]:
+    params = build_params(scenario)
     return [simulate(params, 5, r) for r in REPLICATIONS]
 
 
-def _reference(records: list[Record]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    metrics = pd.concat([_reference_replication_metrics(r) for r in records], ignore_index=True)
+def _reference(records: list[Record], scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+    metrics = pd.concat(
+        [_reference_replication_metrics(r, scenario) for r in records], ignore_index=True
+    )
     daily = pd.concat([_reference_daily_series(r) for r in records], ignore_index=True)
     return metrics, daily
 
@@ -421,16 +430,17 @@ def _assert_same(got: tuple[pd.DataFrame, pd.DataFrame], want: tuple[pd.DataFram
 # --- agreement --------------------------------------------------------------------------------
 
 
-def test_whole_record_gives_the_reference_tables(records):
+def test_whole_record_gives_the_reference_tables(records, scenario):
+    costs = build_costs(scenario)
     for record in records:
-        want = _reference([record])
-        _assert_same((replication_metrics(record), daily_series(record)), want)
+        want = _reference([record], scenario)
+        _assert_same((replication_metrics(record, costs), daily_series(record)), want)
 
 
-def test_shuffled_chunks_of_interleaved_replications_give_the_reference_tables(records):
+def test_shuffled_chunks_of_interleaved_replications_give_the_reference_tables(records, scenario):
     params = records[0].params
     rng = np.random.default_rng(2024)
-    accumulator = MetricAccumulator(params, REPLICATIONS)
+    accumulator = MetricAccumulator(params, REPLICATIONS, build_costs(scenario))
 
     rep = np.concatenate([np.full(r.n, i) for i, r in enumerate(records)])
     rows = {c: np.concatenate([r.patients[c] for r in records]) for c in records[0].patients}
@@ -451,7 +461,7 @@ def test_shuffled_chunks_of_interleaved_replications_give_the_reference_tables(r
             chunk = chunk[np.argsort(ev_rep[chunk], kind="stable")]
         accumulator.add_acute_events(ev_rep[chunk], ev_t[chunk], ev_d[chunk])
 
-    _assert_same(accumulator.finish(), _reference(records))
+    _assert_same(accumulator.finish(), _reference(records, scenario))
 
 
 # --- by hand: a small log of stays ------------------------------------------------------------
@@ -479,6 +489,11 @@ def _rows(*patients: dict[str, float]) -> dict[str, np.ndarray]:
     return columns
 
 
+def _free(params: ModelParams, replications: list[int]) -> MetricAccumulator:
+    """An accumulator for hand-made rows, where nothing costs anything."""
+    return MetricAccumulator(params, replications, CostParams.free(params))
+
+
 STAYS = _rows(
     {"t_arrival": 0, "bed_request": 0, "bed_start": 0, "t_fit": 48, "bed_end": 48},
     {"t_arrival": 12, "bed_request": 12, "bed_start": 12, "t_fit": 36, "bed_end": 36},
@@ -488,7 +503,7 @@ STAYS = _rows(
 
 
 def _tables(chunks_of_events: int = 1) -> Tables:
-    accumulator = MetricAccumulator(_four_days_two_beds(), [0])
+    accumulator = _free(_four_days_two_beds(), [0])
     accumulator.add_patients(np.zeros(3, dtype=int), STAYS)
     times, deltas = acute_events(STAYS)
     for part in np.array_split(np.arange(len(times)), chunks_of_events):
@@ -523,7 +538,7 @@ def test_events_in_many_chunks_give_the_same_tables():
 
 
 def test_an_event_a_hair_before_the_last_one_is_moved_up_to_it():
-    accumulator = MetricAccumulator(_four_days_two_beds(), [0])
+    accumulator = _free(_four_days_two_beds(), [0])
     accumulator.add_patients(np.zeros(3, dtype=int), STAYS)
     times, deltas = acute_events(STAYS)
     rep = np.zeros(len(times), dtype=int)
@@ -534,14 +549,14 @@ def test_an_event_a_hair_before_the_last_one_is_moved_up_to_it():
 
 
 def test_missing_bed_events_are_an_error():
-    accumulator = MetricAccumulator(_four_days_two_beds(), [0])
+    accumulator = _free(_four_days_two_beds(), [0])
     accumulator.add_patients(np.zeros(3, dtype=int), STAYS)
     with pytest.raises(ValueError, match="acute events disagree with the patients' bed_start"):
         accumulator.finish()
 
 
 def test_dirty_input_is_refused_with_the_reason():
-    accumulator = MetricAccumulator(_four_days_two_beds(), [5, 6])
+    accumulator = _free(_four_days_two_beds(), [5, 6])
     with pytest.raises(ValueError, match=r"rep holds positions 0\.\.1, got 0\.\.5"):
         accumulator.add_patients(np.array([0, 5, 1]), STAYS)
     with pytest.raises(ValueError, match="missing columns t_fit"):
@@ -552,11 +567,11 @@ def test_dirty_input_is_refused_with_the_reason():
     with pytest.raises(ValueError, match="acute occupancy fell to -1"):
         accumulator.finish()  # checked once the level has held for some time
     with pytest.raises(ValueError, match="replications must be a non-empty sequence"):
-        MetricAccumulator(_four_days_two_beds(), [])
+        _free(_four_days_two_beds(), [])
 
 
 def test_an_accumulator_is_spent_by_finish():
-    accumulator = MetricAccumulator(_four_days_two_beds(), [0])
+    accumulator = _free(_four_days_two_beds(), [0])
     accumulator.finish()
     with pytest.raises(RuntimeError, match=r"finish\(\) was already called"):
         accumulator.add_patients(np.zeros(3, dtype=int), STAYS)

@@ -9,11 +9,11 @@ import pytest
 from conftest import small_system
 from scipy import stats
 
-from sim.calendar import Calendar
-from sim.config import Scenario
-from sim.demand import arrival_times, cumulative_rate, invert_cumulative
-from sim.engine_simpy import simulate
-from sim.params import build_params
+from sim.clock.calendar import Calendar
+from sim.engines.reference import simulate
+from sim.model.demand import arrival_times, cumulative_rate, invert_cumulative
+from sim.scenario.params import build_params
+from sim.scenario.schema import Scenario
 
 
 def all_arrivals(rate: np.ndarray, seed: int = 3) -> np.ndarray:

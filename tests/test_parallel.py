@@ -11,9 +11,11 @@ from conftest import CONFIGS, small_system
 
 import sim
 from sim.cli import main
-from sim.config import Scenario, ScenarioError
-from sim.parallel import SerialExecutor, imap, pool
-from sim.runner import ENGINES, batch_size, replication_batches
+from sim.engines.registry import available
+from sim.errors import ScenarioError
+from sim.runs.parallel import SerialExecutor, imap, workers_for
+from sim.runs.runner import batch_size, replication_batches
+from sim.scenario.schema import Scenario
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,7 @@ def test_cli_run_with_two_workers_writes_the_serial_files(tmp_path):
 
 def test_the_fast_engine_gives_the_same_tables_whatever_its_batches():
     """Serially one batch of four replications; on two workers two batches of two."""
-    if "fast" not in ENGINES:
+    if "fast" not in available():
         pytest.skip("the fast engine is not built")
     scenario = Scenario.from_dict(
         small_system(**{"run.horizon_years": 0.05, "run.warm_up_days": 5})
@@ -108,13 +110,13 @@ def _square(x: int) -> int:
 
 
 def test_imap_yields_every_task_once_tagged_with_its_index():
-    with pool(workers=2) as run_on:
+    with workers_for(workers=2) as run_on:
         got = dict(imap(run_on, _square, ((k,) for k in range(7))))
     assert got == {k: k * k for k in range(7)}
 
 
 def test_serial_pool_runs_in_this_process():
-    with pool() as run_on:
+    with workers_for() as run_on:
         assert isinstance(run_on.executor, SerialExecutor)
         assert dict(imap(run_on, os.getpid, [()])) == {0: os.getpid()}
 
@@ -124,14 +126,17 @@ def _fail(x: int) -> int:
 
 
 def test_a_failing_task_raises_in_the_caller():
-    with pool() as run_on, pytest.raises(RuntimeError, match="task 0 failed"):
+    with workers_for() as run_on, pytest.raises(RuntimeError, match="task 0 failed"):
         list(imap(run_on, _fail, [(0,), (1,)]))
 
 
 def test_where_options_are_checked():
-    with pytest.raises(ScenarioError, match="workers must be >= 1"), pool(workers=0):
+    with pytest.raises(ScenarioError, match="workers must be >= 1"), workers_for(workers=0):
         pass
-    with pytest.raises(ScenarioError, match="not both"), pool(workers=2, scheduler="tcp://x:1"):
+    with (
+        pytest.raises(ScenarioError, match="not both"),
+        workers_for(workers=2, scheduler="tcp://x:1"),
+    ):
         pass
 
 
@@ -139,6 +144,6 @@ def test_an_unreachable_scheduler_is_a_clear_error():
     pytest.importorskip("distributed")
     with (
         pytest.raises(ScenarioError, match="cannot connect to a Dask scheduler"),
-        pool(scheduler="tcp://127.0.0.1:9", connect_timeout=1),
+        workers_for(scheduler="tcp://127.0.0.1:9", connect_timeout=1),
     ):
         pass

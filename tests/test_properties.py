@@ -12,10 +12,10 @@ from conftest import small_system
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.config import Scenario
-from sim.engine_simpy import simulate
-from sim.invariants import assert_ok
-from sim.params import build_params
+from sim.engines.reference import simulate
+from sim.model.invariants import assert_ok
+from sim.scenario.params import build_params
+from sim.scenario.schema import Scenario
 
 SCHEDULES = st.sampled_from(
     ["24/7", "Mon-Fri 09:00-17:00", "every day 08:00-20:00", "Sat-Sun 10:00-14:00"]

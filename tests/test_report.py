@@ -20,12 +20,13 @@ from click.testing import CliRunner
 from conftest import CONFIGS, small_system
 from scipy import stats
 
-from sim import charts
 from sim.cli import main
-from sim.config import Scenario, load_scenario
-from sim.experiment import Comparison, compare
-from sim.report import REPORT, REPORT_SERIES, figures, load_saved, save_static, write_report
-from sim.runner import Results, run
+from sim.experiments.compare import Comparison, compare
+from sim.present import charts
+from sim.present.report import REPORT, REPORT_SERIES, figures, load_saved, save_static, write_report
+from sim.runs.results import Results
+from sim.runs.runner import run
+from sim.scenario.schema import Scenario, load_scenario
 
 
 def _data(chart: charts.Chart) -> list[dict]:

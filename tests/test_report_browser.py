@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 from test_report import comparison  # noqa: F401  (the shared session fixture)
 
-from sim.report import figures, load_saved, write_report
+from sim.present.report import figures, load_saved, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

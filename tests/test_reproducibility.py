@@ -8,9 +8,9 @@ import pytest
 from conftest import small_system
 
 import sim
-from sim.config import Scenario
-from sim.engine_simpy import simulate
-from sim.params import build_params
+from sim.engines.reference import simulate
+from sim.scenario.params import build_params
+from sim.scenario.schema import Scenario
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.schedule import DAY_NAMES, Schedule, parse_schedule
+from sim.clock.schedule import Schedule, parse_schedule
+from sim.codes import WEEKDAYS
 
 
 def hours(schedule: np.ndarray) -> list[int]:
@@ -78,6 +79,6 @@ def test_openings_and_hours_until_open():
 )
 def test_open_hours_count_days_times_length(first, last, start, length):
     end = (start + length) % 24 or 24
-    text = f"{DAY_NAMES[first]}-{DAY_NAMES[last]} {start:02d}:00-{end:02d}:00"
+    text = f"{WEEKDAYS[first]}-{WEEKDAYS[last]} {start:02d}:00-{end:02d}:00"
     n_days = (last - first) % 7 + 1
     assert parse_schedule(text).sum() == min(n_days * length, 168)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import stepfn
+from sim.clock import stepfn
 
 
 def test_counting_open_intervals():

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from sim.streams import Streams, stable_hash, stream
+from sim.rng.streams import Streams, stable_hash, stream
 
 
 def test_same_key_same_numbers():
@@ -31,7 +31,7 @@ def test_using_another_stream_never_shifts_this_one():
 
 
 def test_name_hash_is_stable_across_processes():
-    code = "from sim.streams import stable_hash; print(stable_hash('arrivals/frail'))"
+    code = "from sim.rng.streams import stable_hash; print(stable_hash('arrivals/frail'))"
     other = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

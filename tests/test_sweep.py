@@ -16,9 +16,9 @@ from conftest import CONFIGS, ROOT
 
 import sim
 from sim.cli import main
-from sim.config import ScenarioError
-from sim.runner import ENGINES
-from sim.sweep import load_experiment, load_replications, run_sweep
+from sim.engines.registry import available
+from sim.errors import ScenarioError
+from sim.experiments.sweep import load_experiment, load_replications, run_sweep
 
 LEFTSHIFT = Path(sys.executable).parent / "leftshift"
 
@@ -196,7 +196,7 @@ def test_a_fractional_range_on_a_whole_number_key_says_how_to_fix_it(folder):
 
 
 def test_an_engine_that_cannot_run_the_scenario_says_so_before_writing(folder):
-    if "fast" not in ENGINES:
+    if "fast" not in available():
         pytest.skip("the fast engine is not built")
     text = EXPERIMENT.replace("reps = 2\n", 'reps = 2\nengine = "fast"\n')
     text = text.replace("[set]\n", "[set]\ned.boarding_holds_cubicle = true\n")

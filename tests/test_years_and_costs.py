@@ -8,7 +8,7 @@ from conftest import small_system
 
 import sim
 from sim.analysis import t_interval
-from sim.config import Scenario
+from sim.scenario.schema import Scenario
 
 
 def by_rep(results: sim.Results, metric: str, period: str) -> np.ndarray:

@@ -33,8 +33,8 @@ from rich.console import Console
 
 import sim
 from sim.analysis import t_interval
-from sim.cli import progress_bar
-from sim.report import write_report
+from sim.present.progress import progress_bar
+from sim.present.report import write_report
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = HERE.parents[1] / "configs"
@@ -664,7 +664,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=10, help="replications (default 10)")
     parser.add_argument("--seed", type=int, default=None, help="base seed (default: the files')")
-    parser.add_argument("--engine", choices=sorted(sim.runner.ENGINES), default="fast")
+    parser.add_argument(
+        "--engine", choices=sorted(sim.engines.registry.available()), default="fast"
+    )
     parser.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     parser.add_argument("--out", type=Path, default=Path("outputs/left_shift"))
     parser.add_argument(

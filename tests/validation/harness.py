@@ -16,15 +16,14 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import t_interval
-from sim.config import Scenario
-from sim.engine_fast import FastEngine
-from sim.engine_simpy import simulate
-from sim.invariants import assert_ok
-from sim.metrics import MetricAccumulator
-from sim.params import ModelParams, build_params
-from sim.record import Record
+from sim.engines import registry
+from sim.metrics.accumulator import MetricAccumulator
+from sim.model.invariants import assert_ok
+from sim.model.record import Record
+from sim.scenario.params import CostParams, ModelParams, build_params
+from sim.scenario.schema import Scenario
 
-ENGINES = ("simpy", "fast")
+ENGINES = tuple(registry.ENGINES)
 
 
 @dataclass(frozen=True)
@@ -56,19 +55,9 @@ def run(data: dict[str, Any], engine: str, reps: int, seed: int) -> Run:
     """Replications ``0..reps-1`` of a scenario (a dict as in a TOML file), invariants checked."""
     params = build_params(Scenario.from_dict(data))
     replications = list(range(reps))
-    if engine == "simpy":
-        records = [simulate(params, seed, r) for r in replications]
-        sink = MetricAccumulator(params, replications)
-        for position, record in enumerate(records):
-            sink.add_record(record, position)
-        metrics, daily = sink.finish()[:2]
-    elif engine == "fast":
-        sink = MetricAccumulator(params, replications)
-        collected = FastEngine(params, seed, replications, sink=sink, collect=True).run()
-        records = list(collected or [])
-        metrics, daily = sink.finish()[:2]
-    else:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    sink = MetricAccumulator(params, replications, CostParams.free(params))
+    records = registry.get(engine).run(params, seed, replications, sink, keep_records=True)
+    metrics, daily = sink.finish()[:2]
     for record in records:
         assert_ok(record)
     wide = (

@@ -19,14 +19,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scenarios import quiet_baseline  # noqa: E402
 
-from sim.params import build_params  # noqa: E402
-from sim.runner import run_batch  # noqa: E402
+from sim.runs.runner import run_batch  # noqa: E402
+from sim.scenario.params import build_params  # noqa: E402
 
 
 def main(engine: str, years: float, trace: bool) -> None:
     params = build_params(quiet_baseline(years))
-    import sim.engine_fast  # noqa: F401  (imports outside the measured peak)
-    import sim.engine_simpy  # noqa: F401
+    import sim.engines.reference  # noqa: F401
+    import sim.engines.vectorised  # noqa: F401  (imports outside the measured peak)
 
     if trace:
         tracemalloc.start()

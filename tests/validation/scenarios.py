@@ -16,7 +16,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import CONFIGS, small_system  # noqa: E402
 
-from sim.config import Scenario, load_scenario  # noqa: E402
+from sim.scenario.schema import Scenario, load_scenario  # noqa: E402
 
 START = "2016-04-04"  # a Monday
 

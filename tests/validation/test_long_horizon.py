@@ -21,10 +21,10 @@ import pytest
 from conftest import small_system
 from scenarios import quiet_baseline
 
-from sim import engine_simpy
-from sim.config import Scenario
-from sim.params import build_params
-from sim.runner import run_batch
+from sim.engines import reference as engine_simpy
+from sim.runs.runner import run_batch
+from sim.scenario.params import build_params
+from sim.scenario.schema import Scenario
 
 PROBE = Path(__file__).with_name("memory_probe.py")
 

@@ -14,8 +14,8 @@ from checks import mt_g_infinity_checks, weekly_profile
 from harness import ENGINES, assert_all
 from scenarios import bed_pool
 
-from sim.config import Scenario
-from sim.params import build_params
+from sim.scenario.params import build_params
+from sim.scenario.schema import Scenario
 
 
 def test_engine_rates_are_the_profile_rates_the_analytic_mean_uses() -> None:

@@ -22,12 +22,15 @@ Both engines use this module, so for the same seed they see the same patients.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 
-from .params import CohortParams, ModelParams
-from .streams import Streams
+from ..codes import HOURS_PER_WEEK, Origin
+from ..rng.streams import Streams
+from ..scenario.params import CohortParams, ModelParams
+
+T = TypeVar("T")
 
 BLOCK = 1024
 """Unit-rate points drawn per block of arrivals, and attributes per block in
@@ -75,26 +78,34 @@ def arrival_times(
             return
 
 
-@dataclass
-class Attributes:
-    """One block of per-patient draws (hours for durations, uniforms in [0, 1))."""
+class Attributes(NamedTuple, Generic[T]):
+    """Per-patient draws (hours for durations, uniforms in [0, 1)), in :data:`ATTRIBUTES` order.
 
-    u_avoid: np.ndarray
-    ur_episode_h: np.ndarray
-    ed_decision_h: np.ndarray
-    u_outcome: np.ndarray
-    sdec_episode_h: np.ndarray
-    u_sdec_admit: np.ndarray
-    los_h: np.ndarray
-    pathway: np.ndarray
-    community_episode_h: np.ndarray
-    u_readmit: np.ndarray
-    readmit_delay_h: np.ndarray
+    :func:`draw_attributes` gives a block of patients (``Attributes[np.ndarray]``,
+    each field an array); :meth:`AttributeSource.next` one patient
+    (``Attributes[float]``), read by name. ``pathway`` holds whole numbers.
+    """
+
+    u_avoid: T
+    ur_episode_h: T
+    ed_decision_h: T
+    u_outcome: T
+    sdec_episode_h: T
+    u_sdec_admit: T
+    los_h: T
+    pathway: T
+    community_episode_h: T
+    u_readmit: T
+    readmit_delay_h: T
+
+
+ATTRIBUTES = Attributes._fields
+"""The attributes every patient draws on arrival, in one order for every engine."""
 
 
 def draw_attributes(
     params: ModelParams, cohort: CohortParams, origin: str, streams: Streams, n: int = BLOCK
-) -> Attributes:
+) -> Attributes[np.ndarray]:
     """Draw ``n`` patients' attributes from the ``{origin}/{cohort}/...`` streams.
 
     Draws are sequence-consistent: two calls of ``n1`` and ``n2`` give the same
@@ -114,8 +125,8 @@ def draw_attributes(
         return streams(prefix + name)
 
     zeros, ones = np.zeros(n), np.ones(n)
-    residual = origin == "initial"
-    via_ed = origin in ("ed", "readmission")
+    residual = origin == Origin.INITIAL.key
+    via_ed = origin in (Origin.ED.key, Origin.READMISSION.key)
     los = cohort.los_h.sample_residual if residual else cohort.los_h.sample
     cdf = cohort.pathway_cdf
     u_pathway = rng("pathway").random(n)
@@ -129,7 +140,7 @@ def draw_attributes(
             draw = dist.sample_residual if residual else dist.sample
             community[on] = draw(rng(f"episode_p{k}"), int(on.sum()))
     urgent = params.services[0]
-    avoidable = origin == "ed" and urgent is not None and cohort.avoidable_by_fy.any()
+    avoidable = origin == Origin.ED.key and urgent is not None and cohort.avoidable_by_fy.any()
     sdec = via_ed and cohort.p_sdec > 0
     readmit = cohort.p_readmit.any()
     return Attributes(
@@ -160,30 +171,17 @@ class AttributeSource:
         self, params: ModelParams, cohort: CohortParams, origin: str, streams: Streams
     ) -> None:
         self._args = (params, cohort, origin, streams)
-        self._block: list[tuple[float, ...]] = []
+        self._block: list[Attributes[float]] = []
         self._next = 0
 
-    def next(self) -> tuple[float, ...]:
-        """(u_avoid, ur_episode_h, ed_decision_h, u_outcome, sdec_episode_h, u_sdec_admit,
-        los_h, pathway, community_episode_h, u_readmit, readmit_delay_h)"""
+    def next(self) -> Attributes[float]:
+        """The next patient's attributes (each field a number)."""
         if self._next >= len(self._block):
-            a = draw_attributes(*self._args)
-            self._block = list(
-                zip(
-                    a.u_avoid.tolist(),
-                    a.ur_episode_h.tolist(),
-                    a.ed_decision_h.tolist(),
-                    a.u_outcome.tolist(),
-                    a.sdec_episode_h.tolist(),
-                    a.u_sdec_admit.tolist(),
-                    a.los_h.tolist(),
-                    a.pathway.tolist(),
-                    a.community_episode_h.tolist(),
-                    a.u_readmit.tolist(),
-                    a.readmit_delay_h.tolist(),
-                    strict=True,
-                )
-            )
+            block = draw_attributes(*self._args)
+            self._block = [
+                Attributes._make(row)
+                for row in zip(*(column.tolist() for column in block), strict=True)
+            ]
             self._next = 0
         row = self._block[self._next]
         self._next += 1
@@ -210,8 +208,8 @@ def initial_cohorts(params: ModelParams, streams: Streams) -> list[InitialGroup]
     weights = np.array(
         [
             (
-                c.ed_rate_h[:168].sum() * (c.p_admit + c.p_sdec * params.sdec_p_admit)
-                + c.direct_rate_h[:168].sum()
+                c.ed_rate_h[:HOURS_PER_WEEK].sum() * (c.p_admit + c.p_sdec * params.sdec_p_admit)
+                + c.direct_rate_h[:HOURS_PER_WEEK].sum()
             )
             * c.los_mean_h
             for c in params.cohorts

@@ -22,18 +22,13 @@ from functools import cached_property
 
 import numpy as np
 
-from .calendar import HOURS_PER_DAY, Calendar
-from .config import PATHWAYS, SERVICES, UNLIMITED, Costs, Scenario
-from .distributions import Distribution
-from .schedule import HOURS_PER_WEEK, Schedule
+from ..clock.calendar import Calendar
+from ..clock.schedule import Schedule
+from ..codes import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR, PATHWAYS, ROUTES, SERVICES
+from ..rng.distributions import Distribution
+from .schema import UNLIMITED, Costs, Scenario
 
-HOURS_PER_YEAR = 365.25 * HOURS_PER_DAY
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
-
-ORIGINS = ("ed", "direct", "readmission", "initial")
-"""How a patient entered: a new A&E attendance (would-be, before avoidance), a
-direct admission, a readmission after discharge, or part of the starting state."""
-ED_OUTCOMES = ("home", "sdec", "admit")
 
 
 def as_capacity(value: int | str) -> float:
@@ -46,14 +41,6 @@ class Timeline:
 
     times_h: np.ndarray
     values: np.ndarray
-
-    def at(self, t: float) -> float:
-        i = int(np.searchsorted(self.times_h, t, side="right")) - 1
-        return float(self.values[max(i, 0)])
-
-    @property
-    def is_constant(self) -> bool:
-        return bool(np.all(self.values == self.values[0]))
 
 
 def _timeline(initial: float, changes: list[tuple[float, float]]) -> Timeline:
@@ -81,12 +68,9 @@ class CohortParams:
     pathway_cdf: np.ndarray
     """Cumulative shares of p0..p3."""
     p_readmit: np.ndarray
-    """Readmission probability after p0, p1, p2, p3, urgent response."""
+    """Readmission probability by route home (:class:`sim.codes.Route`: p0-p3, urgent response)."""
     avoidable_by_fy: np.ndarray
     """Avoidable share by financial-year index of the run (clamped at the ends)."""
-
-    def avoidable_share(self, fy_index: int) -> float:
-        return float(self.avoidable_by_fy[min(max(fy_index, 0), len(self.avoidable_by_fy) - 1)])
 
 
 @dataclass(frozen=True)
@@ -96,7 +80,6 @@ class ServiceParams:
     capacity: Timeline
     accepts: Schedule
     episode_h: Distribution
-    cost_basis: str
 
 
 @dataclass(frozen=True)
@@ -123,7 +106,6 @@ class ModelParams:
     initial_treating: int
     initial_delayed: tuple[int, int, int]
     initial_community: tuple[int, int, int, int]
-    costs: Costs
 
     @property
     def cohort_names(self) -> tuple[str, ...]:
@@ -191,9 +173,7 @@ def build_params(scenario: Scenario) -> ModelParams:
                 los_h=los_h,
                 los_mean_h=los_h.mean,
                 pathway_cdf=np.cumsum([getattr(c.pathway, p) for p in PATHWAYS]),
-                p_readmit=np.array(
-                    [getattr(c.p_readmit, k) for k in (*PATHWAYS, "urgent_response")]
-                ),
+                p_readmit=np.array([getattr(c.p_readmit, k) for k in ROUTES]),
                 avoidable_by_fy=np.asarray(shares, dtype=float),
             )
         )
@@ -214,7 +194,6 @@ def build_params(scenario: Scenario) -> ModelParams:
                 capacity=_timeline(as_capacity(spec.capacity), changes),
                 accepts=Schedule.parse(spec.accepts),
                 episode_h=spec.episode_days.scaled(day),
-                cost_basis=spec.cost_basis,
             )
         )
 
@@ -248,5 +227,46 @@ def build_params(scenario: Scenario) -> ModelParams:
             state.community_in_use.p2,
             state.community_in_use.p3,
         ),
-        costs=scenario.costs,
     )
+
+
+@dataclass(frozen=True)
+class CostParams:
+    """What costing needs besides the metrics: unit costs, how each service is paid, investment.
+
+    Kept apart from :class:`ModelParams`: engines never read costs, only the
+    metrics do (:mod:`sim.metrics`).
+    """
+
+    costs: Costs
+    """Unit costs (GBP) as the scenario gives them."""
+    commissioned: tuple[Timeline | None, ...]
+    """Indexed as ``SERVICES``: the capacity paid for, empty or full, of a service costed by
+    commissioned places (``cost_basis = "commissioned"`` with finite places); None when it is
+    costed by the place days used."""
+    investment_by_fy: dict[str, float]
+    """Scenario investment (GBP) by financial year label (``2016/17``)."""
+
+    @classmethod
+    def free(cls, params: ModelParams) -> CostParams:
+        """Nothing costs anything: for tables that need no costs (the daily series)."""
+        return cls(Costs(), (None,) * len(params.services), {})
+
+
+def build_costs(scenario: Scenario, params: ModelParams | None = None) -> CostParams:
+    """Resolve a scenario's costing (``params``: its :func:`build_params`, if already built)."""
+    params = build_params(scenario) if params is None else params
+    commissioned: list[Timeline | None] = []
+    for name, service in zip(SERVICES, params.services, strict=True):
+        spec = scenario.service(name)
+        paid_by_places = (
+            spec is not None
+            and service is not None
+            and spec.cost_basis == "commissioned"
+            and bool(np.isfinite(service.capacity.values).all())
+        )
+        commissioned.append(service.capacity if paid_by_places and service else None)
+    by_fy: dict[str, float] = {}
+    for item in scenario.costs.investment:
+        by_fy[item.financial_year] = by_fy.get(item.financial_year, 0.0) + item.amount_gbp
+    return CostParams(scenario.costs, tuple(commissioned), by_fy)

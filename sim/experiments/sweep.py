@@ -48,8 +48,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -60,35 +58,31 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 
-from . import __version__
-from .analysis import summarise_by
-from .config import (
-    Scenario,
-    ScenarioError,
-    _at,
-    _Model,
-    _read_toml,
-    _show,
-    format_errors,
-    load_scenario,
-)
-from .parallel import imap, pool
-from .params import build_params
-from .runner import (
-    ENGINES,
-    PLANNED_ENGINES,
+from .._version import __version__
+from ..analysis import summarise_by
+from ..codes import SERVICES
+from ..engines import registry
+from ..engines.registry import DEFAULT_ENGINE
+from ..errors import ScenarioError
+from ..metrics import catalogue
+from ..runs.parallel import imap, workers_for
+from ..runs.results import atomic_write
+from ..runs.runner import (
     batch_size,
     check_by_default,
     replication_batches,
-    run_batch,
     run_scenario_batch,
 )
+from ..scenario.files import read_toml
+from ..scenario.messages import at_key, format_errors, show_value
+from ..scenario.params import build_params
+from ..scenario.schema import Scenario, StrictModel, load_scenario
 
 REPLICATION_COLUMNS = ["point", "replication", "metric", "period", "value"]
 PARTS = "replications"
 
 
-class Vary(_Model):
+class Vary(StrictModel):
     """One varied parameter: grid ``values``, or a ``low``-``high`` range to sample."""
 
     path: str = Field(min_length=1)
@@ -116,7 +110,7 @@ class Vary(_Model):
         return self.grid is None
 
 
-class ExperimentSpec(_Model):
+class ExperimentSpec(StrictModel):
     """The schema of an experiment file (see the module docstring and docs/experiments.md)."""
 
     name: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$", max_length=80)
@@ -124,7 +118,7 @@ class ExperimentSpec(_Model):
     scenario: str = Field(min_length=1)
     reps: int | None = Field(default=None, ge=1, le=100_000)
     seed: int | None = Field(default=None, ge=0, lt=2**63)
-    engine: str = "simpy"
+    engine: str = DEFAULT_ENGINE
     metrics: tuple[str, ...] = Field(min_length=1)
     periods: tuple[str, ...] | None = Field(default=None, min_length=1)
     fixed: dict[str, Any] = Field(default_factory=dict, alias="set")
@@ -138,7 +132,7 @@ class ExperimentSpec(_Model):
         if ranges and self.samples is None:
             raise ValueError("@samples@ is required when a vary entry has a range (low, high)")
         if not ranges and self.samples is not None:
-            raise _at(
+            raise at_key(
                 "samples",
                 "must be left out when no vary entry has a range (low, high)",
                 self.samples,
@@ -146,7 +140,7 @@ class ExperimentSpec(_Model):
         paths = [v.path for v in self.vary]
         repeated = sorted({p for p in paths if paths.count(p) > 1})
         if repeated:
-            raise _at("vary", "must name each path once", ", ".join(repeated))
+            raise at_key("vary", "must name each path once", ", ".join(repeated))
         return self
 
 
@@ -259,22 +253,23 @@ def _grid_and_samples(spec: ExperimentSpec) -> list[dict[str, Any]]:
 
 
 def _known_metrics(base: Scenario, engine: str) -> tuple[list[str], list[str]]:
-    """The metric names and periods a run of ``base`` reports (from a one-day run).
+    """The metric names and periods a run of ``base`` reports, from the catalogue.
 
-    The run uses the experiment's engine, so an engine that cannot run the
-    scenario says so before anything is written.
+    An engine that cannot run the scenario says so here, before anything is written.
     """
-    day = base.override({"run.warm_up_days": 0, "run.horizon_years": 1 / 365.25})
-    metrics = run_batch(build_params(day), 0, [0], engine, False).metrics
-    periods = ["all", *(p.label for p in build_params(base).calendar.periods[1:])]
-    return list(dict.fromkeys(metrics["metric"])), periods
+    params = build_params(base)
+    registry.get_for(engine, params)
+    services = [s for s in SERVICES if base.service(s) is not None]
+    known = catalogue.names(list(base.cohorts), services)
+    periods = ["all", *(p.label for p in params.calendar.periods[1:])]
+    return known, periods
 
 
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; raise ScenarioError naming file, key, rule, value."""
     path = Path(path)
     source = str(path)
-    raw = _read_toml(path, source)
+    raw = read_toml(path, source)
     if not raw.get("name"):
         raw["name"] = path.stem
     if isinstance(raw.get("set"), Mapping):
@@ -285,15 +280,10 @@ def load_experiment(path: str | Path) -> Experiment:
         messages = format_errors(exc, source, raw, root=ExperimentSpec)
         raise ScenarioError([_toml_order_hint(m) for m in messages]) from None
     errors: list[str] = []
-    if spec.engine not in ENGINES:
-        if spec.engine in PLANNED_ENGINES:
-            errors.append(
-                f"{source}: engine '{spec.engine}' is not available: {PLANNED_ENGINES[spec.engine]}"
-            )
-        else:
-            errors.append(
-                f"{source}: engine must be one of {', '.join(ENGINES)}, got {spec.engine!r}"
-            )
+    try:
+        registry.get(spec.engine)
+    except ScenarioError as err:
+        errors.extend(f"{source}: {m}" for m in err.messages)
     scenario_path = path.parent / spec.scenario
     if not scenario_path.is_file():
         raise ScenarioError(
@@ -319,10 +309,8 @@ def load_experiment(path: str | Path) -> Experiment:
             try:
                 base.override({vary.path: shown})
             except ScenarioError as err:
-                errors.extend(
-                    f"{source}: vary[{i}] {vary.path} = {_show(shown)}: {_strip(m, base.source)}"
-                    for m in err.messages
-                )
+                where = f"{source}: vary[{i}] {vary.path} = {show_value(shown)}"
+                errors.extend(f"{where}: {_strip(m, base.source)}" for m in err.messages)
     if errors:
         raise ScenarioError(list(dict.fromkeys(errors)))
     scenarios = []
@@ -330,7 +318,7 @@ def load_experiment(path: str | Path) -> Experiment:
         try:
             scenarios.append(base.override(point, name=f"{spec.name}_{k}"))
         except ScenarioError as err:
-            shown = ", ".join(f"{p} = {_show(v)}" for p, v in point.items())
+            shown = ", ".join(f"{p} = {show_value(v)}" for p, v in point.items())
             whole = [v.path for v in spec.vary if v.is_range and not v.integer]
             for m in err.messages:
                 message = f"{source}: point {k} ({shown}): {_strip(m, base.source)}"
@@ -365,19 +353,6 @@ def load_experiment(path: str | Path) -> Experiment:
 
 
 # --- the output folder ------------------------------------------------------------------------
-
-
-def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    """Write through a hidden temporary file beside ``target``, then rename it into place."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        tmp.chmod(0o644)  # mkstemp makes files private; results are for sharing
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -469,7 +444,7 @@ def _start_folder(experiment: Experiment, out: Path, resume: bool) -> set[int]:
         raise ScenarioError([f"{out}: exists and is not a sweep folder; choose another --out"])
     (out / PARTS).mkdir(parents=True, exist_ok=True)
     points = experiment.points_table()
-    _atomic_write(out / "points.csv", lambda p: points.to_csv(p, index=False))
+    atomic_write(out / "points.csv", lambda p: points.to_csv(p, index=False))
     manifest_data = {
         "name": experiment.name,
         "source": experiment.source,
@@ -480,7 +455,7 @@ def _start_folder(experiment: Experiment, out: Path, resume: bool) -> set[int]:
         **experiment._resolved(),
     }
     text = json.dumps(manifest_data, indent=2, default=str)
-    _atomic_write(manifest, lambda p: _write_text(p, text))
+    atomic_write(manifest, lambda p: _write_text(p, text))
     return set()
 
 
@@ -533,12 +508,12 @@ def run_sweep(
         if buffer:
             chunk = pd.concat(buffer, ignore_index=True)
             target = out / PARTS / f"part-{sequence:05d}.parquet"
-            _atomic_write(target, lambda p: chunk.to_parquet(p, index=False))
+            atomic_write(target, lambda p: chunk.to_parquet(p, index=False))
             sequence += 1
             buffer.clear()
         last_flush = time.monotonic()
 
-    with pool(workers, scheduler) as run_on:
+    with workers_for(workers, scheduler) as run_on:
         batches = replication_batches(reps, batch_size(engine, reps, run_on.slots, len(todo)))
         tasks = [(k, b) for k in todo for b in range(len(batches))]
         parts: dict[int, dict[int, pd.DataFrame]] = {}
@@ -570,7 +545,7 @@ def run_sweep(
             flush()  # whatever finished, also when interrupted (Ctrl-C) or a task fails
     replications = load_replications(out)
     summary = summarise_sweep(experiment, replications)
-    _atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
+    atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
     return SweepResults(
         experiment,
         out,

@@ -15,7 +15,8 @@ or as a list of 168 zeros and ones. The resolution is one hour: a service
 opening at 09:30 is not expressible, and saying so is an error rather than a
 silent rounding.
 
-The module is a leaf: it knows nothing of scenarios or engines.
+The module is a leaf: it knows nothing of scenarios or engines (only the time units of
+:mod:`sim.codes`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-HOURS_PER_WEEK = 168
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DAY_INDEX = {name.lower(): i for i, name in enumerate(DAY_NAMES)}
+from ..codes import HOURS_PER_WEEK, WEEKDAYS
+
+_DAY_INDEX = {name.lower(): i for i, name in enumerate(WEEKDAYS)}
 _PART = re.compile(
     r"^(?P<days>[A-Za-z]+(?:\s*-\s*[A-Za-z]+)?|every day|daily)\s+"
     r"(?P<start>\d{1,2}):(?P<start_min>\d{2})\s*-\s*(?P<end>\d{1,2}):(?P<end_min>\d{2})$",

@@ -27,11 +27,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .config import ScenarioError
+from ..errors import ScenarioError
 
 T = TypeVar("T")
 
-WORKER_MODULES = ("sim.runner", "sim.engine_simpy", "sim.engine_fast", "sim.metrics")
+WORKER_MODULES = (
+    "sim.runs.runner",
+    "sim.engines.reference",
+    "sim.engines.vectorised",
+    "sim.metrics.accumulator",
+)
 """Imported once by the fork server, so each local worker starts ready (a module
 that does not exist yet is skipped)."""
 
@@ -49,8 +54,8 @@ class SerialExecutor(Executor):
 
 
 @dataclass(frozen=True)
-class Pool:
-    """An executor and how many tasks it can usefully run at once."""
+class Workers:
+    """Where tasks run: an executor and how many tasks it can usefully run at once."""
 
     executor: Executor
     slots: int
@@ -58,7 +63,7 @@ class Pool:
     """A readable description: 'this process', '2 local processes', 'tcp://...'."""
 
 
-def _dask_pool(scheduler: Any, connect_timeout: float) -> tuple[Pool, Callable[[], None]]:
+def _dask_workers(scheduler: Any, connect_timeout: float) -> tuple[Workers, Callable[[], None]]:
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - a declared dependency
@@ -75,13 +80,15 @@ def _dask_pool(scheduler: Any, connect_timeout: float) -> tuple[Pool, Callable[[
         close = client.close
     slots = max(sum(client.nthreads().values()), 1)
     executor = client.get_executor(pure=False)
-    return Pool(executor, slots, f"Dask scheduler {client.scheduler_info().get('address')}"), close
+    return Workers(
+        executor, slots, f"Dask scheduler {client.scheduler_info().get('address')}"
+    ), close
 
 
 @contextmanager
-def pool(
+def workers_for(
     workers: int | None = None, scheduler: Any = None, connect_timeout: float = 30.0
-) -> Iterator[Pool]:
+) -> Iterator[Workers]:
     """An executor for ``workers`` local processes, or a Dask ``scheduler``, or this process.
 
     ``connect_timeout`` is how long to try to reach a scheduler, in seconds.
@@ -91,23 +98,23 @@ def pool(
     if scheduler is not None:
         if workers is not None:
             raise ScenarioError(["give workers or a scheduler, not both"])
-        dask_pool, close = _dask_pool(scheduler, connect_timeout)
+        dask_workers, close = _dask_workers(scheduler, connect_timeout)
         try:
-            yield dask_pool
+            yield dask_workers
         finally:
             close()
         return
     if workers is None or workers == 1:
-        yield Pool(SerialExecutor(), 1, "this process")
+        yield Workers(SerialExecutor(), 1, "this process")
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(WORKER_MODULES))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
-        yield Pool(executor, workers, f"{workers} local processes")
+        yield Workers(executor, workers, f"{workers} local processes")
 
 
 def imap(
-    run_on: Pool, fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]], ahead: int = 2
+    run_on: Workers, fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]], ahead: int = 2
 ) -> Iterator[tuple[int, T]]:
     """Run ``fn(*task)`` for each task; yield ``(task index, result)`` as each finishes.
 

@@ -15,7 +15,7 @@ back as readmissions.
 The engine is written for clarity first and speed second: it is the reference
 the fast engine is checked against. It records facts (timestamps per patient,
 capacity changes) in a :class:`~sim.record.Record`; it computes no metrics.
-:meth:`SimPyEngine.stream` instead hands each patient's row to a metric
+:meth:`SimPyReplication.stream` instead hands each patient's row to a metric
 accumulator when the patient leaves (and every change of bed occupancy as it
 happens), so memory holds only the patients in the system, whatever the horizon.
 """
@@ -24,25 +24,29 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
 
-from .calendar import EPS_HOURS
-from .demand import AttributeSource, arrival_times, initial_cohorts
-from .params import ORIGINS, CohortParams, ModelParams, Timeline
-from .record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
+from ..clock.schedule import Schedule
+from ..codes import EPS_HOURS, HOURS_PER_WEEK, AvoidLost, EdOutcome, Origin, Pathway, Route
+from ..model.demand import Attributes, AttributeSource, arrival_times, initial_cohorts
+from ..model.record import (
+    BOOL_COLUMNS,
+    COLUMNS,
+    FLOAT_COLUMNS,
+    CapacityLog,
+    Record,
+    Sink,
+    acute_events,
+)
+from ..rng.streams import Streams
+from ..scenario.params import CohortParams, ModelParams, Timeline
 
-if TYPE_CHECKING:
-    from .metrics import MetricAccumulator
-from .schedule import Schedule
-from .streams import Streams
-
-ED, DIRECT, READMISSION, INITIAL = range(4)
-HOME, SDEC, ADMIT = range(3)
+ED, DIRECT, READMISSION, INITIAL = Origin
 _NAN = math.nan
 STREAM_CHUNK = 20_000
 """Patients (and bed events) buffered before a streaming engine hands them on."""
@@ -58,9 +62,9 @@ class Patient:
     cohort = -1
     origin = -1
     parent = -1
-    avoid_lost = 0
-    ed_outcome = -1
-    pathway = -1
+    avoid_lost: int = AvoidLost.NOT_LOST
+    ed_outcome: int = EdOutcome.NONE
+    pathway: int = Pathway.NONE
     avoidable = False
     sdec_refused = False
     sdec_admit = False
@@ -69,7 +73,7 @@ class Patient:
     comm_start = comm_end = _NAN
     row = -1
 
-    def __init__(self, cohort: CohortParams, origin: int, t: float, attrs: tuple[Any, ...]):
+    def __init__(self, cohort: CohortParams, origin: int, t: float, attrs: Attributes[float]):
         self.cohort = cohort.index
         self.origin = origin
         self.t_arrival = t
@@ -77,7 +81,7 @@ class Patient:
         self.attrs = attrs
 
 
-class Pool:
+class Places:
     """Places (beds, chairs, cubicles, community places) with a FIFO queue.
 
     A place is granted while fewer than ``capacity`` are in use and, if the
@@ -113,7 +117,7 @@ class Pool:
     def is_open(self) -> bool:
         if self._open is None:
             return True
-        return self._open[(self._offset + math.floor(self.env.now + EPS_HOURS)) % 168]
+        return self._open[(self._offset + math.floor(self.env.now + EPS_HOURS)) % HOURS_PER_WEEK]
 
     def has_place(self) -> bool:
         return self.in_use < self.capacity and self.is_open()
@@ -161,7 +165,7 @@ class Pool:
         hour = 0
         while True:
             step = 1
-            while (self._offset + hour + step) % 168 not in opens:
+            while (self._offset + hour + step) % HOURS_PER_WEEK not in opens:
                 step += 1
             hour += step
             yield self.env.timeout(step)
@@ -171,10 +175,10 @@ class Pool:
         return CapacityLog(np.array(self.log_t), np.array(self.log_c))
 
 
-class SimPyEngine:
+class SimPyReplication:
     """One replication of one scenario.
 
-    With a ``sink`` (a :class:`~sim.metrics.MetricAccumulator`, this
+    With a ``sink`` (a :class:`~sim.model.record.Sink`, such as the metric accumulator, this
     replication at ``position``), :meth:`stream` keeps no patient who has left.
     """
 
@@ -183,7 +187,7 @@ class SimPyEngine:
         params: ModelParams,
         seed: int,
         replication: int,
-        sink: MetricAccumulator | None = None,
+        sink: Sink | None = None,
         position: int = 0,
     ) -> None:
         self.p = params
@@ -202,19 +206,19 @@ class SimPyEngine:
         self.offset = offset
         self.patients: list[Patient] = []
         inf = Timeline(np.array([0.0]), np.array([params.ed_cubicles]))
-        self.cubicles = Pool(env, "ed", inf, None, offset)
-        self.sdec = Pool(env, "sdec", params.sdec_chairs, params.sdec_open, offset)
-        self.beds = Pool(env, "acute", params.beds, None, offset)
-        self.services: list[Pool | None] = [
-            None if s is None else Pool(env, s.name, s.capacity, s.accepts, offset)
+        self.cubicles = Places(env, "ed", inf, None, offset)
+        self.sdec = Places(env, "sdec", params.sdec_chairs, params.sdec_open, offset)
+        self.beds = Places(env, "acute", params.beds, None, offset)
+        self.services: list[Places | None] = [
+            None if s is None else Places(env, s.name, s.capacity, s.accepts, offset)
             for s in params.services
         ]
         self.discharge_wait = params.discharge_wait_h.tolist()
         self.fy_index = cal.hourly("fy_index")
         self.fy_index_last = len(self.fy_index) - 1
         self.in_ed = 0
-        self.sources = {
-            (c.index, origin): AttributeSource(params, c, ORIGINS[origin], self.streams)
+        self.sources: dict[tuple[int, int], AttributeSource] = {
+            (c.index, origin): AttributeSource(params, c, origin.key, self.streams)
             for c in params.cohorts
             for origin in (ED, DIRECT, READMISSION, INITIAL)
         }
@@ -241,17 +245,17 @@ class SimPyEngine:
         env = self.env
         share = p.params.avoidable_by_fy
         fy = self.fy_index[min(math.floor(env.now), self.fy_index_last)]
-        if p.attrs[0] < share[min(max(fy, 0), len(share) - 1)]:
+        if p.attrs.u_avoid < share[min(max(fy, 0), len(share) - 1)]:
             p.avoidable = True
             urgent = self.services[0]
             assert urgent is not None  # validated: avoidance needs the service
             if not urgent.is_open():
-                p.avoid_lost = 1
+                p.avoid_lost = AvoidLost.CLOSED
             elif not urgent.try_take():
-                p.avoid_lost = 2
+                p.avoid_lost = AvoidLost.FULL
             else:
                 p.ur_start = env.now
-                env.timeout(p.attrs[1]).callbacks.append(lambda _: self._urgent_end(p))
+                env.timeout(p.attrs.ur_episode_h).callbacks.append(lambda _: self._urgent_end(p))
                 return
         env.process(self._emergency_department(p))
 
@@ -260,7 +264,7 @@ class SimPyEngine:
         urgent = self.services[0]
         assert urgent is not None
         urgent.release()
-        self._maybe_readmit(p, 4)
+        self._maybe_readmit(p, Route.URGENT_RESPONSE)
         self._finish(p)
 
     # --- A&E and SDEC ---------------------------------------------------------------------
@@ -271,26 +275,26 @@ class SimPyEngine:
         self.in_ed += 1
         yield self.cubicles.request()
         p.ed_start = env.now
-        yield env.timeout(p.attrs[2])
+        yield env.timeout(p.attrs.ed_decision_h)
         p.ed_decision = env.now
-        u = p.attrs[3]
+        u = p.attrs.u_outcome
         c = p.params
         if u < c.p_admit:
-            p.ed_outcome = ADMIT
+            p.ed_outcome = EdOutcome.ADMIT
         elif u < c.p_admit + c.p_sdec:
-            p.ed_outcome = SDEC
+            p.ed_outcome = EdOutcome.SDEC
             if self.sdec.try_take():
                 self.cubicles.release()
                 self._leave_ed(p)
                 p.sdec_start = env.now
-                env.timeout(p.attrs[4]).callbacks.append(lambda _: self._sdec_end(p))
+                env.timeout(p.attrs.sdec_episode_h).callbacks.append(lambda _: self._sdec_end(p))
                 return
             p.sdec_refused = True
         else:
-            p.ed_outcome = HOME
+            p.ed_outcome = EdOutcome.HOME
             self.cubicles.release()
             self._leave_ed(p)
-            self._maybe_readmit(p, -1)
+            self._maybe_readmit(p, Route.NONE)
             self._finish(p)
             return
         # admitted: board in A&E until a bed is free
@@ -307,11 +311,11 @@ class SimPyEngine:
     def _sdec_end(self, p: Patient) -> None:
         p.sdec_end = self.env.now
         self.sdec.release()
-        if p.attrs[5] < self.p.sdec_p_admit:
+        if p.attrs.u_sdec_admit < self.p.sdec_p_admit:
             p.sdec_admit = True
             self.env.process(self._admission(p))
         else:
-            self._maybe_readmit(p, -1)
+            self._maybe_readmit(p, Route.NONE)
             self._finish(p)
 
     # --- acute beds and discharge ---------------------------------------------------------
@@ -337,19 +341,19 @@ class SimPyEngine:
     def _stay(self, p: Patient) -> Generator[simpy.Event, Any, None]:
         env = self.env
         if math.isnan(p.t_fit):
-            yield env.timeout(p.attrs[6])
+            yield env.timeout(p.attrs.los_h)
             p.t_fit = env.now
         if p.pathway < 0:
-            p.pathway = p.attrs[7]
-        if p.pathway == 0:
+            p.pathway = int(p.attrs.pathway)
+        if p.pathway == Pathway.P0:
             hour = math.floor(env.now + EPS_HOURS)
-            wait = self.discharge_wait[(self.offset + hour) % 168]
+            wait = self.discharge_wait[(self.offset + hour) % HOURS_PER_WEEK]
             if wait:
                 yield env.timeout(hour + wait - env.now)
             self.beds.release()
             p.bed_end = env.now
             self._bed_event(-1)
-            self._maybe_readmit(p, 0)
+            self._maybe_readmit(p, Route.P0)
             self._finish(p)
             return
         service = self.services[p.pathway]
@@ -359,7 +363,7 @@ class SimPyEngine:
         p.bed_end = env.now
         self._bed_event(-1)
         p.comm_start = env.now
-        env.timeout(p.attrs[8]).callbacks.append(lambda _: self._community_end(p))
+        env.timeout(p.attrs.community_episode_h).callbacks.append(lambda _: self._community_end(p))
 
     def _community_end(self, p: Patient) -> None:
         p.comm_end = self.env.now
@@ -377,9 +381,9 @@ class SimPyEngine:
         ``route`` is the pathway 0-3, 4 for urgent response, -1 for none (sent
         home from A&E or SDEC: no readmission risk is configured for those).
         """
-        if route < 0 or p.attrs[9] >= p.params.p_readmit[route]:
+        if route < 0 or p.attrs.u_readmit >= p.params.p_readmit[route]:
             return
-        self.env.timeout(p.attrs[10]).callbacks.append(lambda _: self._readmission(p))
+        self.env.timeout(p.attrs.readmit_delay_h).callbacks.append(lambda _: self._readmission(p))
 
     def _readmission(self, parent: Patient) -> None:
         c = parent.params
@@ -445,7 +449,7 @@ class SimPyEngine:
                     assert remaining is not None
                     p.bed_start = p.t_fit = 0.0
                     p.pathway = k
-                    p.attrs = (*p.attrs[:8], float(remaining[i]), *p.attrs[9:])
+                    p.attrs = p.attrs._replace(community_episode_h=float(remaining[i]))
                     self.beds.in_use += 1
                     self._bed_event(1)
                     self.env.process(self._stay(p))
@@ -487,7 +491,7 @@ class SimPyEngine:
     def stream(self) -> None:
         """Simulate, handing rows to the sink as patients leave; then those still inside."""
         if self.sink is None:
-            raise ValueError("stream() needs a sink (a MetricAccumulator)")
+            raise ValueError("stream() needs a sink (such as a MetricAccumulator)")
         self._simulate()
         self.finished.extend(self.live.values())
         self.live = {}
@@ -532,4 +536,36 @@ def _columns(patients: list[Patient]) -> dict[str, np.ndarray]:
 
 def simulate(params: ModelParams, seed: int, replication: int) -> Record:
     """Run one replication with the SimPy engine."""
-    return SimPyEngine(params, seed, replication).run()
+    return SimPyReplication(params, seed, replication).run()
+
+
+class SimPyEngine:
+    """The reference engine, as the runner uses it (:class:`sim.engines.base.Engine`)."""
+
+    name = "simpy"
+    summary = "the SimPy reference engine: one replication at a time, one process per patient"
+    one_at_a_time = True
+
+    def unsupported(self, params: ModelParams) -> list[str]:
+        return []
+
+    def run(
+        self,
+        params: ModelParams,
+        seed: int,
+        replications: Sequence[int],
+        sink: Sink,
+        keep_records: bool = False,
+    ) -> list[Record]:
+        records = []
+        for position, replication in enumerate(replications):
+            if not keep_records:  # stream: memory holds only the patients in the system
+                SimPyReplication(params, seed, replication, sink=sink, position=position).stream()
+                continue
+            record = simulate(params, seed, replication)
+            rep = np.full(record.n, position, dtype=np.intp)
+            sink.add_patients(rep, record.patients)
+            times, deltas = acute_events(record.patients)
+            sink.add_acute_events(np.full(len(times), position, dtype=np.intp), times, deltas)
+            records.append(record)
+        return records

@@ -18,13 +18,13 @@ on ``leftshift run``, ``compare`` and ``sweep`` runs them on either engine.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import numpy as np
 
-from . import stepfn
-from .calendar import EPS_HOURS, Calendar
-from .config import SERVICES
+from ..clock import stepfn
+from ..clock.calendar import Calendar
+from ..codes import EPS_HOURS, HOURS_PER_WEEK, SERVICES, EdOutcome, Origin, Pathway
+from ..errors import InvariantError
 from .record import Record
 
 _ORDER = (
@@ -45,22 +45,6 @@ _ORDER = (
     ("bed_end", "comm_start"),
     ("comm_start", "comm_end"),
 )
-
-
-class InvariantError(AssertionError):
-    """A run broke an invariant: ``problems`` lists them for ``replication`` of ``scenario``."""
-
-    def __init__(self, scenario: str, replication: int, problems: list[str]) -> None:
-        self.scenario = scenario
-        self.replication = replication
-        self.problems = list(problems)
-        super().__init__(
-            f"invariants broken in scenario {scenario!r}, replication {replication}:\n  "
-            + "\n  ".join(self.problems)
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:  # so it crosses to and from worker processes
-        return (InvariantError, (self.scenario, self.replication, self.problems))
 
 
 def _when(cal: Calendar, t: float) -> str:
@@ -111,7 +95,7 @@ def _idle_while_waiting(
 
 
 def _in_schedule(t: np.ndarray, open_hours: np.ndarray, offset: int) -> np.ndarray:
-    hour = (offset + np.floor(t + EPS_HOURS).astype(np.int64)) % 168
+    hour = (offset + np.floor(t + EPS_HOURS).astype(np.int64)) % HOURS_PER_WEEK
     return open_hours[hour]
 
 
@@ -181,13 +165,14 @@ def check(record: Record) -> list[str]:
         "ed": (
             P["ed_start"],
             np.where(
-                params.boarding_holds_cubicle & ((P["ed_outcome"] == 2) | P["sdec_refused"]),
+                params.boarding_holds_cubicle
+                & ((P["ed_outcome"] == EdOutcome.ADMIT) | P["sdec_refused"]),
                 P["ed_departure"],
                 np.where(
                     np.isnan(P["ed_decision"]),
                     np.nan,
                     np.where(
-                        (P["ed_outcome"] == 2) | P["sdec_refused"],
+                        (P["ed_outcome"] == EdOutcome.ADMIT) | P["sdec_refused"],
                         P["ed_decision"],
                         P["ed_departure"],
                     ),
@@ -240,7 +225,7 @@ def check(record: Record) -> list[str]:
             else np.where(P["pathway"] == int(s[1]), P["comm_start"], np.nan)
         )
         checks.append((s, t, spec.accepts.open_hours))
-    p0_exit = np.where(P["pathway"] == 0, P["bed_end"], np.nan)
+    p0_exit = np.where(P["pathway"] == Pathway.P0, P["bed_end"], np.nan)
     checks.append(("P0 discharge", p0_exit, params.discharge_hours.open_hours))
     for name, t, open_hours in checks:
         t = t[~np.isnan(t) & (t > 0)]
@@ -252,7 +237,7 @@ def check(record: Record) -> list[str]:
             )
 
     # first come, first served
-    got_bed = ~np.isnan(P["bed_start"]) & (P["origin"] != 3)
+    got_bed = ~np.isnan(P["bed_start"]) & (P["origin"] != Origin.INITIAL)
     order = np.argsort(P["bed_request"][got_bed], kind="stable")
     starts = P["bed_start"][got_bed][order]
     jumped = np.diff(starts) < -1e-9

@@ -56,13 +56,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calendar import EPS_HOURS, HOURS_PER_DAY
-from .config import ScenarioError
-from .demand import arrival_times, cumulative_rate, draw_attributes, initial_cohorts
-from .params import ORIGINS, ModelParams, Timeline
-from .record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
-from .schedule import HOURS_PER_WEEK, Schedule
-from .streams import Streams
+from ..clock.schedule import Schedule
+from ..codes import EPS_HOURS, HOURS_PER_DAY, HOURS_PER_WEEK, EdOutcome, Origin
+from ..errors import ScenarioError
+from ..model.demand import (
+    ATTRIBUTES,
+    arrival_times,
+    cumulative_rate,
+    draw_attributes,
+    initial_cohorts,
+)
+from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record, Sink
+from ..rng.streams import Streams
+from ..scenario.params import ModelParams, Timeline
 
 STEP_H = 1.0
 """The engine's step: one hour, the resolution of every schedule."""
@@ -70,21 +76,9 @@ STEP_H = 1.0
 ATTRIBUTE_BLOCK = 1024
 """Fewest patients' attributes drawn at a time per (replication, cohort, origin)."""
 
-ED, DIRECT, READMISSION, INITIAL = range(4)
-HOME, SDEC, ADMIT = range(3)
-FIELDS = (
-    "u_avoid",
-    "ur_episode_h",
-    "ed_decision_h",
-    "u_outcome",
-    "sdec_episode_h",
-    "u_sdec_admit",
-    "los_h",
-    "pathway",
-    "community_episode_h",
-    "u_readmit",
-    "readmit_delay_h",
-)
+ED, DIRECT, READMISSION, INITIAL = Origin
+HOME, SDEC, ADMIT = EdOutcome.HOME, EdOutcome.SDEC, EdOutcome.ADMIT
+FIELDS = ATTRIBUTES
 _INT_DEFAULTS = {
     "rep": 0,
     "cohort": 0,
@@ -195,13 +189,6 @@ class Queue:
         order, n, rank = by_rep(all_r, key[all_ids], n_reps)
         self.len[rows] = 0
         self.push(all_r[order], rank, all_ids[order], n)
-
-    def heads(self, width: int) -> np.ndarray:
-        """The first ``width`` ids of each queue, -1 past its end."""
-        cols = (self.head[:, None] + np.arange(width)) % self.size
-        out = np.take_along_axis(self.ids, cols, axis=1)
-        out[np.arange(width)[None, :] >= self.len[:, None]] = -1
-        return out
 
     def pop(self, n: np.ndarray) -> None:
         self.head = (self.head + n) % self.size
@@ -402,7 +389,7 @@ def hourly_open(schedule: Schedule | None, offset: int, n_hours: int) -> np.ndar
 
 
 @dataclass
-class Pool:
+class FifoPlaces:
     """Places in use and a FIFO queue, per replication; capacity and opening per hour."""
 
     name: str
@@ -412,7 +399,7 @@ class Pool:
     queue: Queue
 
     @classmethod
-    def make(cls, name: str, capacity_h: np.ndarray, open_h: np.ndarray, n_reps: int) -> Pool:
+    def make(cls, name: str, capacity_h: np.ndarray, open_h: np.ndarray, n_reps: int) -> FifoPlaces:
         return cls(name, capacity_h, open_h, np.zeros(n_reps), Queue(n_reps))
 
     def plan(
@@ -577,7 +564,7 @@ class FastEngine:
         params: ModelParams,
         seed: int,
         replications: Sequence[int],
-        sink: object | None = None,
+        sink: Sink | None = None,
         collect: bool = False,
     ) -> None:
         problems = unsupported(params)
@@ -599,18 +586,18 @@ class FastEngine:
         self.fy_index = cal.hourly("fy_index")
         n = self.n_hours
         off = self.offset
-        self.ed = Pool.make("ed", np.full(n, params.ed_cubicles), np.ones(n, bool), R)
-        self.beds = Pool.make("acute", hourly_capacity(params.beds, n), np.ones(n, bool), R)
+        self.ed = FifoPlaces.make("ed", np.full(n, params.ed_cubicles), np.ones(n, bool), R)
+        self.beds = FifoPlaces.make("acute", hourly_capacity(params.beds, n), np.ones(n, bool), R)
         self.sdec_cap = hourly_capacity(params.sdec_chairs, n)
         self.sdec_open = hourly_open(params.sdec_open, off, n)
         self.sdec_in_use = np.zeros(R)
-        self.services: list[Pool | None] = []
+        self.services: list[FifoPlaces | None] = []
         for s in params.services:
             if s is None:
                 self.services.append(None)
             else:
                 self.services.append(
-                    Pool.make(
+                    FifoPlaces.make(
                         s.name, hourly_capacity(s.capacity, n), hourly_open(s.accepts, off, n), R
                     )
                 )
@@ -659,8 +646,8 @@ class FastEngine:
         }
         blocks[READMISSION] = [least[READMISSION]] * len(params.cohorts)
         blocks[INITIAL] = [64] * len(params.cohorts)
-        self.stores = {
-            origin: AttributeStore(params, ORIGINS[origin], self.streams, blocks[origin])
+        self.stores: dict[int, AttributeStore] = {
+            origin: AttributeStore(params, origin.key, self.streams, blocks[origin])
             for origin in (ED, DIRECT, READMISSION, INITIAL)
         }
         self.cohort_p_admit = np.array([c.p_admit for c in params.cohorts])
@@ -750,7 +737,7 @@ class FastEngine:
             rows["parent"] = c["parent"][ids]
             rep = c["rep"][ids]
             if self.sink is not None:
-                self.sink.add_patients(rep, rows)  # type: ignore[attr-defined]
+                self.sink.add_patients(rep, rows)
             if self.collect:
                 rows = dict(rows)
                 rows["_rep"] = rep
@@ -858,7 +845,7 @@ class FastEngine:
                 held = [(rep[late], t[late], d[late])]
                 rep, t, d = rep[~late], t[~late], d[~late]
             order = np.lexsort((t, rep))
-            self.sink.add_acute_events(rep[order], t[order], d[order])  # type: ignore[attr-defined]
+            self.sink.add_acute_events(rep[order], t[order], d[order])
         self.acute_events = held
         self._flush()
 
@@ -960,7 +947,7 @@ class FastEngine:
         the hour joins the community queue in order of fit time (P1-P3) or, P0,
         may be discharged within it and free the bed again; a community episode
         that ends within the hour it began frees its place. Each round plans every
-        pool in closed form (:meth:`Pool.plan`; beds with diversion request by
+        pool in closed form (:meth:`FifoPlaces.plan`; beds with diversion request by
         request, :meth:`_plan_sequential`) given the previous round's in-hour
         events, until those events settle. An event at time t depends only on
         events before t (or at t, through a place freed and retaken at once), so
@@ -1144,7 +1131,7 @@ class FastEngine:
     def _releases(self, r: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return releases(r, t, self.R)
 
-    def _enqueue(self, pool: Pool, ids: np.ndarray, t: np.ndarray) -> None:
+    def _enqueue(self, pool: FifoPlaces, ids: np.ndarray, t: np.ndarray) -> None:
         if not len(ids):
             return
         rep = self.cols["rep"][ids]
@@ -1543,3 +1530,24 @@ class FastEngine:
             if s is not None:
                 logs[s.name] = CapacityLog(s.capacity.times_h, s.capacity.values)
         return logs
+
+
+class VectorisedEngine:
+    """The fast engine, as the runner uses it (:class:`sim.engines.base.Engine`)."""
+
+    name = "fast"
+    summary = "the vectorised numpy engine: many replications at once, hour by hour"
+    one_at_a_time = False
+
+    def unsupported(self, params: ModelParams) -> list[str]:
+        return unsupported(params)
+
+    def run(
+        self,
+        params: ModelParams,
+        seed: int,
+        replications: Sequence[int],
+        sink: Sink,
+        keep_records: bool = False,
+    ) -> list[Record]:
+        return FastEngine(params, seed, replications, sink=sink, collect=keep_records).run() or []

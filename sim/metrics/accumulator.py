@@ -43,10 +43,18 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .calendar import EPS_HOURS, HOURS_PER_DAY, HOURS_PER_WEEK
-from .config import SERVICES
-from .params import ModelParams, Timeline
-from .record import COLUMNS, Record
+from ..codes import (
+    EPS_HOURS,
+    HOURS_PER_DAY,
+    HOURS_PER_WEEK,
+    SERVICES,
+    WEEKDAYS,
+    EdOutcome,
+    Origin,
+    Service,
+)
+from ..model.record import COLUMNS, Record, acute_events
+from ..scenario.params import CostParams, ModelParams, Timeline
 
 HOUR_4 = 4.0
 HOUR_12 = 12.0
@@ -84,8 +92,6 @@ HOUR_OF_WEEK_SERIES = (
 )
 """Counting processes profiled by hour of the week (``hour_of_week.parquet``), followed
 by ``delayed`` (P1-P3 together)."""
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 ED_BIN_HOURS = 0.25
 ED_BINS = 96
@@ -303,8 +309,9 @@ class MetricAccumulator:
     for every replication, and what the SimPy engine logs).
     """
 
-    def __init__(self, params: ModelParams, replications: Sequence[int]) -> None:
+    def __init__(self, params: ModelParams, replications: Sequence[int], costs: CostParams) -> None:
         self.params = params
+        self.costs = costs
         self.replications = np.asarray(list(replications), dtype=np.int64)
         if self.replications.ndim != 1 or len(self.replications) == 0:
             raise ValueError(f"replications must be a non-empty sequence, got {replications!r}")
@@ -527,7 +534,7 @@ class MetricAccumulator:
         known = (self.end_h - arrival) > HOUR_4
         state = np.where(left, 2 + within, known)
         self._count("ed_arrival", key, r["cohort"][rows] * 4 + state)
-        admitted = (r["ed_outcome"][rows] == 2) | r["sdec_refused"][rows]
+        admitted = (r["ed_outcome"][rows] == EdOutcome.ADMIT) | r["sdec_refused"][rows]
         self._count("ed_time", key, _ed_time_code(stay, within, admitted, known))
         hours = np.where(left, stay, 0.0)
         self.ed_hours += np.bincount(key, hours, minlength=len(self.ed_hours))
@@ -535,7 +542,7 @@ class MetricAccumulator:
         rows, key = self._in_window(r, "t_arrival")
         origin = r["origin"][rows]
         code = _ARRIVAL_CODE[np.clip(origin, 0, 3)]
-        planned = np.flatnonzero(r["avoidable"][rows] & (origin == 0))
+        planned = np.flatnonzero(r["avoidable"][rows] & (origin == Origin.ED))
         if len(planned):  # avoidance: planned (1), achieved (2), lost closed or full (4, 8)
             at = rows[planned] if isinstance(rows, np.ndarray) else planned
             achieved = ~np.isnan(r["ur_start"][at])
@@ -547,7 +554,7 @@ class MetricAccumulator:
         sidx = self.sidx
         end = self.end_h
         leave = np.fmin(r["bed_start"], r["diverted"])  # took a bed, or was diverted
-        admitted_from_ed = (r["ed_outcome"] == 2) | r["sdec_refused"]
+        admitted_from_ed = (r["ed_outcome"] == EdOutcome.ADMIT) | r["sdec_refused"]
         pathway = r["pathway"]
         self._intervals(sidx["acute_occupied"], r, "bed_start", "bed_end")
         self._intervals(sidx["bed_queue"], r, "bed_request", leave)
@@ -570,8 +577,8 @@ class MetricAccumulator:
         overnight = np.floor(stay_end / _DAY) > np.floor(start / _DAY)
         bed_wait = (start - r["bed_request"][rows]) > EPS_HOURS
         origin = r["origin"][rows]
-        code = (origin == 1) + 2 * overnight + 4 * bed_wait
-        self._count("bed_start", key, np.where(origin != 3, code, 8))
+        code = (origin == Origin.DIRECT) + 2 * overnight + 4 * bed_wait
+        self._count("bed_start", key, np.where(origin != Origin.INITIAL, code, 8))
 
         rows, key = self._in_window(r, "diverted")
         self._count("diverted", key)
@@ -594,7 +601,7 @@ class MetricAccumulator:
                 self._intervals(series, r, "comm_start", "comm_end", pathway == k)
         rows, key = self._in_window(r, "comm_start")
         path = pathway[rows]
-        code = np.where((path >= 1) & (path <= 3) & (r["origin"][rows] != 3), path, 0)
+        code = np.where((path >= 1) & (path <= 3) & (r["origin"][rows] != Origin.INITIAL), path, 0)
         self._count("comm_start", key, code)
         days = (r["comm_start"][rows] - r["t_fit"][rows]) / _DAY
         waits = self.community_wait_days
@@ -973,7 +980,7 @@ class MetricAccumulator:
                 m[f"community_wait_days_{s}"] = ratio(waits[:, :, k], starts[:, :, k], 0.0)
 
         # costs
-        c = params.costs
+        c = self.costs.costs
         costs = {
             "cost_ed": admitted_attendances * c.ed_attendance_admitted_gbp
             + (attended - admitted_attendances) * c.ed_attendance_not_admitted_gbp,
@@ -988,12 +995,13 @@ class MetricAccumulator:
             service = params.service(s)
             assert service is not None
             days = used_days
-            if service.cost_basis == "commissioned" and np.isfinite(service.capacity.values).all():
-                places = _capacity_by_day(service.capacity, self.day_starts[: self.D])
+            paid = self.costs.commissioned[Service[s.upper()]]
+            if paid is not None:
+                places = _capacity_by_day(paid, self.day_starts[: self.D])
                 days = np.broadcast_to(self._per_period(places[None, :]), (R, n_periods))
             costs[f"cost_community_{s}"] = days * getattr(c.community_place_day_gbp, s)
         costs["cost_investment"] = np.broadcast_to(
-            np.array([_investment(params, p.label) for p in self.periods]), (R, n_periods)
+            np.array([self._investment(p.label) for p in self.periods]), (R, n_periods)
         )
         m.update(costs)
         total: np.ndarray | float = 0.0
@@ -1024,42 +1032,27 @@ class MetricAccumulator:
             share_hours = np.where(places > 0, by_day / places, np.where(by_day > 0, np.inf, _DAY))
         return np.where(np.isinf(places), 0.0, share_hours)
 
+    def _investment(self, label: str) -> float:
+        """Investment dated to the period's financial year (every observed year for ``all``)."""
+        labels = {p.label for p in self.periods if p.label != "all"} if label == "all" else {label}
+        return float(sum(v for fy, v in self.costs.investment_by_fy.items() if fy in labels))
+
     def _share_mean(self, series: str, capacity: Timeline) -> np.ndarray:
         """Time-weighted mean of in use / places over each period."""
         with np.errstate(invalid="ignore"):
             return self._per_period(self._share_hours(series, capacity)) / self.period_hours
 
 
-def _investment(params: ModelParams, label: str) -> float:
-    labels = {p.label for p in params.calendar.periods if p.label != "all"}
-    if label != "all":
-        labels = {label}
-    return float(sum(i.amount_gbp for i in params.costs.investment if i.financial_year in labels))
-
-
-def acute_events(patients: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """One replication's acute occupancy changes from its rows: (times, deltas), by time."""
-    start = patients["bed_start"]
-    took = ~np.isnan(start)
-    end = patients["bed_end"][took]
-    times = np.concatenate((start[took], end[~np.isnan(end)]))
-    deltas = np.concatenate(
-        (np.ones(int(took.sum()), np.int64), -np.ones(int((~np.isnan(end)).sum()), np.int64))
-    )
-    order = np.argsort(times, kind="stable")
-    return times[order], deltas[order]
-
-
-def record_tables(record: Record) -> Tables:
-    """The tables of one SimPy record: the accumulator fed with the whole record."""
-    accumulator = MetricAccumulator(record.params, [record.replication])
+def record_tables(record: Record, costs: CostParams) -> Tables:
+    """The tables of one record: the accumulator fed with the whole record."""
+    accumulator = MetricAccumulator(record.params, [record.replication], costs)
     accumulator.add_record(record)
     return accumulator.finish()
 
 
-def replication_metrics(record: Record) -> pd.DataFrame:
+def replication_metrics(record: Record, costs: CostParams) -> pd.DataFrame:
     """One row per (metric, period) for one replication: replication, metric, period, value."""
-    return record_tables(record)[0]
+    return record_tables(record, costs)[0]
 
 
 def daily_series(record: Record) -> pd.DataFrame:
@@ -1068,4 +1061,4 @@ def daily_series(record: Record) -> pd.DataFrame:
     Long form: replication, date, series, value. ``acute_capacity`` is the bed
     capacity; ``delayed`` sums the P1-P3 patients waiting in acute beds.
     """
-    return record_tables(record)[1]
+    return record_tables(record, CostParams.free(record.params))[1]

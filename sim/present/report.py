@@ -35,9 +35,13 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from . import __version__, charts
-from .analysis import clip_counts
-from .sweep import _atomic_write
+from .._version import __version__
+from ..analysis import clip_counts
+from ..errors import ReportError
+from ..metrics import catalogue
+from ..runs.results import atomic_write
+from . import charts
+from .format import fmt, fmt_diff, fmt_rel, interval, period_label, shown_periods
 
 REPORT = "report.html"
 CHARTS = "charts"
@@ -105,15 +109,11 @@ class Saved:
         return pd.DataFrame(rows, columns=["scenario", "metric", "period", "value"])
 
 
-class ReportError(Exception):
-    """A folder that does not hold results a report can be built from."""
-
-
 def load_saved(folder: str | Path) -> Saved:
     """Read a run, comparison or sweep folder (what :func:`write_report` draws)."""
     folder = Path(folder)
     if (folder / "experiment.json").exists():
-        from .sweep import load_replications
+        from ..experiments.sweep import load_replications
 
         summary_path = folder / "summary.csv"
         if not summary_path.exists():
@@ -317,16 +317,13 @@ def _slug(text: str) -> str:
 # --- headline tables ----------------------------------------------------------------------------
 
 
-def _cell(mean: Any, low: Any, high: Any, kind: str, diff: bool = False, rel: Any = None) -> str:
-    from .cli import _fmt, _fmt_diff, _fmt_rel
-
-    show = _fmt_diff if diff else _fmt
-    text = html.escape(show(mean, kind))
+def _cell(mean: Any, low: Any, high: Any, unit: str, diff: bool = False, rel: Any = None) -> str:
+    text = html.escape((fmt_diff if diff else fmt)(mean, unit))
     if rel is not None:
-        text += html.escape(_fmt_rel(rel))
-    if not pd.isna(low):
-        interval = f"{show(low, kind)} to {show(high, kind)}"
-        text += f'<span class="ci">{html.escape(interval)}</span>'
+        text += html.escape(fmt_rel(rel))
+    shown = interval(low, high, unit, diff)
+    if shown:
+        text += f'<span class="ci">{html.escape(shown)}</span>'
     return text
 
 
@@ -343,67 +340,65 @@ _clipped_note = (
 )
 
 
-def _period_label(period: str) -> str:
-    return "whole run" if period == "all" else period
+def _counts(names: Any) -> list[str]:
+    """The count metrics among ``names`` (their intervals are clipped at zero for display)."""
+    return [m for m in dict.fromkeys(names) if catalogue.unit(m) == "count"]
 
 
 def _run_table(saved: Saved) -> str:
-    from .cli import HEADLINES, _shown_periods
-
-    s = clip_counts(saved.summary, [m for m, _, kind in HEADLINES if kind == "count"])
-    periods = _shown_periods(s)
+    s = clip_counts(saved.summary, _counts(saved.summary["metric"]))
+    periods = shown_periods(s)
     indexed = s.set_index(["metric", "period"]).to_dict("index")
     rows = []
-    for metric, label, kind in HEADLINES:
-        if (metric, "all") not in indexed:
-            continue
+    for metric in catalogue.headlines(s["metric"]):
         cells = "".join(
-            f"<td>{_cell(r['mean'], r['ci_low'], r['ci_high'], kind)}</td>"
-            for r in (indexed.get((metric, p), {}) for p in periods)
+            f"<td>{_cell(r['mean'], r['ci_low'], r['ci_high'], metric.unit)}</td>"
+            for r in (indexed.get((metric.name, p), {}) for p in periods)
             if r
         )
-        rows.append(f'<tr><th scope="row" title="{metric}">{html.escape(label)}</th>{cells}</tr>')
-    return _html_table(["metric", *map(_period_label, periods)], rows) + _clipped_note
+        rows.append(
+            f'<tr><th scope="row" title="{metric.name}">{html.escape(metric.label)}</th>'
+            f"{cells}</tr>"
+        )
+    return _html_table(["metric", *map(period_label, periods)], rows) + _clipped_note
 
 
 def _comparison_table(saved: Saved) -> str:
-    from .cli import HEADLINES, _shown_periods
-
     assert saved.comparison is not None
-    counts = [m for m, _, kind in HEADLINES if kind == "count"]
-    t = clip_counts(saved.comparison, counts)
+    t = clip_counts(saved.comparison, _counts(saved.comparison["metric"]))
     against = saved.against
     names = list(dict.fromkeys(t["scenario"]))
     others = [n for n in names if n != against]
     years = {n: y for n, y in saved.baseline_years.items() if y}
-    periods = _shown_periods(saved.summary)
+    periods = shown_periods(saved.summary)
     head = ["metric", "period"]
     head += [charts.readable(n) + (" (comparator)" if n == against else "") for n in names]
     head += [f"{charts.readable(n)} vs {charts.readable(str(against))}" for n in others]
     head += [f"{charts.readable(n)} vs {y}" for n, y in years.items()]
     indexed = t.set_index(["metric", "period", "scenario"]).to_dict("index")
     rows = []
-    for metric, label, kind in HEADLINES:
-        shown = [p for p in periods if (metric, p, against) in indexed]
+    for metric in catalogue.headlines(t["metric"]):
+        kind, label = metric.unit, metric.label
+        shown = [p for p in periods if (metric.name, p, against) in indexed]
         for period in shown:
             cells = [
                 _cell(
-                    indexed[(metric, period, n)]["mean"],
-                    indexed[(metric, period, n)]["ci_low"],
-                    indexed[(metric, period, n)]["ci_high"],
+                    indexed[(metric.name, period, n)]["mean"],
+                    indexed[(metric.name, period, n)]["ci_low"],
+                    indexed[(metric.name, period, n)]["ci_high"],
                     kind,
                 )
                 for n in names
             ]
             for n in others:
-                r = indexed[(metric, period, n)]
+                r = indexed[(metric.name, period, n)]
                 cells.append(
                     _cell(
                         r["diff"], r["diff_ci_low"], r["diff_ci_high"], kind, True, r["rel_change"]
                     )
                 )
             for n in years:
-                r = indexed[(metric, period, n)]
+                r = indexed[(metric.name, period, n)]
                 cells.append(
                     _cell(
                         r["vs_baseline"],
@@ -416,33 +411,18 @@ def _comparison_table(saved: Saved) -> str:
                 )
             first = period == shown[0]
             name = (
-                f'<th scope="row" rowspan="{len(shown)}" title="{metric}">{html.escape(label)}</th>'
+                f'<th scope="row" rowspan="{len(shown)}" title="{metric.name}">'
+                f"{html.escape(label)}</th>"
                 if first
                 else ""
             )
             rows.append(
                 f'<tr class="{"first" if first else "more"}">{name}'
-                f'<td class="period">{html.escape(_period_label(period))}</td>'
+                f'<td class="period">{html.escape(period_label(period))}</td>'
                 + "".join(f"<td>{c}</td>" for c in cells)
                 + "</tr>"
             )
     return _html_table(head, rows) + _clipped_note
-
-
-def _kind(metric: str) -> str:
-    """How to show a metric's numbers: as in the headline table, else by its name."""
-    from .cli import HEADLINES
-
-    kinds = {m: k for m, _, k in HEADLINES}
-    if metric in kinds:
-        return kinds[metric]
-    if charts._share_metric(metric):
-        return "share"
-    if metric.startswith("cost_"):
-        return "money"
-    if metric.endswith(("_mean", "_hours")) or "wait_days" in metric:
-        return "days"  # two decimals
-    return "count"
 
 
 def _sweep_table(saved: Saved) -> str:
@@ -450,19 +430,19 @@ def _sweep_table(saved: Saved) -> str:
     metrics = _sweep_metrics(saved)
     period = _sweep_period(saved)
     s = saved.summary[saved.summary["period"] == period]
-    s = clip_counts(s, [m for m in metrics if _kind(m) == "count"])
+    s = clip_counts(s, _counts(metrics))
     indexed = s.set_index(["point", "metric"]).to_dict("index")
     points = s.drop_duplicates("point").sort_values("point")
-    head = ["point", *paths, *(charts.readable(m) for m in metrics)]
+    head = ["point", *paths, *(catalogue.label(m) for m in metrics)]
     rows = []
     for _, point in points.iterrows():
         cells = [str(point["point"]), *(str(point[p]) for p in paths)]
         for metric in metrics:
             r = indexed.get((point["point"], metric))
-            kind = _kind(metric)
-            cells.append(_cell(r["mean"], r["ci_low"], r["ci_high"], kind) if r else "-")
+            unit = catalogue.unit(metric)
+            cells.append(_cell(r["mean"], r["ci_low"], r["ci_high"], unit) if r else "-")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    lead = f"<p>{html.escape(_period_label(period))}: mean and 95% CI over replications.</p>"
+    lead = f"<p>{html.escape(period_label(period))}: mean and 95% CI over replications.</p>"
     return lead + _html_table(head, rows, "headline sweep") + _clipped_note
 
 
@@ -717,7 +697,7 @@ def _write_file(target: Path, data: bytes) -> None:
     def write(path: Path) -> None:
         path.write_bytes(data)
 
-    _atomic_write(target, write)
+    atomic_write(target, write)
 
 
 def save_static(figs: Sequence[Figure], folder: Path, scale: float = 2.0) -> list[Path]:

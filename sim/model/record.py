@@ -1,7 +1,9 @@
 """What an engine emits: one row of timestamps per patient, plus capacity logs.
 
 Engines emit facts; metrics (:mod:`sim.metrics`) and invariant checks
-(:mod:`sim.invariants`) are pure functions of them. Times are hours since
+(:mod:`sim.model.invariants`) are pure functions of them. An engine hands the
+rows to a :class:`Sink` as patients leave (the metric accumulator is one), or
+returns whole :class:`Record` s for checks and tests. Times are hours since
 t = 0 (see :mod:`sim.calendar`); ``NaN`` means "did not happen (yet)". A
 patient still in a bed at the end of the run has ``bed_start`` but a ``NaN``
 ``bed_end``.
@@ -10,17 +12,17 @@ Columns (all 1-D numpy arrays of the same length):
 
 =====================  =====================================================
 ``cohort``             index into ``cohort_names``
-``origin``             0 new A&E attendance (would-be), 1 direct admission,
-                       2 readmission, 3 starting state (see ``ORIGINS``)
+``origin``             :class:`sim.codes.Origin`: 0 new A&E attendance (would-be),
+                       1 direct admission, 2 readmission, 3 starting state
 ``parent``             row of the discharge that led to a readmission, else -1
 ``t_arrival``          would-be attendance, referral or readmission time
 ``avoidable``          drawn into the avoidable share (planned avoidance)
-``avoid_lost``         0 not lost, 1 lost: service closed, 2 lost: service full
+``avoid_lost``         :class:`sim.codes.AvoidLost`: 0 not lost, 1 service closed, 2 full
 ``ur_start/ur_end``    urgent community response episode (avoided attendance)
 ``ed_arrival``         arrival in A&E (NaN if avoided or not via A&E)
 ``ed_start``           treatment place (cubicle) taken
 ``ed_decision``        decision made
-``ed_outcome``         -1 none, 0 home, 1 SDEC, 2 admit (see ``ED_OUTCOMES``)
+``ed_outcome``         :class:`sim.codes.EdOutcome`: -1 none, 0 home, 1 SDEC, 2 admit
 ``ed_departure``       left A&E (home, to SDEC, to a bed, or diverted)
 ``sdec_refused``       referred to SDEC but it was closed or full: admitted
 ``sdec_start/sdec_end``SDEC episode
@@ -29,7 +31,7 @@ Columns (all 1-D numpy arrays of the same length):
 ``diverted``           time sent to another system for want of a bed
 ``bed_start``          took an acute bed (0 for the starting state)
 ``t_fit``              medically fit: treatment over, discharge pathway begins
-``pathway``            -1 none, 0..3 for P0..P3
+``pathway``            :class:`sim.codes.Pathway`: -1 none, 0..3 for P0..P3
 ``bed_end``            left the acute bed
 ``comm_start/comm_end`` P1-P3 community episode
 =====================  =====================================================
@@ -37,11 +39,13 @@ Columns (all 1-D numpy arrays of the same length):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from .params import ModelParams
+from ..scenario.params import ModelParams
 
 FLOAT_COLUMNS = (
     "t_arrival",
@@ -92,3 +96,32 @@ class Record:
 
     def __getitem__(self, column: str) -> np.ndarray:
         return self.patients[column]
+
+
+class Sink(Protocol):
+    """Where a streaming engine hands what happened, as it happens.
+
+    ``rep`` holds each row's position (0..R-1) among the replications the sink
+    was made for. Patient rows come once each, when the patient leaves (or at
+    the end, for those still inside), in any order and any number of chunks;
+    acute-bed events come in time order per replication.
+    """
+
+    def add_patients(self, rep: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
+        """Complete patient rows (the columns above; ``parent`` is not read)."""
+
+    def add_acute_events(self, rep: np.ndarray, times: np.ndarray, deltas: np.ndarray) -> None:
+        """Changes of acute-bed occupancy: ``deltas[i]`` beds taken (+1) or freed (-1)."""
+
+
+def acute_events(patients: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One replication's acute occupancy changes from its rows: (times, deltas), by time."""
+    start = patients["bed_start"]
+    took = ~np.isnan(start)
+    end = patients["bed_end"][took]
+    times = np.concatenate((start[took], end[~np.isnan(end)]))
+    deltas = np.concatenate(
+        (np.ones(int(took.sum()), np.int64), -np.ones(int((~np.isnan(end)).sum()), np.int64))
+    )
+    order = np.argsort(times, kind="stable")
+    return times[order], deltas[order]

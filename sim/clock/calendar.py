@@ -20,11 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
-HOURS_PER_DAY = 24
-HOURS_PER_WEEK = 168
-# Events that land within this many hours of an hour boundary count as on it:
-# floating-point sums of hours can fall a hair short of the boundary.
-EPS_HOURS = 1e-7
+from ..codes import EPS_HOURS, HOURS_PER_DAY, HOURS_PER_WEEK
 
 
 def fy_start_year(day: dt.date) -> int:

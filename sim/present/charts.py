@@ -31,24 +31,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..codes import SERVICE_NAMES, WEEKDAYS
+from ..metrics import catalogue
+
 Chart = alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.FacetChart
 
 WIDTH = 640
 """Width of a full-width chart in pixels (the report's column is a little wider)."""
 HALF_WIDTH = 280
 HEIGHT = 260
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-PATHWAYS = {
-    "delayed_bed_days_p1": "P1 home care / reablement",
-    "delayed_bed_days_p2": "P2 intermediate care beds",
-    "delayed_bed_days_p3": "P3 care home",
-}
-SERVICES = {
-    "urgent_response": "Urgent response",
-    "p1": "P1 home care",
-    "p2": "P2 intermediate care",
-    "p3": "P3 care home",
-}
+PATHWAYS = {f"delayed_bed_days_{k}": SERVICE_NAMES[k] for k in ("p1", "p2", "p3")}
+"""The delayed-bed-day metrics by pathway, and how the chart names them."""
 FOUR_HOUR_STANDARD = 0.95
 """The A&E operational standard: 95% of attendances within 4 hours."""
 PLANNING_OCCUPANCY = 0.92
@@ -287,7 +280,9 @@ def weekly_pattern(daily: pd.DataFrame, series: str = "delayed") -> Chart:
         alt.Chart(cells)
         .mark_rect()
         .encode(
-            x=alt.X("weekday:O", title="Day of week", sort=WEEKDAYS, axis=alt.Axis(labelAngle=0)),
+            x=alt.X(
+                "weekday:O", title="Day of week", sort=list(WEEKDAYS), axis=alt.Axis(labelAngle=0)
+            ),
             y=alt.Y("month_label:O", title="Month", sort=months),
             color=alt.Color(
                 "value:Q", title="Patients (mean)", scale=alt.Scale(scheme="orangered")
@@ -380,7 +375,7 @@ def _hour_grid(cells: pd.DataFrame, colour: alt.Color, unit: str, what: str) -> 
                 sort=list(range(24)),
                 axis=alt.Axis(labelAngle=0, labelExpr="datum.value % 3 ? '' : datum.value"),
             ),
-            y=alt.Y("weekday:O", title=None, sort=WEEKDAYS),
+            y=alt.Y("weekday:O", title=None, sort=list(WEEKDAYS)),
             color=colour,
             tooltip=[
                 alt.Tooltip("scenario_label:N", title="Scenario"),
@@ -411,7 +406,7 @@ def hour_of_week_heatmap(
     if rows.empty:
         return _empty(f"No hour-of-week series '{series}' in these results.")
     names = _order(rows["scenario"])
-    title, unit = HOUR_OF_WEEK_LABELS.get(series, (_metric_title(series), "Patients"))
+    title, unit = HOUR_OF_WEEK_LABELS.get(series, (catalogue.label(series), "Patients"))
     cells = _hour_cells(rows, ["scenario"])
     level = alt.Color(
         "mean:Q",
@@ -616,15 +611,15 @@ def community(summary: pd.DataFrame, period: str = "all") -> Chart:
     rows = summary[summary["period"] == period].copy()
     parts = rows["metric"].str.extract(r"^community_(occupancy|wait_days)_(.+)$")
     rows["measure"], rows["service"] = parts[0], parts[1]
-    rows = rows[rows["measure"].notna() & rows["service"].isin(list(SERVICES))]
+    rows = rows[rows["measure"].notna() & rows["service"].isin(list(SERVICE_NAMES))]
     if rows.empty:
         return _empty("No community service metrics in these results.")
-    rows["service_label"] = rows["service"].map(SERVICES)
+    rows["service_label"] = rows["service"].map(SERVICE_NAMES)
     rows["scenario_label"] = rows["scenario"].map(readable)
     # counts and waits are never negative: a symmetric CI of few replications is cut at 0
     rows["ci_low"] = rows["ci_low"].clip(lower=0.0)
     colour = _scenario_colour(names)
-    services = [SERVICES[s] for s in SERVICES if s in set(rows["service"])]
+    services = [SERVICE_NAMES[s] for s in SERVICE_NAMES if s in set(rows["service"])]
     panels = []
     for measure, title, axis_title, fmt in (
         ("occupancy", "Occupancy", "Places in use / places (mean)", ".1%"),
@@ -1027,18 +1022,6 @@ def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
 # --- sweeps -------------------------------------------------------------------------------------
 
 
-def _metric_title(metric: str) -> str:
-    """``delayed_bed_days_p1`` -> ``Delayed bed days p1``."""
-    text = readable(metric)
-    return text[:1].upper() + text[1:]
-
-
-def _share_metric(metric: str) -> bool:
-    return metric.endswith(("_share", "_at_or_above_92", "_time_full")) or metric.startswith(
-        ("acute_occupancy", "community_occupancy")
-    )
-
-
 def _numbers_if_all(values: pd.Series) -> pd.Series:
     """Parameter values as numbers when they all are (a sweep may vary a schedule string)."""
     numbers = pd.to_numeric(values, errors="coerce")
@@ -1061,7 +1044,7 @@ def sweep_heatmap(
     cells = cells.rename(columns={x_path: "x", y_path: "y"})
     cells["x"] = _numbers_if_all(cells["x"])
     cells["y"] = _numbers_if_all(cells["y"])
-    share = _share_metric(metric)
+    share = catalogue.unit(metric) == "share"
     fmt = ".1%" if share else ",.0f" if cells["mean"].abs().max() >= 10 else ",.2f"
     xs = sorted(cells["x"].unique())
     ys = sorted(cells["y"].unique(), reverse=True)
@@ -1072,12 +1055,12 @@ def sweep_heatmap(
     tooltip = [
         alt.Tooltip("x:O", title=readable(x_path)),
         alt.Tooltip("y:O", title=readable(y_path)),
-        alt.Tooltip("mean:Q", title=_metric_title(metric), format=fmt),
+        alt.Tooltip("mean:Q", title=catalogue.label(metric), format=fmt),
     ]
     heat = base.mark_rect().encode(
         color=alt.Color(
             "mean:Q",
-            title=_metric_title(metric),
+            title=catalogue.label(metric),
             scale=alt.Scale(scheme="yelloworangered"),
             legend=alt.Legend(format=fmt),
         ),
@@ -1094,7 +1077,7 @@ def sweep_heatmap(
     return alt.layer(heat, text).properties(
         width=max(240, min(WIDTH - 160, 80 * len(xs))),
         height=max(120, min(HEIGHT + 100, 44 * len(ys))),
-        title=_title(_metric_title(metric), subtitle=f"Mean over replications ({shown})"),
+        title=_title(catalogue.label(metric), subtitle=f"Mean over replications ({shown})"),
     )
 
 
@@ -1136,7 +1119,7 @@ def sensitivity(
                 change = (at - overall) / abs(overall) if overall else 0.0
                 bars.append(
                     {
-                        "metric": _metric_title(metric),
+                        "metric": catalogue.label(metric),
                         "parameter": readable(path),
                         "end": f"at its {end} value",
                         "value": float(value),

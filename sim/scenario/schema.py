@@ -1,35 +1,26 @@
-"""Scenario files: TOML in, one frozen, validated scenario out.
+"""The scenario schema: TOML data in, one frozen, validated :class:`Scenario` out.
 
-A scenario file describes a local health system (demand by cohort, A&E,
-SDEC, acute beds, community services, costs) and how to run it (``[run]``).
-Every key is typed and carries its unit in its name (``los_days``,
-``time_to_decision_minutes``, ``amount_gbp``); unknown keys are errors.
-
-A file may build on another with ``extends = "baseline.toml"`` (relative to
-the file): tables merge key by key, anything else (numbers, strings, lists,
-arrays of tables, distribution tables with a ``dist`` key) is replaced whole.
-A variant in code is made the same way::
+A scenario describes a local health system (demand by cohort, A&E, SDEC,
+acute beds, community services, costs) and how to run it (``[run]``). Every
+key is typed and carries its unit in its name (``los_days``,
+``time_to_decision_minutes``, ``amount_gbp``); unknown keys are errors::
 
     base = load_scenario("configs/baseline.toml")
     more_p2 = base.override({"community.p2.places": 120})
 
-Errors name the file, the key, the rule and the value::
-
-    configs/x.toml: acute.beds must be >= 0, got -5
-
-The schema is written with pydantic; :func:`format_errors` turns its errors
-into those one-line messages. See docs/scenario.md for every key.
+The schema is written with pydantic; :mod:`sim.scenario.messages` turns its
+errors into one line per problem (``configs/x.toml: acute.beds must be >= 0,
+got -5``) and :mod:`sim.scenario.files` reads files and follows ``extends``.
+See docs/scenario.md for every key.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import difflib
 import math
 import re
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -45,13 +36,13 @@ from pydantic import (
     model_validator,
 )
 
-from .calendar import Calendar
-from .distributions import Distribution, Fixed, Uniform
-from .schedule import HOURS_PER_WEEK, Schedule
-
-SERVICES = ("urgent_response", "p1", "p2", "p3")
-"""Community services, in a fixed order. p1-p3 take discharges on that pathway."""
-PATHWAYS = ("p0", "p1", "p2", "p3")
+from ..clock.calendar import Calendar
+from ..clock.schedule import Schedule
+from ..codes import HOURS_PER_WEEK, SERVICES
+from ..errors import ScenarioError
+from ..rng.distributions import Distribution, Fixed, Uniform
+from .files import resolve_file, set_dotted
+from .messages import NAME_PATTERN, at_key, format_errors
 
 UNLIMITED: Literal["unlimited"] = "unlimited"
 
@@ -72,14 +63,6 @@ MAX_COUNT = 10_000_000
 """Largest count in a starting state."""
 FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 """The range of start dates (and so of calendars) the engines can represent."""
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be read or is not valid; one message per problem."""
-
-    def __init__(self, messages: Sequence[str]) -> None:
-        self.messages = list(messages)
-        super().__init__("\n".join(self.messages))
 
 
 def _unlimited_or_int(value: Any) -> Any:
@@ -113,11 +96,12 @@ Gbp = Annotated[float, Field(ge=0, le=MAX_GBP)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Fraction = Annotated[float, Field(gt=-1, le=10)]
 """A relative change: -0.23 is 23% less, 0.5 is half as much again."""
-_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
-Identifier = Annotated[str, Field(pattern=_NAME_PATTERN, max_length=40)]
+Identifier = Annotated[str, Field(pattern=NAME_PATTERN, max_length=40)]
 
 
-class _Model(BaseModel):
+class StrictModel(BaseModel):
+    """The base of every scenario table: frozen, unknown keys refused, no NaN or infinity."""
+
     model_config = ConfigDict(
         extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True, strict=False
     )
@@ -158,7 +142,7 @@ Duration = Annotated[Distribution, AfterValidator(_bounded_duration)]
 """A distribution of a duration, with a finite mean and variance of sane size."""
 
 
-class RunSpec(_Model):
+class RunSpec(StrictModel):
     """How to run: calendar, warm-up, replications and seed."""
 
     start_date: dt.date = Field(default=dt.date(2016, 4, 4), ge=FIRST_DATE, le=LAST_DATE)
@@ -168,7 +152,7 @@ class RunSpec(_Model):
     seed: int = Field(default=1, ge=0, lt=2**63)
 
 
-class ArrivalProfile(_Model):
+class ArrivalProfile(StrictModel):
     """Shape of arrivals over the week: 168 hourly weights, or day x hour weights.
 
     Weights need not sum to one; they are normalised. A zero weight means no
@@ -224,7 +208,7 @@ MonthMultipliers = Annotated[
 ]
 
 
-class PathwayMix(_Model):
+class PathwayMix(StrictModel):
     """Shares of discharges by pathway (must sum to 1)."""
 
     p0: Probability = 1.0
@@ -240,7 +224,7 @@ class PathwayMix(_Model):
         return self
 
 
-class ReadmissionRisk(_Model):
+class ReadmissionRisk(StrictModel):
     """Probability of an emergency re-attendance after discharge, by route home."""
 
     p0: Probability = 0.0
@@ -250,7 +234,7 @@ class ReadmissionRisk(_Model):
     urgent_response: Probability = 0.0
 
 
-class Cohort(_Model):
+class Cohort(StrictModel):
     """A population group with its own demand, acuity and discharge needs."""
 
     label: str = ""
@@ -285,12 +269,12 @@ class Cohort(_Model):
         return float(shares[min(max(fy_index, 0), len(shares) - 1)])
 
 
-class Demand(_Model):
+class Demand(StrictModel):
     month_multipliers: MonthMultipliers = (1.0,) * 12
     profiles: dict[Identifier, ArrivalProfile] = {}
 
 
-class ED(_Model):
+class ED(StrictModel):
     """The emergency department: treatment places and time to a decision."""
 
     cubicles: Capacity = UNLIMITED
@@ -305,7 +289,7 @@ class ED(_Model):
         return v
 
 
-class SDEC(_Model):
+class SDEC(StrictModel):
     """Same-day emergency care: chairs, opening hours, episode length, outcome."""
 
     chairs: Capacity = 0
@@ -322,7 +306,7 @@ class SDEC(_Model):
         return v
 
 
-class BedChange(_Model):
+class BedChange(StrictModel):
     date: dt.date
     beds: Capacity
 
@@ -340,7 +324,7 @@ def _dates_increase(changes: Sequence[Any], what: str) -> None:
         raise ValueError(f"{what} dates must be strictly increasing, got {[str(d) for d in dates]}")
 
 
-class Acute(_Model):
+class Acute(StrictModel):
     """The acute bed pool."""
 
     beds: Capacity
@@ -361,7 +345,7 @@ class Acute(_Model):
         return self
 
 
-class Workforce(_Model):
+class Workforce(StrictModel):
     """Community capacity derived from staff.
 
     Each support worker takes ``supervision_fte_per_support_fte`` of a qualified
@@ -397,7 +381,7 @@ class Workforce(_Model):
         )
 
 
-class _PlacesOrWorkforce(_Model):
+class _PlacesOrWorkforce(StrictModel):
     """Capacity given directly (``places``) or derived from staff (``workforce``)."""
 
     places: Capacity | None = None
@@ -437,31 +421,31 @@ class CommunityService(_PlacesOrWorkforce):
         return self
 
 
-class Community(_Model):
+class Community(StrictModel):
     urgent_response: CommunityService | None = None
     p1: CommunityService | None = None
     p2: CommunityService | None = None
     p3: CommunityService | None = None
 
 
-class Readmission(_Model):
+class Readmission(StrictModel):
     delay_days: Duration = Field(default_factory=lambda: Uniform(low=0, high=30))
 
 
-class ServiceCounts(_Model):
+class ServiceCounts(StrictModel):
     urgent_response: Count = 0
     p1: Count = 0
     p2: Count = 0
     p3: Count = 0
 
 
-class DelayedCounts(_Model):
+class DelayedCounts(StrictModel):
     p1: Count = 0
     p2: Count = 0
     p3: Count = 0
 
 
-class InitialState(_Model):
+class InitialState(StrictModel):
     """Today's position: patients already in beds and in community services at t = 0."""
 
     acute_treating: Count = 0
@@ -469,20 +453,20 @@ class InitialState(_Model):
     community_in_use: ServiceCounts = ServiceCounts()
 
 
-class Investment(_Model):
+class Investment(StrictModel):
     financial_year: Annotated[str, Field(pattern=r"^\d{4}/\d{2}$")]
     amount_gbp: Gbp
     label: str = "investment"
 
 
-class PlaceDayCosts(_Model):
+class PlaceDayCosts(StrictModel):
     urgent_response: Gbp = 0.0
     p1: Gbp = 0.0
     p2: Gbp = 0.0
     p3: Gbp = 0.0
 
 
-class Costs(_Model):
+class Costs(StrictModel):
     """Unit costs in pounds sterling."""
 
     ed_attendance_admitted_gbp: Gbp = 0.0
@@ -496,7 +480,7 @@ class Costs(_Model):
     investment: tuple[Investment, ...] = ()
 
 
-class Plan(_Model):
+class Plan(StrictModel):
     """How a plan reports its changes: against a baseline year as well as a comparator."""
 
     baseline_year: str | None = None
@@ -537,7 +521,7 @@ def _check_financial_year(v: str) -> None:
         raise ValueError(f"must be a financial year like 2016/17, got {v!r}")
 
 
-class Scenario(_Model):
+class Scenario(StrictModel):
     """A validated, frozen scenario. Build with :func:`load_scenario` or :meth:`from_dict`."""
 
     name: Annotated[str, Field(max_length=100)] = ""
@@ -572,7 +556,7 @@ class Scenario(_Model):
             for key in ("arrival_profile", "direct_profile"):
                 profile = getattr(cohort, key)
                 if profile not in known:
-                    raise _at(
+                    raise at_key(
                         f"cohorts.{name}.{key}",
                         f"must name a profile in demand.profiles ({', '.join(sorted(known))})",
                         profile,
@@ -582,7 +566,7 @@ class Scenario(_Model):
                     getattr(cohort.pathway, pathway) > 0
                     and getattr(self.community, pathway) is None
                 ):
-                    raise _at(
+                    raise at_key(
                         f"cohorts.{name}.pathway.{pathway}",
                         f"needs a [community.{pathway}] service",
                         getattr(cohort.pathway, pathway),
@@ -591,7 +575,7 @@ class Scenario(_Model):
             if (max(shares) if isinstance(shares, tuple) else shares) > 0 and (
                 self.community.urgent_response is None
             ):
-                raise _at(
+                raise at_key(
                     f"cohorts.{name}.avoidable_share",
                     "needs a [community.urgent_response] service",
                     shares,
@@ -601,7 +585,7 @@ class Scenario(_Model):
             in_use = getattr(state.community_in_use, service)
             spec = getattr(self.community, service)
             if in_use and spec is None:
-                raise _at(
+                raise at_key(
                     f"initial_state.community_in_use.{service}",
                     f"needs a [community.{service}] service",
                     in_use,
@@ -612,21 +596,21 @@ class Scenario(_Model):
                 and spec.capacity != UNLIMITED
                 and in_use > spec.capacity
             ):
-                raise _at(
+                raise at_key(
                     f"initial_state.community_in_use.{service}",
                     f"must be <= the service's places ({spec.capacity})",
                     in_use,
                 )
         for pathway in ("p1", "p2", "p3"):
             if getattr(state.delayed, pathway) and getattr(self.community, pathway) is None:
-                raise _at(
+                raise at_key(
                     f"initial_state.delayed.{pathway}",
                     f"needs a [community.{pathway}] service",
                     getattr(state.delayed, pathway),
                 )
         occupied = state.acute_treating + state.delayed.p1 + state.delayed.p2 + state.delayed.p3
         if occupied and isinstance(self.acute.beds, int) and occupied > self.acute.beds:
-            raise _at(
+            raise at_key(
                 "initial_state",
                 f"must occupy no more than acute.beds ({self.acute.beds})",
                 occupied,
@@ -635,13 +619,13 @@ class Scenario(_Model):
         if year is not None:
             years = _reported_years(self.run)
             if year not in years:
-                raise _at(
+                raise at_key(
                     "plan.baseline_year",
                     f"must be a financial year the run reports ({', '.join(years)})",
                     year,
                 )
         if occupied and self.run.warm_up_days:
-            raise _at(
+            raise at_key(
                 "run.warm_up_days",
                 "must be 0 when an initial_state is given "
                 "(start from today's position or warm up from empty, not both)",
@@ -660,7 +644,7 @@ class Scenario(_Model):
         try:
             scenario = cls.model_validate(raw)
         except ValidationError as exc:
-            raise ScenarioError(format_errors(exc, source, raw)) from None
+            raise ScenarioError(format_errors(exc, source, raw, cls)) from None
         scenario._source = source
         scenario._raw = raw
         return scenario
@@ -680,7 +664,7 @@ class Scenario(_Model):
         """
         raw = copy.deepcopy(self._raw)
         for dotted, value in changes.items():
-            _set_dotted(raw, dotted, value, self._source)
+            set_dotted(raw, dotted, value, self._source)
         if name is not None:
             raw["name"] = name
         return Scenario.from_dict(raw, source=self._source)
@@ -697,298 +681,6 @@ def _reported_years(run: RunSpec) -> list[str]:
     return [p.label for p in periods if p.label != "all"]
 
 
-def _at(path: str, rule: str, value: Any) -> ValueError:
-    return ValueError(f"@{path}@ {rule}, got {_show(value)}")
-
-
-def _show(value: Any) -> str:
-    """A value as a message shows it: short, whatever its size."""
-    if isinstance(value, str):
-        return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        if abs(value) < 10**15:
-            return str(value)
-        # str() of an int over 4300 digits raises; the size is what matters here
-        digits = math.floor(value.bit_length() * math.log10(2)) + 1
-        return f"a whole number of about {digits:,} digits"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list | tuple):
-        if len(value) > 8:
-            return f"a list of {len(value)} values"
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    text = str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-_VERBS = {"must", "needs", "is", "occupies", "has"}
-
-_RULES = {
-    "greater_than_equal": "must be >= {ge}",
-    "greater_than": "must be > {gt}",
-    "less_than_equal": "must be <= {le}",
-    "less_than": "must be < {lt}",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "finite_number": "must be a finite number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "string_type": "must be text",
-    "date_type": "must be a date like 2016-04-01",
-    "date_parsing": "must be a date like 2016-04-01",
-    "date_from_datetime_parsing": "must be a date like 2016-04-01",
-    "date_from_datetime_inexact": "must be a date with no time of day",
-    "dict_type": "must be a table",
-    "model_type": "must be a table",
-    "model_attributes_type": "must be a table",
-    "tuple_type": "must be a list",
-    "list_type": "must be a list",
-    "too_short": "must have at least {min_length} item(s)",
-    "too_long": "must have at most {max_length} item(s)",
-    "string_pattern_mismatch": "must match {pattern}",
-    "string_too_long": "must be at most {max_length} characters",
-    "literal_error": "must be one of {expected}",
-    "union_tag_invalid": "must name a distribution: dist = one of {expected_tags}",
-    "union_tag_not_found": "needs a 'dist' key naming the distribution",
-}
-
-
-def _walk(raw: Any, loc: Sequence[Any]) -> tuple[list[str], Any, bool]:
-    """Follow a pydantic error location through the input, dropping non-key parts.
-
-    Pydantic puts union tags and validator names into locations; only the
-    parts that are real keys (or list indices) of the input make the path.
-    """
-    path: list[str] = []
-    node: Any = raw
-    found = True
-    for part in loc:
-        if isinstance(node, Mapping) and part in node:
-            path.append(str(part))
-            node = node[part]
-        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
-            path.append(f"[{part}]")
-            node = node[part]
-        elif (isinstance(node, Mapping) or isinstance(part, int)) and (
-            isinstance(part, str) and not _is_internal(part)
-        ):
-            path.append(part)  # a missing or unknown key names itself
-            found = False
-            node = None
-        # else: an internal location part (tag name, validator) - skip it
-    return path, node, found
-
-
-def _is_internal(part: str) -> bool:
-    return "[" in part or part in {
-        "lognormal",
-        "exponential",
-        "gamma",
-        "fixed",
-        "uniform",
-        "empirical",
-        "int",
-        "str",
-        "literal['unlimited']",
-        "tuple",
-        "function-before",
-        "function-after",
-    }
-
-
-def _join(path: Sequence[str]) -> str:
-    return ".".join(path).replace(".[", "[") or "(top level)"
-
-
-def format_errors(
-    exc: ValidationError, source: str, raw: Mapping[str, Any], root: type[BaseModel] | None = None
-) -> list[str]:
-    """One message per problem: ``file: key.path rule, got value``.
-
-    ``root`` is the model that was validated (a scenario by default); unknown
-    keys are matched against its field names for a 'did you mean' hint.
-    """
-    messages: list[str] = []
-    seen: set[str] = set()
-    for err in exc.errors(include_url=False):
-        path, node, _ = _walk(raw, err["loc"])
-        kind = err["type"]
-        ctx = err.get("ctx") or {}
-        where = _join(path)
-        if kind == "extra_forbidden":
-            parent = _walk(raw, err["loc"][:-1])[1]
-            msg = f"{where} is not a known key"
-            hint = _suggest(str(err["loc"][-1]), err, parent, root or Scenario)
-            if hint and hint != str(err["loc"][-1]):
-                msg += f" (did you mean '{hint}'?)"
-        elif kind == "missing":
-            msg = f"{where} is required"
-        elif kind in ("value_error", "assertion_error"):
-            text = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
-            if text.startswith("@"):
-                where, _, text = text[1:].partition("@ ")
-            given = err.get("input")
-            if ", got " not in text and not isinstance(given, Mapping) and _show(given) not in text:
-                text += f", got {_show(err['input'])}"
-            sep = " " if text.split(" ", 1)[0] in _VERBS else ": "
-            msg = f"{where}{sep}{text}"
-        elif kind == "union_tag_invalid":
-            rule = _RULES[kind].format(**ctx)
-            msg = f"{where} {rule}, got {_show(ctx.get('tag'))}"
-        elif kind.startswith("date") and not isinstance(err.get("input"), str | dt.date):
-            msg = f"{where} {_RULES['date_type']}, got {_show(err.get('input', node))}"
-        elif kind in _RULES:
-            shown = {
-                k: (f"{v:g}" if isinstance(v, float) else f"{v:,}" if type(v) is int else v)
-                for k, v in ctx.items()
-            }
-            try:
-                rule = _RULES[kind].format(**shown)
-            except (KeyError, IndexError):
-                rule = _RULES[kind]
-            if kind == "string_pattern_mismatch" and ctx.get("pattern") == _NAME_PATTERN:
-                rule = "must be a lower-case name of letters, digits and _ (used in metric names)"
-            msg = f"{where} {rule}, got {_show(err.get('input', node))}"
-        else:
-            msg = f"{where}: {err['msg']}, got {_show(err.get('input', node))}"
-        if msg not in seen:
-            seen.add(msg)
-            messages.append(f"{source}: {msg}")
-    return messages
-
-
-def _suggest(key: str, err: Any, parent: Any, root: type[BaseModel]) -> str | None:
-    """The nearest known key to an unknown one, from the model's field names."""
-    names = _known_keys(err["loc"][:-1], root)
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _known_keys(loc: Sequence[Any], root: type[BaseModel]) -> list[str]:
-    model: Any = root
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = getattr(model, "model_fields", None)
-        if fields is None or part not in fields:
-            if isinstance(part, str) and model is not None and hasattr(model, "model_fields"):
-                # a dict of models (cohorts.NAME) or a union tag: look through it
-                continue
-            return []
-        annotation = fields[part].annotation
-        model = _inner_model(annotation)
-    fields = getattr(model, "model_fields", None) or {}
-    return [f.alias or name for name, f in fields.items()]
-
-
-def _inner_model(annotation: Any) -> Any:
-    """The model class inside Optional[...], tuple[...], dict[str, ...]."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-# --- files ----------------------------------------------------------------------------------
-
-
-MAX_FILE_BYTES = 10_000_000
-"""A scenario file is a few kilobytes; anything this big is not one."""
-
-
-def _read_toml(path: Path, shown: str) -> dict[str, Any]:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ScenarioError(
-                [f"{shown}: is not a scenario file (larger than {MAX_FILE_BYTES:,} bytes)"]
-            )
-        # utf-8-sig: Windows editors often start a UTF-8 file with a byte-order mark
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ScenarioError([f"{shown}: no such file"]) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            [f"{shown}: cannot read the file: it is not UTF-8 text (byte {exc.start})"]
-        ) from None
-    except OSError as exc:
-        raise ScenarioError([f"{shown}: cannot read the file ({exc.strerror or exc})"]) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([f"{shown}: not valid TOML: {exc}"]) from None
-    except RecursionError:
-        raise ScenarioError([f"{shown}: not valid TOML: lists or tables nested too deep"]) from None
-    except ValueError as exc:  # an integer of more than 4300 digits
-        raise ScenarioError([f"{shown}: not valid TOML: {exc}"]) from None
-
-
-_ALTERNATIVES = (frozenset({"places", "workforce"}),)
-"""Keys that replace one another: a child giving ``workforce`` drops the parent's ``places``."""
-
-
-def _drop_replaced(table: dict[str, Any], given: Iterable[str]) -> None:
-    """Remove from ``table`` the alternatives of the keys about to be ``given``."""
-    for group in _ALTERNATIVES:
-        named = group.intersection(given)
-        if named:
-            for other in group - named:
-                table.pop(other, None)
-
-
-def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; a distribution table (one with ``dist``) replaces whole."""
-    out = copy.deepcopy(base)
-    _drop_replaced(out, child.keys())
-    for key, value in child.items():
-        if isinstance(value, Mapping) and "dist" not in value and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def resolve_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A scenario file's data with everything it ``extends`` merged in."""
-    path = Path(path)
-    shown = str(path)
-    real = path.resolve()
-    if real in _chain:
-        cycle = " -> ".join(str(p.name) for p in (*_chain, real))
-        raise ScenarioError([f"{shown}: extends makes a cycle ({cycle})"])
-    data = _read_toml(path, shown)
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
-        raise ScenarioError([f"{shown}: extends must be a file name, got {_show(parent)}"])
-    parent_path = path.parent / parent
-    try:
-        found = "\0" not in parent and parent_path.is_file()
-    except OSError:  # a name too long for the file system
-        found = False
-    if not found:
-        raise ScenarioError(
-            [
-                f"{shown}: extends must name an existing file, got {_show(parent)} "
-                f"(looked for {_show(str(parent_path))})"
-            ]
-        )
-    base = resolve_file(parent_path, (*_chain, real))
-    base.pop("name", None)
-    base.pop("description", None)
-    return _merge(base, data)
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """Read, merge and validate a scenario file; raise ScenarioError if it is not valid.
 
@@ -1001,18 +693,3 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     data = resolve_file(path)
     return Scenario.from_dict(data, source=str(path))
-
-
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, source: str) -> None:
-    parts = dotted.split(".")
-    node: Any = raw
-    for i, part in enumerate(parts[:-1]):
-        nxt = node.get(part) if isinstance(node, dict) else None
-        if nxt is None:
-            nxt = node[part] = {}
-        if not isinstance(nxt, dict):
-            where = ".".join(parts[: i + 1])
-            raise ScenarioError([f"{source}: cannot override {dotted}: {where} is not a table"])
-        node = nxt
-    _drop_replaced(node, [parts[-1]])
-    node[parts[-1]] = copy.deepcopy(value)

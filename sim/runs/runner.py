@@ -20,36 +20,26 @@ The runner holds no state between calls.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import functools
 import math
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .analysis import summarise
-from .config import Scenario, ScenarioError
-from .invariants import assert_ok
-from .metrics import Tables, record_tables
-from .parallel import imap, pool
-from .params import ModelParams, build_params
-
-BatchEngine = Callable[[ModelParams, int, Sequence[int], bool], Tables]
-"""An engine runs a batch of replications of one scenario and returns the long
-tables of :class:`sim.metrics.Tables`, each with a leading ``replication``
-column: the metrics (replication, metric, period, value), the daily series
-(replication, date, series, value), the hour-of-week profiles and the A&E
-time histogram.
-
-Replication ``r`` must give the same rows whatever batch it runs in: that is
-what makes results independent of the number of workers."""
+from .._version import __version__
+from ..analysis import summarise
+from ..engines import registry
+from ..engines.registry import DEFAULT_ENGINE
+from ..errors import ScenarioError
+from ..metrics.accumulator import MetricAccumulator, Tables
+from ..model.invariants import assert_ok
+from ..scenario.params import CostParams, ModelParams, build_costs, build_params
+from ..scenario.schema import Scenario
+from .parallel import imap, workers_for
+from .results import Results
 
 
 def concat_tables(parts: Sequence[Tables]) -> Tables:
@@ -57,146 +47,32 @@ def concat_tables(parts: Sequence[Tables]) -> Tables:
     return Tables(*(pd.concat(frames, ignore_index=True) for frames in zip(*parts, strict=True)))
 
 
-def _simpy(params: ModelParams, seed: int, replications: Sequence[int], check: bool) -> Tables:
-    from .engine_simpy import SimPyEngine, simulate
-    from .metrics import MetricAccumulator
-
-    if not check:  # stream: keep only the patients in the system, whatever the horizon
-        sink = MetricAccumulator(params, replications)
-        for position, replication in enumerate(replications):
-            SimPyEngine(params, seed, replication, sink=sink, position=position).stream()
-        return sink.finish()
-    parts = []
-    for replication in replications:
-        record = simulate(params, seed, replication)
-        if check:
-            assert_ok(record)
-        parts.append(record_tables(record))
-    return concat_tables(parts)
-
-
-def _fast(params: ModelParams, seed: int, replications: Sequence[int], check: bool) -> Tables:
-    from .engine_fast import FastEngine
-    from .metrics import MetricAccumulator
-
-    sink = MetricAccumulator(params, replications)
-    records = FastEngine(params, seed, replications, sink=sink, collect=check).run()
-    for record in records or []:
-        assert_ok(record)
-    return sink.finish()
-
-
-ENGINES: dict[str, BatchEngine] = {"simpy": _simpy, "fast": _fast}
-PLANNED_ENGINES: dict[str, str] = {}
-
-
-ONE_AT_A_TIME_ENGINES = frozenset({"simpy"})
-"""Engines that run replications one after another (any other is taken to vectorise)."""
-
-
 def check_by_default() -> bool:
     """Invariant checks are on when LEFTSHIFT_CHECK is set (the test suite sets it)."""
     return os.environ.get("LEFTSHIFT_CHECK", "") not in ("", "0", "false", "no")
-
-
-def get_engine(name: str) -> BatchEngine:
-    if name in ENGINES:
-        return ENGINES[name]
-    if name in PLANNED_ENGINES:
-        raise ScenarioError([f"engine '{name}' is not available: {PLANNED_ENGINES[name]}"])
-    raise ScenarioError([f"engine must be one of {', '.join(ENGINES)}, got '{name}'"])
 
 
 def run_batch(
     params: ModelParams,
     seed: int,
     replications: Sequence[int],
-    engine: str = "simpy",
+    engine: str = DEFAULT_ENGINE,
     check: bool = False,
+    costs: CostParams | None = None,
 ) -> Tables:
-    """Some replications of one scenario: its tables, without the scenario column."""
-    return get_engine(engine)(params, seed, list(replications), check)
+    """Some replications of one scenario: its tables, without the scenario column.
 
-
-@dataclass(frozen=True)
-class Results:
-    """Tables from one or more scenarios' replications."""
-
-    summary: pd.DataFrame
-    replications: pd.DataFrame
-    daily: pd.DataFrame
-    meta: dict[str, Any] = field(default_factory=dict)
-    scenarios: tuple[Scenario, ...] = ()
-    hour_of_week: pd.DataFrame | None = None
-    """scenario, replication, series, weekday, hour, value (``None``: not kept)."""
-    ed_time: pd.DataFrame | None = None
-    """scenario, replication, period, outcome, hours_from, hours_to, attendances."""
-
-    def without_long_tables(self) -> Results:
-        """The same results without the daily, hour-of-week and A&E-time tables.
-
-        For after :meth:`save`: the command line keeps only what its summary table
-        needs while the report is drawn (at 1,000 replications x 5 years the daily
-        table alone is about 600 MB).
-        """
-        return replace(
-            self,
-            daily=self.daily.iloc[:0].copy(),
-            hour_of_week=None if self.hour_of_week is None else self.hour_of_week.iloc[:0].copy(),
-            ed_time=None if self.ed_time is None else self.ed_time.iloc[:0].copy(),
-        )
-
-    def value(self, metric: str, period: str = "all", scenario: str | None = None) -> float:
-        """The mean of one metric (for quick looks and tests)."""
-        s = self.summary
-        rows = s[(s.metric == metric) & (s.period == period)]
-        if scenario is not None:
-            rows = rows[rows.scenario == scenario]
-        if len(rows) != 1:
-            raise KeyError(f"{metric} / {period} / {scenario}: {len(rows)} rows")
-        return float(rows["mean"].iloc[0])
-
-    def save(self, out: str | Path, extra: Mapping[str, pd.DataFrame | str] | None = None) -> Path:
-        """Write summary.csv, replications.parquet, daily.parquet, scenario.json and, when
-        present, hour_of_week.parquet and ed_time.parquet.
-
-        ``extra`` adds tables by file name (``.csv`` or ``.parquet``), such as a
-        comparison, or text (a ``str``, written as UTF-8: notes, findings).
-        Files are written to a temporary folder beside ``out`` and moved in
-        only when all are complete, so an interrupted save leaves no
-        half-written file.
-        """
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-        try:
-            self.summary.to_csv(tmp / "summary.csv", index=False)
-            self.replications.to_parquet(tmp / "replications.parquet", index=False)
-            self.daily.to_parquet(tmp / "daily.parquet", index=False)
-            for name, profile in (("hour_of_week", self.hour_of_week), ("ed_time", self.ed_time)):
-                if profile is not None:
-                    profile.to_parquet(tmp / f"{name}.parquet", index=False)
-            provenance = {
-                **self.meta,
-                "scenarios": [
-                    {"name": s.name, "source": s.source, "resolved": s.to_dict()}
-                    for s in self.scenarios
-                ],
-            }
-            (tmp / "scenario.json").write_text(json.dumps(provenance, indent=2, default=str))
-            for name, table in (extra or {}).items():
-                if isinstance(table, str):
-                    (tmp / name).write_text(table, encoding="utf-8")
-                elif name.endswith(".csv"):
-                    table.to_csv(tmp / name, index=False)
-                else:
-                    table.to_parquet(tmp / name, index=False)
-            out.mkdir(exist_ok=True)
-            for item in tmp.iterdir():
-                os.replace(item, out / item.name)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return out
+    ``costs`` defaults to none at all (every cost metric 0): give
+    :func:`~sim.scenario.params.build_costs` of the scenario for its costs.
+    With ``check``, every replication's invariants are verified
+    (:class:`~sim.errors.InvariantError` if one breaks).
+    """
+    chosen = registry.get_for(engine, params)
+    replications = list(replications)
+    sink = MetricAccumulator(params, replications, costs or CostParams.free(params))
+    for record in chosen.run(params, seed, replications, sink, keep_records=check):
+        assert_ok(record)
+    return sink.finish()
 
 
 MAX_BATCH = 250
@@ -218,7 +94,7 @@ def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1) -> int:
     are at least as many scenarios (or sweep points) as workers, and never
     into batches of more than ``MAX_BATCH`` (memory).
     """
-    if engine in ONE_AT_A_TIME_ENGINES:
+    if registry.get(engine).one_at_a_time:
         return 1
     splits = max(1, math.ceil(max(slots, 1) / max(scenarios, 1)))
     size = max(1, math.ceil(reps / splits))
@@ -249,7 +125,8 @@ def run_scenario_batch(
     few); ``daily=False`` drops the daily series, the hour-of-week profiles
     and the A&E time histogram.
     """
-    tables = run_batch(build_params(scenario), seed, replications, engine, check)
+    params = build_params(scenario)
+    tables = run_batch(params, seed, replications, engine, check, build_costs(scenario, params))
     if metrics is not None:
         kept = tables.metrics["metric"].isin(list(metrics))
         tables = tables._replace(metrics=tables.metrics[kept].reset_index(drop=True))
@@ -263,14 +140,14 @@ def _check_run(reps: int, seed: int, engine: str) -> None:
         raise ScenarioError([f"reps must be >= 1, got {reps}"])
     if seed < 0:
         raise ScenarioError([f"seed must be >= 0, got {seed}"])
-    get_engine(engine)
+    registry.get(engine)
 
 
 def run_experiment(
     scenarios: Scenario | Sequence[Scenario],
     reps: int | None = None,
     seed: int | None = None,
-    engine: str = "simpy",
+    engine: str = DEFAULT_ENGINE,
     workers: int | None = None,
     scheduler: Any = None,
     check: bool | None = None,
@@ -323,7 +200,7 @@ def run_experiment(
     if first_replication < 0:
         raise ScenarioError([f"first_replication must be >= 0, got {first_replication}"])
     check = check_by_default() if check is None else check
-    with pool(workers, scheduler) as run_on:
+    with workers_for(workers, scheduler) as run_on:
         batches = [
             [first_replication + r for r in batch]
             for batch in replication_batches(
@@ -394,11 +271,20 @@ def _by_scenario(
     return concat_tables(parts)
 
 
+def runner_for(
+    engine: str, workers: int | None, scheduler: Any, check: bool | None
+) -> Callable[..., Results]:
+    """:func:`run_experiment` with where and how to run fixed; callers give what to run."""
+    return functools.partial(
+        run_experiment, engine=engine, workers=workers, scheduler=scheduler, check=check
+    )
+
+
 def run(
     scenario: Scenario,
     reps: int | None = None,
     seed: int | None = None,
-    engine: str = "simpy",
+    engine: str = DEFAULT_ENGINE,
     check: bool | None = None,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,

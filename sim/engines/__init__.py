@@ -1,0 +1,3 @@
+"""Simulation engines: the contract (`base`), which engines exist (`registry`), the SimPy
+reference engine (`reference`) and the fast engine (`vectorised`). An engine emits facts into a
+sink; it never imports metrics, analysis or presentation."""

@@ -1,0 +1,56 @@
+"""The engine contract: what every simulation engine offers the runner.
+
+An engine turns a scenario in engine units (:class:`~sim.scenario.params.ModelParams`)
+and a set of replications into facts: it streams each patient's row, as the
+patient leaves, into a :class:`~sim.model.record.Sink` (the metric
+accumulator), and on request also returns each replication's whole
+:class:`~sim.model.record.Record` for invariant checks and tests. It computes
+no metrics and draws its patients only from :mod:`sim.model.demand`, so every
+engine sees the same patients for the same seed.
+
+Adding an engine is one module with a class that satisfies :class:`Engine`,
+plus one line in :mod:`sim.engines.registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Protocol
+
+from ..model.record import Record, Sink
+from ..scenario.params import ModelParams
+
+
+class Engine(Protocol):
+    """A simulation engine, as the runner, the command line and sweeps use it."""
+
+    name: ClassVar[str]
+    """How users choose it: ``engine = "..."``, ``--engine ...``."""
+    summary: ClassVar[str]
+    """One line for ``--help`` and the docs."""
+    one_at_a_time: ClassVar[bool]
+    """True if it runs replications one after another (the runner then gives each worker
+    one replication per task); False if a batch of replications costs less per
+    replication than one alone."""
+
+    def unsupported(self, params: ModelParams) -> list[str]:
+        """What in ``params`` this engine cannot run, each naming the scenario key ([] if all)."""
+        ...
+
+    def run(
+        self,
+        params: ModelParams,
+        seed: int,
+        replications: Sequence[int],
+        sink: Sink,
+        keep_records: bool = False,
+    ) -> list[Record]:
+        """Simulate ``replications`` (replication ``r`` from the streams of ``(seed, r)``).
+
+        Patient rows and acute-bed events go to ``sink``, with ``rep`` the
+        position in ``replications``. With ``keep_records`` it also returns
+        each replication's :class:`Record` (memory grows with the horizon),
+        else an empty list. Replication ``r`` gives the same rows whatever
+        batch it runs in.
+        """
+        ...
