@@ -200,7 +200,7 @@ def test_year_charts_use_financial_years_and_the_baseline_year(comparison) -> No
     assert len(levels) == 4  # two metrics x two scenarios with a baseline year
     assert "baseline year" in json.dumps(activity.to_dict())
     pathway = _data(charts.delayed_by_pathway(summary))
-    assert {r["pathway"] for r in pathway} == set(charts.PATHWAYS.values())
+    assert {r["pathway"] for r in pathway} == set(charts.DELAYED_BY_PATHWAY.values())
     expected = summary.query("metric == 'delayed_bed_days_p2' and period == '2017/18'")
     got = {
         r["scenario"]: r["mean"]

@@ -78,7 +78,6 @@ ATTRIBUTE_BLOCK = 1024
 
 ED, DIRECT, READMISSION, INITIAL = Origin
 HOME, SDEC, ADMIT = EdOutcome.HOME, EdOutcome.SDEC, EdOutcome.ADMIT
-FIELDS = ATTRIBUTES
 _INT_DEFAULTS = {
     "rep": 0,
     "cohort": 0,
@@ -272,7 +271,7 @@ class AttributeStore:
 
     Group ``g = replication * n_cohorts + cohort`` owns rows ``off[g] ..
     off[g] + size[g]`` of ``data`` (one row per undrawn patient, one column per
-    field of ``FIELDS``); its next patient is row ``off[g] + pos[g]``. Each
+    field of ``ATTRIBUTES``); its next patient is row ``off[g] + pos[g]``. Each
     cohort has its own block size, so a rare cohort does not hold as many rows
     as a common one. A group is refilled from its own streams when it runs
     short, so replications never share draws.
@@ -292,7 +291,7 @@ class AttributeStore:
         self.blocks = list(blocks)
         self.size = np.tile(np.asarray(self.blocks, dtype=np.int64), len(streams))
         self.off = np.cumsum(self.size) - self.size
-        self.data = np.zeros((int(self.size.sum()), len(FIELDS)))
+        self.data = np.zeros((int(self.size.sum()), len(ATTRIBUTES)))
         n = len(self.size)
         self.pos = np.zeros(n, dtype=np.int64)
         self.fill = np.zeros(n, dtype=np.int64)
@@ -304,7 +303,7 @@ class AttributeStore:
         if target > self.size[g]:  # rare: a burst larger than a block
             extra = max(int(self.size[g]), target - int(self.size[g]))
             at = int(self.off[g] + self.size[g])
-            self.data = np.insert(self.data, at, np.zeros((extra, len(FIELDS))), axis=0)
+            self.data = np.insert(self.data, at, np.zeros((extra, len(ATTRIBUTES))), axis=0)
             self.size[g] += extra
             self.off[g + 1 :] += extra
         n_new = target - keep
@@ -314,12 +313,12 @@ class AttributeStore:
         o, p = int(self.off[g]), int(self.pos[g])
         block = self.data[o : o + target]
         block[:keep] = self.data[o + p : o + p + keep]
-        for j, f in enumerate(FIELDS):
+        for j, f in enumerate(ATTRIBUTES):
             block[keep:, j] = getattr(drawn, f)
         self.pos[g], self.fill[g] = 0, target
 
     def take(self, group: np.ndarray, rank: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Attribute rows [n, len(FIELDS)] for patients of ``group`` (``rank`` within it)."""
+        """Attribute rows [n, len(ATTRIBUTES)] for patients of ``group`` (``rank`` within it)."""
         short = np.flatnonzero(self.fill - self.pos < counts)
         for g in short.tolist():
             self._refill(g, int(counts[g]))
@@ -604,7 +603,7 @@ class FastEngine:
         self.discharge_wait = params.discharge_wait_h.astype(float)
         # live patients
         self.cap = 0
-        self.attr = np.zeros((0, len(FIELDS)))
+        self.attr = np.zeros((0, len(ATTRIBUTES)))
         self.cols: dict[str, np.ndarray] = {}
         self.free = np.empty(0, dtype=np.int64)
         self._grow(max(1024, 64 * R))
@@ -663,11 +662,11 @@ class FastEngine:
         old = self.cap
         for name in FLOAT_COLUMNS:
             self._extend(name, cap, np.nan, float)
-        attr = np.zeros((cap, len(FIELDS)))
+        attr = np.zeros((cap, len(ATTRIBUTES)))
         if self.cap:
             attr[: self.cap] = self.attr
         self.attr = attr
-        for j, name in enumerate(FIELDS):
+        for j, name in enumerate(ATTRIBUTES):
             self.cols["pathway_attr" if name == "pathway" else name] = attr[:, j]
         for name, default in _INT_DEFAULTS.items():
             self._extend(name, cap, default, np.int64)

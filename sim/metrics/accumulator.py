@@ -55,6 +55,7 @@ from ..codes import (
 )
 from ..model.record import COLUMNS, Record, acute_events
 from ..scenario.params import CostParams, ModelParams, Timeline
+from . import catalogue
 
 HOUR_4 = 4.0
 HOUR_12 = 12.0
@@ -97,7 +98,7 @@ ED_BIN_HOURS = 0.25
 ED_BINS = 96
 """Time in A&E is counted in 15-minute bins up to 24 hours, then one bin for longer."""
 _ED_LEFT_CODES = ED_BINS + 1
-_ED_OUTCOMES = ("not admitted", "admitted", "still in A&E")
+ED_TIME_GROUPS = ("not admitted", "admitted", "still in A&E")
 _ED_OUTCOME_OF_CODE = np.repeat(np.arange(3), [_ED_LEFT_CODES, _ED_LEFT_CODES, 2])
 
 REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c != "parent")
@@ -199,7 +200,7 @@ def ed_time_bins() -> pd.DataFrame:
     stop = np.append(edges[1:], np.inf)
     return pd.DataFrame(
         {
-            "outcome": np.repeat(_ED_OUTCOMES, [_ED_LEFT_CODES, _ED_LEFT_CODES, 2]),
+            "outcome": np.repeat(ED_TIME_GROUPS, [_ED_LEFT_CODES, _ED_LEFT_CODES, 2]),
             "hours_from": np.concatenate((start, start, [0.0, HOUR_4])),
             "hours_to": np.concatenate((stop, stop, [HOUR_4, np.inf])),
         }
@@ -803,7 +804,7 @@ class MetricAccumulator:
                     [p.label for p in self.periods],
                     np.tile(np.repeat(np.arange(n_periods), n_codes), R),
                 ),
-                "outcome": _labels(_ED_OUTCOMES, _ED_OUTCOME_OF_CODE[code]),
+                "outcome": _labels(ED_TIME_GROUPS, _ED_OUTCOME_OF_CODE[code]),
                 "hours_from": bins["hours_from"].to_numpy()[code],
                 "hours_to": bins["hours_to"].to_numpy()[code],
                 "attendances": counts.astype(np.int64).ravel(),
@@ -1009,7 +1010,12 @@ class MetricAccumulator:
             total = total + value
         m["cost_total"] = np.asarray(total)
 
-        names = list(m)
+        names = catalogue.names(list(params.cohort_names), self.services)
+        if set(names) != set(m):  # the catalogue is the contract: nothing more, nothing less
+            raise AssertionError(
+                f"metrics and catalogue differ: computed only {sorted(set(m) - set(names))}, "
+                f"catalogued only {sorted(set(names) - set(m))}"
+            )
         values = np.stack([np.broadcast_to(m[name], (R, n_periods)) for name in names], axis=2)
         n_metrics = len(names)
         n_rows = R * n_periods * n_metrics

@@ -40,7 +40,7 @@ WIDTH = 640
 """Width of a full-width chart in pixels (the report's column is a little wider)."""
 HALF_WIDTH = 280
 HEIGHT = 260
-PATHWAYS = {f"delayed_bed_days_{k}": SERVICE_NAMES[k] for k in ("p1", "p2", "p3")}
+DELAYED_BY_PATHWAY = {f"delayed_bed_days_{k}": SERVICE_NAMES[k] for k in ("p1", "p2", "p3")}
 """The delayed-bed-day metrics by pathway, and how the chart names them."""
 FOUR_HOUR_STANDARD = 0.95
 """The A&E operational standard: 95% of attendances within 4 hours."""
@@ -568,10 +568,12 @@ def delayed_by_pathway(summary: pd.DataFrame) -> Chart:
     """Delayed bed days by discharge pathway, stacked, per financial year and scenario."""
     names = _order(summary["scenario"])
     years = _years(summary)
-    rows = summary[summary["metric"].isin(list(PATHWAYS)) & summary["period"].isin(years)].copy()
+    rows = summary[
+        summary["metric"].isin(list(DELAYED_BY_PATHWAY)) & summary["period"].isin(years)
+    ].copy()
     if rows.empty:
         return _empty("No delayed bed days by pathway in these results.")
-    rows["pathway"] = rows["metric"].map(PATHWAYS)
+    rows["pathway"] = rows["metric"].map(DELAYED_BY_PATHWAY)
     rows["scenario_label"] = rows["scenario"].map(readable)
     return (
         alt.Chart(rows)
@@ -582,7 +584,7 @@ def delayed_by_pathway(summary: pd.DataFrame) -> Chart:
             color=alt.Color(
                 "pathway:N",
                 title="Waiting for",
-                sort=list(PATHWAYS.values()),
+                sort=list(DELAYED_BY_PATHWAY.values()),
                 scale=alt.Scale(scheme="set2"),
             ),
             order=alt.Order("metric:O"),
@@ -756,7 +758,7 @@ def ed_performance(replications: pd.DataFrame, period: str = "all") -> Chart:
     )
 
 
-ED_OUTCOMES = {"admitted": "Admitted", "not admitted": "Not admitted"}
+ED_TIME_LABELS = {"admitted": "Admitted", "not admitted": "Not admitted"}
 
 
 def _ed_shares(ed_time: pd.DataFrame, max_hours: float, by_outcome: bool) -> pd.DataFrame:
@@ -911,7 +913,7 @@ def ed_time_distribution(
             f"{label} attendances",
             f"Share of {label.lower()} per 15 minutes",
         ).properties(width=HALF_WIDTH + 10, height=HEIGHT - 80)
-        for group, label in ED_OUTCOMES.items()
+        for group, label in ED_TIME_LABELS.items()
         if (split["group"] == group).any()
     ]
     shown = "whole run" if period == "all" else period

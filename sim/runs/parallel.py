@@ -27,16 +27,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..engines import registry
 from ..errors import ScenarioError
 
 T = TypeVar("T")
 
-WORKER_MODULES = (
-    "sim.runs.runner",
-    "sim.engines.reference",
-    "sim.engines.vectorised",
-    "sim.metrics.accumulator",
-)
+WORKER_MODULES = ("sim.runs.runner", "sim.metrics.accumulator", *registry.modules())
 """Imported once by the fork server, so each local worker starts ready (a module
 that does not exist yet is skipped)."""
 
