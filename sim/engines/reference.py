@@ -1,4 +1,4 @@
-"""The SimPy reference engine: one patient, one process, every rule of MODEL.md.
+"""The SimPy reference engine: one patient, one process, every rule of docs/model.md.
 
 Picture one week in a local system. Would-be A&E attendances arrive by cohort;
 for those in the avoidable share, an urgent community response team may take
@@ -12,48 +12,53 @@ service has a place *and* accepts new patients at that hour; until then the
 acute bed stays occupied (a delayed discharge). Some discharged patients come
 back as readmissions.
 
-The engine is written for clarity first and speed second: it is the reference
-the fast engine is checked against. It records facts (timestamps per patient,
-capacity changes) in a :class:`~sim.record.Record`; it computes no metrics.
-:meth:`SimPyReplication.stream` instead hands each patient's row to a metric
-accumulator when the patient leaves (and every change of bed occupancy as it
-happens), so memory holds only the patients in the system, whatever the horizon.
+Each patient is one SimPy process, :meth:`SimPyReplication._journey`, from
+arrival to leaving (and, if readmitted, to the readmission). The engine is
+written for clarity first and speed second: it is the reference the compiled
+engine (:mod:`sim.engines.compiled`) must reproduce patient for patient. It
+records facts (timestamps per patient, capacity changes) and computes no
+metrics: :meth:`SimPyReplication.stream` hands each patient's row to a sink
+(the metric accumulator) when the patient leaves, and every change of bed
+occupancy as it happens, so memory holds only the patients in the system.
+
+**Simultaneous events** follow one rule, which the compiled engine follows too
+(docs/engines.md, "Simultaneous events"):
+
+* events are handled in time order, and events at the same time in the order
+  they were scheduled (SimPy's own order for timeouts);
+* a patient who finds a free place takes it at once and carries on within the
+  same event; one who must wait joins the queue, and when a place is granted
+  (in queue order) carries on in a new event scheduled at that moment;
+* a new patient's journey starts right after the event that created them
+  (an arrival, or a readmission falling due), before any other event;
+* a patient leaving a place records their own departure first; the freed
+  place is then offered to the queue; then the patient's own next step is
+  scheduled.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
-from functools import partial
+from collections.abc import Generator, Sequence
 from typing import Any
 
 import numpy as np
 import simpy
 
 from ..clock.schedule import Schedule
-from ..codes import EPS_HOURS, HOURS_PER_WEEK, AvoidLost, EdOutcome, Origin, Pathway, Route
+from ..codes import AvoidLost, EdOutcome, Origin, Pathway, Route
+from ..model import rules
 from ..model.demand import Attributes, AttributeSource, arrival_times, initial_cohorts
-from ..model.record import (
-    BOOL_COLUMNS,
-    COLUMNS,
-    FLOAT_COLUMNS,
-    CapacityLog,
-    Record,
-    Sink,
-    acute_events,
-)
+from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record, Sink
 from ..rng.streams import Streams
 from ..scenario.params import CohortParams, ModelParams, Timeline
 
-ED, DIRECT, READMISSION, INITIAL = Origin
 _NAN = math.nan
 STREAM_CHUNK = 20_000
 """Patients (and bed events) buffered before a streaming engine hands them on."""
 
-
-def _call(method: Callable[[Patient], None], patient: Patient, _event: simpy.Event) -> None:
-    method(patient)
+Journey = Generator[simpy.Event, Any, None]
 
 
 class Patient:
@@ -82,13 +87,14 @@ class Patient:
 
 
 class Places:
-    """Places (beds, chairs, cubicles, community places) with a FIFO queue.
+    """Places (beds, chairs, cubicles, community places) with a first-come, first-served queue.
 
-    A place is granted while fewer than ``capacity`` are in use and, if the
-    pool has a schedule, the current hour is open. A capacity cut never evicts:
-    the pool drains as places are released. Waiting requests are served in
-    the order they arrived whenever a place frees, the capacity rises or the
-    schedule opens.
+    A place is free while fewer than ``capacity`` are in use and, if the pool
+    has a schedule, the current hour is open. :meth:`take` takes a free place
+    at once; :meth:`wait` joins the queue. Waiting patients are granted places
+    in the order they joined, whenever a place is released, the capacity rises
+    or the schedule opens; a granted place is taken at the moment of the grant.
+    A capacity cut never evicts: the pool drains as places are released.
     """
 
     def __init__(
@@ -98,10 +104,11 @@ class Places:
         capacity: Timeline,
         schedule: Schedule | None,
         week_offset_h: int,
+        queues: bool,
     ) -> None:
         self.env = env
         self.name = name
-        self.capacity = capacity.values[0]
+        self.capacity = float(capacity.values[0])
         self.in_use = 0
         self.queue: deque[simpy.Event] = deque()
         self.schedule = None if schedule is None or schedule.is_always_open else schedule
@@ -111,31 +118,26 @@ class Places:
         self.log_c: list[float] = [self.capacity]
         for t, value in zip(capacity.times_h[1:], capacity.values[1:], strict=True):
             env.process(self._change_at(float(t), float(value)))
-        if self.schedule is not None:
+        if queues and self.schedule is not None:  # a pool nobody waits for gains nothing
             env.process(self._openings())
 
     def is_open(self) -> bool:
-        if self._open is None:
-            return True
-        return self._open[(self._offset + math.floor(self.env.now + EPS_HOURS)) % HOURS_PER_WEEK]
+        return self._open is None or rules.is_open(self._open, self.env.now, self._offset)
 
     def has_place(self) -> bool:
         return self.in_use < self.capacity and self.is_open()
 
-    def try_take(self) -> bool:
-        """Take a place at once if one is free and open (no queueing)."""
+    def take(self) -> bool:
+        """Take a free place at once, if nobody is waiting and one is free and open."""
         if not self.queue and self.has_place():
             self.in_use += 1
             return True
         return False
 
-    def request(self) -> simpy.Event:
+    def wait(self) -> simpy.Event:
+        """Join the queue; the event succeeds when a place is granted (and taken)."""
         event = self.env.event()
-        if not self.queue and self.has_place():
-            self.in_use += 1
-            event.succeed()
-        else:
-            self.queue.append(event)
+        self.queue.append(event)
         return event
 
     def release(self) -> None:
@@ -148,25 +150,25 @@ class Places:
             self.in_use += 1
             self.queue.popleft().succeed()
 
-    def _change_at(self, t: float, value: float) -> Generator[simpy.Event, Any, None]:
+    def _change_at(self, t: float, value: float) -> Journey:
         yield self.env.timeout(t - self.env.now)
         self.capacity = value
         self.log_t.append(self.env.now)
         self.log_c.append(value)
         self._serve()
 
-    def _openings(self) -> Generator[simpy.Event, Any, None]:
+    def _openings(self) -> Journey:
         # Wake at each whole hour when the schedule opens. Only whole-hour delays
         # are added, so the wake-up times are exact in floating point.
         assert self.schedule is not None
-        opens = set(self.schedule.transitions().tolist())
-        if not opens:
+        opens = np.zeros(len(self.schedule.open_hours), dtype=bool)
+        opens[self.schedule.transitions()] = True
+        if not opens.any():
             return
+        marks = opens.tolist()
         hour = 0
         while True:
-            step = 1
-            while (self._offset + hour + step) % HOURS_PER_WEEK not in opens:
-                step += 1
+            step = rules.hours_to_next_opening(hour, self._offset, marks)
             hour += step
             yield self.env.timeout(step)
             self._serve()
@@ -178,8 +180,9 @@ class Places:
 class SimPyReplication:
     """One replication of one scenario.
 
-    With a ``sink`` (a :class:`~sim.model.record.Sink`, such as the metric accumulator, this
-    replication at ``position``), :meth:`stream` keeps no patient who has left.
+    With a ``sink`` (a :class:`~sim.model.record.Sink`, such as the metric
+    accumulator, this replication at ``position``), :meth:`stream` keeps no
+    patient who has left unless ``keep`` asks for the whole record as well.
     """
 
     def __init__(
@@ -189,10 +192,12 @@ class SimPyReplication:
         replication: int,
         sink: Sink | None = None,
         position: int = 0,
+        keep: bool = True,
     ) -> None:
         self.p = params
         self.sink = sink
         self.position = position
+        self.keep = keep or sink is None
         self.n_patients = 0
         self.live: dict[int, Patient] = {}
         self.finished: list[Patient] = []
@@ -202,101 +207,105 @@ class SimPyReplication:
         self.streams = Streams(seed, replication)
         self.env = env = simpy.Environment()
         cal = params.calendar
-        offset = cal.week_offset_h
-        self.offset = offset
+        self.offset = offset = cal.week_offset_h
         self.patients: list[Patient] = []
-        inf = Timeline(np.array([0.0]), np.array([params.ed_cubicles]))
-        self.cubicles = Places(env, "ed", inf, None, offset)
-        self.sdec = Places(env, "sdec", params.sdec_chairs, params.sdec_open, offset)
-        self.beds = Places(env, "acute", params.beds, None, offset)
+        cubicles = Timeline(np.array([0.0]), np.array([params.ed_cubicles]))
+        self.cubicles = Places(env, "ed", cubicles, None, offset, queues=True)
+        self.sdec = Places(env, "sdec", params.sdec_chairs, params.sdec_open, offset, queues=False)
+        self.beds = Places(env, "acute", params.beds, None, offset, queues=True)
         self.services: list[Places | None] = [
-            None if s is None else Places(env, s.name, s.capacity, s.accepts, offset)
+            None
+            if s is None
+            else Places(env, s.name, s.capacity, s.accepts, offset, queues=s.index > 0)
             for s in params.services
         ]
         self.discharge_wait = params.discharge_wait_h.tolist()
-        self.fy_index = cal.hourly("fy_index")
-        self.fy_index_last = len(self.fy_index) - 1
+        self.fy_index = cal.hourly("fy_index").tolist()
         self.in_ed = 0
         self.sources: dict[tuple[int, int], AttributeSource] = {
             (c.index, origin): AttributeSource(params, c, origin.key, self.streams)
             for c in params.cohorts
-            for origin in (ED, DIRECT, READMISSION, INITIAL)
+            for origin in Origin
         }
 
     # --- arrivals --------------------------------------------------------------------------
 
-    def _arrivals(self, cohort: CohortParams, origin: int) -> Generator[simpy.Event, Any, None]:
+    def _arrivals(self, cohort: CohortParams, origin: Origin) -> Journey:
         env = self.env
-        rate = cohort.ed_rate_h if origin == ED else cohort.direct_rate_h
-        name = "arrivals" if origin == ED else "direct_arrivals"
-        source = self.sources[(cohort.index, origin)]
+        rate = cohort.ed_rate_h if origin == Origin.ED else cohort.direct_rate_h
+        name = "arrivals" if origin == Origin.ED else "direct_arrivals"
         for block in arrival_times(rate, self.streams(f"{name}/{cohort.name}")):
             for t in block.tolist():
                 yield env.timeout(t - env.now)
-                patient = Patient(cohort, origin, env.now, source.next())
-                self._register(patient)
-                if origin == ED:
-                    self._attend(patient)
-                else:
-                    env.process(self._admission(patient))
+                self._arrive(cohort, origin)
 
-    def _attend(self, p: Patient) -> None:
-        """A would-be attendance: avoided by urgent community response if possible."""
-        env = self.env
-        share = p.params.avoidable_by_fy
-        fy = self.fy_index[min(math.floor(env.now), self.fy_index_last)]
-        if p.attrs.u_avoid < share[min(max(fy, 0), len(share) - 1)]:
-            p.avoidable = True
-            urgent = self.services[0]
-            assert urgent is not None  # validated: avoidance needs the service
-            if not urgent.is_open():
-                p.avoid_lost = AvoidLost.CLOSED
-            elif not urgent.try_take():
-                p.avoid_lost = AvoidLost.FULL
-            else:
-                p.ur_start = env.now
-                env.timeout(p.attrs.ur_episode_h).callbacks.append(lambda _: self._urgent_end(p))
-                return
-        env.process(self._emergency_department(p))
+    def _arrive(self, cohort: CohortParams, origin: int, parent: int = -1) -> None:
+        """A new patient, now: registered, and their journey started."""
+        p = Patient(cohort, origin, self.env.now, self.sources[(cohort.index, origin)].next())
+        p.parent = parent
+        self._register(p)
+        self.env.process(self._journey(p))
 
-    def _urgent_end(self, p: Patient) -> None:
+    def _journey(self, p: Patient) -> Journey:
+        if p.origin == Origin.DIRECT:
+            yield from self._admission(p, from_ed=False)
+        elif p.origin == Origin.READMISSION or not (yield from self._avoided(p)):
+            yield from self._emergency_department(p)
+
+    def _avoided(self, p: Patient) -> Generator[simpy.Event, Any, bool]:
+        """A would-be attendance: cared for at home by urgent community response if possible."""
+        c = p.params
+        if p.attrs.u_avoid >= rules.avoidable_share(c.avoidable_by_fy, self.fy_index, self.env.now):
+            return False
+        p.avoidable = True
+        urgent = self.services[0]
+        assert urgent is not None  # validated: avoidance needs the service
+        if not urgent.is_open():
+            p.avoid_lost = AvoidLost.CLOSED
+            return False
+        if not urgent.take():
+            p.avoid_lost = AvoidLost.FULL
+            return False
+        p.ur_start = self.env.now
+        yield self.env.timeout(p.attrs.ur_episode_h)
+        yield from self._urgent_end(p)
+        return True
+
+    def _urgent_end(self, p: Patient) -> Journey:
         p.ur_end = self.env.now
         urgent = self.services[0]
         assert urgent is not None
         urgent.release()
-        self._maybe_readmit(p, Route.URGENT_RESPONSE)
         self._finish(p)
+        yield from self._readmission(p, Route.URGENT_RESPONSE)
 
     # --- A&E and SDEC ---------------------------------------------------------------------
 
-    def _emergency_department(self, p: Patient) -> Generator[simpy.Event, Any, None]:
+    def _emergency_department(self, p: Patient) -> Journey:
         env = self.env
         p.ed_arrival = env.now
         self.in_ed += 1
-        yield self.cubicles.request()
+        if not self.cubicles.take():
+            yield self.cubicles.wait()
         p.ed_start = env.now
         yield env.timeout(p.attrs.ed_decision_h)
         p.ed_decision = env.now
-        u = p.attrs.u_outcome
         c = p.params
-        if u < c.p_admit:
-            p.ed_outcome = EdOutcome.ADMIT
-        elif u < c.p_admit + c.p_sdec:
-            p.ed_outcome = EdOutcome.SDEC
-            if self.sdec.try_take():
-                self.cubicles.release()
-                self._leave_ed(p)
-                p.sdec_start = env.now
-                env.timeout(p.attrs.sdec_episode_h).callbacks.append(lambda _: self._sdec_end(p))
-                return
-            p.sdec_refused = True
-        else:
-            p.ed_outcome = EdOutcome.HOME
-            self.cubicles.release()
+        p.ed_outcome = rules.ed_outcome(p.attrs.u_outcome, c.p_admit, c.p_sdec)
+        if p.ed_outcome == EdOutcome.HOME:
             self._leave_ed(p)
-            self._maybe_readmit(p, Route.NONE)
+            self.cubicles.release()
             self._finish(p)
             return
+        if p.ed_outcome == EdOutcome.SDEC:
+            if self.sdec.take():
+                self._leave_ed(p)
+                self.cubicles.release()
+                p.sdec_start = env.now
+                yield env.timeout(p.attrs.sdec_episode_h)
+                yield from self._sdec_end(p)
+                return
+            p.sdec_refused = True
         # admitted: board in A&E until a bed is free
         if not self.p.boarding_holds_cubicle:
             self.cubicles.release()
@@ -308,37 +317,36 @@ class SimPyReplication:
         if boarded and self.p.boarding_holds_cubicle:
             self.cubicles.release()
 
-    def _sdec_end(self, p: Patient) -> None:
+    def _sdec_end(self, p: Patient) -> Journey:
         p.sdec_end = self.env.now
         self.sdec.release()
         if p.attrs.u_sdec_admit < self.p.sdec_p_admit:
             p.sdec_admit = True
-            self.env.process(self._admission(p))
+            yield from self._admission(p, from_ed=False)
         else:
-            self._maybe_readmit(p, Route.NONE)
-            self._finish(p)
+            self._finish(p)  # home the same day: no readmission risk is configured
 
     # --- acute beds and discharge ---------------------------------------------------------
 
-    def _admission(self, p: Patient, from_ed: bool = False) -> Generator[simpy.Event, Any, None]:
-        env = self.env
+    def _admission(self, p: Patient, from_ed: bool) -> Journey:
         beds = self.beds
-        p.bed_request = env.now
+        p.bed_request = self.env.now
         threshold = self.p.diversion_threshold
         if threshold is not None and not beds.has_place() and len(beds.queue) >= threshold:
-            p.diverted = env.now
+            p.diverted = self.env.now
             if from_ed:
                 self._leave_ed(p, boarded=True)
             self._finish(p)
             return
-        yield beds.request()
-        p.bed_start = env.now
+        if not beds.take():
+            yield beds.wait()
+        p.bed_start = self.env.now
         self._bed_event(1)
         if from_ed:
             self._leave_ed(p, boarded=True)
         yield from self._stay(p)
 
-    def _stay(self, p: Patient) -> Generator[simpy.Event, Any, None]:
+    def _stay(self, p: Patient) -> Journey:
         env = self.env
         if math.isnan(p.t_fit):
             yield env.timeout(p.attrs.los_h)
@@ -346,58 +354,51 @@ class SimPyReplication:
         if p.pathway < 0:
             p.pathway = int(p.attrs.pathway)
         if p.pathway == Pathway.P0:
-            hour = math.floor(env.now + EPS_HOURS)
-            wait = self.discharge_wait[(self.offset + hour) % HOURS_PER_WEEK]
-            if wait:
-                yield env.timeout(hour + wait - env.now)
-            self.beds.release()
-            p.bed_end = env.now
-            self._bed_event(-1)
-            self._maybe_readmit(p, Route.P0)
+            delay = rules.p0_discharge_delay(env.now, self.discharge_wait, self.offset)
+            if delay > 0:
+                yield env.timeout(delay)
+            self._leave_bed(p)
             self._finish(p)
+            yield from self._readmission(p, Route.P0)
             return
         service = self.services[p.pathway]
         assert service is not None  # validated: a pathway in use needs its service
-        yield service.request()
-        self.beds.release()
-        p.bed_end = env.now
-        self._bed_event(-1)
+        if not service.take():
+            yield service.wait()
         p.comm_start = env.now
-        env.timeout(p.attrs.community_episode_h).callbacks.append(lambda _: self._community_end(p))
+        self._leave_bed(p)
+        yield env.timeout(p.attrs.community_episode_h)
+        yield from self._community_end(p)
 
-    def _community_end(self, p: Patient) -> None:
+    def _leave_bed(self, p: Patient) -> None:
+        p.bed_end = self.env.now
+        self._bed_event(-1)
+        self.beds.release()
+
+    def _community_end(self, p: Patient) -> Journey:
         p.comm_end = self.env.now
         service = self.services[p.pathway]
         assert service is not None
         service.release()
-        self._maybe_readmit(p, p.pathway)
         self._finish(p)
+        yield from self._readmission(p, p.pathway)
 
     # --- readmissions ---------------------------------------------------------------------
 
-    def _maybe_readmit(self, p: Patient, route: int) -> None:
-        """After the patient is home: a re-attendance with the route's probability.
+    def _readmission(self, p: Patient, route: int) -> Journey:
+        """After the patient is home: a re-attendance with the route's probability, later."""
+        if rules.readmitted(p.attrs.u_readmit, p.params.p_readmit, route):
+            yield self.env.timeout(p.attrs.readmit_delay_h)
+            self._arrive(p.params, Origin.READMISSION, parent=p.row)
 
-        ``route`` is the pathway 0-3, 4 for urgent response, -1 for none (sent
-        home from A&E or SDEC: no readmission risk is configured for those).
-        """
-        if route < 0 or p.attrs.u_readmit >= p.params.p_readmit[route]:
-            return
-        self.env.timeout(p.attrs.readmit_delay_h).callbacks.append(lambda _: self._readmission(p))
-
-    def _readmission(self, parent: Patient) -> None:
-        c = parent.params
-        p = Patient(c, READMISSION, self.env.now, self.sources[(c.index, READMISSION)].next())
-        p.parent = parent.row
-        self._register(p)
-        self.env.process(self._emergency_department(p))
+    # --- the record -----------------------------------------------------------------------
 
     def _register(self, p: Patient) -> None:
         p.row = self.n_patients
         self.n_patients += 1
-        if self.sink is None:
+        if self.keep:
             self.patients.append(p)
-        else:
+        if self.sink is not None:
             self.live[p.row] = p
 
     def _finish(self, p: Patient) -> None:
@@ -418,7 +419,7 @@ class SimPyReplication:
             self._flush()
 
     def _flush(self) -> None:
-        """Hand finished rows and bed events (in time order) to the sink."""
+        """Hand finished rows (in the order they left) and bed events (in time order) on."""
         assert self.sink is not None
         if self.finished:
             columns = _columns(self.finished)
@@ -434,17 +435,20 @@ class SimPyReplication:
     # --- starting state -------------------------------------------------------------------
 
     def _initial_state(self) -> None:
-        """Place today's patients: treating and delayed in beds, and in community places."""
+        """Place today's patients in beds and community places, then start their journeys."""
+        started = []
         for kind, k, cohorts, remaining in initial_cohorts(self.p, self.streams):
             for i, index in enumerate(cohorts.tolist()):
                 cohort = self.p.cohorts[index]
-                p = Patient(cohort, INITIAL, 0.0, self.sources[(index, INITIAL)].next())
+                p = Patient(
+                    cohort, Origin.INITIAL, 0.0, self.sources[(index, Origin.INITIAL)].next()
+                )
                 self._register(p)
                 if kind == "treating":
                     p.bed_start = 0.0
                     self.beds.in_use += 1
                     self._bed_event(1)
-                    self.env.process(self._stay(p))
+                    started.append(self._stay(p))
                 elif kind == "delayed":
                     assert remaining is not None
                     p.bed_start = p.t_fit = 0.0
@@ -452,22 +456,30 @@ class SimPyReplication:
                     p.attrs = p.attrs._replace(community_episode_h=float(remaining[i]))
                     self.beds.in_use += 1
                     self._bed_event(1)
-                    self.env.process(self._stay(p))
+                    started.append(self._stay(p))
                 else:
                     service = self.services[k]
                     assert service is not None
                     assert remaining is not None
                     service.in_use += 1
-                    duration = float(remaining[i])
                     if k == 0:
                         p.avoidable = True
                         p.ur_start = 0.0
-                        end = self._urgent_end
+                        started.append(self._in_urgent_response(p, float(remaining[i])))
                     else:
                         p.pathway = k
                         p.comm_start = 0.0
-                        end = self._community_end
-                    self.env.timeout(duration).callbacks.append(partial(_call, end, p))
+                        started.append(self._in_community(p, float(remaining[i])))
+        for journey in started:  # every place is taken before anyone asks for one
+            self.env.process(journey)
+
+    def _in_urgent_response(self, p: Patient, remaining_h: float) -> Journey:
+        yield self.env.timeout(remaining_h)
+        yield from self._urgent_end(p)
+
+    def _in_community(self, p: Patient, remaining_h: float) -> Journey:
+        yield self.env.timeout(remaining_h)
+        yield from self._community_end(p)
 
     # --- run ------------------------------------------------------------------------------
 
@@ -476,9 +488,9 @@ class SimPyReplication:
         self._initial_state()
         for cohort in self.p.cohorts:
             if cohort.ed_rate_h.any():
-                env.process(self._arrivals(cohort, ED))
+                env.process(self._arrivals(cohort, Origin.ED))
             if cohort.direct_rate_h.any():
-                env.process(self._arrivals(cohort, DIRECT))
+                env.process(self._arrivals(cohort, Origin.DIRECT))
         env.run(until=self.p.calendar.end_h)
 
     def run(self) -> Record:
@@ -488,14 +500,16 @@ class SimPyReplication:
         self._simulate()
         return self._record()
 
-    def stream(self) -> None:
-        """Simulate, handing rows to the sink as patients leave; then those still inside."""
+    def stream(self) -> Record | None:
+        """Simulate, handing rows to the sink as patients leave, then those still inside
+        (in the order they arrived); the whole record too if ``keep``."""
         if self.sink is None:
             raise ValueError("stream() needs a sink (such as a MetricAccumulator)")
         self._simulate()
         self.finished.extend(self.live.values())
         self.live = {}
         self._flush()
+        return self._record() if self.keep else None
 
     def _record(self) -> Record:
         columns = _columns(self.patients)
@@ -505,11 +519,7 @@ class SimPyReplication:
             "ed": self.in_ed,
             "acute": self.beds.in_use,
             "acute_queue": len(self.beds.queue),
-            **{
-                f"{name}": pool.in_use
-                for name, pool in pools.items()
-                if name not in ("ed", "acute")
-            },
+            **{name: pool.in_use for name, pool in pools.items() if name not in ("ed", "acute")},
         }
         return Record(
             params=self.p,
@@ -535,7 +545,7 @@ def _columns(patients: list[Patient]) -> dict[str, np.ndarray]:
 
 
 def simulate(params: ModelParams, seed: int, replication: int) -> Record:
-    """Run one replication with the SimPy engine."""
+    """Run one replication with the SimPy engine and return its whole record."""
     return SimPyReplication(params, seed, replication).run()
 
 
@@ -559,13 +569,8 @@ class SimPyEngine:
     ) -> list[Record]:
         records = []
         for position, replication in enumerate(replications):
-            if not keep_records:  # stream: memory holds only the patients in the system
-                SimPyReplication(params, seed, replication, sink=sink, position=position).stream()
-                continue
-            record = simulate(params, seed, replication)
-            rep = np.full(record.n, position, dtype=np.intp)
-            sink.add_patients(rep, record.patients)
-            times, deltas = acute_events(record.patients)
-            sink.add_acute_events(np.full(len(times), position, dtype=np.intp), times, deltas)
-            records.append(record)
+            one = SimPyReplication(params, seed, replication, sink, position, keep=keep_records)
+            record = one.stream()
+            if record is not None:
+                records.append(record)
         return records

@@ -1,0 +1,75 @@
+"""The rules both engines apply, each written once as a function of plain numbers.
+
+The SimPy reference engine calls these functions as they are; the compiled
+engine compiles the very same functions with numba (``njit(rule)``), so a
+rule cannot drift between the engines. Each takes numbers and sequences
+(lists in Python, numpy arrays in a kernel) and uses only what numba
+compiles: arithmetic, ``math.floor``, indexing.
+
+Times are hours since t = 0; ``offset_h`` is the hour of the week at t = 0
+(:attr:`sim.clock.calendar.Calendar.week_offset_h`). An event within
+``EPS_HOURS`` of an hour boundary counts as on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from ..codes import EPS_HOURS, HOURS_PER_WEEK, EdOutcome
+
+
+def hour_of_week(t: float, offset_h: int) -> int:
+    """The hour of the week (0 = Monday 00:00-01:00) that time ``t`` falls in."""
+    return (offset_h + math.floor(t + EPS_HOURS)) % HOURS_PER_WEEK
+
+
+def is_open(open_hours: Sequence[bool], t: float, offset_h: int) -> bool:
+    """Whether a schedule (168 open hours) is open at time ``t``."""
+    return bool(open_hours[hour_of_week(t, offset_h)])
+
+
+def avoidable_share(shares_by_fy: Sequence[float], fy_by_hour: Sequence[int], t: float) -> float:
+    """The cohort's avoidable share at ``t``: by financial year of the run, clamped at the ends."""
+    fy = fy_by_hour[min(math.floor(t), len(fy_by_hour) - 1)]
+    return shares_by_fy[min(max(fy, 0), len(shares_by_fy) - 1)]
+
+
+def ed_outcome(u: float, p_admit: float, p_sdec: float) -> int:
+    """The A&E decision for a patient whose outcome uniform is ``u``."""
+    if u < p_admit:
+        return EdOutcome.ADMIT
+    if u < p_admit + p_sdec:
+        return EdOutcome.SDEC
+    return EdOutcome.HOME
+
+
+def p0_discharge_delay(t: float, wait_by_hour: Sequence[int], offset_h: int) -> float:
+    """Hours a P0 patient fit at ``t`` waits for ward discharge hours: 0 if they are open.
+
+    ``wait_by_hour[h]`` is the whole hours from hour of week ``h`` to the next
+    open hour. Otherwise the patient leaves at the start of the next open
+    hour, so the delay is at least 1 - EPS_HOURS.
+    """
+    hour = math.floor(t + EPS_HOURS)
+    wait = wait_by_hour[(offset_h + hour) % HOURS_PER_WEEK]
+    if wait == 0:
+        return 0.0
+    return hour + wait - t
+
+
+def readmitted(u: float, p_readmit: Sequence[float], route: int) -> bool:
+    """Whether a patient home by ``route`` (:class:`sim.codes.Route`) is readmitted."""
+    return route >= 0 and u < p_readmit[route]
+
+
+def hours_to_next_opening(hour: int, offset_h: int, opens: Sequence[bool]) -> int:
+    """Whole hours from hour ``hour`` of the run to the next at which a schedule opens.
+
+    ``opens[h]`` marks the hours of the week at which the schedule opens after
+    being closed; it must mark at least one.
+    """
+    step = 1
+    while not opens[(offset_h + hour + step) % HOURS_PER_WEEK]:
+        step += 1
+    return step
