@@ -21,17 +21,18 @@ import pytest
 
 SIM = Path(__file__).resolve().parents[1] / "sim"
 
-LEAVES = {"_version", "errors", "codes", "analysis"}
+LEAVES = {"_version", "errors", "codes", "analysis", "jit"}
 ALLOWED: dict[str, set[str]] = {
     "_version": set(),
     "errors": set(),
     "codes": set(),
     "analysis": set(),
+    "jit": set(),
     "clock": {"codes"},
     "rng": {"codes"},
     "scenario": {"clock", "rng", "codes", "errors"},
-    "model": {"scenario", "clock", "rng", "codes", "errors"},
-    "engines": {"model", "scenario", "clock", "rng", "codes", "errors"},
+    "model": {"scenario", "clock", "rng", "codes", "errors", "jit"},
+    "engines": {"model", "scenario", "clock", "rng", "codes", "errors", "jit"},
     "metrics": {"model", "scenario", "clock", "codes", "errors"},
     "runs": {"engines", "metrics", "model", "scenario", "analysis", "codes", "errors", "_version"},
     "experiments": {

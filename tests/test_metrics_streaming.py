@@ -23,14 +23,13 @@ from sim.clock.calendar import Period
 from sim.codes import EPS_HOURS, HOURS_PER_DAY, SERVICES
 from sim.engines.reference import simulate
 from sim.metrics.accumulator import (
-    DAILY_SERIES,
     MetricAccumulator,
     Tables,
-    acute_events,
     daily_series,
     replication_metrics,
 )
-from sim.model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, Record
+from sim.model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, Record, acute_events
+from sim.model.tally import DAILY_SERIES
 from sim.scenario.params import CostParams, ModelParams, build_costs, build_params
 from sim.scenario.schema import Scenario, load_scenario
 
@@ -569,9 +568,8 @@ def test_dirty_input_is_refused_with_the_reason():
         accumulator.add_patients(
             np.zeros(3, dtype=int), {k: v for k, v in STAYS.items() if k != "t_fit"}
         )
-    accumulator.add_acute_events(np.array([0, 0]), np.array([1.0, 2.0]), np.array([1, -2]))
-    with pytest.raises(ValueError, match="acute occupancy fell to -1"):
-        accumulator.finish()  # checked once the level has held for some time
+    with pytest.raises(ValueError, match="acute occupancy fell below 0"):
+        accumulator.add_acute_events(np.array([0, 0]), np.array([1.0, 2.0]), np.array([1, -2]))
     with pytest.raises(ValueError, match="replications must be a non-empty sequence"):
         _free(_four_days_two_beds(), [])
 

@@ -1,38 +1,23 @@
-"""Metrics: a tally sheet that patient rows are added to, in any order, a chunk at a time.
+"""Metrics: the tallies of many replications turned into the long tables every run reports.
 
-Picture a clerk with one tally sheet per replication and one column per
-reporting period. Each patient who has left (or is still inside when the run
-ends) hands over a card of timestamps; the clerk makes a tick in the column of
-the period in which each event happened (an attendance by arrival time, an
-admission by the time the bed was taken, a 12-hour wait by the time of the
-decision to admit). For stays, queues and occupancy the clerk keeps a diary
-with one line per day: how many people came in and went out that day, and how
-many hours before midnight each did so. From those two numbers alone every
-day's time-weighted mean follows, and so does every period's total, because
-periods are whole days. The cards can come in any order and in any number of
-bundles; the sheet ends the same.
-
-The one thing that cannot be rebuilt from unordered cards is the distribution
-of the acute occupancy level over time (its 95th percentile, time at or above
-92%, time full): for that the engine reports each change of the level, in time
-order, to :meth:`MetricAccumulator.add_acute_events`, and the clerk keeps the
-hours spent at each level in each stretch of constant bed capacity.
-
-Everything is vectorised across replications: one :class:`MetricAccumulator`
-holds replications ``0..R-1`` side by side, and adding a chunk of rows costs a
-handful of numpy passes over the chunk, never a loop over rows or
-replications. Memory does not grow with the number of patients, only with
-replications x days.
+Each replication keeps its own :class:`~sim.model.tally.Tally`: running sums
+that its patients' rows and its bed events are added to (see
+:mod:`sim.model.tally` for what is counted where). A compiled engine writes
+into a replication's tally from its event loop (:meth:`MetricAccumulator.tally`);
+a streaming engine hands rows and bed events over in chunks
+(:meth:`MetricAccumulator.add_patients`, :meth:`MetricAccumulator.add_acute_events`),
+which run the same compiled code. :meth:`MetricAccumulator.finish` then turns
+the sums of all replications into four long tables (:class:`Tables`),
+vectorised across replications; its metrics are those of
+:mod:`sim.metrics.catalogue`, in its order. Memory grows with replications x
+days, never with patients.
 
 Periods: ``all`` (the whole observed window, after warm-up) and each NHS
 financial year within it (``2016/17``...); warm-up is a clip, never a reset.
-A patient still waiting at the end of the run counts where the outcome is
-already known (five hours in A&E is a 4-hour breach) and is left out where it
-is not. The catalogue, with units and definitions, is in ``docs/metrics.md``;
-the names there are a contract with the experiment, report and case-study code.
+The catalogue, with units and definitions, is in ``docs/metrics.md``.
 
-:func:`replication_metrics` and :func:`daily_series` are the same accumulator
-fed with one :class:`~sim.record.Record`.
+:func:`replication_metrics` and :func:`daily_series` are the accumulator fed
+with one :class:`~sim.model.record.Record`.
 """
 
 from __future__ import annotations
@@ -43,112 +28,33 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..codes import (
-    EPS_HOURS,
-    HOURS_PER_DAY,
-    HOURS_PER_WEEK,
-    SERVICES,
-    WEEKDAYS,
-    EdOutcome,
-    Origin,
-    Service,
-)
+from ..codes import HOURS_PER_DAY, HOURS_PER_WEEK, SERVICES, WEEKDAYS, Service
+from ..model import tally
 from ..model.record import COLUMNS, Record, acute_events
+from ..model.tally import (
+    DAY,
+    ED_BIN_HOURS,
+    ED_BINS,
+    ED_LEFT_CODES,
+    FLAG_COLUMNS,
+    HOUR_OF_WEEK_SERIES,
+    INT_COLUMNS,
+    TIME_COLUMNS,
+    Tally,
+)
 from ..scenario.params import CostParams, ModelParams, Timeline
 from . import catalogue
 
-HOUR_4 = 4.0
-HOUR_12 = 12.0
-_DAY = float(HOURS_PER_DAY)
-_ONE = np.int32(1)  # a typed scalar keeps np.add.at on its fast path
-# t_arrival count codes by origin: 0-11 new would-be attendances (refined by avoidance),
-# 12 readmissions, 13 neither (direct admissions, the starting state)
-_ARRIVAL_CODE = np.array([0, 13, 12, 13], dtype=np.intp)
-
-DAILY_SERIES = (
-    "acute_occupied",
-    "bed_queue",
-    "boarding",
-    "ed_in_department",
-    "sdec_in_use",
-    "waiting_discharge_p0",
-    "waiting_discharge_p1",
-    "waiting_discharge_p2",
-    "waiting_discharge_p3",
-    "community_in_use_urgent_response",
-    "community_in_use_p1",
-    "community_in_use_p2",
-    "community_in_use_p3",
-)
-"""Counting processes reported day by day (``daily.parquet``), in this order,
-followed by ``delayed``, ``acute_capacity`` and ``acute_occupancy``."""
-
-HOUR_OF_WEEK_SERIES = (
-    "acute_occupied",
-    "waiting_discharge_p1",
-    "waiting_discharge_p2",
-    "waiting_discharge_p3",
-    "boarding",
-    "ed_in_department",
-)
-"""Counting processes profiled by hour of the week (``hour_of_week.parquet``), followed
-by ``delayed`` (P1-P3 together)."""
-
-ED_BIN_HOURS = 0.25
-ED_BINS = 96
-"""Time in A&E is counted in 15-minute bins up to 24 hours, then one bin for longer."""
-_ED_LEFT_CODES = ED_BINS + 1
 ED_TIME_GROUPS = ("not admitted", "admitted", "still in A&E")
-_ED_OUTCOME_OF_CODE = np.repeat(np.arange(3), [_ED_LEFT_CODES, _ED_LEFT_CODES, 2])
+"""The A&E time histogram's outcome groups (see :func:`ed_time_bins`)."""
+_ED_OUTCOME_OF_CODE = np.repeat(np.arange(3), [ED_LEFT_CODES, ED_LEFT_CODES, 2])
 
 REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c != "parent")
+"""The patient columns :meth:`MetricAccumulator.add_patients` reads."""
 
 DAILY_DTYPE = np.float32
 """Daily values are stored in single precision (7 significant digits, plenty for a daily
 mean) to halve the largest table; every metric is computed in double precision."""
-"""The patient columns :meth:`MetricAccumulator.add_patients` reads."""
-
-
-def _scatter_add(
-    into: np.ndarray, index: np.ndarray, weights: np.ndarray, counts: np.ndarray, sign: int = 1
-) -> None:
-    """``into[index] += sign * weights`` and ``counts[index] += sign``, repeats adding up.
-
-    A chunk of events close in time touches a narrow band of the (day, replication)
-    layout: a bincount over that band is then cheaper than ``np.add.at``.
-    """
-    if len(index) == 0:
-        return
-    low, high = int(index.min()), int(index.max())
-    span = high - low + 1
-    if span <= 4 * len(index) + 4096:
-        shifted = index - low
-        added = np.bincount(shifted, weights, minlength=span)
-        band = into[low : high + 1]
-        n = np.bincount(shifted, minlength=span).astype(counts.dtype, copy=False)
-        counts_band = counts[low : high + 1]
-        if sign > 0:
-            band += added
-            counts_band += n
-        else:
-            band -= added
-            counts_band -= n
-        return
-    ufunc = np.add if sign > 0 else np.subtract
-    ufunc.at(into, index, weights)
-    ufunc.at(counts, index, _ONE)
-
-
-def _scatter_hours(into: np.ndarray, index: np.ndarray, weights: np.ndarray) -> None:
-    """``into[index] += weights``, repeated indices adding up (as :func:`_scatter_add`)."""
-    if len(index) == 0:
-        return
-    low, high = int(index.min()), int(index.max())
-    span = high - low + 1
-    if span <= 4 * len(index) + 4096:
-        into[low : high + 1] += np.bincount(index - low, weights, minlength=span)
-    else:
-        np.add.at(into, index, weights)
 
 
 def _labels(
@@ -168,25 +74,6 @@ def _labels(
     return pd.array(pa.chunked_array([labels.cast(pa.large_string())]), dtype=dtype)
 
 
-def _ed_time_code(
-    stay: np.ndarray, within: np.ndarray, admitted: np.ndarray, known: np.ndarray
-) -> np.ndarray:
-    """The A&E time histogram's code of each attendance (see :func:`ed_time_bins`).
-
-    Bin ``k`` holds stays of more than ``k/4`` and at most ``(k + 1)/4`` hours
-    (bin 0 from zero), bin 96 more than 24 hours; it is forced to agree with
-    ``within`` (the 4-hour metric's own test) so the two count alike.
-    """
-    with np.errstate(invalid="ignore"):
-        raw = np.ceil((stay - EPS_HOURS) / ED_BIN_HOURS) - 1
-    bin_ = np.clip(np.nan_to_num(raw), 0, ED_BINS).astype(np.intp)
-    four = round(HOUR_4 / ED_BIN_HOURS)
-    bin_ = np.where(within, np.minimum(bin_, four - 1), np.maximum(bin_, four))
-    code = bin_ + _ED_LEFT_CODES * admitted
-    still = 2 * _ED_LEFT_CODES + known.astype(np.intp)  # still in A&E: under / over 4 h so far
-    return np.where(np.isnan(stay), still, code)
-
-
 def ed_time_bins() -> pd.DataFrame:
     """The A&E time histogram's bins by code: outcome, hours_from, hours_to.
 
@@ -200,9 +87,9 @@ def ed_time_bins() -> pd.DataFrame:
     stop = np.append(edges[1:], np.inf)
     return pd.DataFrame(
         {
-            "outcome": np.repeat(ED_TIME_GROUPS, [_ED_LEFT_CODES, _ED_LEFT_CODES, 2]),
-            "hours_from": np.concatenate((start, start, [0.0, HOUR_4])),
-            "hours_to": np.concatenate((stop, stop, [HOUR_4, np.inf])),
+            "outcome": np.repeat(ED_TIME_GROUPS, [ED_LEFT_CODES, ED_LEFT_CODES, 2]),
+            "hours_from": np.concatenate((start, start, [0.0, tally.HOUR_4])),
+            "hours_to": np.concatenate((stop, stop, [tally.HOUR_4, np.inf])),
         }
     )
 
@@ -220,8 +107,27 @@ def _share(used: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(capacity), 0.0, share)
 
 
+def _week_hours(t: Tally) -> np.ndarray:
+    """Patient-hours in each hour of the week [profile, 168] from a tally's three running sums."""
+    ends = t.week_ends
+    above = np.cumsum(ends[:, ::-1], axis=1)[:, ::-1] - ends  # ends in later bins
+    return t.week_weeks[:, None] + above + t.week_fraction
+
+
+def _exposure(start_h: float, end_h: float, offset_h: float) -> np.ndarray:
+    """Hours of each hour of the week within ``[start_h, end_h)``, by the same running sums."""
+    if not end_h > start_h:
+        return np.zeros(HOURS_PER_WEEK)
+
+    def elapsed(t: float) -> np.ndarray:
+        week, x = divmod(t + offset_h, float(HOURS_PER_WEEK))
+        return week + np.clip(x - np.arange(HOURS_PER_WEEK), 0.0, 1.0)
+
+    return elapsed(end_h) - elapsed(start_h)
+
+
 class Tables(NamedTuple):
-    """What a :class:`MetricAccumulator` (or an engine's batch) returns: four long tables.
+    """What a :class:`MetricAccumulator` returns: four long tables.
 
     Each has a leading ``replication`` column (``scenario`` is added by the runner).
     """
@@ -232,82 +138,30 @@ class Tables(NamedTuple):
     ed_time: pd.DataFrame
 
 
-class _WeekProfile:
-    """Patient-hours in each of the 168 hours of the week, per (series, replication).
-
-    An interval ``[s, e)`` spends in hour-of-week bin ``b`` the hours
-    ``G_b(e) - G_b(s)``, where ``G_b(t)`` is the time bin ``b`` has had since a
-    Monday midnight before the run: ``w + clip(x - b, 0, 1)`` for ``t`` at hour
-    ``x`` (0 <= x < 168) of week ``w``. So each end of an interval adds (with
-    sign +1 at the end, -1 at the start) ``w`` to every bin, 1 to every bin
-    below ``floor(x)`` and ``x - floor(x)`` to bin ``floor(x)``: three running
-    sums, the middle one kept as a count at ``floor(x)`` and summed from the
-    top at the end. Exact, and no loop over patients or hours.
-    """
-
-    def __init__(self, n_series: int, R: int, offset_h: float) -> None:
-        self.R = R
-        self.offset_h = offset_h
-        self.weeks = np.zeros(n_series * R)
-        self.ends = np.zeros(n_series * HOURS_PER_WEEK * R)
-        self.fraction = np.zeros(n_series * HOURS_PER_WEEK * R)
-
-    def _ends(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Week, hour-of-week bin and the fraction of that hour gone, of each time."""
-        week, x = np.divmod(t + self.offset_h, float(HOURS_PER_WEEK))
-        hour = np.minimum(x.astype(np.intp), HOURS_PER_WEEK - 1)
-        return week, hour, x - hour
-
-    def add(self, series: int, rep: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
-        """Add the intervals ``[start, end)`` (already cut to the observed window)."""
-        R = self.R
-        for t, sign in ((end, 1.0), (start, -1.0)):
-            week, hour, fraction = self._ends(t)
-            self.weeks[series * R : (series + 1) * R] += sign * np.bincount(rep, week, minlength=R)
-            key = (series * HOURS_PER_WEEK + hour) * R + rep
-            _scatter_hours(self.ends, key, np.full(len(key), sign))
-            _scatter_hours(self.fraction, key, sign * fraction)
-
-    def hours(self) -> np.ndarray:
-        """Patient-hours by [series, hour of week, replication]."""
-        R = self.R
-        shape = (-1, HOURS_PER_WEEK, R)
-        ends = self.ends.reshape(shape)
-        above = np.cumsum(ends[:, ::-1, :], axis=1)[:, ::-1, :] - ends  # ends in later bins
-        return self.weeks.reshape(-1, 1, R) + above + self.fraction.reshape(shape)
-
-
-class _Rows:
-    """Some rows of a chunk: each column is gathered once, when first read."""
-
-    def __init__(
-        self, rep: np.ndarray, columns: Mapping[str, np.ndarray], rows: np.ndarray | None
-    ) -> None:
-        self.columns = columns
-        self.rows = rows
-        self.rep = rep if rows is None else rep[rows]
-        self.cache: dict[str, np.ndarray] = {}
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self.cache:
-            column = np.asarray(self.columns[name])
-            self.cache[name] = column if self.rows is None else column[self.rows]
-        return self.cache[name]
+def _grouped(rep: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """The rows of each position in ``rep``, in their order: [(position, rows)]."""
+    if len(rep) == 0:
+        return []
+    order = np.arange(len(rep)) if (np.diff(rep) >= 0).all() else np.argsort(rep, kind="stable")
+    cuts = np.flatnonzero(np.diff(rep[order])) + 1
+    return [(int(rep[rows[0]]), rows) for rows in np.split(order, cuts)]
 
 
 class MetricAccumulator:
-    """Metrics of replications ``replications[0..R-1]`` of one scenario, fed in chunks.
+    """Metrics of replications ``replications[0..R-1]`` of one scenario, fed as they run.
 
-    Feed it, in any order and any number of chunks:
+    Feed it, in any order and any number of chunks (``rep`` holds positions
+    0..R-1 in ``replications``), or let a compiled engine write into
+    :meth:`tally`:
 
     * :meth:`add_patients`: complete patient rows, each patient exactly once
       (a patient still in the system at the end is delivered at the end, with
       ``NaN`` for what has not happened);
     * :meth:`add_acute_events`: every change of the acute-bed occupancy level,
-      in time order per replication.
+      in time order per replication;
 
     then call :meth:`finish` once. Capacities come from ``params`` (the same
-    for every replication, and what the SimPy engine logs).
+    for every replication); costs from ``costs``.
     """
 
     def __init__(self, params: ModelParams, replications: Sequence[int], costs: CostParams) -> None:
@@ -316,86 +170,42 @@ class MetricAccumulator:
         self.replications = np.asarray(list(replications), dtype=np.int64)
         if self.replications.ndim != 1 or len(self.replications) == 0:
             raise ValueError(f"replications must be a non-empty sequence, got {replications!r}")
-        self.R = R = len(self.replications)
+        self.R = len(self.replications)
         cal = params.calendar
         self.warm_h = cal.warm_up_h
         self.end_h = cal.end_h
         self.periods = cal.periods
-        self.D = D = round((self.end_h - self.warm_h) / _DAY)
+        self.g = tally.geometry(params)
+        self.D = self.g.days
         self.day_starts = cal.day_starts()
-        fys = self.periods[1:]
-        self.nF = nF = len(fys)
-        day_mid = self.warm_h + _DAY * (np.arange(D) + 0.5)
-        self.fy_of_day = np.zeros(D, dtype=np.intp)
-        for f, period in enumerate(fys):
-            self.fy_of_day[(day_mid >= period.start_h) & (day_mid < period.end_h)] = f
+        self.nF = self.g.n_fy
         self.fy_first_day = np.array(
-            [round((p.start_h - self.warm_h) / _DAY) for p in fys], dtype=np.intp
+            [round((p.start_h - self.warm_h) / DAY) for p in self.periods[1:]], dtype=np.intp
         )
         self.period_hours = np.array([p.end_h - p.start_h for p in self.periods])
-
-        # counting processes: a diary of (net arrivals, hours to midnight) by (series, slot,
-        # replication); slot 0 is before the observed window, slot j + 1 day j, slot D + 1 after
         self.services = [s for s in SERVICES if params.service(s) is not None]
-        self.series = [
-            s
-            for s in DAILY_SERIES
-            if not s.startswith("community_in_use_") or s[17:] in self.services
-        ] + ["direct_waiting"]
-        self.sidx = {name: i for i, name in enumerate(self.series)}
-        S = len(self.series)
-        self.W = D + 2
-        self.flows = np.zeros(R * S * self.W, dtype=np.int32)
-        self.hours = np.zeros(R * S * self.W, dtype=np.float64)
-        self.pathway_series = [self.sidx[f"waiting_discharge_p{k}"] for k in range(4)]
-        self.community_series = [self.sidx.get(f"community_in_use_p{k}", -1) for k in (1, 2, 3)]
-
-        # event counts by (replication, financial year, code)
+        self.series = tally.series_names(params)
+        self.codes = tally.count_kinds(len(params.cohorts))
         self.n_cohorts = len(params.cohorts)
-        self.codes = {
-            "ed_arrival": 4 * self.n_cohorts,
-            "t_arrival": 14,
-            "ed_decision": 8,
-            "sdec_start": 2,
-            "bed_start": 9,
-            "diverted": 1,
-            "t_fit": 4,
-            "comm_start": 4,
-            "ur_start": 1,
-            "ed_time": 2 * _ED_LEFT_CODES + 2,
-        }
-        self.counts = {name: np.zeros(R * nF * n, dtype=np.int64) for name, n in self.codes.items()}
-        self.ed_hours = np.zeros(R * nF)
-        self.community_wait_days = np.zeros(R * nF * 4)
-
-        # acute occupancy: hours at each level, per (replication, segment of constant capacity
-        # within one financial year)
-        self.bed_days_cap = _capacity_by_day(params.beds, self.day_starts[:D])
-        change = np.ones(D, dtype=bool)
-        change[1:] = (self.fy_of_day[1:] != self.fy_of_day[:-1]) | (
-            self.bed_days_cap[1:] != self.bed_days_cap[:-1]
-        )
-        seg_of_day = np.cumsum(change) - 1
-        self.n_seg = n_seg = int(change.sum())
-        first = np.flatnonzero(change)
-        self.seg_start = self.warm_h + _DAY * first
-        self.seg_end = np.append(self.seg_start[1:], self.end_h)
-        self.seg_fy = self.fy_of_day[first]
-        self.seg_cap = self.bed_days_cap[first]
-        self.seg_of_slot = np.concatenate(([n_seg], seg_of_day, [n_seg])).astype(np.intp)
-        beds = np.asarray(params.beds.values, dtype=float)
-        finite = beds[np.isfinite(beds)]
-        self.n_lev = int(max(finite.max(initial=0.0), 0)) + 16
-        self.level_hours = np.zeros(R * n_seg * self.n_lev)
-        self.level = np.zeros(R, dtype=np.int64)
-        self.level_t = np.zeros(R)
-
-        # hour-of-week profiles of some counting processes
-        self.week_of_series = {self.sidx[name]: k for k, name in enumerate(HOUR_OF_WEEK_SERIES)}
-        self.week = _WeekProfile(len(HOUR_OF_WEEK_SERIES), R, cal.week_offset_h)
+        initial_beds = params.initial_treating + sum(params.initial_delayed)
+        self.n_levels = tally.levels_needed(params, initial_beds)
+        self.tallies = [tally.new_tally(self.g, self.n_levels) for _ in range(self.R)]
         self.finished = False
 
     # --- feeding ----------------------------------------------------------------------------
+
+    def tally(self, position: int) -> Tally:
+        """The running sums of the replication at ``position``, for an engine to write into."""
+        self._check(np.array([position]))
+        return self.tallies[position]
+
+    def fresh_tally(self, position: int, n_levels: int = 0) -> Tally:
+        """Empty sums at ``position``, with at least ``n_levels`` occupancy levels (for an
+        engine that starts a replication again); return them."""
+        self._check(np.array([position]))
+        self.n_levels = max(self.n_levels, n_levels)
+        self.tallies[position] = tally.new_tally(self.g, self.n_levels)
+        return self.tallies[position]
 
     def _check(self, rep: np.ndarray) -> np.ndarray:
         if self.finished:
@@ -410,31 +220,10 @@ class MetricAccumulator:
             )
         return rep.astype(np.intp, copy=False)
 
-    def _slot(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Day slot of each time (0 before the window, D + 1 after it or NaN) and hours to midnight.
-
-        ``t - warm`` is exact (both are whole or fractional hours on the same scale) and the
-        division is correctly rounded, so a time is in day ``j`` exactly when
-        ``warm + 24 j <= t < warm + 24 (j + 1)``, the comparison the period bounds make.
-        """
-        x = np.fmin(t, self.end_h)  # NaN (never happened) and the end itself go to slot D + 1
-        x -= self.warm_h
-        day = x / _DAY
-        np.floor(day, out=day)
-        np.maximum(day, -1.0, out=day)
-        slot = day.astype(np.intp)
-        slot += 1
-        day += 1.0
-        day *= _DAY
-        day -= x  # hours from t to the next midnight
-        return slot, day
-
     def add_patients(self, rep: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
-        """Add complete patient rows (the columns of :mod:`sim.record`; ``parent`` is not read).
-
-        ``rep[i]`` is the position (0..R-1) of row ``i``'s replication. Rows may
-        come in any order and any number of chunks, each patient exactly once.
-        """
+        """Add complete patient rows (the columns of :mod:`sim.model.record`; ``parent`` is
+        not read). ``rep[i]`` is the position (0..R-1) of row ``i``'s replication. Rows may
+        come in any order and any number of chunks, each patient exactly once."""
         rep = self._check(rep)
         missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
@@ -447,253 +236,60 @@ class MetricAccumulator:
                 )
         if n == 0:
             return
-        everyone = _Rows(rep, columns, None)
-        # Most rows are A&E attendances that went home: the parts about beds, SDEC and
-        # community care run on the rows they concern, so they cost in proportion to those.
-        took_bed = ~np.isnan(everyone["bed_request"])
-        took_bed |= ~np.isnan(everyone["bed_start"])  # the starting state asked for no bed
-        self._emergency_department(everyone)
-        self._beds(_Rows(rep, columns, np.flatnonzero(took_bed)))
-        for column, part in (
-            ("sdec_start", self._sdec),
-            ("comm_start", self._community),
-            ("ur_start", self._urgent_response),
-        ):
-            rows = np.flatnonzero(~np.isnan(everyone[column]))
-            if len(rows):
-                part(_Rows(rep, columns, rows))
-
-    def _intervals(
-        self,
-        series: int,
-        r: _Rows,
-        start: str | np.ndarray,
-        end: str | np.ndarray,
-        keep: np.ndarray | None = None,
-    ) -> None:
-        """Add the stays ``[start, end)`` of rows ``r`` to the daily diary of ``series``."""
-        t_start = r[start] if isinstance(start, str) else start
-        t_end = r[end] if isinstance(end, str) else end
-        # started before the end of the run (a NaN start never did) and lasted: an empty
-        # interval adds nothing, and leaving it out keeps a day with none exactly zero
-        on = t_start < self.end_h
-        on &= t_start != t_end
-        if keep is not None:
-            on &= keep
-        rows = np.flatnonzero(on)
-        rep = r.rep[rows]
-        base = series * self.W
-        s_slot, s_hours = self._slot(t_start[rows])
-        e_slot, e_hours = self._slot(t_end[rows])
-        R = self.R
-        _scatter_add(self.hours, (base + s_slot) * R + rep, s_hours, self.flows)
-        k = (base + e_slot) * R + rep
-        if len(e_slot) and e_slot.max() > self.D:  # some are still there at the end of the run
-            ended = np.flatnonzero(e_slot <= self.D)
-            k, e_hours = k[ended], e_hours[ended]
-        _scatter_add(self.hours, k, e_hours, self.flows, sign=-1)
-        if series in self.week_of_series:
-            self._add_week(self.week_of_series[series], rep, t_start[rows], t_end[rows])
-
-    def _add_week(self, series: int, rep: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
-        """Add the observed part of stays ``[start, end)`` to an hour-of-week profile."""
-        start = np.maximum(start, self.warm_h)
-        end = np.fmin(end, self.end_h)  # NaN: still there at the end
-        on = np.flatnonzero(end > start)
-        self.week.add(series, rep[on], start[on], end[on])
-
-    def _in_window(self, r: _Rows, column: str) -> tuple[np.ndarray | slice, np.ndarray]:
-        """Rows of ``r`` whose event happened in the observed window, and their count bins."""
-        t = r[column]
-        rows: np.ndarray | slice
-        if len(t) and t.min() >= self.warm_h and t.max() < self.end_h:
-            rows = slice(None)  # all of them (and no NaN): no need to gather
-        else:
-            on = t >= self.warm_h
-            on &= t < self.end_h
-            rows = np.flatnonzero(on)
-        key = r.rep[rows] * self.nF
-        if self.nF > 1:
-            day = ((t[rows] - self.warm_h) / _DAY).astype(np.intp)  # exact, as in _slot
-            key += self.fy_of_day[day]
-        return rows, key
-
-    def _count(self, name: str, key: np.ndarray, code: np.ndarray | int = 0) -> None:
-        counts = self.counts[name]
-        counts += np.bincount(key * self.codes[name] + code, minlength=len(counts))
-
-    def _emergency_department(self, r: _Rows) -> None:
-        """Attendances, time in A&E, and would-be attendances (every row)."""
-        self._intervals(self.sidx["ed_in_department"], r, "ed_arrival", "ed_departure")
-
-        rows, key = self._in_window(r, "ed_arrival")
-        arrival = r["ed_arrival"][rows]
-        departure = r["ed_departure"][rows]
-        left = ~np.isnan(departure)
-        stay = departure - arrival
-        within = stay <= HOUR_4 + EPS_HOURS  # NaN compares False: a breach
-        known = (self.end_h - arrival) > HOUR_4
-        state = np.where(left, 2 + within, known)
-        self._count("ed_arrival", key, r["cohort"][rows] * 4 + state)
-        admitted = (r["ed_outcome"][rows] == EdOutcome.ADMIT) | r["sdec_refused"][rows]
-        self._count("ed_time", key, _ed_time_code(stay, within, admitted, known))
-        hours = np.where(left, stay, 0.0)
-        self.ed_hours += np.bincount(key, hours, minlength=len(self.ed_hours))
-
-        rows, key = self._in_window(r, "t_arrival")
-        origin = r["origin"][rows]
-        code = _ARRIVAL_CODE[np.clip(origin, 0, 3)]
-        planned = np.flatnonzero(r["avoidable"][rows] & (origin == Origin.ED))
-        if len(planned):  # avoidance: planned (1), achieved (2), lost closed or full (4, 8)
-            at = rows[planned] if isinstance(rows, np.ndarray) else planned
-            achieved = ~np.isnan(r["ur_start"][at])
-            code[planned] = 1 + 2 * achieved + 4 * np.clip(r["avoid_lost"][at], 0, 2)
-        self._count("t_arrival", key, code)
-
-    def _beds(self, r: _Rows) -> None:
-        """Boarding, bed queues, admissions, stays and discharge (rows that asked for a bed)."""
-        sidx = self.sidx
-        end = self.end_h
-        leave = np.fmin(r["bed_start"], r["diverted"])  # took a bed, or was diverted
-        admitted_from_ed = (r["ed_outcome"] == EdOutcome.ADMIT) | r["sdec_refused"]
-        pathway = r["pathway"]
-        self._intervals(sidx["acute_occupied"], r, "bed_start", "bed_end")
-        self._intervals(sidx["bed_queue"], r, "bed_request", leave)
-        self._intervals(sidx["boarding"], r, "ed_decision", "ed_departure", admitted_from_ed)
-        direct = np.isnan(r["ed_arrival"]) | r["sdec_admit"]
-        self._intervals(sidx["direct_waiting"], r, "bed_request", leave, direct)
-        for k, series in enumerate(self.pathway_series):
-            self._intervals(series, r, "t_fit", "bed_end", pathway == k)
-
-        rows, key = self._in_window(r, "ed_decision")
-        gone = r["ed_departure"][rows]
-        waited = np.where(np.isnan(gone), end, gone) - r["ed_decision"][rows]
-        code = admitted_from_ed[rows] + 2 * (waited > HOUR_12) + 4 * r["sdec_refused"][rows]
-        self._count("ed_decision", key, code)
-
-        rows, key = self._in_window(r, "bed_start")
-        start = r["bed_start"][rows]
-        stay_end = r["bed_end"][rows]
-        stay_end = np.where(np.isnan(stay_end), end - EPS_HOURS, stay_end)
-        overnight = np.floor(stay_end / _DAY) > np.floor(start / _DAY)
-        bed_wait = (start - r["bed_request"][rows]) > EPS_HOURS
-        origin = r["origin"][rows]
-        code = (origin == Origin.DIRECT) + 2 * overnight + 4 * bed_wait
-        self._count("bed_start", key, np.where(origin != Origin.INITIAL, code, 8))
-
-        rows, key = self._in_window(r, "diverted")
-        self._count("diverted", key)
-
-        rows, key = self._in_window(r, "t_fit")
-        path = pathway[rows]
-        still = r["bed_end"][rows]
-        delayed = np.isnan(still) | (still - r["t_fit"][rows] > EPS_HOURS)
-        self._count("t_fit", key, np.where((path >= 1) & (path <= 3) & delayed, path, 0))
-
-    def _sdec(self, r: _Rows) -> None:
-        self._intervals(self.sidx["sdec_in_use"], r, "sdec_start", "sdec_end")
-        rows, key = self._in_window(r, "sdec_start")
-        self._count("sdec_start", key, r["sdec_admit"][rows].astype(np.intp))
-
-    def _community(self, r: _Rows) -> None:
-        pathway = r["pathway"]
-        for k, series in enumerate(self.community_series, start=1):
-            if series >= 0:
-                self._intervals(series, r, "comm_start", "comm_end", pathway == k)
-        rows, key = self._in_window(r, "comm_start")
-        path = pathway[rows]
-        code = np.where((path >= 1) & (path <= 3) & (r["origin"][rows] != Origin.INITIAL), path, 0)
-        self._count("comm_start", key, code)
-        days = (r["comm_start"][rows] - r["t_fit"][rows]) / _DAY
-        waits = self.community_wait_days
-        waits += np.bincount(key * 4 + code, np.where(code > 0, days, 0.0), minlength=len(waits))
-
-    def _urgent_response(self, r: _Rows) -> None:
-        if "urgent_response" in self.services:
-            self._intervals(self.sidx["community_in_use_urgent_response"], r, "ur_start", "ur_end")
-        rows, key = self._in_window(r, "ur_start")
-        self._count("ur_start", key)
+        ints = np.column_stack([np.asarray(columns[c], dtype=np.int64) for c in INT_COLUMNS])
+        flags = np.column_stack([np.asarray(columns[c], dtype=np.bool_) for c in FLAG_COLUMNS])
+        times = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in TIME_COLUMNS])
+        for position, rows in _grouped(rep):
+            tally.tally_rows(self.g, self.tallies[position], ints[rows], flags[rows], times[rows])
 
     def add_acute_events(self, rep: np.ndarray, times: np.ndarray, deltas: np.ndarray) -> None:
         """Add changes of the acute occupancy level: ``deltas[i]`` beds taken (+) or freed (-).
 
-        Within a chunk, each replication's events must be in time order; across
-        chunks, a replication's events must come in time order too (a time a
-        hair earlier than the last one seen is moved up to it). Events at the
-        same time may come in any order. Chunks grouped by replication (``rep``
-        non-decreasing) skip a sort.
+        Each replication's events must come in time order, within a chunk and
+        across chunks (a time a hair earlier than the last one seen is moved up
+        to it). Events at the same time may come in any order.
         """
         rep = self._check(rep)
         t = np.asarray(times, dtype=float)
         d = np.asarray(deltas, dtype=np.int64)
         if not (len(rep) == len(t) == len(d)):
             raise ValueError(f"add_acute_events: lengths {len(rep)}, {len(t)}, {len(d)} differ")
-        if len(rep) == 0:
-            return
-        if (np.diff(rep) < 0).any():
-            small = np.int16 if self.R < 2**15 else np.int32
-            order = np.argsort(rep.astype(small), kind="stable")  # radix sort for 16 bits
-            rep, t, d = rep[order], t[order], d[order]
-        t = np.minimum(np.maximum(t, self.level_t[rep]), self.end_h)
-        first = np.ones(len(rep), dtype=bool)
-        first[1:] = rep[1:] != rep[:-1]
-        starts = np.flatnonzero(first)
-        level = np.cumsum(d)
-        level += np.repeat(
-            self.level[rep[starts]] - (level[starts] - d[starts]),
-            np.diff(np.append(starts, len(rep))),
-        )
-        before = np.empty_like(t)
-        before[1:] = t[:-1]
-        before[starts] = self.level_t[rep[starts]]
-        self._add_level_time(rep, before, t, level - d)
-        last = np.append(starts[1:], len(rep)) - 1
-        self.level[rep[last]] = level[last]
-        self.level_t[rep[last]] = t[last]
+        for position, rows in _grouped(rep):
+            t_rows, d_rows = t[rows], d[rows]
+            done = 0
+            while done < len(rows):
+                added, status = tally.tally_bed_events(
+                    self.g, self.tallies[position], t_rows[done:], d_rows[done:]
+                )
+                done += added
+                if status == tally.LEVEL_NEGATIVE:
+                    raise ValueError(
+                        "acute occupancy fell below 0: events are missing or out of order"
+                    )
+                if status == tally.LEVEL_TOO_HIGH:
+                    self._more_levels(position)
 
-    def _add_level_time(
-        self, rep: np.ndarray, t0: np.ndarray, t1: np.ndarray, level: np.ndarray
-    ) -> None:
-        """Add the hours ``[t0, t1)`` spent at ``level``, split by segment."""
-        keep = np.flatnonzero(t1 > np.maximum(t0, self.warm_h))
-        rep, t0, t1, level = rep[keep], t0[keep], t1[keep], level[keep]
-        if len(level) == 0:
-            return
-        low, high = level.min(), level.max()
-        if low < 0:
-            raise ValueError(f"acute occupancy fell to {low}: events are missing or out of order")
-        if high >= self.n_lev:
-            self._grow_levels(int(high) + 1)
-        n_seg, n_lev = self.n_seg, self.n_lev
-        seg0 = self.seg_of_slot[self._slot(t0)[0]]
-        seg1 = self.seg_of_slot[self._slot(t1)[0]]
-        inside = (seg0 == seg1) & (seg0 < n_seg)
-        R = self.R
-        rows = np.flatnonzero(inside)
-        key = (seg0[rows] * n_lev + level[rows]) * R + rep[rows]
-        _scatter_hours(self.level_hours, key, t1[rows] - t0[rows])
-        rows = np.flatnonzero(~inside)
-        for k in range(n_seg):
-            overlap = np.minimum(t1[rows], self.seg_end[k])
-            overlap -= np.maximum(t0[rows], self.seg_start[k])
-            on = overlap > 0
-            key = (k * n_lev + level[rows][on]) * R + rep[rows][on]
-            _scatter_hours(self.level_hours, key, overlap[on])
-
-    def _grow_levels(self, needed: int) -> None:
-        n_lev = max(needed, 2 * self.n_lev)
-        grown = np.zeros((self.n_seg, n_lev, self.R))
-        grown[:, : self.n_lev, :] = self.level_hours.reshape(self.n_seg, self.n_lev, self.R)
-        self.level_hours = grown.ravel()
-        self.n_lev = n_lev
+    def _more_levels(self, position: int) -> None:
+        """Keep hours for twice as many occupancy levels at ``position``."""
+        old = self.tallies[position]
+        n = old.level_hours.shape[1]
+        grown = np.zeros((old.level_hours.shape[0], 2 * n))
+        grown[:, :n] = old.level_hours
+        self.tallies[position] = old._replace(level_hours=grown)
 
     def add_record(self, record: Record, position: int = 0) -> None:
-        """Add a whole SimPy record as replication ``position``: its rows and its bed events."""
+        """Add a whole record as replication ``position``: its rows and its bed events."""
         self.add_patients(np.full(record.n, position, dtype=np.intp), record.patients)
         times, deltas = acute_events(record.patients)
         self.add_acute_events(np.full(len(times), position, dtype=np.intp), times, deltas)
 
     # --- results ------------------------------------------------------------------------------
+
+    def _live(self) -> None:
+        """The counts and sums of every replication side by side, for the tables."""
+        self.counts = np.stack([t.counts for t in self.tallies])
+        self.ed_hours = np.stack([t.ed_hours for t in self.tallies])
+        self.community_wait = np.stack([t.community_wait for t in self.tallies])
 
     def finish(self) -> Tables:
         """The long tables (:class:`Tables`), replications in the order given.
@@ -705,41 +301,42 @@ class MetricAccumulator:
         """
         if self.finished:
             raise RuntimeError("MetricAccumulator.finish() was already called")
-        every = np.arange(self.R)
-        self._add_level_time(every, self.level_t.copy(), np.full(self.R, self.end_h), self.level)
+        for t in self.tallies:
+            tally.tally_close(self.g, t)
+        self._live()
         self.finished = True
-        R, S, W, D = self.R, len(self.series), self.W, self.D
+        R, D = self.R, self.D
         names = [*self.series[:-1], "delayed", "acute_capacity", "acute_occupancy"]
         daily = np.empty((R, len(names), D), dtype=DAILY_DTYPE)
-        flows = self.flows.reshape(S, W, R)
-        hours = self.hours.reshape(S, W, R)
         totals: dict[str, np.ndarray] = {}
         self._day_integrals: dict[str, np.ndarray] = {}
         delayed = np.zeros((R, D))  # summed in double precision, then stored
         for s, name in enumerate(self.series):
-            level = np.cumsum(flows[s, :D, :], axis=0, dtype=np.int64)  # in the system at midnight
-            integral = (level * _DAY + hours[s, 1 : D + 1, :]).T  # patient-hours in each day
+            flows = np.stack([t.flows[s, :D] for t in self.tallies])
+            level = np.cumsum(flows, axis=1, dtype=np.int64)  # in the system at midnight
+            hours = np.stack([t.hours[s, 1 : D + 1] for t in self.tallies])
+            integral = level * DAY + hours  # patient-hours in each day [R, D]
             totals[name] = self._per_period(integral)
             if name != "direct_waiting":
-                daily[:, s, :] = integral / _DAY
+                daily[:, s, :] = integral / DAY
             if name == "acute_occupied" or name.startswith("community_in_use_"):
                 self._day_integrals[name] = integral
             if name in ("waiting_discharge_p1", "waiting_discharge_p2", "waiting_discharge_p3"):
                 delayed += integral
-        del flows, hours, level, integral
-        self.flows, self.hours = np.zeros(0, dtype=np.int32), np.zeros(0)  # spent: free the diary
         metrics = self._metrics_frame(totals)
 
-        daily[:, -3, :] = delayed / _DAY
-        daily[:, -2, :] = self.bed_days_cap[None, :]
-        daily[:, -1, :] = self._share_hours("acute_occupied", self.params.beds) / _DAY
+        daily[:, -3, :] = delayed / DAY
+        daily[:, -2, :] = self.g.bed_cap_by_day[None, :]
+        daily[:, -1, :] = self._share_hours("acute_occupied", self.params.beds) / DAY
         self._day_integrals = {}
-        return Tables(
+        tables = Tables(
             metrics,
             self._daily_frame(names, daily),
             self._hour_of_week_frame(),
             self._ed_time_frame(),
         )
+        self.tallies = []  # spent: free the diaries
+        return tables
 
     def _daily_frame(self, names: list[str], daily: np.ndarray) -> pd.DataFrame:
         R, D = self.R, self.D
@@ -747,7 +344,7 @@ class MetricAccumulator:
             return pd.DataFrame(columns=["replication", "date", "series", "value"])
         cal = self.params.calendar
         dates = pd.to_datetime(cal.sim_start) + pd.to_timedelta(
-            self.day_starts[:-1] / _DAY, unit="D"
+            self.day_starts[:-1] / DAY, unit="D"
         )
         codes = np.tile(np.repeat(np.arange(len(names), dtype=np.int8), D), R)
         return pd.DataFrame(
@@ -765,17 +362,14 @@ class MetricAccumulator:
         """Mean in each hour of the week over the observed window: replication, series,
         weekday, hour, value (patient-hours in that hour of the week / its hours)."""
         R = self.R
-        hours = self.week.hours()  # [series, hour of week, replication]
+        hours = np.stack([_week_hours(t) for t in self.tallies])  # [rep, series, hour of week]
         pathways = [HOUR_OF_WEEK_SERIES.index(f"waiting_discharge_p{k}") for k in (1, 2, 3)]
-        delayed = hours[pathways].sum(axis=0, keepdims=True)
-        hours = np.concatenate((hours, delayed))
+        delayed = hours[:, pathways].sum(axis=1, keepdims=True)
+        hours = np.concatenate((hours, delayed), axis=1)
         names = [*HOUR_OF_WEEK_SERIES, "delayed"]
-        window = _WeekProfile(1, 1, self.week.offset_h)
-        window.add(0, np.zeros(1, np.intp), np.array([self.warm_h]), np.array([self.end_h]))
-        exposure = window.hours()[0, :, 0]  # hours of each hour of the week in the window
+        exposure = _exposure(self.warm_h, self.end_h, self.g.offset_h)
         with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.where(exposure[None, :, None] > 0, hours / exposure[None, :, None], np.nan)
-        value = value.transpose(2, 0, 1)  # [replication, series, hour of week]
+            value = np.where(exposure[None, None, :] > 0, hours / exposure[None, None, :], np.nan)
         how = np.tile(np.arange(HOURS_PER_WEEK), R * len(names))
         return pd.DataFrame(
             {
@@ -822,19 +416,23 @@ class MetricAccumulator:
 
     def _counts(self, name: str) -> np.ndarray:
         """Counts [R, periods, codes], with ``all`` first."""
-        n = self.codes[name]
-        c = self.counts[name].reshape(self.R, self.nF, n).astype(float)
+        start = getattr(self.g, f"c_{name}")
+        c = self.counts[:, : self.nF, start : start + self.codes[name]].astype(float)
         return np.concatenate((c.sum(axis=1, keepdims=True), c), axis=1)
 
-    def _sums(self, values: np.ndarray, n_codes: int = 1) -> np.ndarray:
-        v = values.reshape(self.R, self.nF, n_codes)
+    def _sums(self, values: np.ndarray) -> np.ndarray:
+        """Sums [R, financial years, ...] -> [R, periods, ...], with ``all`` first."""
+        v = values[:, : self.nF]
         return np.concatenate((v.sum(axis=1, keepdims=True), v), axis=1)
 
     def _level_metrics(self) -> dict[str, np.ndarray]:
         """Occupancy p95, time at or above 92% and time full, from the hours at each level."""
-        R, n_seg, n_lev = self.R, self.n_seg, self.n_lev
-        hours = self.level_hours.reshape(n_seg, n_lev, R).transpose(2, 0, 1)
-        share = _share(np.arange(n_lev, dtype=float)[None, :], self.seg_cap[:, None])
+        R, n_seg = self.R, self.g.n_seg
+        n_lev = max(t.level_hours.shape[1] for t in self.tallies)
+        hours = np.zeros((R, n_seg, n_lev))
+        for r, t in enumerate(self.tallies):
+            hours[r, :, : t.level_hours.shape[1]] = t.level_hours
+        share = _share(np.arange(n_lev, dtype=float)[None, :], self.g.seg_cap[:, None])
         out = {
             name: np.full((R, 1 + self.nF), np.nan)
             for name in ("acute_occupancy_p95", "acute_time_at_or_above_92", "acute_time_full")
@@ -842,7 +440,7 @@ class MetricAccumulator:
         bed_hours = np.zeros((R, 1 + self.nF))
         levels = np.arange(n_lev, dtype=float)
         for p in range(1 + self.nF):
-            segs = np.arange(n_seg) if p == 0 else np.flatnonzero(self.seg_fy == p - 1)
+            segs = np.arange(n_seg) if p == 0 else np.flatnonzero(self.g.seg_fy == p - 1)
             if len(segs) == 0:
                 continue
             values = share[segs].ravel()
@@ -905,7 +503,7 @@ class MetricAccumulator:
         known = by_state[:, :, 1:].sum(axis=2)
         m["ed_4h_share"] = ratio(by_state[:, :, 3], known, np.nan)
         m["ed_time_mean_hours"] = ratio(
-            self._sums(self.ed_hours)[:, :, 0], by_state[:, :, 2:].sum(axis=2), 0.0
+            self._sums(self.ed_hours), by_state[:, :, 2:].sum(axis=2), 0.0
         )
         decisions = self._counts("ed_decision")
         code = np.arange(8)
@@ -936,7 +534,7 @@ class MetricAccumulator:
         m["bed_queue_mean"] = mean("bed_queue")
 
         # acute beds
-        bed_days = totals["acute_occupied"] / _DAY
+        bed_days = totals["acute_occupied"] / DAY
         m["emergency_bed_days"] = bed_days
         m["acute_beds_occupied_mean"] = mean("acute_occupied")
         m["acute_occupancy_mean"] = self._share_mean("acute_occupied", self.params.beds)
@@ -954,11 +552,11 @@ class MetricAccumulator:
         # discharge
         delayed_total: np.ndarray | float = 0.0
         for k in (1, 2, 3):
-            days = totals[f"waiting_discharge_p{k}"] / _DAY
+            days = totals[f"waiting_discharge_p{k}"] / DAY
             delayed_total = delayed_total + days
             m[f"delayed_bed_days_p{k}"] = days
         m["delayed_bed_days"] = np.asarray(delayed_total)
-        m["p0_discharge_wait_bed_days"] = totals["waiting_discharge_p0"] / _DAY
+        m["p0_discharge_wait_bed_days"] = totals["waiting_discharge_p0"] / DAY
         fit = self._counts("t_fit")
         m["delayed_discharges"] = fit[:, :, 1:].sum(axis=2)
         for k in (1, 2, 3):
@@ -966,11 +564,11 @@ class MetricAccumulator:
 
         # community
         starts = self._counts("comm_start")
-        waits = self._sums(self.community_wait_days, 4)
+        waits = self._sums(self.community_wait)
         place_days: dict[str, np.ndarray] = {}
         for s in self.services:
             in_use = f"community_in_use_{s}"
-            place_days[s] = totals[in_use] / _DAY
+            place_days[s] = totals[in_use] / DAY
             m[in_use] = mean(in_use)
             service = params.service(s)
             assert service is not None
@@ -1035,7 +633,7 @@ class MetricAccumulator:
         by_day = self._day_integrals[series]
         places = _capacity_by_day(capacity, self.day_starts[: self.D])[None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            share_hours = np.where(places > 0, by_day / places, np.where(by_day > 0, np.inf, _DAY))
+            share_hours = np.where(places > 0, by_day / places, np.where(by_day > 0, np.inf, DAY))
         return np.where(np.isinf(places), 0.0, share_hours)
 
     def _investment(self, label: str) -> float:

@@ -1,0 +1,111 @@
+"""numba, configured once for leftshift's compiled code.
+
+Every compiled function is made with :func:`jit` (nopython, cached on disk,
+releasing the GIL), so a process compiles a function once in its life and
+later processes load it from numba's cache.
+
+* **Where the cache goes.** Beside each module, in ``__pycache__``; where the
+  package's folder is not writable (an installation read-only to the user),
+  in the user's cache folder instead (``$XDG_CACHE_HOME/leftshift/numba``,
+  else ``~/.cache/leftshift/numba``; ``NUMBA_CACHE_DIR`` if the user set it),
+  decided before anything is compiled.
+* **When it is stale.** numba checks only the source file of the function it
+  loads, not the files of the functions compiled into it: after an edit of
+  :mod:`sim.model.tally`, a cached kernel would still hold the old tally. So
+  the sources of every module in :data:`COMPILED` are hashed together, and the
+  caches of those modules are cleared whenever the hash changes.
+
+The module is a leaf: it imports nothing of leftshift's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PACKAGE = Path(__file__).resolve().parent
+COMPILED = ("codes.py", "jit.py", "model/rules.py", "model/tally.py", "engines/kernel.py")
+"""Modules whose code (or constants) goes into compiled functions, relative to ``sim/``."""
+STAMP = "leftshift-compiled-sources.sha256"
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".leftshift-write-test-"):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def _fallback_dir() -> Path | None:
+    """The cache folder to use instead of ``__pycache__`` (None: the package's own)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return Path(os.environ["NUMBA_CACHE_DIR"])
+    if all(_writable(PACKAGE / Path(m).parent / "__pycache__") for m in COMPILED):
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "leftshift" / "numba"
+
+
+def _sources_hash() -> str:
+    digest = hashlib.sha256()
+    for module in COMPILED:
+        path = PACKAGE / module
+        digest.update(module.encode())
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()
+
+
+def _cache_folders(fallback: Path | None) -> list[Path]:
+    folders = {(PACKAGE / m).parent for m in COMPILED}
+    if fallback is None:
+        return sorted(f / "__pycache__" for f in folders)
+    # numba mirrors a source folder's absolute path under its cache folder
+    return sorted(fallback / str(f).lstrip(os.sep) for f in folders)
+
+
+def _clear_if_stale(fallback: Path | None) -> None:
+    """Drop the cached compilations of :data:`COMPILED` if any of their sources changed."""
+    wanted = _sources_hash()
+    folders = _cache_folders(fallback)
+    stamps = [f / STAMP for f in folders]
+    try:
+        if all(s.read_text().strip() == wanted for s in stamps):
+            return
+    except OSError:
+        pass
+    stems = {Path(m).stem for m in COMPILED}
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for entry in folder.iterdir():
+                if entry.name.split(".")[0] in stems and entry.suffix in (".nbi", ".nbc"):
+                    entry.unlink(missing_ok=True)
+            (folder / STAMP).write_text(wanted + "\n")
+        except OSError:  # a cache that cannot be written is simply not kept
+            pass
+
+
+_fallback = _fallback_dir()
+if _fallback is not None:
+    os.environ["NUMBA_CACHE_DIR"] = str(_fallback)
+_clear_if_stale(_fallback)
+
+import numba  # noqa: E402  (only after the cache folder is decided)
+
+if _fallback is not None:
+    numba.config.CACHE_DIR = str(_fallback)
+
+
+def jit(function: F) -> F:
+    """Compile ``function`` in nopython mode, cached on disk, without the GIL."""
+    compiled: F = numba.njit(cache=True, nogil=True)(function)
+    return compiled
