@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,10 +102,18 @@ _clear_if_stale(_fallback)
 import numba  # noqa: E402  (only after the cache folder is decided)
 
 if _fallback is not None:
-    numba.config.CACHE_DIR = str(_fallback)
+    numba.config.CACHE_DIR = str(_fallback)  # type: ignore[attr-defined]
 
 
 def jit(function: F) -> F:
     """Compile ``function`` in nopython mode, cached on disk, without the GIL."""
-    compiled: F = numba.njit(cache=True, nogil=True)(function)
-    return compiled
+    return cast(F, numba.njit(cache=True, nogil=True)(function))
+
+
+def inline(function: F) -> F:
+    """:func:`jit`, and compiled into each compiled caller rather than called.
+
+    For the small helpers of a hot loop: a call passes its arguments (tuples
+    of arrays among them) by value, which costs more than the helper's work.
+    """
+    return cast(F, numba.njit(cache=True, nogil=True, inline="always")(function))

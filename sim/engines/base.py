@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Protocol
 
-from ..model.record import Record, Sink
+from ..model.record import Record
+from ..model.sink import Sink
 from ..scenario.params import ModelParams
 
 

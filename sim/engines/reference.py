@@ -50,7 +50,8 @@ from ..clock.schedule import Schedule
 from ..codes import AvoidLost, EdOutcome, Origin, Pathway, Route
 from ..model import rules
 from ..model.demand import Attributes, AttributeSource, arrival_times, initial_cohorts
-from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record, Sink
+from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
+from ..model.sink import Sink
 from ..rng.streams import Streams
 from ..scenario.params import CohortParams, ModelParams, Timeline
 

@@ -66,7 +66,8 @@ from ..model.demand import (
     draw_attributes,
     initial_cohorts,
 )
-from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record, Sink
+from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
+from ..model.sink import Sink
 from ..rng.streams import Streams
 from ..scenario.params import ModelParams, Timeline
 

@@ -30,16 +30,14 @@ import pandas as pd
 
 from ..codes import HOURS_PER_DAY, HOURS_PER_WEEK, SERVICES, WEEKDAYS, Service
 from ..model import tally
-from ..model.record import COLUMNS, Record, acute_events
+from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, Record, acute_events
 from ..model.tally import (
     DAY,
     ED_BIN_HOURS,
     ED_BINS,
     ED_LEFT_CODES,
-    FLAG_COLUMNS,
+    F_OFFSET,
     HOUR_OF_WEEK_SERIES,
-    INT_COLUMNS,
-    TIME_COLUMNS,
     Tally,
 )
 from ..scenario.params import CostParams, ModelParams, Timeline
@@ -107,13 +105,6 @@ def _share(used: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(capacity), 0.0, share)
 
 
-def _week_hours(t: Tally) -> np.ndarray:
-    """Patient-hours in each hour of the week [profile, 168] from a tally's three running sums."""
-    ends = t.week_ends
-    above = np.cumsum(ends[:, ::-1], axis=1)[:, ::-1] - ends  # ends in later bins
-    return t.week_weeks[:, None] + above + t.week_fraction
-
-
 def _exposure(start_h: float, end_h: float, offset_h: float) -> np.ndarray:
     """Hours of each hour of the week within ``[start_h, end_h)``, by the same running sums."""
     if not end_h > start_h:
@@ -175,7 +166,7 @@ class MetricAccumulator:
         self.warm_h = cal.warm_up_h
         self.end_h = cal.end_h
         self.periods = cal.periods
-        self.g = tally.geometry(params)
+        self.g = self.geometry = tally.geometry(params)
         self.D = self.g.days
         self.day_starts = cal.day_starts()
         self.nF = self.g.n_fy
@@ -184,7 +175,7 @@ class MetricAccumulator:
         )
         self.period_hours = np.array([p.end_h - p.start_h for p in self.periods])
         self.services = [s for s in SERVICES if params.service(s) is not None]
-        self.series = tally.series_names(params)
+        self.series = list(self.g.series)
         self.codes = tally.count_kinds(len(params.cohorts))
         self.n_cohorts = len(params.cohorts)
         initial_beds = params.initial_treating + sum(params.initial_delayed)
@@ -236,11 +227,17 @@ class MetricAccumulator:
                 )
         if n == 0:
             return
-        ints = np.column_stack([np.asarray(columns[c], dtype=np.int64) for c in INT_COLUMNS])
-        flags = np.column_stack([np.asarray(columns[c], dtype=np.bool_) for c in FLAG_COLUMNS])
-        times = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in TIME_COLUMNS])
+        times = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in FLOAT_COLUMNS])
+        codes = np.column_stack(
+            [np.asarray(columns[c]).astype(np.int64) for c in (*INT_COLUMNS, *BOOL_COLUMNS)]
+        )
+        g = self.g
         for position, rows in _grouped(rep):
-            tally.tally_rows(self.g, self.tallies[position], ints[rows], flags[rows], times[rows])
+            t = self.tallies[position]
+            rows_t, rows_c = times[rows], codes[rows]
+            tally.tally_rows(
+                g.whole, g.times, t.flows, t.hours, t.week, t.counts, t.sums, rows_t, rows_c
+            )
 
     def add_acute_events(self, rep: np.ndarray, times: np.ndarray, deltas: np.ndarray) -> None:
         """Add changes of the acute occupancy level: ``deltas[i]`` beds taken (+) or freed (-).
@@ -258,8 +255,14 @@ class MetricAccumulator:
             t_rows, d_rows = t[rows], d[rows]
             done = 0
             while done < len(rows):
+                sums = self.tallies[position]
                 added, status = tally.tally_bed_events(
-                    self.g, self.tallies[position], t_rows[done:], d_rows[done:]
+                    self.g.whole,
+                    self.g.times,
+                    sums.level_hours,
+                    sums.level,
+                    t_rows[done:],
+                    d_rows[done:],
                 )
                 done += added
                 if status == tally.LEVEL_NEGATIVE:
@@ -288,8 +291,9 @@ class MetricAccumulator:
     def _live(self) -> None:
         """The counts and sums of every replication side by side, for the tables."""
         self.counts = np.stack([t.counts for t in self.tallies])
-        self.ed_hours = np.stack([t.ed_hours for t in self.tallies])
-        self.community_wait = np.stack([t.community_wait for t in self.tallies])
+        sums = np.stack([t.sums for t in self.tallies])
+        self.ed_hours = sums[:, :, 0]
+        self.community_wait = sums[:, :, 1:]
 
     def finish(self) -> Tables:
         """The long tables (:class:`Tables`), replications in the order given.
@@ -302,7 +306,7 @@ class MetricAccumulator:
         if self.finished:
             raise RuntimeError("MetricAccumulator.finish() was already called")
         for t in self.tallies:
-            tally.tally_close(self.g, t)
+            tally.tally_close(self.g.whole, self.g.times, t.level_hours, t.level)
         self._live()
         self.finished = True
         R, D = self.R, self.D
@@ -362,12 +366,12 @@ class MetricAccumulator:
         """Mean in each hour of the week over the observed window: replication, series,
         weekday, hour, value (patient-hours in that hour of the week / its hours)."""
         R = self.R
-        hours = np.stack([_week_hours(t) for t in self.tallies])  # [rep, series, hour of week]
+        hours = np.stack([tally.week_hours(t) for t in self.tallies])  # [rep, series, hour of week]
         pathways = [HOUR_OF_WEEK_SERIES.index(f"waiting_discharge_p{k}") for k in (1, 2, 3)]
         delayed = hours[:, pathways].sum(axis=1, keepdims=True)
         hours = np.concatenate((hours, delayed), axis=1)
         names = [*HOUR_OF_WEEK_SERIES, "delayed"]
-        exposure = _exposure(self.warm_h, self.end_h, self.g.offset_h)
+        exposure = _exposure(self.warm_h, self.end_h, float(self.g.times[F_OFFSET]))
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(exposure[None, None, :] > 0, hours / exposure[None, None, :], np.nan)
         how = np.tile(np.arange(HOURS_PER_WEEK), R * len(names))
@@ -416,7 +420,7 @@ class MetricAccumulator:
 
     def _counts(self, name: str) -> np.ndarray:
         """Counts [R, periods, codes], with ``all`` first."""
-        start = getattr(self.g, f"c_{name}")
+        start = self.g.count_start(name)
         c = self.counts[:, : self.nF, start : start + self.codes[name]].astype(float)
         return np.concatenate((c.sum(axis=1, keepdims=True), c), axis=1)
 

@@ -2,13 +2,14 @@
 
 Engines emit facts; metrics (:mod:`sim.metrics`) and invariant checks
 (:mod:`sim.model.invariants`) are pure functions of them. An engine hands the
-rows to a :class:`Sink` as patients leave (the metric accumulator is one), or
-returns whole :class:`Record` s for checks and tests. Times are hours since
+rows to a :class:`~sim.model.sink.Sink` as patients leave (the metric
+accumulator is one), or returns whole :class:`Record` s for checks and tests. Times are hours since
 t = 0 (see :mod:`sim.calendar`); ``NaN`` means "did not happen (yet)". A
 patient still in a bed at the end of the run has ``bed_start`` but a ``NaN``
 ``bed_end``.
 
-Columns (all 1-D numpy arrays of the same length):
+Columns (all 1-D numpy arrays of the same length; a compiled engine keeps a
+patient as one row of :class:`Time` and one of :class:`Code`):
 
 =====================  =====================================================
 ``cohort``             index into ``cohort_names``
@@ -41,32 +42,52 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from enum import IntEnum
 
 import numpy as np
 
 from ..scenario.params import ModelParams
 
-FLOAT_COLUMNS = (
-    "t_arrival",
-    "ur_start",
-    "ur_end",
-    "ed_arrival",
-    "ed_start",
-    "ed_decision",
-    "ed_departure",
-    "sdec_start",
-    "sdec_end",
-    "bed_request",
-    "diverted",
-    "bed_start",
-    "t_fit",
-    "bed_end",
-    "comm_start",
-    "comm_end",
-)
-INT_COLUMNS = ("cohort", "origin", "parent", "avoid_lost", "ed_outcome", "pathway")
-BOOL_COLUMNS = ("avoidable", "sdec_refused", "sdec_admit")
+
+class Time(IntEnum):
+    """The time columns, in record order: also a compiled row's ``times`` indices."""
+
+    T_ARRIVAL = 0
+    UR_START = 1
+    UR_END = 2
+    ED_ARRIVAL = 3
+    ED_START = 4
+    ED_DECISION = 5
+    ED_DEPARTURE = 6
+    SDEC_START = 7
+    SDEC_END = 8
+    BED_REQUEST = 9
+    DIVERTED = 10
+    BED_START = 11
+    T_FIT = 12
+    BED_END = 13
+    COMM_START = 14
+    COMM_END = 15
+
+
+class Code(IntEnum):
+    """The whole-number and true/false columns, in record order: a compiled row's ``codes``
+    indices (true/false stored as 1/0)."""
+
+    COHORT = 0
+    ORIGIN = 1
+    PARENT = 2
+    AVOID_LOST = 3
+    ED_OUTCOME = 4
+    PATHWAY = 5
+    AVOIDABLE = 6
+    SDEC_REFUSED = 7
+    SDEC_ADMIT = 8
+
+
+FLOAT_COLUMNS = tuple(c.name.lower() for c in Time)
+INT_COLUMNS = tuple(c.name.lower() for c in Code if c < Code.AVOIDABLE)
+BOOL_COLUMNS = tuple(c.name.lower() for c in Code if c >= Code.AVOIDABLE)
 COLUMNS = INT_COLUMNS + BOOL_COLUMNS + FLOAT_COLUMNS
 
 
@@ -96,22 +117,6 @@ class Record:
 
     def __getitem__(self, column: str) -> np.ndarray:
         return self.patients[column]
-
-
-class Sink(Protocol):
-    """Where a streaming engine hands what happened, as it happens.
-
-    ``rep`` holds each row's position (0..R-1) among the replications the sink
-    was made for. Patient rows come once each, when the patient leaves (or at
-    the end, for those still inside), in any order and any number of chunks;
-    acute-bed events come in time order per replication.
-    """
-
-    def add_patients(self, rep: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
-        """Complete patient rows (the columns above; ``parent`` is not read)."""
-
-    def add_acute_events(self, rep: np.ndarray, times: np.ndarray, deltas: np.ndarray) -> None:
-        """Changes of acute-bed occupancy: ``deltas[i]`` beds taken (+1) or freed (-1)."""
 
 
 def acute_events(patients: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -15,8 +15,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from ..codes import EPS_HOURS, HOURS_PER_WEEK, EdOutcome
+
+Values = Sequence[Any] | np.ndarray
+"""A list (the SimPy engine) or an array (a kernel) of numbers or flags."""
 
 
 def hour_of_week(t: float, offset_h: int) -> int:
@@ -24,12 +30,12 @@ def hour_of_week(t: float, offset_h: int) -> int:
     return (offset_h + math.floor(t + EPS_HOURS)) % HOURS_PER_WEEK
 
 
-def is_open(open_hours: Sequence[bool], t: float, offset_h: int) -> bool:
+def is_open(open_hours: Values, t: float, offset_h: int) -> bool:
     """Whether a schedule (168 open hours) is open at time ``t``."""
     return bool(open_hours[hour_of_week(t, offset_h)])
 
 
-def avoidable_share(shares_by_fy: Sequence[float], fy_by_hour: Sequence[int], t: float) -> float:
+def avoidable_share(shares_by_fy: Values, fy_by_hour: Values, t: float) -> float:
     """The cohort's avoidable share at ``t``: by financial year of the run, clamped at the ends."""
     fy = fy_by_hour[min(math.floor(t), len(fy_by_hour) - 1)]
     return shares_by_fy[min(max(fy, 0), len(shares_by_fy) - 1)]
@@ -44,7 +50,7 @@ def ed_outcome(u: float, p_admit: float, p_sdec: float) -> int:
     return EdOutcome.HOME
 
 
-def p0_discharge_delay(t: float, wait_by_hour: Sequence[int], offset_h: int) -> float:
+def p0_discharge_delay(t: float, wait_by_hour: Values, offset_h: int) -> float:
     """Hours a P0 patient fit at ``t`` waits for ward discharge hours: 0 if they are open.
 
     ``wait_by_hour[h]`` is the whole hours from hour of week ``h`` to the next
@@ -58,12 +64,12 @@ def p0_discharge_delay(t: float, wait_by_hour: Sequence[int], offset_h: int) -> 
     return hour + wait - t
 
 
-def readmitted(u: float, p_readmit: Sequence[float], route: int) -> bool:
+def readmitted(u: float, p_readmit: Values, route: int) -> bool:
     """Whether a patient home by ``route`` (:class:`sim.codes.Route`) is readmitted."""
     return route >= 0 and u < p_readmit[route]
 
 
-def hours_to_next_opening(hour: int, offset_h: int, opens: Sequence[bool]) -> int:
+def hours_to_next_opening(hour: int, offset_h: int, opens: Values) -> int:
     """Whole hours from hour ``hour`` of the run to the next at which a schedule opens.
 
     ``opens[h]`` marks the hours of the week at which the schedule opens after

@@ -24,6 +24,14 @@ patients leave and beds change; the SimPy engine hands its rows in chunks to
 the same order, they give the same sums to the last bit. Turning sums into
 metrics and tables is :mod:`sim.metrics`'s work.
 
+The compiled functions take plain arrays: the geometry as one array of
+whole numbers and one of times (:class:`Geometry`), the sums as the seven
+arrays of :class:`Tally`, a patient as one row of times
+(:class:`~sim.model.record.Time`) and one of codes
+(:class:`~sim.model.record.Code`). (A tuple of many arrays costs an atomic
+reference count per array each time numba passes it; a few arrays cost
+nothing.)
+
 Attribution: a count belongs to the period of its event; stays and queues
 are integrated over the observed window (after warm-up); a patient still
 waiting at the end counts where the outcome is already known (five hours in
@@ -33,13 +41,15 @@ A&E is a 4-hour breach) and is left out where it is not.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from ..codes import EPS_HOURS, HOURS_PER_DAY, HOURS_PER_WEEK, SERVICES, EdOutcome, Origin
-from ..jit import jit
+from ..jit import inline, jit
 from ..scenario.params import ModelParams
+from .record import Code, Time
 
 HOUR_4 = 4.0
 HOUR_12 = 12.0
@@ -88,97 +98,116 @@ ARRIVAL_CODE = (0, 13, 12, 13)
 avoidance: 1 planned + 2 achieved + 4 x lost reason), 12 readmissions, 13 neither
 (direct admissions, the starting state)."""
 
+COUNTS = (
+    "ed_arrival",
+    "t_arrival",
+    "ed_decision",
+    "sdec_start",
+    "bed_start",
+    "diverted",
+    "t_fit",
+    "comm_start",
+    "ur_start",
+    "ed_time",
+)
+"""The tallied counts, each a block of codes per financial year (see :func:`tally_patient`)."""
+C_ED_ARRIVAL, C_T_ARRIVAL, C_ED_DECISION, C_SDEC_START, C_BED_START = range(5)
+C_DIVERTED, C_T_FIT, C_COMM_START, C_UR_START, C_ED_TIME = range(5, 10)
+
 
 def count_kinds(n_cohorts: int) -> dict[str, int]:
-    """The tallied counts, each with its number of codes (see :func:`tally_patient`)."""
-    return {
-        "ed_arrival": 4 * n_cohorts,
-        "t_arrival": 14,
-        "ed_decision": 8,
-        "sdec_start": 2,
-        "bed_start": 9,
-        "diverted": 1,
-        "t_fit": 4,
-        "comm_start": 4,
-        "ur_start": 1,
-        "ed_time": 2 * ED_LEFT_CODES + 2,
-    }
+    """Each tallied count with its number of codes."""
+    sizes = (4 * n_cohorts, 14, 8, 2, 9, 1, 4, 4, 1, 2 * ED_LEFT_CODES + 2)
+    return dict(zip(COUNTS, sizes, strict=True))
 
 
-class Geometry(NamedTuple):
+# The geometry's whole numbers: scalars first, then the arrays at the offsets they name.
+G_DAYS = 0
+"""D: whole days in the observed window; day slots 1..D, 0 before it, D + 1 after."""
+G_N_FY = 1
+G_N_SEG = 2
+G_S_ACUTE, G_S_QUEUE, G_S_BOARDING, G_S_ED, G_S_SDEC, G_S_DIRECT = range(3, 9)
+"""Daily series numbers."""
+G_S_WAIT = 9
+"""4 slots: waiting_discharge_p0..p3."""
+G_S_COMMUNITY = 13
+"""4 slots: community_in_use of each service in SERVICES order (-1 if not configured)."""
+G_COUNT = 17
+"""10 slots: the first code of each count of COUNTS."""
+G_FY_OF_DAY = 27
+"""Where the financial year of each day starts."""
+G_WEEK_OF_SERIES = 28
+"""Where each daily series' hour-of-week profile (-1: none) starts."""
+G_SEG_OF_SLOT = 29
+"""Where each day slot's capacity segment (n_seg outside the window) starts."""
+G_SIZE = 30
+
+# The geometry's times
+F_WARM, F_END, F_OFFSET = range(3)
+"""Start and end of the observed window, hour of the week at t = 0."""
+F_SEG = 3
+"""n_seg segment starts, then n_seg segment ends."""
+
+
+@dataclass(frozen=True)
+class Geometry:
     """The shape of one scenario's tally: the same for every replication."""
 
-    warm_h: float
-    end_h: float
-    days: int
-    """D: whole days in the observed window; day slots 1..D, 0 before it, D + 1 after."""
-    n_fy: int
-    fy_of_day: np.ndarray
-    offset_h: float
-    """Hour of the week at t = 0."""
-    n_cohorts: int
-    # daily series (-1 where a series is not kept)
-    s_acute: int
-    s_queue: int
-    s_boarding: int
-    s_ed: int
-    s_sdec: int
-    s_wait: np.ndarray
-    """waiting_discharge_p0..p3."""
-    s_community: np.ndarray
-    """community_in_use for urgent response, p1, p2, p3 (-1 if not configured)."""
-    s_direct: int
-    n_series: int
-    week_of_series: np.ndarray
-    """Each daily series' hour-of-week profile (-1 if it has none)."""
-    n_week: int
-    # counts: offsets into one array of codes per financial year
-    c_ed_arrival: int
-    c_t_arrival: int
-    c_ed_decision: int
-    c_sdec_start: int
-    c_bed_start: int
-    c_diverted: int
-    c_t_fit: int
-    c_comm_start: int
-    c_ur_start: int
-    c_ed_time: int
-    n_codes: int
-    # acute occupancy levels, by segment of constant capacity within a financial year
-    n_seg: int
-    seg_of_slot: np.ndarray
-    seg_start: np.ndarray
-    seg_end: np.ndarray
+    whole: np.ndarray
+    """int64: the ``G_*`` scalars and arrays."""
+    times: np.ndarray
+    """float64: the ``F_*`` times."""
+    series: tuple[str, ...]
+    """The daily series kept, in order (the last, ``direct_waiting``, is not shown)."""
     seg_cap: np.ndarray
+    """Beds open in each segment of constant capacity within a financial year."""
     seg_fy: np.ndarray
     bed_cap_by_day: np.ndarray
+    n_codes: int
+    """Codes of all counts together (a tally's ``counts`` columns)."""
+
+    @property
+    def days(self) -> int:
+        return int(self.whole[G_DAYS])
+
+    @property
+    def n_fy(self) -> int:
+        return int(self.whole[G_N_FY])
+
+    @property
+    def n_seg(self) -> int:
+        return int(self.whole[G_N_SEG])
+
+    def count_start(self, name: str) -> int:
+        return int(self.whole[G_COUNT + COUNTS.index(name)])
 
 
 class Tally(NamedTuple):
-    """One replication's running sums (every array its own, so replications never share)."""
+    """One replication's running sums (its own arrays: replications never share one)."""
 
     flows: np.ndarray
-    """[series, day slot] net arrivals into the series on that day."""
+    """int64 [series, day slot]: net arrivals into the series on that day."""
     hours: np.ndarray
-    """[series, day slot] their hours to the next midnight (departures with sign -1)."""
-    week_weeks: np.ndarray
-    """[profile] sum over stay ends of +-week number (see :func:`_week_end`)."""
-    week_ends: np.ndarray
-    """[profile, hour of week] +-1 for each stay end in that hour."""
-    week_fraction: np.ndarray
-    """[profile, hour of week] +-the fraction of that hour gone at the stay end."""
+    """float64 [series, day slot]: their hours to the next midnight (departures with -1)."""
+    week: np.ndarray
+    """float64 [profile, 1 + 2 x 168]: the running sums of :func:`_week_end`: week numbers,
+    then stay ends by hour of week, then fractions of the hour gone."""
     counts: np.ndarray
-    """[financial year, code] counts of events (offsets in :class:`Geometry`)."""
-    ed_hours: np.ndarray
-    """[financial year] hours in A&E of those who left, by arrival."""
-    community_wait: np.ndarray
-    """[financial year, pathway] days from fit to community start, summed."""
+    """int64 [financial year, code]: counts of events (blocks of COUNTS)."""
+    sums: np.ndarray
+    """float64 [financial year, 5]: hours in A&E of those who left (0), days from fit to
+    community start by pathway code (1 + code)."""
     level_hours: np.ndarray
-    """[segment, level] hours the acute occupancy spent at each level."""
+    """float64 [segment, level]: hours the acute occupancy spent at each level."""
     level: np.ndarray
-    """[1] the acute occupancy level now."""
-    level_t: np.ndarray
-    """[1] the time of the last change of level."""
+    """float64 [2]: the acute occupancy level now, and the time it last changed."""
+
+
+def series_names(params: ModelParams) -> list[str]:
+    """The daily series a tally keeps, in its order (the last, ``direct_waiting``, is not shown)."""
+    services = [s for s in SERVICES if params.service(s) is not None]
+    kept = [s for s in DAILY_SERIES if not s.startswith("community_in_use_") or s[17:] in services]
+    return [*kept, "direct_waiting"]
 
 
 def geometry(params: ModelParams) -> Geometry:
@@ -191,17 +220,13 @@ def geometry(params: ModelParams) -> Geometry:
     fy_of_day = np.zeros(days, dtype=np.int64)
     for f, period in enumerate(fys):
         fy_of_day[(day_mid >= period.start_h) & (day_mid < period.end_h)] = f
-    services = [s for s in SERVICES if params.service(s) is not None]
-    series = [
-        s for s in DAILY_SERIES if not s.startswith("community_in_use_") or s[17:] in services
-    ] + ["direct_waiting"]
+    series = series_names(params)
     index = {name: i for i, name in enumerate(series)}
     week = np.full(len(series), -1, dtype=np.int64)
     for k, name in enumerate(HOUR_OF_WEEK_SERIES):
         week[index[name]] = k
-    kinds = count_kinds(len(params.cohorts))
-    offsets = np.concatenate(([0], np.cumsum(list(kinds.values())))).astype(int)
-    c = dict(zip(kinds, offsets[:-1].tolist(), strict=True))
+    sizes = list(count_kinds(len(params.cohorts)).values())
+    count_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
 
     # acute occupancy segments: constant capacity within one financial year
     day_starts = cal.day_starts()[:days]
@@ -209,57 +234,40 @@ def geometry(params: ModelParams) -> Geometry:
     cap_by_day = np.asarray(params.beds.values, dtype=float)[np.maximum(cap_index, 0)]
     change = np.ones(days, dtype=bool)
     change[1:] = (fy_of_day[1:] != fy_of_day[:-1]) | (cap_by_day[1:] != cap_by_day[:-1])
-    seg_of_day = np.cumsum(change) - 1
     n_seg = int(change.sum())
     first = np.flatnonzero(change)
+    seg_of_slot = np.concatenate(([n_seg], np.cumsum(change) - 1, [n_seg]))
     seg_start = warm + DAY * first
+
+    scalars = np.zeros(G_SIZE, dtype=np.int64)
+    scalars[G_DAYS], scalars[G_N_FY], scalars[G_N_SEG] = days, len(fys), n_seg
+    for slot, name in (
+        (G_S_ACUTE, "acute_occupied"),
+        (G_S_QUEUE, "bed_queue"),
+        (G_S_BOARDING, "boarding"),
+        (G_S_ED, "ed_in_department"),
+        (G_S_SDEC, "sdec_in_use"),
+        (G_S_DIRECT, "direct_waiting"),
+    ):
+        scalars[slot] = index[name]
+    for k in range(4):
+        scalars[G_S_WAIT + k] = index[f"waiting_discharge_p{k}"]
+        scalars[G_S_COMMUNITY + k] = index.get(f"community_in_use_{SERVICES[k]}", -1)
+    scalars[G_COUNT : G_COUNT + len(COUNTS)] = count_starts
+    scalars[G_FY_OF_DAY] = G_SIZE
+    scalars[G_WEEK_OF_SERIES] = G_SIZE + days
+    scalars[G_SEG_OF_SLOT] = G_SIZE + days + len(series)
+    whole = np.concatenate((scalars, fy_of_day, week, seg_of_slot)).astype(np.int64)
+    times = np.concatenate(([warm, end, cal.week_offset_h], seg_start, [*seg_start[1:], end]))
     return Geometry(
-        warm_h=float(warm),
-        end_h=float(end),
-        days=days,
-        n_fy=len(fys),
-        fy_of_day=fy_of_day,
-        offset_h=float(cal.week_offset_h),
-        n_cohorts=len(params.cohorts),
-        s_acute=index["acute_occupied"],
-        s_queue=index["bed_queue"],
-        s_boarding=index["boarding"],
-        s_ed=index["ed_in_department"],
-        s_sdec=index["sdec_in_use"],
-        s_wait=np.array([index[f"waiting_discharge_p{k}"] for k in range(4)], dtype=np.int64),
-        s_community=np.array(
-            [index.get(f"community_in_use_{s}", -1) for s in SERVICES], dtype=np.int64
-        ),
-        s_direct=index["direct_waiting"],
-        n_series=len(series),
-        week_of_series=week,
-        n_week=len(HOUR_OF_WEEK_SERIES),
-        c_ed_arrival=c["ed_arrival"],
-        c_t_arrival=c["t_arrival"],
-        c_ed_decision=c["ed_decision"],
-        c_sdec_start=c["sdec_start"],
-        c_bed_start=c["bed_start"],
-        c_diverted=c["diverted"],
-        c_t_fit=c["t_fit"],
-        c_comm_start=c["comm_start"],
-        c_ur_start=c["ur_start"],
-        c_ed_time=c["ed_time"],
-        n_codes=int(offsets[-1]),
-        n_seg=n_seg,
-        seg_of_slot=np.concatenate(([n_seg], seg_of_day, [n_seg])).astype(np.int64),
-        seg_start=seg_start,
-        seg_end=np.append(seg_start[1:], end),
+        whole=whole,
+        times=times.astype(np.float64),
+        series=tuple(series),
         seg_cap=cap_by_day[first],
         seg_fy=fy_of_day[first],
         bed_cap_by_day=cap_by_day,
+        n_codes=int(sum(sizes)),
     )
-
-
-def series_names(params: ModelParams) -> list[str]:
-    """The daily series a tally keeps, in its order (the last, ``direct_waiting``, is not shown)."""
-    services = [s for s in SERVICES if params.service(s) is not None]
-    kept = [s for s in DAILY_SERIES if not s.startswith("community_in_use_") or s[17:] in services]
-    return [*kept, "direct_waiting"]
 
 
 def levels_needed(params: ModelParams, initial_beds: int = 0) -> int:
@@ -268,7 +276,7 @@ def levels_needed(params: ModelParams, initial_beds: int = 0) -> int:
     Beds are taken only while fewer than the capacity are in use, so with
     finite capacities the level never passes the largest of them (or the
     starting state); with unlimited beds there is no such bound, and a level
-    beyond the array makes the engine say so (it then runs again with more).
+    beyond the array makes the caller keep more (or start again with more).
     """
     beds = np.asarray(params.beds.values, dtype=float)
     finite = beds[np.isfinite(beds)]
@@ -278,42 +286,47 @@ def levels_needed(params: ModelParams, initial_beds: int = 0) -> int:
 
 def new_tally(g: Geometry, n_levels: int) -> Tally:
     """An empty tally for one replication."""
-    slots = g.days + 2
+    n_fy = max(g.n_fy, 1)
     return Tally(
-        flows=np.zeros((g.n_series, slots), dtype=np.int64),
-        hours=np.zeros((g.n_series, slots)),
-        week_weeks=np.zeros(g.n_week),
-        week_ends=np.zeros((g.n_week, HOURS_PER_WEEK)),
-        week_fraction=np.zeros((g.n_week, HOURS_PER_WEEK)),
-        counts=np.zeros((max(g.n_fy, 1), g.n_codes), dtype=np.int64),
-        ed_hours=np.zeros(max(g.n_fy, 1)),
-        community_wait=np.zeros((max(g.n_fy, 1), 4)),
+        flows=np.zeros((len(g.series), g.days + 2), dtype=np.int64),
+        hours=np.zeros((len(g.series), g.days + 2)),
+        week=np.zeros((len(HOUR_OF_WEEK_SERIES), 1 + 2 * HOURS_PER_WEEK)),
+        counts=np.zeros((n_fy, g.n_codes), dtype=np.int64),
+        sums=np.zeros((n_fy, 5)),
         level_hours=np.zeros((g.n_seg, n_levels)),
-        level=np.zeros(1, dtype=np.int64),
-        level_t=np.zeros(1),
+        level=np.zeros(2),
     )
+
+
+def week_hours(t: Tally) -> np.ndarray:
+    """Patient-hours in each hour of the week [profile, 168] from a tally's running sums."""
+    weeks = t.week[:, 0]
+    ends = t.week[:, 1 : 1 + HOURS_PER_WEEK]
+    fraction = t.week[:, 1 + HOURS_PER_WEEK :]
+    above = np.cumsum(ends[:, ::-1], axis=1)[:, ::-1] - ends  # ends in later bins
+    return weeks[:, None] + above + fraction
 
 
 # --- the compiled sums ----------------------------------------------------------------------
 
 
-@jit
-def _slot(g: Geometry, t: float) -> tuple[int, float]:
+@inline
+def _slot(gf: np.ndarray, t: float) -> tuple[int, float]:
     """Day slot of ``t`` (0 before the window, D + 1 after it or NaN) and hours to midnight.
 
     ``t - warm`` is exact (both are on the same scale of hours) and the division
     is correctly rounded, so ``t`` is in day ``j`` exactly when
     ``warm + 24 j <= t < warm + 24 (j + 1)``, the comparison the periods make.
     """
-    x = t if t < g.end_h else g.end_h  # NaN compares False: a stay still open at the end
-    x -= g.warm_h
-    day = math.floor(x / DAY)
-    day = max(day, -1)
+    end = gf[F_END]
+    x = t if t < end else end  # NaN compares False: a stay still open at the end
+    x -= gf[F_WARM]
+    day = max(math.floor(x / DAY), -1)
     return day + 1, (day + 1) * DAY - x
 
 
-@jit
-def _week_end(g: Geometry, tally: Tally, profile: int, t: float, sign: float) -> None:
+@inline
+def _week_end(gf: np.ndarray, week: np.ndarray, profile: int, t: float, sign: float) -> None:
     """One end of a stay in an hour-of-week profile.
 
     An interval ``[s, e)`` spends in hour-of-week bin ``b`` the hours
@@ -324,47 +337,59 @@ def _week_end(g: Geometry, tally: Tally, profile: int, t: float, sign: float) ->
     and ``x - floor(x)`` to bin ``floor(x)``: three running sums, the middle
     one kept as a count at ``floor(x)`` and summed from the top at the end.
     """
-    v = t + g.offset_h
-    week = math.floor(v / HOURS_PER_WEEK)
-    x = v - week * HOURS_PER_WEEK
+    v = t + gf[F_OFFSET]
+    w = math.floor(v / HOURS_PER_WEEK)
+    x = v - w * HOURS_PER_WEEK
     hour = min(int(x), HOURS_PER_WEEK - 1)
-    tally.week_weeks[profile] += sign * week
-    tally.week_ends[profile, hour] += sign
-    tally.week_fraction[profile, hour] += sign * (x - hour)
+    week[profile, 0] += sign * w
+    week[profile, 1 + hour] += sign
+    week[profile, 1 + HOURS_PER_WEEK + hour] += sign * (x - hour)
 
 
-@jit
-def _interval(g: Geometry, tally: Tally, series: int, start: float, end: float) -> None:
+@inline
+def _interval(
+    gi: np.ndarray,
+    gf: np.ndarray,
+    flows: np.ndarray,
+    hours: np.ndarray,
+    week: np.ndarray,
+    series: int,
+    start: float,
+    end: float,
+) -> None:
     """Add the stay ``[start, end)`` (``end`` NaN: still there) to a daily series' diary."""
-    if not start < g.end_h or start == end:  # never started, or lasted no time
+    end_h = gf[F_END]
+    if not start < end_h or start == end:  # never started, or lasted no time
         return
-    s_slot, s_hours = _slot(g, start)
-    tally.flows[series, s_slot] += 1
-    tally.hours[series, s_slot] += s_hours
-    e_slot, e_hours = _slot(g, end)
-    if e_slot <= g.days:
-        tally.flows[series, e_slot] -= 1
-        tally.hours[series, e_slot] -= e_hours
-    profile = g.week_of_series[series]
+    s_slot, s_hours = _slot(gf, start)
+    flows[series, s_slot] += 1
+    hours[series, s_slot] += s_hours
+    e_slot, e_hours = _slot(gf, end)
+    if e_slot <= gi[G_DAYS]:
+        flows[series, e_slot] -= 1
+        hours[series, e_slot] -= e_hours
+    profile = gi[gi[G_WEEK_OF_SERIES] + series]
     if profile >= 0:
-        a = start if start > g.warm_h else g.warm_h
-        b = end if end < g.end_h else g.end_h
+        warm = gf[F_WARM]
+        a = start if start > warm else warm
+        b = end if end < end_h else end_h
         if b > a:  # the observed part of the stay
-            _week_end(g, tally, profile, b, 1.0)
-            _week_end(g, tally, profile, a, -1.0)
+            _week_end(gf, week, profile, b, 1.0)
+            _week_end(gf, week, profile, a, -1.0)
 
 
-@jit
-def _fy(g: Geometry, t: float) -> int:
+@inline
+def _fy(gi: np.ndarray, gf: np.ndarray, t: float) -> int:
     """Financial year index of ``t``, or -1 outside the observed window (or NaN)."""
-    if not (t >= g.warm_h and t < g.end_h):
+    warm = gf[F_WARM]
+    if not (t >= warm and t < gf[F_END]):
         return -1
-    if g.n_fy <= 1:
+    if gi[G_N_FY] <= 1:
         return 0
-    return g.fy_of_day[int((t - g.warm_h) / DAY)]
+    return gi[gi[G_FY_OF_DAY] + int((t - warm) / DAY)]
 
 
-@jit
+@inline
 def _ed_time_code(stay: float, within: bool, admitted: bool, known: bool) -> int:
     """The A&E time histogram's code: a bin of 15 minutes by outcome group, or still there.
 
@@ -380,242 +405,209 @@ def _ed_time_code(stay: float, within: bool, admitted: bool, known: bool) -> int
     return b + (ED_LEFT_CODES if admitted else 0)
 
 
-@jit
+@inline
 def tally_patient(
-    g: Geometry,
-    tally: Tally,
-    cohort: int,
-    origin: int,
-    avoid_lost: int,
-    ed_outcome: int,
-    pathway: int,
-    avoidable: bool,
-    sdec_refused: bool,
-    sdec_admit: bool,
-    t_arrival: float,
-    ur_start: float,
-    ur_end: float,
-    ed_arrival: float,
-    ed_decision: float,
-    ed_departure: float,
-    sdec_start: float,
-    sdec_end: float,
-    bed_request: float,
-    diverted: float,
-    bed_start: float,
-    t_fit: float,
-    bed_end: float,
-    comm_start: float,
-    comm_end: float,
+    gi: np.ndarray,
+    gf: np.ndarray,
+    flows: np.ndarray,
+    hours: np.ndarray,
+    week: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    t: np.ndarray,
+    c: np.ndarray,
 ) -> None:
-    """Add one patient's row (the columns of :mod:`sim.model.record`) to the tally."""
-    c = tally.counts
-    admitted = ed_outcome == EdOutcome.ADMIT or sdec_refused
+    """Add one patient to the tally: ``t`` their :class:`~sim.model.record.Time` row,
+    ``c`` their :class:`~sim.model.record.Code` row."""
+    cohort, origin, pathway = c[Code.COHORT], c[Code.ORIGIN], c[Code.PATHWAY]
+    sdec_refused, sdec_admit = c[Code.SDEC_REFUSED] != 0, c[Code.SDEC_ADMIT] != 0
+    admitted = c[Code.ED_OUTCOME] == EdOutcome.ADMIT or sdec_refused
+    ed_arrival, ed_departure = t[Time.ED_ARRIVAL], t[Time.ED_DEPARTURE]
+    end_h = gf[F_END]
+    at = G_COUNT  # the counts' first codes
 
     # A&E: time in the department, 4 hours, the time histogram
-    _interval(g, tally, g.s_ed, ed_arrival, ed_departure)
-    fy = _fy(g, ed_arrival)
+    _interval(gi, gf, flows, hours, week, gi[G_S_ED], ed_arrival, ed_departure)
+    fy = _fy(gi, gf, ed_arrival)
     if fy >= 0:
         left = not math.isnan(ed_departure)
         stay = ed_departure - ed_arrival
         within = stay <= HOUR_4 + EPS_HOURS  # NaN compares False: a breach
-        known = (g.end_h - ed_arrival) > HOUR_4
+        known = (end_h - ed_arrival) > HOUR_4
         state = (2 + (1 if within else 0)) if left else (1 if known else 0)
-        c[fy, g.c_ed_arrival + cohort * 4 + state] += 1
-        c[fy, g.c_ed_time + _ed_time_code(stay, within, admitted, known)] += 1
+        counts[fy, gi[at + C_ED_ARRIVAL] + cohort * 4 + state] += 1
+        counts[fy, gi[at + C_ED_TIME] + _ed_time_code(stay, within, admitted, known)] += 1
         if left:
-            tally.ed_hours[fy] += stay
+            sums[fy, 0] += stay
 
     # would-be attendances and avoidance
-    fy = _fy(g, t_arrival)
+    fy = _fy(gi, gf, t[Time.T_ARRIVAL])
     if fy >= 0:
         code = ARRIVAL_CODE[min(max(origin, 0), 3)]
-        if avoidable and origin == Origin.ED:
-            achieved = 0 if math.isnan(ur_start) else 1
-            code = 1 + 2 * achieved + 4 * min(max(avoid_lost, 0), 2)
-        c[fy, g.c_t_arrival + code] += 1
+        if c[Code.AVOIDABLE] != 0 and origin == Origin.ED:
+            achieved = 0 if math.isnan(t[Time.UR_START]) else 1
+            code = 1 + 2 * achieved + 4 * min(max(c[Code.AVOID_LOST], 0), 2)
+        counts[fy, gi[at + C_T_ARRIVAL] + code] += 1
 
     # beds: those who asked for one, and the starting state
+    bed_request, bed_start, bed_end = t[Time.BED_REQUEST], t[Time.BED_START], t[Time.BED_END]
     if not math.isnan(bed_request) or not math.isnan(bed_start):
-        leave = bed_start if not math.isnan(bed_start) else diverted  # took a bed, or diverted
-        _interval(g, tally, g.s_acute, bed_start, bed_end)
-        _interval(g, tally, g.s_queue, bed_request, leave)
+        diverted, t_fit, decision = t[Time.DIVERTED], t[Time.T_FIT], t[Time.ED_DECISION]
+        leave = bed_start if not math.isnan(bed_start) else diverted  # a bed, or diverted
+        _interval(gi, gf, flows, hours, week, gi[G_S_ACUTE], bed_start, bed_end)
+        _interval(gi, gf, flows, hours, week, gi[G_S_QUEUE], bed_request, leave)
         if admitted:
-            _interval(g, tally, g.s_boarding, ed_decision, ed_departure)
+            _interval(gi, gf, flows, hours, week, gi[G_S_BOARDING], decision, ed_departure)
         if math.isnan(ed_arrival) or sdec_admit:
-            _interval(g, tally, g.s_direct, bed_request, leave)
+            _interval(gi, gf, flows, hours, week, gi[G_S_DIRECT], bed_request, leave)
         if 0 <= pathway <= 3:
-            _interval(g, tally, g.s_wait[pathway], t_fit, bed_end)
-        fy = _fy(g, ed_decision)
+            _interval(gi, gf, flows, hours, week, gi[G_S_WAIT + pathway], t_fit, bed_end)
+        fy = _fy(gi, gf, decision)
         if fy >= 0:
-            gone = g.end_h if math.isnan(ed_departure) else ed_departure
-            code = (1 if admitted else 0) + (2 if gone - ed_decision > HOUR_12 else 0)
+            gone = end_h if math.isnan(ed_departure) else ed_departure
+            code = (1 if admitted else 0) + (2 if gone - decision > HOUR_12 else 0)
             code += 4 if sdec_refused else 0
-            c[fy, g.c_ed_decision + code] += 1
-        fy = _fy(g, bed_start)
+            counts[fy, gi[at + C_ED_DECISION] + code] += 1
+        fy = _fy(gi, gf, bed_start)
         if fy >= 0:
             if origin == Origin.INITIAL:
                 code = 8
             else:
-                stay_end = g.end_h - EPS_HOURS if math.isnan(bed_end) else bed_end
+                stay_end = end_h - EPS_HOURS if math.isnan(bed_end) else bed_end
                 overnight = math.floor(stay_end / DAY) > math.floor(bed_start / DAY)
                 waited = (bed_start - bed_request) > EPS_HOURS
                 code = (1 if origin == Origin.DIRECT else 0) + (2 if overnight else 0)
                 code += 4 if waited else 0
-            c[fy, g.c_bed_start + code] += 1
-        fy = _fy(g, diverted)
+            counts[fy, gi[at + C_BED_START] + code] += 1
+        fy = _fy(gi, gf, diverted)
         if fy >= 0:
-            c[fy, g.c_diverted] += 1
-        fy = _fy(g, t_fit)
+            counts[fy, gi[at + C_DIVERTED]] += 1
+        fy = _fy(gi, gf, t_fit)
         if fy >= 0:
             delayed = math.isnan(bed_end) or (bed_end - t_fit > EPS_HOURS)
             code = pathway if (1 <= pathway <= 3 and delayed) else 0
-            c[fy, g.c_t_fit + code] += 1
+            counts[fy, gi[at + C_T_FIT] + code] += 1
 
+    sdec_start = t[Time.SDEC_START]
     if not math.isnan(sdec_start):
-        _interval(g, tally, g.s_sdec, sdec_start, sdec_end)
-        fy = _fy(g, sdec_start)
+        _interval(gi, gf, flows, hours, week, gi[G_S_SDEC], sdec_start, t[Time.SDEC_END])
+        fy = _fy(gi, gf, sdec_start)
         if fy >= 0:
-            c[fy, g.c_sdec_start + (1 if sdec_admit else 0)] += 1
+            counts[fy, gi[at + C_SDEC_START] + (1 if sdec_admit else 0)] += 1
 
+    comm_start = t[Time.COMM_START]
     if not math.isnan(comm_start):
-        if 1 <= pathway <= 3 and g.s_community[pathway] >= 0:
-            _interval(g, tally, g.s_community[pathway], comm_start, comm_end)
-        fy = _fy(g, comm_start)
+        if 1 <= pathway <= 3:
+            series = gi[G_S_COMMUNITY + pathway]
+            if series >= 0:
+                _interval(gi, gf, flows, hours, week, series, comm_start, t[Time.COMM_END])
+        fy = _fy(gi, gf, comm_start)
         if fy >= 0:
             code = pathway if (1 <= pathway <= 3 and origin != Origin.INITIAL) else 0
-            c[fy, g.c_comm_start + code] += 1
+            counts[fy, gi[at + C_COMM_START] + code] += 1
             if code > 0:
-                tally.community_wait[fy, code] += (comm_start - t_fit) / DAY
+                sums[fy, 1 + code] += (comm_start - t[Time.T_FIT]) / DAY
 
+    ur_start = t[Time.UR_START]
     if not math.isnan(ur_start):
-        if g.s_community[0] >= 0:
-            _interval(g, tally, g.s_community[0], ur_start, ur_end)
-        fy = _fy(g, ur_start)
+        series = gi[G_S_COMMUNITY]
+        if series >= 0:
+            _interval(gi, gf, flows, hours, week, series, ur_start, t[Time.UR_END])
+        fy = _fy(gi, gf, ur_start)
         if fy >= 0:
-            c[fy, g.c_ur_start] += 1
+            counts[fy, gi[at + C_UR_START]] += 1
 
 
-@jit
-def _level_time(g: Geometry, tally: Tally, t0: float, t1: float, level: int) -> None:
+@inline
+def _level_time(
+    gi: np.ndarray, gf: np.ndarray, level_hours: np.ndarray, t0: float, t1: float, level: int
+) -> None:
     """Add the hours ``[t0, t1)`` spent at ``level`` to their capacity segments."""
-    if not t1 > max(t0, g.warm_h):
+    if not t1 > max(t0, gf[F_WARM]):
         return
-    seg0 = g.seg_of_slot[_slot(g, t0)[0]]
-    seg1 = g.seg_of_slot[_slot(g, t1)[0]]
-    if seg0 == seg1 and seg0 < g.n_seg:
-        tally.level_hours[seg0, level] += t1 - t0
+    n_seg = gi[G_N_SEG]
+    at = gi[G_SEG_OF_SLOT]
+    seg0 = gi[at + _slot(gf, t0)[0]]
+    seg1 = gi[at + _slot(gf, t1)[0]]
+    if seg0 == seg1 and seg0 < n_seg:
+        level_hours[seg0, level] += t1 - t0
         return
-    for k in range(g.n_seg):
-        overlap = min(t1, g.seg_end[k]) - max(t0, g.seg_start[k])
+    for k in range(n_seg):
+        overlap = min(t1, gf[F_SEG + n_seg + k]) - max(t0, gf[F_SEG + k])
         if overlap > 0:
-            tally.level_hours[k, level] += overlap
+            level_hours[k, level] += overlap
 
 
 LEVEL_OK = 0
 LEVEL_TOO_HIGH = 1
-"""The new level passes the levels kept: start again with more (:func:`levels_needed`)."""
+"""The new level passes the levels kept: keep more (:func:`levels_needed`)."""
 LEVEL_NEGATIVE = 2
 """More beds freed than taken: events are missing or out of order."""
 
 
-@jit
-def tally_bed_event(g: Geometry, tally: Tally, t: float, delta: int) -> int:
+@inline
+def tally_bed_event(
+    gi: np.ndarray,
+    gf: np.ndarray,
+    level_hours: np.ndarray,
+    level: np.ndarray,
+    t: float,
+    delta: int,
+) -> int:
     """A change of acute occupancy: ``delta`` beds taken (+) or freed (-) at ``t``.
 
     Events must come in time order (a time a hair earlier than the last one
     seen is moved up to it). Returns :data:`LEVEL_OK`, or, with nothing
     added, :data:`LEVEL_TOO_HIGH` or :data:`LEVEL_NEGATIVE`.
     """
-    level = tally.level[0]
-    if level + delta >= tally.level_hours.shape[1]:
+    now = int(level[0])
+    if now + delta >= level_hours.shape[1]:
         return LEVEL_TOO_HIGH
-    if level + delta < 0:
+    if now + delta < 0:
         return LEVEL_NEGATIVE
-    t = min(max(t, tally.level_t[0]), g.end_h)
-    _level_time(g, tally, tally.level_t[0], t, level)
-    tally.level[0] = level + delta
-    tally.level_t[0] = t
+    t = min(max(t, level[1]), gf[F_END])
+    _level_time(gi, gf, level_hours, level[1], t, now)
+    level[0] = now + delta
+    level[1] = t
     return LEVEL_OK
 
 
 @jit
-def tally_close(g: Geometry, tally: Tally) -> None:
+def tally_close(gi: np.ndarray, gf: np.ndarray, level_hours: np.ndarray, level: np.ndarray) -> None:
     """The last stretch at the final occupancy level, to the end of the run."""
-    _level_time(g, tally, tally.level_t[0], g.end_h, tally.level[0])
-    tally.level_t[0] = g.end_h
+    _level_time(gi, gf, level_hours, level[1], gf[F_END], int(level[0]))
+    level[1] = gf[F_END]
 
 
 @jit
 def tally_rows(
-    g: Geometry,
-    tally: Tally,
-    ints: np.ndarray,
-    flags: np.ndarray,
+    gi: np.ndarray,
+    gf: np.ndarray,
+    flows: np.ndarray,
+    hours: np.ndarray,
+    week: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
     times: np.ndarray,
+    codes: np.ndarray,
 ) -> None:
-    """Add rows of one replication: ``ints`` [n, 5] (cohort, origin, avoid_lost, ed_outcome,
-    pathway), ``flags`` [n, 3] (avoidable, sdec_refused, sdec_admit), ``times`` [n, 15]
-    (the times of :data:`TIME_COLUMNS`)."""
-    for i in range(ints.shape[0]):
-        tally_patient(
-            g,
-            tally,
-            ints[i, 0],
-            ints[i, 1],
-            ints[i, 2],
-            ints[i, 3],
-            ints[i, 4],
-            flags[i, 0],
-            flags[i, 1],
-            flags[i, 2],
-            times[i, 0],
-            times[i, 1],
-            times[i, 2],
-            times[i, 3],
-            times[i, 4],
-            times[i, 5],
-            times[i, 6],
-            times[i, 7],
-            times[i, 8],
-            times[i, 9],
-            times[i, 10],
-            times[i, 11],
-            times[i, 12],
-            times[i, 13],
-            times[i, 14],
-        )
+    """Add rows of one replication: ``times`` [n, Time], ``codes`` [n, Code]."""
+    for i in range(times.shape[0]):
+        tally_patient(gi, gf, flows, hours, week, counts, sums, times[i], codes[i])
 
 
 @jit
 def tally_bed_events(
-    g: Geometry, tally: Tally, times: np.ndarray, deltas: np.ndarray
+    gi: np.ndarray,
+    gf: np.ndarray,
+    level_hours: np.ndarray,
+    level: np.ndarray,
+    times: np.ndarray,
+    deltas: np.ndarray,
 ) -> tuple[int, int]:
-    """Add bed events in time order: (events added, the status that stopped it or LEVEL_OK)."""
+    """Add bed events in time order: (events added, LEVEL_OK or the status that stopped it)."""
     for i in range(len(times)):
-        status = tally_bed_event(g, tally, times[i], deltas[i])
+        status = tally_bed_event(gi, gf, level_hours, level, times[i], deltas[i])
         if status != LEVEL_OK:
             return i, status
     return len(times), LEVEL_OK
-
-
-INT_COLUMNS = ("cohort", "origin", "avoid_lost", "ed_outcome", "pathway")
-FLAG_COLUMNS = ("avoidable", "sdec_refused", "sdec_admit")
-TIME_COLUMNS = (
-    "t_arrival",
-    "ur_start",
-    "ur_end",
-    "ed_arrival",
-    "ed_decision",
-    "ed_departure",
-    "sdec_start",
-    "sdec_end",
-    "bed_request",
-    "diverted",
-    "bed_start",
-    "t_fit",
-    "bed_end",
-    "comm_start",
-    "comm_end",
-)
-"""The record columns a tally reads, in the order :func:`tally_rows` takes them."""
