@@ -45,13 +45,15 @@ class Engine(Protocol):
         replications: Sequence[int],
         sink: Sink,
         keep_records: bool = False,
+        threads: int | None = None,
     ) -> list[Record]:
         """Simulate ``replications`` (replication ``r`` from the streams of ``(seed, r)``).
 
-        Patient rows and acute-bed events go to ``sink``, with ``rep`` the
-        position in ``replications``. With ``keep_records`` it also returns
-        each replication's :class:`Record` (memory grows with the horizon),
-        else an empty list. Replication ``r`` gives the same rows whatever
-        batch it runs in.
+        What happened goes into ``sink``, replication ``replications[i]`` at
+        position ``i``. With ``keep_records`` it also returns each
+        replication's :class:`Record` (memory grows with the horizon), else an
+        empty list. ``threads`` caps the threads an engine that uses them may
+        run on (None: its own choice). Replication ``r`` gives the same
+        results whatever batch or thread it runs in.
         """
         ...

@@ -123,7 +123,7 @@ class Places:
             env.process(self._openings())
 
     def is_open(self) -> bool:
-        return self._open is None or rules.is_open(self._open, self.env.now, self._offset)
+        return self._open is None or self._open[rules.hour_of_week(self.env.now, self._offset)]
 
     def has_place(self) -> bool:
         return self.in_use < self.capacity and self.is_open()
@@ -256,7 +256,8 @@ class SimPyReplication:
     def _avoided(self, p: Patient) -> Generator[simpy.Event, Any, bool]:
         """A would-be attendance: cared for at home by urgent community response if possible."""
         c = p.params
-        if p.attrs.u_avoid >= rules.avoidable_share(c.avoidable_by_fy, self.fy_index, self.env.now):
+        hour = rules.hour_of_run(self.env.now, len(self.fy_index))
+        if p.attrs.u_avoid >= rules.avoidable_share(c.avoidable_by_fy, self.fy_index, hour):
             return False
         p.avoidable = True
         urgent = self.services[0]
@@ -567,6 +568,7 @@ class SimPyEngine:
         replications: Sequence[int],
         sink: Sink,
         keep_records: bool = False,
+        threads: int | None = None,
     ) -> list[Record]:
         records = []
         for position, replication in enumerate(replications):

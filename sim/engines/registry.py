@@ -17,7 +17,8 @@ from .base import Engine
 
 ENGINES: dict[str, str] = {
     "simpy": "sim.engines.reference:SimPyEngine",
-    "fast": "sim.engines.vectorised:VectorisedEngine",
+    "fast": "sim.engines.compiled:CompiledEngine",
+    "vectorised": "sim.engines.vectorised:VectorisedEngine",
 }
 """Engine name -> ``module:class``, in the order the docs and ``--help`` list them."""
 

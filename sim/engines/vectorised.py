@@ -1549,5 +1549,6 @@ class VectorisedEngine:
         replications: Sequence[int],
         sink: Sink,
         keep_records: bool = False,
+        threads: int | None = None,
     ) -> list[Record]:
         return FastEngine(params, seed, replications, sink=sink, collect=keep_records).run() or []

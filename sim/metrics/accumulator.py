@@ -234,9 +234,9 @@ class MetricAccumulator:
         g = self.g
         for position, rows in _grouped(rep):
             t = self.tallies[position]
-            rows_t, rows_c = times[rows], codes[rows]
+            n, rows_t, rows_c = len(rows), times[rows], codes[rows]
             tally.tally_rows(
-                g.whole, g.times, t.flows, t.hours, t.week, t.counts, t.sums, rows_t, rows_c
+                g.whole, g.times, t.flows, t.hours, t.week, t.counts, t.sums, rows_t, rows_c, n
             )
 
     def add_acute_events(self, rep: np.ndarray, times: np.ndarray, deltas: np.ndarray) -> None:
@@ -263,6 +263,7 @@ class MetricAccumulator:
                     sums.level,
                     t_rows[done:],
                     d_rows[done:],
+                    len(rows) - done,
                 )
                 done += added
                 if status == tally.LEVEL_NEGATIVE:

@@ -22,11 +22,14 @@ Both engines use this module, so for the same seed they see the same patients.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import IntEnum
 from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 
 from ..codes import HOURS_PER_WEEK, Origin
+from ..jit import jit
+from ..rng.distributions import Distribution
 from ..rng.streams import Streams
 from ..scenario.params import CohortParams, ModelParams
 
@@ -47,10 +50,35 @@ def cumulative_rate(rate_h: np.ndarray) -> np.ndarray:
 
 
 def invert_cumulative(points: np.ndarray, cum: np.ndarray, rate_h: np.ndarray) -> np.ndarray:
-    """Times t with Lambda(t) = points (points must lie in [0, cum[-1]))."""
-    hour = np.searchsorted(cum, points, side="right") - 1
-    hour = np.minimum(hour, len(rate_h) - 1)
-    return hour + (points - cum[hour]) / rate_h[hour]
+    """Times t with Lambda(t) = points (points sorted, in [0, cum[-1]))."""
+    out = np.empty(len(points))
+    _invert_sorted(points, cum, rate_h, out)
+    return out
+
+
+@jit
+def _invert_sorted(
+    points: np.ndarray, cum: np.ndarray, rate_h: np.ndarray, out: np.ndarray
+) -> None:
+    """``out[i] = h + (points[i] - cum[h]) / rate_h[h]`` for the hour ``h`` holding each point:
+    the last with ``cum[h] <= point`` (so never an hour with no rate), by one walk over the
+    hours, as the points are sorted."""
+    last = len(rate_h) - 1
+    lo, hi = 0, len(cum) - 1  # the first point's hour by bisection, then walk
+    p0 = points[0] if len(points) else 0.0
+    while lo < hi:
+        mid = (lo + hi + 1) >> 1
+        if cum[mid] <= p0:
+            lo = mid
+        else:
+            hi = mid - 1
+    h = lo
+    for i in range(len(points)):
+        p = points[i]
+        while h + 1 < len(cum) and cum[h + 1] <= p:
+            h += 1
+        hour = min(h, last)
+        out[i] = hour + (p - cum[hour]) / rate_h[hour]
 
 
 def arrival_times(
@@ -103,8 +131,33 @@ ATTRIBUTES = Attributes._fields
 """The attributes every patient draws on arrival, in one order for every engine."""
 
 
+class Attr(IntEnum):
+    """Each attribute's column in a compiled engine's table of draws (:data:`ATTRIBUTES` order)."""
+
+    U_AVOID = 0
+    UR_EPISODE_H = 1
+    ED_DECISION_H = 2
+    U_OUTCOME = 3
+    SDEC_EPISODE_H = 4
+    U_SDEC_ADMIT = 5
+    LOS_H = 6
+    PATHWAY = 7
+    COMMUNITY_EPISODE_H = 8
+    U_READMIT = 9
+    READMIT_DELAY_H = 10
+
+
+if tuple(a.name.lower() for a in Attr) != ATTRIBUTES:  # pragma: no cover - a broken edit
+    raise ImportError("demand.Attr and demand.Attributes list the attributes in different orders")
+
+
 def draw_attributes(
-    params: ModelParams, cohort: CohortParams, origin: str, streams: Streams, n: int = BLOCK
+    params: ModelParams,
+    cohort: CohortParams,
+    origin: str,
+    streams: Streams,
+    n: int = BLOCK,
+    out: np.ndarray | None = None,
 ) -> Attributes[np.ndarray]:
     """Draw ``n`` patients' attributes from the ``{origin}/{cohort}/...`` streams.
 
@@ -117,51 +170,65 @@ def draw_attributes(
     order, from the pathway's stream.
 
     For the starting state (``origin == "initial"``) durations already under
-    way are residual: the time left of a stay seen at a random moment.
+    way are residual: the time left of a stay seen at a random moment (those
+    draws do depend on the block size).
+
+    ``out`` ([len(Attr), n], attribute by attribute) receives the draws, so a
+    caller may put many groups' in one table; the returned fields are its rows.
     """
     prefix = f"{origin}/{cohort.name}/"
 
     def rng(name: str) -> np.random.Generator:
         return streams(prefix + name)
 
-    zeros, ones = np.zeros(n), np.ones(n)
+    table = np.empty((len(Attr), n)) if out is None else out
     residual = origin == Origin.INITIAL.key
     via_ed = origin in (Origin.ED.key, Origin.READMISSION.key)
-    los = cohort.los_h.sample_residual if residual else cohort.los_h.sample
-    cdf = cohort.pathway_cdf
-    u_pathway = rng("pathway").random(n)
-    pathway = (u_pathway >= cdf[0]).astype(np.int64) + (u_pathway >= cdf[1]) + (u_pathway >= cdf[2])
-    community = np.zeros(n)
-    for k in (1, 2, 3):
-        service = params.services[k]
-        on = pathway == k
-        if service is not None and on.any():
-            dist = service.episode_h
-            draw = dist.sample_residual if residual else dist.sample
-            community[on] = draw(rng(f"episode_p{k}"), int(on.sum()))
     urgent = params.services[0]
     avoidable = origin == Origin.ED.key and urgent is not None and cohort.avoidable_by_fy.any()
     sdec = via_ed and cohort.p_sdec > 0
     readmit = cohort.p_readmit.any()
-    return Attributes(
-        u_avoid=rng("avoid").random(n) if avoidable else ones,
-        ur_episode_h=(
-            urgent.episode_h.sample(rng("episode_urgent_response"), n)
-            if avoidable and urgent is not None
-            else zeros
-        ),
-        ed_decision_h=params.ed_decision_h.sample(rng("ed_decision"), n) if via_ed else zeros,
-        u_outcome=rng("ed_outcome").random(n) if via_ed else ones,
-        sdec_episode_h=params.sdec_episode_h.sample(rng("sdec_episode"), n) if sdec else zeros,
-        u_sdec_admit=rng("sdec_admit").random(n) if sdec else ones,
-        los_h=los(rng("los"), n),
-        pathway=pathway,
-        community_episode_h=community,
-        u_readmit=rng("readmit").random(n) if readmit else ones,
-        readmit_delay_h=params.readmit_delay_h.sample(rng("readmit_delay"), n)
-        if readmit
-        else zeros,
+
+    def uniform(attr: Attr, name: str, drawn: bool) -> None:
+        if drawn:
+            rng(name).random(n, out=table[attr])
+        else:
+            table[attr] = 1.0  # never below a probability: the draw is never used
+
+    def duration(attr: Attr, name: str, dist: Distribution | None) -> None:
+        if dist is None:
+            table[attr] = 0.0
+        else:
+            table[attr] = dist.sample(rng(name), n)
+
+    uniform(Attr.U_AVOID, "avoid", avoidable)
+    duration(
+        Attr.UR_EPISODE_H,
+        "episode_urgent_response",
+        urgent.episode_h if avoidable and urgent is not None else None,
     )
+    duration(Attr.ED_DECISION_H, "ed_decision", params.ed_decision_h if via_ed else None)
+    uniform(Attr.U_OUTCOME, "ed_outcome", via_ed)
+    duration(Attr.SDEC_EPISODE_H, "sdec_episode", params.sdec_episode_h if sdec else None)
+    uniform(Attr.U_SDEC_ADMIT, "sdec_admit", sdec)
+    los = cohort.los_h.sample_residual if residual else cohort.los_h.sample
+    table[Attr.LOS_H] = los(rng("los"), n)
+    cdf = cohort.pathway_cdf
+    u_pathway = rng("pathway").random(n)
+    pathway = (u_pathway >= cdf[0]).astype(np.int64) + (u_pathway >= cdf[1]) + (u_pathway >= cdf[2])
+    table[Attr.PATHWAY] = pathway
+    community = table[Attr.COMMUNITY_EPISODE_H]
+    community[:] = 0.0
+    for k in (1, 2, 3):
+        service = params.services[k]
+        on = pathway == k
+        if service is not None and on.any():
+            episode = service.episode_h
+            draw = episode.sample_residual if residual else episode.sample
+            community[on] = draw(rng(f"episode_p{k}"), int(on.sum()))
+    uniform(Attr.U_READMIT, "readmit", readmit)
+    duration(Attr.READMIT_DELAY_H, "readmit_delay", params.readmit_delay_h if readmit else None)
+    return Attributes(*table)
 
 
 class AttributeSource:

@@ -6,7 +6,8 @@ rule cannot drift between the engines. Each takes numbers and sequences
 (lists in Python, numpy arrays in a kernel) and uses only what numba
 compiles: arithmetic, ``math.floor``, indexing.
 
-Times are hours since t = 0; ``offset_h`` is the hour of the week at t = 0
+No rule calls another (a kernel compiles each on its own). Times are hours
+since t = 0; ``offset_h`` is the hour of the week at t = 0
 (:attr:`sim.clock.calendar.Calendar.week_offset_h`). An event within
 ``EPS_HOURS`` of an hour boundary counts as on it.
 """
@@ -26,18 +27,22 @@ Values = Sequence[Any] | np.ndarray
 
 
 def hour_of_week(t: float, offset_h: int) -> int:
-    """The hour of the week (0 = Monday 00:00-01:00) that time ``t`` falls in."""
+    """The hour of the week (0 = Monday 00:00-01:00) that time ``t`` falls in.
+
+    A schedule (168 open hours) is open at ``t`` when ``open_hours[hour_of_week(t)]``.
+    """
     return (offset_h + math.floor(t + EPS_HOURS)) % HOURS_PER_WEEK
 
 
-def is_open(open_hours: Values, t: float, offset_h: int) -> bool:
-    """Whether a schedule (168 open hours) is open at time ``t``."""
-    return bool(open_hours[hour_of_week(t, offset_h)])
+def hour_of_run(t: float, n_hours: int) -> int:
+    """The whole hour of the run that ``t`` falls in (the last one for the end itself)."""
+    return min(math.floor(t), n_hours - 1)
 
 
-def avoidable_share(shares_by_fy: Values, fy_by_hour: Values, t: float) -> float:
-    """The cohort's avoidable share at ``t``: by financial year of the run, clamped at the ends."""
-    fy = fy_by_hour[min(math.floor(t), len(fy_by_hour) - 1)]
+def avoidable_share(shares_by_fy: Values, fy_by_hour: Values, hour: int) -> float:
+    """The cohort's avoidable share in an hour of the run (:func:`hour_of_run`): by
+    financial year of the run, clamped at the ends."""
+    fy = fy_by_hour[hour]
     return shares_by_fy[min(max(fy, 0), len(shares_by_fy) - 1)]
 
 

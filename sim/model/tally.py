@@ -24,7 +24,9 @@ patients leave and beds change; the SimPy engine hands its rows in chunks to
 the same order, they give the same sums to the last bit. Turning sums into
 metrics and tables is :mod:`sim.metrics`'s work.
 
-The compiled functions take plain arrays: the geometry as one array of
+The small helpers are compiled into their callers (``inline``); the bigger
+ones are compiled once and called, which keeps compilation short. The
+compiled functions take plain arrays: the geometry as one array of
 whole numbers and one of times (:class:`Geometry`), the sums as the seven
 arrays of :class:`Tally`, a patient as one row of times
 (:class:`~sim.model.record.Time`) and one of codes
@@ -47,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..codes import EPS_HOURS, HOURS_PER_DAY, HOURS_PER_WEEK, SERVICES, EdOutcome, Origin
-from ..jit import inline, jit
+from ..jit import jit
 from ..scenario.params import ModelParams
 from .record import Code, Time
 
@@ -310,22 +312,51 @@ def week_hours(t: Tally) -> np.ndarray:
 # --- the compiled sums ----------------------------------------------------------------------
 
 
-@inline
+@jit
+def _floor_div(x: float, d: float, inv_d: float) -> int:
+    """``floor(x / d)`` exactly, for a whole number ``d``: a multiplication, then a correction.
+
+    (The exact quotient, where ``floor(fl(x / d))`` may be one off when ``x``
+    lies within an ulp of a multiple of ``d``; and a division costs several
+    multiplications.)
+    """
+    q = math.floor(x * inv_d)
+    if (q + 1) * d <= x:
+        return q + 1
+    if q * d > x:
+        return q - 1
+    return q
+
+
+@jit
 def _slot(gf: np.ndarray, t: float) -> tuple[int, float]:
     """Day slot of ``t`` (0 before the window, D + 1 after it or NaN) and hours to midnight.
 
-    ``t - warm`` is exact (both are on the same scale of hours) and the division
-    is correctly rounded, so ``t`` is in day ``j`` exactly when
-    ``warm + 24 j <= t < warm + 24 (j + 1)``, the comparison the periods make.
+    ``t`` is in day ``j`` exactly when ``warm + 24 j <= t < warm + 24 (j + 1)``,
+    the comparison the periods make.
     """
     end = gf[F_END]
     x = t if t < end else end  # NaN compares False: a stay still open at the end
     x -= gf[F_WARM]
-    day = max(math.floor(x / DAY), -1)
+    day = max(_floor_div(x, DAY, 1.0 / DAY), -1)
     return day + 1, (day + 1) * DAY - x
 
 
-@inline
+@jit
+def _fy_of_slot(gi: np.ndarray, slot: int) -> int:
+    """Financial year index of a day slot, or -1 outside the observed window."""
+    if slot <= 0 or slot > gi[G_DAYS]:
+        return -1
+    return gi[gi[G_FY_OF_DAY] + slot - 1]
+
+
+@jit
+def _fy(gi: np.ndarray, gf: np.ndarray, t: float) -> int:
+    """Financial year index of ``t``, or -1 outside the observed window (or NaN)."""
+    return _fy_of_slot(gi, _slot(gf, t)[0])
+
+
+@jit
 def _week_end(gf: np.ndarray, week: np.ndarray, profile: int, t: float, sign: float) -> None:
     """One end of a stay in an hour-of-week profile.
 
@@ -338,7 +369,7 @@ def _week_end(gf: np.ndarray, week: np.ndarray, profile: int, t: float, sign: fl
     one kept as a count at ``floor(x)`` and summed from the top at the end.
     """
     v = t + gf[F_OFFSET]
-    w = math.floor(v / HOURS_PER_WEEK)
+    w = _floor_div(v, float(HOURS_PER_WEEK), 1.0 / HOURS_PER_WEEK)
     x = v - w * HOURS_PER_WEEK
     hour = min(int(x), HOURS_PER_WEEK - 1)
     week[profile, 0] += sign * w
@@ -346,7 +377,7 @@ def _week_end(gf: np.ndarray, week: np.ndarray, profile: int, t: float, sign: fl
     week[profile, 1 + HOURS_PER_WEEK + hour] += sign * (x - hour)
 
 
-@inline
+@jit
 def _interval(
     gi: np.ndarray,
     gf: np.ndarray,
@@ -356,12 +387,15 @@ def _interval(
     series: int,
     start: float,
     end: float,
-) -> None:
-    """Add the stay ``[start, end)`` (``end`` NaN: still there) to a daily series' diary."""
+) -> int:
+    """Add the stay ``[start, end)`` (``end`` NaN: still there) to a daily series' diary;
+    return the day slot of its start (D + 1 if it never started)."""
     end_h = gf[F_END]
-    if not start < end_h or start == end:  # never started, or lasted no time
-        return
+    if not start < end_h:  # never started
+        return gi[G_DAYS] + 1
     s_slot, s_hours = _slot(gf, start)
+    if start == end:  # lasted no time
+        return s_slot
     flows[series, s_slot] += 1
     hours[series, s_slot] += s_hours
     e_slot, e_hours = _slot(gf, end)
@@ -376,20 +410,10 @@ def _interval(
         if b > a:  # the observed part of the stay
             _week_end(gf, week, profile, b, 1.0)
             _week_end(gf, week, profile, a, -1.0)
+    return s_slot
 
 
-@inline
-def _fy(gi: np.ndarray, gf: np.ndarray, t: float) -> int:
-    """Financial year index of ``t``, or -1 outside the observed window (or NaN)."""
-    warm = gf[F_WARM]
-    if not (t >= warm and t < gf[F_END]):
-        return -1
-    if gi[G_N_FY] <= 1:
-        return 0
-    return gi[gi[G_FY_OF_DAY] + int((t - warm) / DAY)]
-
-
-@inline
+@jit
 def _ed_time_code(stay: float, within: bool, admitted: bool, known: bool) -> int:
     """The A&E time histogram's code: a bin of 15 minutes by outcome group, or still there.
 
@@ -399,13 +423,13 @@ def _ed_time_code(stay: float, within: bool, admitted: bool, known: bool) -> int
     """
     if math.isnan(stay):
         return 2 * ED_LEFT_CODES + (1 if known else 0)
-    b = math.ceil((stay - EPS_HOURS) / ED_BIN_HOURS) - 1
+    b = math.ceil((stay - EPS_HOURS) * (1.0 / ED_BIN_HOURS)) - 1  # exact: 1/0.25 = 4
     b = min(max(b, 0), ED_BINS)
     b = min(b, ED_FOUR_HOUR_BIN - 1) if within else max(b, ED_FOUR_HOUR_BIN)
     return b + (ED_LEFT_CODES if admitted else 0)
 
 
-@inline
+@jit
 def tally_patient(
     gi: np.ndarray,
     gf: np.ndarray,
@@ -414,21 +438,22 @@ def tally_patient(
     week: np.ndarray,
     counts: np.ndarray,
     sums: np.ndarray,
-    t: np.ndarray,
-    c: np.ndarray,
+    times: np.ndarray,
+    codes: np.ndarray,
+    i: int,
 ) -> None:
-    """Add one patient to the tally: ``t`` their :class:`~sim.model.record.Time` row,
-    ``c`` their :class:`~sim.model.record.Code` row."""
-    cohort, origin, pathway = c[Code.COHORT], c[Code.ORIGIN], c[Code.PATHWAY]
-    sdec_refused, sdec_admit = c[Code.SDEC_REFUSED] != 0, c[Code.SDEC_ADMIT] != 0
-    admitted = c[Code.ED_OUTCOME] == EdOutcome.ADMIT or sdec_refused
-    ed_arrival, ed_departure = t[Time.ED_ARRIVAL], t[Time.ED_DEPARTURE]
+    """Add one patient to the tally: row ``i`` of ``times`` (:class:`~sim.model.record.Time`
+    columns) and of ``codes`` (:class:`~sim.model.record.Code` columns)."""
+    cohort, origin, pathway = codes[i, Code.COHORT], codes[i, Code.ORIGIN], codes[i, Code.PATHWAY]
+    sdec_refused, sdec_admit = codes[i, Code.SDEC_REFUSED] != 0, codes[i, Code.SDEC_ADMIT] != 0
+    admitted = codes[i, Code.ED_OUTCOME] == EdOutcome.ADMIT or sdec_refused
+    ed_arrival, ed_departure = times[i, Time.ED_ARRIVAL], times[i, Time.ED_DEPARTURE]
     end_h = gf[F_END]
     at = G_COUNT  # the counts' first codes
 
     # A&E: time in the department, 4 hours, the time histogram
-    _interval(gi, gf, flows, hours, week, gi[G_S_ED], ed_arrival, ed_departure)
-    fy = _fy(gi, gf, ed_arrival)
+    slot = _interval(gi, gf, flows, hours, week, gi[G_S_ED], ed_arrival, ed_departure)
+    fy = _fy_of_slot(gi, slot)
     if fy >= 0:
         left = not math.isnan(ed_departure)
         stay = ed_departure - ed_arrival
@@ -441,20 +466,23 @@ def tally_patient(
             sums[fy, 0] += stay
 
     # would-be attendances and avoidance
-    fy = _fy(gi, gf, t[Time.T_ARRIVAL])
+    t_arrival = times[i, Time.T_ARRIVAL]
+    if t_arrival != ed_arrival:  # else the year is the one just found
+        fy = _fy(gi, gf, t_arrival)
     if fy >= 0:
         code = ARRIVAL_CODE[min(max(origin, 0), 3)]
-        if c[Code.AVOIDABLE] != 0 and origin == Origin.ED:
-            achieved = 0 if math.isnan(t[Time.UR_START]) else 1
-            code = 1 + 2 * achieved + 4 * min(max(c[Code.AVOID_LOST], 0), 2)
+        if codes[i, Code.AVOIDABLE] != 0 and origin == Origin.ED:
+            achieved = 0 if math.isnan(times[i, Time.UR_START]) else 1
+            code = 1 + 2 * achieved + 4 * min(max(codes[i, Code.AVOID_LOST], 0), 2)
         counts[fy, gi[at + C_T_ARRIVAL] + code] += 1
 
     # beds: those who asked for one, and the starting state
-    bed_request, bed_start, bed_end = t[Time.BED_REQUEST], t[Time.BED_START], t[Time.BED_END]
+    bed_request, bed_start = times[i, Time.BED_REQUEST], times[i, Time.BED_START]
     if not math.isnan(bed_request) or not math.isnan(bed_start):
-        diverted, t_fit, decision = t[Time.DIVERTED], t[Time.T_FIT], t[Time.ED_DECISION]
+        bed_end, diverted = times[i, Time.BED_END], times[i, Time.DIVERTED]
+        t_fit, decision = times[i, Time.T_FIT], times[i, Time.ED_DECISION]
         leave = bed_start if not math.isnan(bed_start) else diverted  # a bed, or diverted
-        _interval(gi, gf, flows, hours, week, gi[G_S_ACUTE], bed_start, bed_end)
+        slot = _interval(gi, gf, flows, hours, week, gi[G_S_ACUTE], bed_start, bed_end)
         _interval(gi, gf, flows, hours, week, gi[G_S_QUEUE], bed_request, leave)
         if admitted:
             _interval(gi, gf, flows, hours, week, gi[G_S_BOARDING], decision, ed_departure)
@@ -468,13 +496,15 @@ def tally_patient(
             code = (1 if admitted else 0) + (2 if gone - decision > HOUR_12 else 0)
             code += 4 if sdec_refused else 0
             counts[fy, gi[at + C_ED_DECISION] + code] += 1
-        fy = _fy(gi, gf, bed_start)
+        fy = _fy_of_slot(gi, slot)
         if fy >= 0:
             if origin == Origin.INITIAL:
                 code = 8
             else:
                 stay_end = end_h - EPS_HOURS if math.isnan(bed_end) else bed_end
-                overnight = math.floor(stay_end / DAY) > math.floor(bed_start / DAY)
+                overnight = _floor_div(stay_end, DAY, 1.0 / DAY) > _floor_div(
+                    bed_start, DAY, 1.0 / DAY
+                )
                 waited = (bed_start - bed_request) > EPS_HOURS
                 code = (1 if origin == Origin.DIRECT else 0) + (2 if overnight else 0)
                 code += 4 if waited else 0
@@ -488,37 +518,39 @@ def tally_patient(
             code = pathway if (1 <= pathway <= 3 and delayed) else 0
             counts[fy, gi[at + C_T_FIT] + code] += 1
 
-    sdec_start = t[Time.SDEC_START]
+    sdec_start = times[i, Time.SDEC_START]
     if not math.isnan(sdec_start):
-        _interval(gi, gf, flows, hours, week, gi[G_S_SDEC], sdec_start, t[Time.SDEC_END])
-        fy = _fy(gi, gf, sdec_start)
+        slot = _interval(
+            gi, gf, flows, hours, week, gi[G_S_SDEC], sdec_start, times[i, Time.SDEC_END]
+        )
+        fy = _fy_of_slot(gi, slot)
         if fy >= 0:
             counts[fy, gi[at + C_SDEC_START] + (1 if sdec_admit else 0)] += 1
 
-    comm_start = t[Time.COMM_START]
+    comm_start = times[i, Time.COMM_START]
     if not math.isnan(comm_start):
         if 1 <= pathway <= 3:
             series = gi[G_S_COMMUNITY + pathway]
             if series >= 0:
-                _interval(gi, gf, flows, hours, week, series, comm_start, t[Time.COMM_END])
+                _interval(gi, gf, flows, hours, week, series, comm_start, times[i, Time.COMM_END])
         fy = _fy(gi, gf, comm_start)
         if fy >= 0:
             code = pathway if (1 <= pathway <= 3 and origin != Origin.INITIAL) else 0
             counts[fy, gi[at + C_COMM_START] + code] += 1
             if code > 0:
-                sums[fy, 1 + code] += (comm_start - t[Time.T_FIT]) / DAY
+                sums[fy, 1 + code] += (comm_start - times[i, Time.T_FIT]) / DAY
 
-    ur_start = t[Time.UR_START]
+    ur_start = times[i, Time.UR_START]
     if not math.isnan(ur_start):
         series = gi[G_S_COMMUNITY]
         if series >= 0:
-            _interval(gi, gf, flows, hours, week, series, ur_start, t[Time.UR_END])
+            _interval(gi, gf, flows, hours, week, series, ur_start, times[i, Time.UR_END])
         fy = _fy(gi, gf, ur_start)
         if fy >= 0:
             counts[fy, gi[at + C_UR_START]] += 1
 
 
-@inline
+@jit
 def _level_time(
     gi: np.ndarray, gf: np.ndarray, level_hours: np.ndarray, t0: float, t1: float, level: int
 ) -> None:
@@ -545,7 +577,7 @@ LEVEL_NEGATIVE = 2
 """More beds freed than taken: events are missing or out of order."""
 
 
-@inline
+@jit
 def tally_bed_event(
     gi: np.ndarray,
     gf: np.ndarray,
@@ -590,10 +622,11 @@ def tally_rows(
     sums: np.ndarray,
     times: np.ndarray,
     codes: np.ndarray,
+    n: int,
 ) -> None:
-    """Add rows of one replication: ``times`` [n, Time], ``codes`` [n, Code]."""
-    for i in range(times.shape[0]):
-        tally_patient(gi, gf, flows, hours, week, counts, sums, times[i], codes[i])
+    """Add the first ``n`` rows of ``times`` [., Time] and ``codes`` [., Code]."""
+    for i in range(n):
+        tally_patient(gi, gf, flows, hours, week, counts, sums, times, codes, i)
 
 
 @jit
@@ -604,10 +637,12 @@ def tally_bed_events(
     level: np.ndarray,
     times: np.ndarray,
     deltas: np.ndarray,
+    n: int,
 ) -> tuple[int, int]:
-    """Add bed events in time order: (events added, LEVEL_OK or the status that stopped it)."""
-    for i in range(len(times)):
+    """Add the first ``n`` bed events, in time order: (events added, LEVEL_OK or the status
+    that stopped it)."""
+    for i in range(n):
         status = tally_bed_event(gi, gf, level_hours, level, times[i], deltas[i])
         if status != LEVEL_OK:
             return i, status
-    return len(times), LEVEL_OK
+    return n, LEVEL_OK

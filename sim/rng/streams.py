@@ -19,11 +19,13 @@ versions (the built-in ``hash`` is salted per process).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
 
 
+@functools.lru_cache(maxsize=4096)
 def stable_hash(name: str) -> int:
     """A 64-bit integer that depends only on ``name``."""
     return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")

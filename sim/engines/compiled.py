@@ -1,0 +1,593 @@
+"""The fast engine: the compiled event loop of :mod:`sim.engines.kernel`, replications on threads.
+
+For each replication the engine draws the patients from the named streams of
+:mod:`sim.model.demand`, exactly as the SimPy engine draws them (the arrival
+times of every stream; a table of attributes per cohort and origin; the
+starting state), hands them with the scenario's arrays to the compiled
+kernel, and the kernel writes into the replication's tally (and its record,
+when asked). Replications run on threads: the kernel releases the GIL, and
+numpy's generators release it while they fill arrays, so two threads keep two
+cores busy. Replication ``r`` gives the same rows whatever thread or batch
+it runs in.
+
+The first use on a machine compiles the kernel (about half a minute; see
+:func:`prepare`), later processes load it from numba's cache (:mod:`sim.jit`).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..codes import HOURS_PER_WEEK, Origin
+from ..model.demand import (
+    ATTRIBUTES,
+    BLOCK,
+    arrival_times,
+    cumulative_rate,
+    draw_attributes,
+    initial_cohorts,
+)
+from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, CapacityLog, Record
+from ..model.sink import Sink
+from ..rng.streams import Streams
+from ..scenario.params import ModelParams, Timeline
+from . import kernel
+from .kernel import N_POOLS, P_BEDS, P_SDEC, P_UR
+
+_INITIAL_KIND = {"treating": 0, "delayed": 1, "community": 2}
+
+
+def default_threads() -> int:
+    """Threads to run replications on: the cores this process may use, or one inside a
+    worker process (local or Dask), whose parent already shares the cores out.
+    ``LEFTSHIFT_THREADS`` overrides."""
+    if os.environ.get("LEFTSHIFT_THREADS"):
+        return max(1, int(os.environ["LEFTSHIFT_THREADS"]))
+    if multiprocessing.parent_process() is not None:
+        return 1
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return 1
+    except (ImportError, ValueError):
+        pass
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The scenario's arrays, the same for every replication (the kernel only reads them)."""
+
+    scal_f: np.ndarray
+    scal_i: np.ndarray
+    discharge_wait: np.ndarray
+    p_admit: np.ndarray
+    p_sdec: np.ndarray
+    p_readmit: np.ndarray
+    avoid_by_hour: np.ndarray
+    cap0: np.ndarray
+    open_hours: np.ndarray
+    opens: np.ndarray
+    chg_pool: np.ndarray
+    chg_t: np.ndarray
+    chg_v: np.ndarray
+    streams: tuple[tuple[int, Origin, str, np.ndarray, np.ndarray], ...]
+    """(cohort, origin, stream name, hourly rate, cumulative rate), in the SimPy engine's order."""
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (
+            self.scal_f,
+            self.scal_i,
+            self.discharge_wait,
+            self.p_admit,
+            self.p_sdec,
+            self.p_readmit,
+            self.avoid_by_hour,
+            self.cap0,
+            self.open_hours,
+            self.opens,
+            self.chg_pool,
+            self.chg_t,
+            self.chg_v,
+        )
+
+
+def _pool_timelines(params: ModelParams) -> list[Timeline | None]:
+    cubicles = Timeline(np.array([0.0]), np.array([params.ed_cubicles]))
+    services = [None if s is None else s.capacity for s in params.services]
+    return [cubicles, params.sdec_chairs, params.beds, *services]
+
+
+def scenario_arrays(params: ModelParams, keep: bool) -> Scenario:
+    """The kernel's view of a scenario."""
+    cal = params.calendar
+    cohorts = params.cohorts
+    fy_by_hour = cal.hourly("fy_index").astype(np.int64)
+    # column 0: -1 if a cohort has no avoidable share in any year; then each hour's share
+    avoid = np.zeros((len(cohorts), 1 + len(fy_by_hour)))
+    for c in cohorts:
+        avoid[c.index, 0] = 0.0 if c.avoidable_by_fy.any() else -1.0
+        kernel.avoidable_by_hour(
+            np.asarray(c.avoidable_by_fy, float), fy_by_hour, avoid[c.index, 1:]
+        )
+    timelines = _pool_timelines(params)
+    cap0 = np.array([0.0 if t is None else float(t.values[0]) for t in timelines])
+    open_hours = np.ones((N_POOLS, HOURS_PER_WEEK + 1), dtype=np.bool_)  # [.., 168]: always
+    opens = np.zeros((N_POOLS, HOURS_PER_WEEK), dtype=np.bool_)
+    open_hours[P_SDEC, :HOURS_PER_WEEK] = params.sdec_open.open_hours
+    open_hours[P_SDEC, HOURS_PER_WEEK] = params.sdec_open.is_always_open
+    for k, service in enumerate(params.services):
+        if service is None:
+            continue
+        open_hours[P_UR + k, :HOURS_PER_WEEK] = service.accepts.open_hours
+        open_hours[P_UR + k, HOURS_PER_WEEK] = service.accepts.is_always_open
+        if k > 0 and not service.accepts.is_always_open:  # a pool with a queue
+            opens[P_UR + k, service.accepts.transitions()] = True
+    chg_pool, chg_t, chg_v = [], [], []
+    for pool, timeline in enumerate(timelines):
+        if timeline is None:
+            continue
+        for t, value in zip(timeline.times_h[1:], timeline.values[1:], strict=True):
+            chg_pool.append(pool)
+            chg_t.append(float(t))
+            chg_v.append(float(value))
+    streams = []
+    for c in cohorts:
+        for origin, rate, name in (
+            (Origin.ED, c.ed_rate_h, "arrivals"),
+            (Origin.DIRECT, c.direct_rate_h, "direct_arrivals"),
+        ):
+            if rate.any():
+                streams.append((c.index, origin, f"{name}/{c.name}", rate, cumulative_rate(rate)))
+    threshold = -1 if params.diversion_threshold is None else params.diversion_threshold
+    return Scenario(
+        scal_f=np.array([cal.end_h, params.sdec_p_admit]),
+        scal_i=np.array(
+            [cal.week_offset_h, int(params.boarding_holds_cubicle), threshold, int(keep)],
+            dtype=np.int64,
+        ),
+        discharge_wait=params.discharge_wait_h.astype(np.int64),
+        p_admit=np.array([c.p_admit for c in cohorts]),
+        p_sdec=np.array([c.p_sdec for c in cohorts]),
+        p_readmit=np.stack([c.p_readmit for c in cohorts]).astype(np.float64),
+        avoid_by_hour=avoid,
+        cap0=cap0,
+        open_hours=open_hours,
+        opens=opens,
+        chg_pool=np.array(chg_pool, dtype=np.int64),
+        chg_t=np.array(chg_t, dtype=np.float64),
+        chg_v=np.array(chg_v, dtype=np.float64),
+        streams=tuple(streams),
+    )
+
+
+@dataclass
+class Patients:
+    """One replication's patients, drawn before it runs."""
+
+    arr_t: np.ndarray
+    arr_off: np.ndarray
+    arr_cohort: np.ndarray
+    arr_origin: np.ndarray
+    draws: np.ndarray
+    draw_off: np.ndarray
+    init_kind: np.ndarray
+    init_k: np.ndarray
+    init_cohort: np.ndarray
+    init_left: np.ndarray
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (
+            self.arr_t,
+            self.arr_off,
+            self.arr_cohort,
+            self.arr_origin,
+            self.draws,
+            self.draw_off,
+            self.init_kind,
+            self.init_k,
+            self.init_cohort,
+            self.init_left,
+        )
+
+
+def _readmissions_expected(params: ModelParams, patients: int, cohort: int) -> int:
+    """Readmissions to draw ahead for a cohort: more than its patients are likely to make."""
+    p = float(params.cohorts[cohort].p_readmit.max())
+    if p <= 0:
+        return 0
+    return int(math.ceil(patients * p / max(1.0 - p, 0.05) * 1.25)) + 256
+
+
+def draw_patients(
+    params: ModelParams, s: Scenario, seed: int, replication: int, readmit_factor: float = 1.0
+) -> Patients:
+    """Every patient of one replication, from the streams of ``(seed, replication)``.
+
+    Arrival times come from :func:`~sim.model.demand.arrival_times` and
+    attributes from :func:`~sim.model.demand.draw_attributes`, as the SimPy
+    engine draws them; the starting state's (residual durations) in blocks of
+    ``BLOCK``, as it does, since those draws depend on the block size.
+    """
+    streams = Streams(seed, replication)
+    times, cohorts, origins = [], [], []
+    per_group = np.zeros((len(params.cohorts), 4), dtype=np.int64)
+    for cohort, origin, name, rate, cum in s.streams:
+        blocks = list(arrival_times(rate, streams(name), cum))
+        t = np.concatenate(blocks) if blocks else np.zeros(0)
+        times.append(t)
+        cohorts.append(cohort)
+        origins.append(origin)
+        per_group[cohort, origin] += len(t)
+    arr_off = np.zeros(len(times) + 1, dtype=np.int64)
+    arr_off[1:] = np.cumsum([len(t) for t in times])
+
+    groups = initial_cohorts(params, streams)
+    kinds, ks, init_cohort, left = [], [], [], []
+    for kind, k, members, hours in groups:
+        kinds += [_INITIAL_KIND[kind]] * len(members)
+        ks += [k] * len(members)
+        init_cohort += members.tolist()
+        left += [0.0] * len(members) if hours is None else np.asarray(hours, dtype=float).tolist()
+    for c in init_cohort:
+        per_group[c, Origin.INITIAL] += 1
+
+    for c in params.cohorts:
+        patients = int(per_group[c.index].sum())
+        per_group[c.index, Origin.READMISSION] = int(
+            _readmissions_expected(params, patients, c.index) * readmit_factor
+        )
+    sizes = per_group.ravel()  # group cohort * 4 + origin
+    draw_off = np.zeros(len(sizes) + 1, dtype=np.int64)
+    draw_off[1:] = np.cumsum(sizes)
+    # one row a patient: the kernel reads a patient's draws together, and a table by
+    # attribute would make it read from a dozen places at once
+    draws = np.empty((int(draw_off[-1]), len(ATTRIBUTES)))
+    for c in params.cohorts:
+        for origin in Origin:
+            g = c.index * 4 + origin
+            n = int(sizes[g])
+            if n == 0:
+                continue
+            if origin == Origin.INITIAL:  # residual draws depend on the block: draw as SimPy
+                blocks = -(-n // BLOCK)
+                parts = [draw_attributes(params, c, origin.key, streams) for _ in range(blocks)]
+                table = np.concatenate([np.stack(part) for part in parts], axis=1)[:, :n]
+            else:
+                table = np.stack(draw_attributes(params, c, origin.key, streams, n))
+            draws[draw_off[g] : draw_off[g + 1]] = table.T
+    return Patients(
+        arr_t=np.concatenate(times) if times else np.zeros(0),
+        arr_off=arr_off,
+        arr_cohort=np.array(cohorts, dtype=np.int64),
+        arr_origin=np.array(origins, dtype=np.int64),
+        draws=draws,
+        draw_off=draw_off,
+        init_kind=np.array(kinds, dtype=np.int64),
+        init_k=np.array(ks, dtype=np.int64),
+        init_cohort=np.array(init_cohort, dtype=np.int64),
+        init_left=np.array(left, dtype=np.float64),
+    )
+
+
+@dataclass
+class Room:
+    """How much room the kernel's tables get; grown (for later replications too) when a
+    replication needs more."""
+
+    slots: int
+    events: int
+    readmit_factor: float = 1.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_params(cls, params: ModelParams) -> Room:
+        finite = [
+            float(v)
+            for t in _pool_timelines(params)
+            if t is not None
+            for v in t.values
+            if math.isfinite(v)
+        ]
+        slots = 1 << max(12, math.ceil(math.log2(2 * sum(finite) + 1024)))
+        return cls(slots, 2 * slots + 1024)
+
+    def grow(self, status: int) -> None:
+        with self.lock:
+            if status == kernel.FULL_PATIENTS:
+                self.slots *= 2
+                self.events = max(self.events, 2 * self.slots + 1024)
+            elif status == kernel.FULL_EVENTS:
+                self.events *= 2
+            elif status == kernel.NO_DRAWS:
+                self.readmit_factor *= 2
+
+
+@dataclass
+class Workspace:
+    """The kernel's working room for one thread, reused from replication to replication."""
+
+    slots: int
+    events: int
+    rows: int
+    arrays: tuple[np.ndarray, ...]
+
+    @classmethod
+    def make(cls, slots: int, events: int, rows: int, groups: int, streams: int) -> Workspace:
+        held = kernel.HELD + 64
+        f, i = np.float64, np.int64
+        e = np.empty
+        arrays = (
+            e((slots, kernel.N_TIME), f),  # pt
+            e((slots, kernel.N_CODE), i),  # pc
+            e((slots, kernel.N_ATTR), f),  # pd
+            e((slots, 3), i),  # pm
+            e(slots, i),  # free
+            e((N_POOLS, slots), i),  # qb
+            e((2, events), f),  # ht: the near and the far heap
+            e((2, events), i),  # hs
+            e((2, events), i),  # hv
+            e(kernel.S_SIZE, i),  # st
+            e(N_POOLS, f),  # cap
+            e((N_POOLS, 4), i),  # pl
+            e((held, kernel.N_TIME), f),  # ft
+            e((held, kernel.N_CODE), i),  # fc
+            e(held, f),  # bt
+            e(held, i),  # bd
+            e(groups, i),  # draw_pos
+            e(streams, i),  # arr_pos
+            e(streams, f),  # head_t
+            e(streams, i),  # head_s
+            e(rows, i),  # init_slots (the starting state's)
+            e(rows, i),  # slot_of_row
+        )
+        return cls(slots, events, rows, arrays)
+
+
+_workspaces = threading.local()
+
+
+def _workspace(slots: int, events: int, rows: int, groups: int, streams: int) -> Workspace:
+    """This thread's working room, grown if it is too small."""
+    ws: Workspace | None = getattr(_workspaces, "ws", None)
+    if (
+        ws is None
+        or ws.slots < slots
+        or ws.events < events
+        or ws.rows < rows
+        or len(ws.arrays[16]) != groups
+        or len(ws.arrays[17]) != streams
+    ):
+        ws = Workspace.make(slots, events, max(rows, 1), groups, streams)
+        _workspaces.ws = ws
+    return ws
+
+
+def run_one(
+    params: ModelParams,
+    s: Scenario,
+    seed: int,
+    replication: int,
+    sink: Sink,
+    position: int,
+    room: Room,
+    keep: bool,
+) -> Record | None:
+    """One replication into ``sink`` at ``position`` (its record too, if ``keep``)."""
+    g = sink.geometry
+    n_levels = 0
+    patients = draw_patients(params, s, seed, replication, room.readmit_factor)
+    drawn_factor = room.readmit_factor
+    for _ in range(64):
+        if room.readmit_factor != drawn_factor:
+            patients = draw_patients(params, s, seed, replication, room.readmit_factor)
+            drawn_factor = room.readmit_factor
+        t = sink.fresh_tally(position, n_levels)
+        n_rows = len(patients.draws) if keep else 0
+        rec_t = np.full((n_rows, kernel.N_TIME), np.nan)
+        rec_c = np.zeros((n_rows, kernel.N_CODE), dtype=np.int64)
+        out = np.zeros(kernel.O_SIZE, dtype=np.int64)
+        slots, events = room.slots, room.events
+        ws = _workspace(
+            slots,
+            events,
+            len(patients.draws),
+            len(patients.draw_off) - 1,
+            len(patients.arr_off) - 1,
+        )
+        kernel.run_replication(
+            *s.arrays(),
+            *patients.arrays(),
+            g.whole,
+            g.times,
+            t.flows,
+            t.hours,
+            t.week,
+            t.counts,
+            t.sums,
+            t.level_hours,
+            t.level,
+            rec_t,
+            rec_c,
+            out,
+            *ws.arrays,
+        )
+        status = int(out[kernel.O_STATUS])
+        if status == kernel.OK:
+            return _record(params, replication, rec_t, rec_c, out) if keep else None
+        if status == kernel.NEGATIVE_LEVEL:  # pragma: no cover - a bug, not a shortage
+            raise RuntimeError(f"replication {replication}: acute occupancy fell below 0")
+        if status == kernel.FULL_LEVELS:
+            n_levels = 2 * t.level_hours.shape[1]
+        elif (status, slots, events) == (status, room.slots, room.events):
+            room.grow(status)  # another thread may have grown it already
+    raise RuntimeError(f"replication {replication}: the kernel kept running out of room")
+
+
+def _record(
+    params: ModelParams, replication: int, rec_t: np.ndarray, rec_c: np.ndarray, out: np.ndarray
+) -> Record:
+    n = int(out[kernel.O_ROWS])
+    patients: dict[str, np.ndarray] = {}
+    for name in COLUMNS:
+        if name in FLOAT_COLUMNS:
+            patients[name] = rec_t[:n, FLOAT_COLUMNS.index(name)].copy()
+        elif name in INT_COLUMNS:
+            patients[name] = rec_c[:n, INT_COLUMNS.index(name)].copy()
+        else:
+            patients[name] = rec_c[:n, len(INT_COLUMNS) + BOOL_COLUMNS.index(name)] != 0
+    names = ["ed", "sdec", "acute", *(s.name if s else "" for s in params.services)]
+    capacity = {
+        name: CapacityLog(np.asarray(t.times_h, dtype=float), np.asarray(t.values, dtype=float))
+        for name, t in zip(names, _pool_timelines(params), strict=True)
+        if t is not None
+    }
+    use = out[kernel.O_USE : kernel.O_USE + N_POOLS]
+    live = {
+        "ed": int(out[kernel.O_IN_ED]),
+        "acute": int(use[P_BEDS]),
+        "acute_queue": int(out[kernel.O_BED_QUEUE]),
+        "sdec": int(use[P_SDEC]),
+    }
+    for k, service in enumerate(params.services):
+        if service is not None:
+            live[service.name] = int(use[P_UR + k])
+    return Record(params, replication, patients, capacity, live)
+
+
+class CompiledEngine:
+    """The fast engine, as the runner uses it (:class:`sim.engines.base.Engine`)."""
+
+    name = "fast"
+    summary = (
+        "the compiled event loop: patient for patient as the SimPy engine, replications on threads"
+    )
+    one_at_a_time = False
+
+    def unsupported(self, params: ModelParams) -> list[str]:
+        return []
+
+    def run(
+        self,
+        params: ModelParams,
+        seed: int,
+        replications: Sequence[int],
+        sink: Sink,
+        keep_records: bool = False,
+        threads: int | None = None,
+    ) -> list[Record]:
+        prepare()
+        s = scenario_arrays(params, keep_records)
+        room = Room.for_params(params)
+        replications = list(replications)
+        n_threads = min(threads or default_threads(), len(replications))
+
+        def one(position: int) -> Record | None:
+            return run_one(
+                params, s, seed, replications[position], sink, position, room, keep_records
+            )
+
+        if n_threads <= 1:
+            done = [one(position) for position in range(len(replications))]
+        else:
+            with ThreadPoolExecutor(max_workers=n_threads) as pool:
+                done = list(pool.map(one, range(len(replications))))
+        return [r for r in done if r is not None]
+
+
+_prepared = threading.Event()
+_prepare_lock = threading.Lock()
+
+
+def prepare(status: Callable[[str], None] | None = None) -> float:
+    """Compile the kernel and the tally, or load them from numba's cache; the seconds it took.
+
+    ``status`` is told what is happening when it will take a while (the first
+    use on a machine compiles for about half a minute).
+    """
+    if _prepared.is_set():
+        return 0.0
+    with _prepare_lock:
+        if _prepared.is_set():
+            return 0.0
+        started = time.perf_counter()
+        if status is not None and not kernel.run_replication.signatures:
+            status("Preparing the fast engine (compiled on first use, then cached)")
+        _tiny_run()
+        _prepared.set()
+        return time.perf_counter() - started
+
+
+def _tiny_run() -> None:
+    """One call of each compiled entry point on empty inputs: compiles or loads them."""
+    from ..model import tally
+
+    i, b = np.int64, np.bool_
+    z = np.zeros
+    gi = np.zeros(tally.G_SIZE + 2, dtype=i)
+    gi[tally.G_DAYS], gi[tally.G_SEG_OF_SLOT] = 0, tally.G_SIZE
+    gf = np.array([0.0, 0.0, 0.0])
+    kernel.run_replication(
+        np.array([0.0, 0.0]),
+        np.array([0, 0, -1, 0], dtype=i),
+        z(HOURS_PER_WEEK, dtype=i),
+        z(1),
+        z(1),
+        z((1, 5)),
+        -np.ones((1, 2)),
+        z(N_POOLS),
+        np.ones((N_POOLS, HOURS_PER_WEEK + 1), dtype=b),
+        z((N_POOLS, HOURS_PER_WEEK), dtype=b),
+        z(0, dtype=i),
+        z(0),
+        z(0),
+        z(0),
+        z(1, dtype=i),
+        z(0, dtype=i),
+        z(0, dtype=i),
+        z((0, len(ATTRIBUTES))),
+        z(5, dtype=i),
+        z(0, dtype=i),
+        z(0, dtype=i),
+        z(0, dtype=i),
+        z(0),
+        gi,
+        gf,
+        z((1, 2), dtype=i),
+        z((1, 2)),
+        z((6, 1 + 2 * HOURS_PER_WEEK)),
+        z((1, 1), dtype=i),
+        z((1, 5)),
+        z((0, 1)),
+        z(2),
+        z((0, kernel.N_TIME)),
+        z((0, kernel.N_CODE), dtype=i),
+        z(kernel.O_SIZE, dtype=i),
+        *Workspace.make(16, 16, 1, 4, 0).arrays,
+    )
+    tally.tally_rows(
+        gi, gf, z((1, 2), dtype=i), z((1, 2)), z((6, 337)), z((1, 1), dtype=i), z((1, 5)),
+        z((0, kernel.N_TIME)), z((0, kernel.N_CODE), dtype=i), 0,
+    )  # fmt: skip
+    tally.tally_bed_events(gi, gf, z((0, 1)), z(2), z(0), z(0, dtype=i), 0)
+    tally.tally_close(gi, gf, z((0, 1)), z(2))
+
+
+def main() -> None:  # pragma: no cover - run by make test before the suite
+    """``python -m sim.engines.compiled``: compile (or load) the fast engine; say how long."""
+    seconds = prepare()
+    print(f"fast engine ready in {seconds:.1f} s")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

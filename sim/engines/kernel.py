@@ -1,0 +1,937 @@
+"""The compiled event loop: one replication, patient for patient as the SimPy engine.
+
+:func:`run_replication` is a pure function of plain arrays, compiled with
+numba: the replication's patients arrive pre-drawn from the named streams
+(arrival times per stream, and a table of attributes per cohort and origin,
+drawn by :mod:`sim.model.demand` exactly as the SimPy engine draws them), and
+the kernel draws no random number of its own. It follows the SimPy engine's
+journey of a patient step by step, with the same rules (:mod:`sim.model.rules`,
+compiled from the same functions), and writes what happened into the
+replication's tally (:mod:`sim.model.tally`) as patients leave, and into a
+record when asked.
+
+State, all in arrays:
+
+* **patients**: a table of slots, recycled when a patient leaves: their
+  :class:`~sim.model.record.Time` and :class:`~sim.model.record.Code` rows,
+  their row number, their row in the table of draws and the pool they wait for;
+* **events**: a binary heap keyed by (time, order scheduled), with the kind of
+  event and two numbers (a patient's slot; a pool and a capacity change; a
+  parent's row and cohort); arrivals wait apart, one head per stream, keyed
+  the same way;
+* **pools** (A&E cubicles, SDEC, beds, urgent response, P1-P3): capacity, places
+  in use, a first-come-first-served ring buffer, opening hours.
+
+Simultaneous events follow the SimPy engine's rule (docs/engines.md):
+events in time order, and at the same time in the order they were scheduled;
+a free place is taken at once, within the event; a granted place resumes the
+waiting patient in an event of its own, scheduled at the grant; a new
+patient's journey starts right after the event that created them; a patient
+leaving a place records their departure before the place is offered.
+
+A new model rule is a new event kind or a new pool here and its twin step in
+:mod:`sim.engines.reference`.
+
+If a table fills (patients, events), the draws of an origin run out
+(readmissions are drawn ahead, as many as expected and more) or the
+occupancy passes the levels the tally keeps, the kernel stops and says which
+(:data:`STATUS`); the caller runs the replication again with more room, which
+gives the same results, as every draw is fixed in advance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..codes import HOURS_PER_WEEK, AvoidLost, EdOutcome, Origin, Pathway, Route
+from ..jit import inline, jit
+from ..model import rules, tally
+from ..model.demand import Attr
+from ..model.record import Code, Time
+
+# the pools, in the order the SimPy engine creates them
+P_ED, P_SDEC, P_BEDS, P_UR = 0, 1, 2, 3
+"""Pools: A&E cubicles, SDEC chairs, acute beds, then community service ``k`` at ``P_UR + k``."""
+N_POOLS = 7
+
+# event kinds
+EV_RESUME = 0
+"""A waiting patient was granted a place (a = slot)."""
+EV_UR_END = 1
+EV_DECISION = 2
+EV_SDEC_END = 3
+EV_FIT = 4
+EV_P0_DISCHARGE = 5
+EV_COMM_END = 6
+EV_READMIT = 7
+"""A readmission falls due (a = the parent's row, b = cohort)."""
+EV_CHANGE = 8
+"""A capacity change (a = pool, b = the change's index)."""
+EV_OPEN = 9
+"""A pool's schedule opens (a = pool)."""
+EV_ARRIVAL = 10
+"""Not in the heap: the next arrival of a stream."""
+
+# run state
+S_HEAP = 0
+"""2 slots: the sizes of the near and the far heap."""
+S_SEQ, S_ROWS, S_FREE, S_IN_ED, S_STATUS, S_ROWS_HELD, S_BEDS_HELD = range(2, 9)
+S_SIZE = 9
+NEAR, FAR = 0, 1
+NEAR_HOURS = 12.0
+"""Events due sooner than this go in the near heap (see :func:`push`)."""
+HELD = 1024
+"""Finished rows (and bed events) held before they go to the tally together: the loop
+hands them over between events once this many wait (an event adds at most a few)."""
+# an event's kind and two numbers, packed in one whole number: a << V_A | b << V_B | kind
+V_A, V_B = 24, 4
+V_KIND_MASK, V_B_MASK = (1 << V_B) - 1, (1 << (V_A - V_B)) - 1
+# columns of the pools' state and of a patient's bookkeeping
+L_USE, L_HEAD, L_LEN, L_OPEN_HOUR = range(4)
+M_DRAW, M_ROW, M_WAIT = range(3)
+
+# steps of a patient's journey, run one after another within an event (each a step of
+# sim.engines.reference's journey; a step that waits schedules an event and ends)
+(
+    DONE,
+    JOURNEY,
+    ED_ARRIVE,
+    ED_STARTED,
+    DECISION,
+    SDEC_END,
+    ADMISSION,
+    BED_STARTED,
+    STAY,
+    FIT,
+    AFTER_FIT,
+    P0_LEAVE,
+    COMMUNITY_STARTED,
+    COMMUNITY_END,
+    URGENT_END,
+) = range(15)
+
+N_TIME = len(Time)
+N_CODE = len(Code)
+N_ATTR = len(Attr)
+
+STATUS = ("ok", "patients", "events", "draws", "levels", "negative")
+OK, FULL_PATIENTS, FULL_EVENTS, NO_DRAWS, FULL_LEVELS, NEGATIVE_LEVEL = range(6)
+"""Why a run stopped: it finished; the patient table, the event heap or a table of draws
+ran out (run again with more); the occupancy passed the levels kept; beds went negative."""
+
+# out: what the caller reads after a run
+O_STATUS, O_ROWS, O_IN_ED, O_BED_QUEUE, O_USE = range(5)
+"""O_USE: 7 slots, places in use per pool at the end."""
+O_SIZE = O_USE + N_POOLS
+
+# compiled copies of the shared rules: the very functions the SimPy engine calls
+_hour_of_week = inline(rules.hour_of_week)
+_avoidable_share = jit(rules.avoidable_share)
+_hour_of_run = inline(rules.hour_of_run)
+_ed_outcome = jit(rules.ed_outcome)
+_p0_discharge_delay = jit(rules.p0_discharge_delay)
+_readmitted = jit(rules.readmitted)
+_hours_to_next_opening = jit(rules.hours_to_next_opening)
+
+
+# --- events: a binary heap keyed (time, order scheduled) --------------------------------------
+
+
+@inline
+def push(
+    ht: np.ndarray,
+    hs: np.ndarray,
+    hv: np.ndarray,
+    st: np.ndarray,
+    t: float,
+    kind: int,
+    a: int,
+    b: int,
+    now: float,
+) -> None:
+    """Schedule an event at ``t``; after every event scheduled before it at that time.
+
+    Events due within ``NEAR_HOURS`` go in one heap, later ones in another:
+    the near heap (A&E decisions above all) stays small, so the commonest
+    events cost the fewest steps; the loop takes whichever top comes first.
+    """
+    h = NEAR if t - now < NEAR_HOURS else FAR
+    n = st[S_HEAP + h]
+    if n >= ht.shape[1]:
+        st[S_STATUS] = FULL_EVENTS
+        return
+    seq = st[S_SEQ]
+    st[S_SEQ] = seq + 1
+    st[S_HEAP + h] = n + 1
+    i = n
+    while i > 0:  # sift the hole up
+        parent = (i - 1) >> 1
+        if ht[h, parent] < t or (ht[h, parent] == t and hs[h, parent] < seq):
+            break
+        ht[h, i], hs[h, i], hv[h, i] = ht[h, parent], hs[h, parent], hv[h, parent]
+        i = parent
+    ht[h, i], hs[h, i], hv[h, i] = t, seq, (a << V_A) | (b << V_B) | kind
+
+
+@inline
+def pop_top(ht: np.ndarray, hs: np.ndarray, hv: np.ndarray, st: np.ndarray, h: int) -> None:
+    """Remove the first event of heap ``h``."""
+    n = st[S_HEAP + h] - 1
+    st[S_HEAP + h] = n
+    lt, ls, lv = ht[h, n], hs[h, n], hv[h, n]
+    i = 0
+    while True:  # sift the hole down
+        c = 2 * i + 1
+        if c >= n:
+            break
+        r = c + 1
+        if r < n and (ht[h, r] < ht[h, c] or (ht[h, r] == ht[h, c] and hs[h, r] < hs[h, c])):
+            c = r
+        if lt < ht[h, c] or (lt == ht[h, c] and ls < hs[h, c]):
+            break
+        ht[h, i], hs[h, i], hv[h, i] = ht[h, c], hs[h, c], hv[h, c]
+        i = c
+    ht[h, i], hs[h, i], hv[h, i] = lt, ls, lv
+
+
+# --- pools ----------------------------------------------------------------------------------
+
+
+@inline
+def is_open(open_hours: np.ndarray, pool: int, offset: int, now: float) -> bool:
+    """Whether the pool takes patients now: ``open_hours[pool, 168]`` marks a pool with no
+    schedule (always open), whose hour need not be found."""
+    return open_hours[pool, HOURS_PER_WEEK] or open_hours[pool, _hour_of_week(now, offset)]
+
+
+@inline
+def take(
+    cap: np.ndarray, pl: np.ndarray, open_hours: np.ndarray, offset: int, pool: int, now: float
+) -> bool:
+    """A free place at once, if nobody waits and one is free and open."""
+    if (
+        pl[pool, L_LEN] == 0
+        and pl[pool, L_USE] < cap[pool]
+        and is_open(open_hours, pool, offset, now)
+    ):
+        pl[pool, L_USE] += 1
+        return True
+    return False
+
+
+@inline
+def wait(pl: np.ndarray, qb: np.ndarray, pm: np.ndarray, pool: int, slot: int) -> None:
+    """Join the pool's queue."""
+    pm[slot, M_WAIT] = pool
+    at = pl[pool, L_HEAD] + pl[pool, L_LEN]
+    if at >= qb.shape[1]:
+        at -= qb.shape[1]
+    qb[pool, at] = slot
+    pl[pool, L_LEN] += 1
+
+
+@inline
+def serve(
+    cap: np.ndarray,
+    pl: np.ndarray,
+    qb: np.ndarray,
+    open_hours: np.ndarray,
+    offset: int,
+    ht: np.ndarray,
+    hs: np.ndarray,
+    hv: np.ndarray,
+    st: np.ndarray,
+    pool: int,
+    now: float,
+) -> None:
+    """Grant free places to the queue in order: each resumes in an event of its own."""
+    while (
+        pl[pool, L_LEN] > 0
+        and pl[pool, L_USE] < cap[pool]
+        and is_open(open_hours, pool, offset, now)
+    ):
+        pl[pool, L_USE] += 1
+        slot = qb[pool, pl[pool, L_HEAD]]
+        pl[pool, L_HEAD] = 0 if pl[pool, L_HEAD] + 1 == qb.shape[1] else pl[pool, L_HEAD] + 1
+        pl[pool, L_LEN] -= 1
+        push(ht, hs, hv, st, now, EV_RESUME, slot, 0, now)
+
+
+@inline
+def release(
+    cap: np.ndarray,
+    pl: np.ndarray,
+    qb: np.ndarray,
+    open_hours: np.ndarray,
+    offset: int,
+    ht: np.ndarray,
+    hs: np.ndarray,
+    hv: np.ndarray,
+    st: np.ndarray,
+    pool: int,
+    now: float,
+) -> None:
+    """A place is freed, then offered to the queue."""
+    pl[pool, L_USE] -= 1
+    if pl[pool, L_LEN] > 0:
+        serve(cap, pl, qb, open_hours, offset, ht, hs, hv, st, pool, now)
+
+
+# --- patients -------------------------------------------------------------------------------
+
+
+@inline
+def new_patient(
+    pt: np.ndarray,
+    pc: np.ndarray,
+    pd: np.ndarray,
+    pm: np.ndarray,
+    free: np.ndarray,
+    st: np.ndarray,
+    draws: np.ndarray,
+    draw_pos: np.ndarray,
+    draw_off: np.ndarray,
+    cohort: int,
+    origin: int,
+    now: float,
+    parent: int,
+) -> int:
+    """A new patient's slot, with their next row of draws copied in (the table of draws is
+    read once, in order; the slots are small enough to stay in cache); -1 (and why in
+    ``st``) if there is none."""
+    group = cohort * 4 + origin
+    row = draw_pos[group]
+    if row >= draw_off[group + 1]:
+        st[S_STATUS] = NO_DRAWS
+        return -1
+    if st[S_FREE] == 0:
+        st[S_STATUS] = FULL_PATIENTS
+        return -1
+    draw_pos[group] = row + 1
+    st[S_FREE] -= 1
+    slot = free[st[S_FREE]]
+    for j in range(N_TIME):
+        pt[slot, j] = np.nan
+    pt[slot, Time.T_ARRIVAL] = now
+    for j in range(N_CODE):
+        pc[slot, j] = 0
+    pc[slot, Code.COHORT] = cohort
+    pc[slot, Code.ORIGIN] = origin
+    pc[slot, Code.PARENT] = parent
+    pc[slot, Code.AVOID_LOST] = AvoidLost.NOT_LOST
+    pc[slot, Code.ED_OUTCOME] = EdOutcome.NONE
+    pc[slot, Code.PATHWAY] = Pathway.NONE
+    for j in range(N_ATTR):
+        pd[slot, j] = draws[row, j]
+    pm[slot, M_DRAW] = row
+    pm[slot, M_ROW] = st[S_ROWS]
+    st[S_ROWS] += 1
+    return slot
+
+
+@inline
+def finish(
+    ft: np.ndarray,
+    fc: np.ndarray,
+    rec_t: np.ndarray,
+    rec_c: np.ndarray,
+    pt: np.ndarray,
+    pc: np.ndarray,
+    pm: np.ndarray,
+    st: np.ndarray,
+    slot: int,
+) -> None:
+    """The patient has left: their row joins the rows held for the tally (and the record).
+
+    The event loop hands held rows to the tally (:func:`flush`) between events,
+    whenever ``HELD`` or more wait. Rows go to the tally in the order patients leave, as
+    the SimPy engine hands them over; in batches, so that the tally's arrays
+    are passed once a batch rather than once a patient (each array passed to a
+    compiled call costs two atomic reference counts).
+    """
+    n = st[S_ROWS_HELD]
+    for j in range(N_TIME):
+        ft[n, j] = pt[slot, j]
+    for j in range(N_CODE):
+        fc[n, j] = pc[slot, j]
+    if len(rec_t):
+        row = pm[slot, M_ROW]
+        for j in range(N_TIME):
+            rec_t[row, j] = pt[slot, j]
+        for j in range(N_CODE):
+            rec_c[row, j] = pc[slot, j]
+    st[S_ROWS_HELD] = n + 1
+
+
+@inline
+def bed_event(bt: np.ndarray, bd: np.ndarray, st: np.ndarray, delta: int, now: float) -> None:
+    """A change of acute occupancy joins those held for the tally (in time order)."""
+    n = st[S_BEDS_HELD]
+    bt[n] = now
+    bd[n] = delta
+    st[S_BEDS_HELD] = n + 1
+
+
+@jit
+def flush(
+    gi: np.ndarray,
+    gf: np.ndarray,
+    flows: np.ndarray,
+    hours: np.ndarray,
+    week: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    level_hours: np.ndarray,
+    level: np.ndarray,
+    ft: np.ndarray,
+    fc: np.ndarray,
+    bt: np.ndarray,
+    bd: np.ndarray,
+    st: np.ndarray,
+) -> None:
+    """Hand the held rows and bed events to the tally."""
+    tally.tally_rows(gi, gf, flows, hours, week, counts, sums, ft, fc, st[S_ROWS_HELD])
+    st[S_ROWS_HELD] = 0
+    added, status = tally.tally_bed_events(gi, gf, level_hours, level, bt, bd, st[S_BEDS_HELD])
+    st[S_BEDS_HELD] = 0
+    if status == tally.LEVEL_TOO_HIGH:
+        st[S_STATUS] = FULL_LEVELS
+    elif status == tally.LEVEL_NEGATIVE:
+        st[S_STATUS] = NEGATIVE_LEVEL
+
+
+# --- one replication --------------------------------------------------------------------------
+
+
+@jit
+def run_replication(
+    # the scenario
+    scal_f: np.ndarray,
+    scal_i: np.ndarray,
+    discharge_wait: np.ndarray,
+    p_admit: np.ndarray,
+    p_sdec: np.ndarray,
+    p_readmit: np.ndarray,
+    avoid_by_hour: np.ndarray,
+    cap0: np.ndarray,
+    open_hours: np.ndarray,
+    opens: np.ndarray,
+    chg_pool: np.ndarray,
+    chg_t: np.ndarray,
+    chg_v: np.ndarray,
+    # the replication's patients
+    arr_t: np.ndarray,
+    arr_off: np.ndarray,
+    arr_cohort: np.ndarray,
+    arr_origin: np.ndarray,
+    draws: np.ndarray,
+    draw_off: np.ndarray,
+    init_kind: np.ndarray,
+    init_k: np.ndarray,
+    init_cohort: np.ndarray,
+    init_left: np.ndarray,
+    # where results go
+    gi: np.ndarray,
+    gf: np.ndarray,
+    flows: np.ndarray,
+    hours: np.ndarray,
+    week: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    level_hours: np.ndarray,
+    level: np.ndarray,
+    rec_t: np.ndarray,
+    rec_c: np.ndarray,
+    out: np.ndarray,
+    # working room (contents need not be set; the sizes set the room)
+    pt: np.ndarray,
+    pc: np.ndarray,
+    pd: np.ndarray,
+    pm: np.ndarray,
+    free: np.ndarray,
+    qb: np.ndarray,
+    ht: np.ndarray,
+    hs: np.ndarray,
+    hv: np.ndarray,
+    st: np.ndarray,
+    cap: np.ndarray,
+    pl: np.ndarray,
+    ft: np.ndarray,
+    fc: np.ndarray,
+    bt: np.ndarray,
+    bd: np.ndarray,
+    draw_pos: np.ndarray,
+    arr_pos: np.ndarray,
+    head_t: np.ndarray,
+    head_s: np.ndarray,
+    init_slots: np.ndarray,
+    slot_of_row: np.ndarray,
+) -> None:
+    """Simulate one replication; results in the tally arrays, ``rec_*`` and ``out``.
+
+    ``scal_f``: end of the run (h), SDEC p_admit. ``scal_i``: hour of the week
+    at t = 0, boarders hold a cubicle (0/1), diversion threshold (-1: none).
+    ``draws`` [n, Attr] holds group ``cohort * 4 + origin`` in rows
+    ``draw_off[g]:draw_off[g + 1]``, in order of use; ``arr_t`` holds stream
+    ``k``'s arrival times in ``arr_off[k]:arr_off[k + 1]``. ``init_kind``: 0
+    treating, 1 delayed on pathway ``init_k``, 2 in community service
+    ``init_k``, with ``init_left`` hours of it left. ``rec_t`` and ``rec_c``
+    (one row per patient, or none) receive the record. The working room
+    (:class:`sim.engines.compiled.Workspace`) holds ``len(free)`` patients and
+    ``ht.shape[1]`` events in each heap.
+    """
+    end_h = scal_f[0]
+    sdec_p_admit = scal_f[1]
+    offset = scal_i[0]
+    holds_cubicle = scal_i[1] != 0
+    threshold = scal_i[2]
+
+    n_slots = len(free)
+    for i in range(n_slots):
+        free[i] = n_slots - 1 - i  # a stack: slot 0 on top
+    for i in range(S_SIZE):
+        st[i] = 0
+    st[S_FREE] = n_slots
+    for g in range(len(draw_pos)):
+        draw_pos[g] = draw_off[g]
+    for pool in range(N_POOLS):
+        cap[pool] = cap0[pool]
+        for j in range(4):
+            pl[pool, j] = 0
+    n_streams = len(arr_off) - 1
+    for k in range(n_streams):
+        arr_pos[k] = arr_off[k]
+        head_t[k] = np.inf
+        head_s[k] = 0
+
+    # --- setup, in the order the SimPy engine creates its processes -----------------------
+    for pool in range(N_POOLS):
+        for i in range(len(chg_pool)):
+            if chg_pool[i] == pool:
+                push(ht, hs, hv, st, chg_t[i], EV_CHANGE, pool, i, 0.0)
+        if any_open(opens, pool):
+            step = _hours_to_next_opening(0, offset, opens[pool])
+            pl[pool, L_OPEN_HOUR] = step
+            push(ht, hs, hv, st, 0.0 + step, EV_OPEN, pool, 0, 0.0)
+
+    n_init = len(init_kind)
+
+    for i in range(n_init):
+        slot = new_patient(
+            pt,
+            pc,
+            pd,
+            pm,
+            free,
+            st,
+            draws,
+            draw_pos,
+            draw_off,
+            init_cohort[i],
+            Origin.INITIAL,
+            0.0,
+            -1,
+        )
+        if slot < 0:
+            out[O_STATUS] = st[S_STATUS]
+            return
+        init_slots[i] = slot
+        kind, k = init_kind[i], init_k[i]
+        if kind < 2:  # in a bed: still in treatment, or fit and waiting for pathway k
+            pt[slot, Time.BED_START] = 0.0
+            if kind == 1:
+                pt[slot, Time.T_FIT] = 0.0
+                pc[slot, Code.PATHWAY] = k
+                pd[slot, Attr.COMMUNITY_EPISODE_H] = init_left[i]  # all of it
+            pl[P_BEDS, L_USE] += 1
+            bed_event(bt, bd, st, 1, 0.0)
+            if st[S_BEDS_HELD] >= HELD:
+                flush(
+                    gi, gf, flows, hours, week, counts, sums, level_hours, level, ft, fc, bt, bd, st
+                )
+        else:  # in community service k, with init_left hours of the episode left
+            pl[P_UR + k, L_USE] += 1
+            if k == 0:
+                pc[slot, Code.AVOIDABLE] = 1
+                pt[slot, Time.UR_START] = 0.0
+            else:
+                pc[slot, Code.PATHWAY] = k
+                pt[slot, Time.COMM_START] = 0.0
+
+    best = -1  # the stream whose next arrival comes first
+    next_init = 0  # starting-state patients whose journeys have not begun
+    streams_started = False
+    now = 0.0
+    while st[S_STATUS] == OK:
+        if st[S_ROWS_HELD] >= HELD or st[S_BEDS_HELD] >= HELD:
+            flush(gi, gf, flows, hours, week, counts, sums, level_hours, level, ft, fc, bt, bd, st)
+            if st[S_STATUS] != OK:
+                break
+        # --- what happens next: a starting-state journey, an event or an arrival ----------
+        step, slot = DONE, -1
+        if next_init < n_init:  # every place is taken before anyone asks for one
+            slot = init_slots[next_init]
+            kind, k = init_kind[next_init], init_k[next_init]
+            if kind < 2:
+                step = STAY
+            elif k == 0:
+                push(ht, hs, hv, st, 0.0 + init_left[next_init], EV_UR_END, slot, 0, 0.0)
+            else:
+                push(ht, hs, hv, st, 0.0 + init_left[next_init], EV_COMM_END, slot, 0, 0.0)
+            next_init += 1
+        else:
+            if not streams_started:  # the arrival streams start after the starting state
+                streams_started = True
+                for j in range(n_streams):
+                    if arr_pos[j] < arr_off[j + 1]:
+                        head_t[j] = 0.0 + (arr_t[arr_pos[j]] - 0.0)
+                        head_s[j] = st[S_SEQ]
+                        st[S_SEQ] += 1
+                        if best < 0 or head_t[j] < head_t[best]:
+                            best = j
+            # the first of the near heap's top, the far heap's and the next arrival
+            h = -1
+            if st[S_HEAP + NEAR] > 0:
+                h = NEAR
+            if st[S_HEAP + FAR] > 0 and (
+                h < 0
+                or ht[FAR, 0] < ht[NEAR, 0]
+                or (ht[FAR, 0] == ht[NEAR, 0] and hs[FAR, 0] < hs[NEAR, 0])
+            ):
+                h = FAR
+            from_heap = h >= 0
+            if best >= 0 and from_heap:
+                top, head = ht[h, 0], head_t[best]
+                from_heap = top < head or (top == head and hs[h, 0] < head_s[best])
+            if from_heap:
+                now = ht[h, 0]
+            elif best >= 0:
+                now = head_t[best]
+            else:
+                break
+            if not now < end_h:
+                break
+            if from_heap:
+                v = hv[h, 0]
+                kind, a, b = v & V_KIND_MASK, v >> V_A, (v >> V_B) & V_B_MASK
+                pop_top(ht, hs, hv, st, h)
+                slot = a
+                if kind == EV_DECISION:
+                    step = DECISION
+                elif kind == EV_FIT:
+                    step = FIT
+                elif kind == EV_P0_DISCHARGE:
+                    step = P0_LEAVE
+                elif kind == EV_COMM_END:
+                    step = COMMUNITY_END
+                elif kind == EV_SDEC_END:
+                    step = SDEC_END
+                elif kind == EV_RESUME:
+                    pool = pm[slot, M_WAIT]
+                    if pool == P_ED:
+                        step = ED_STARTED
+                    elif pool == P_BEDS:
+                        step = BED_STARTED
+                    else:
+                        step = COMMUNITY_STARTED
+                elif kind == EV_READMIT:
+                    slot = new_patient(
+                        pt,
+                        pc,
+                        pd,
+                        pm,
+                        free,
+                        st,
+                        draws,
+                        draw_pos,
+                        draw_off,
+                        b,
+                        Origin.READMISSION,
+                        now,
+                        a,
+                    )
+                    step = JOURNEY
+                elif kind == EV_UR_END:
+                    step = URGENT_END
+                elif kind == EV_CHANGE:
+                    cap[a] = chg_v[b]
+                    serve(cap, pl, qb, open_hours, offset, ht, hs, hv, st, a, now)
+                elif kind == EV_OPEN:
+                    serve(cap, pl, qb, open_hours, offset, ht, hs, hv, st, a, now)
+                    gap = _hours_to_next_opening(pl[a, L_OPEN_HOUR], offset, opens[a])
+                    pl[a, L_OPEN_HOUR] += gap
+                    push(ht, hs, hv, st, now + gap, EV_OPEN, a, 0, now)
+            else:
+                k = best
+                slot = new_patient(
+                    pt,
+                    pc,
+                    pd,
+                    pm,
+                    free,
+                    st,
+                    draws,
+                    draw_pos,
+                    draw_off,
+                    arr_cohort[k],
+                    arr_origin[k],
+                    now,
+                    -1,
+                )
+                arr_pos[k] += 1
+                if arr_pos[k] < arr_off[k + 1]:
+                    head_t[k] = now + (arr_t[arr_pos[k]] - now)
+                    head_s[k] = st[S_SEQ]
+                    st[S_SEQ] += 1
+                else:
+                    head_t[k] = np.inf
+                best = -1
+                for j in range(n_streams):
+                    if head_t[j] < np.inf and (
+                        best < 0
+                        or head_t[j] < head_t[best]
+                        or (head_t[j] == head_t[best] and head_s[j] < head_s[best])
+                    ):
+                        best = j
+                step = JOURNEY
+        if slot < 0:
+            step = DONE
+
+        # --- the patient's steps at this moment (those of sim.engines.reference) ----------
+        while step != DONE and st[S_STATUS] == OK:
+            if step == JOURNEY:  # a new patient's first steps
+                origin = pc[slot, Code.ORIGIN]
+                step = ED_ARRIVE
+                if origin == Origin.DIRECT:
+                    step = ADMISSION
+                elif origin == Origin.ED:  # avoided by urgent community response if possible
+                    cohort = pc[slot, Code.COHORT]
+                    share = 0.0  # none in any year: no need to find the hour
+                    if avoid_by_hour[cohort, 0] >= 0:
+                        share = avoid_by_hour[
+                            cohort, 1 + _hour_of_run(now, avoid_by_hour.shape[1] - 1)
+                        ]
+                    if pd[slot, Attr.U_AVOID] < share:
+                        pc[slot, Code.AVOIDABLE] = 1
+                        if not is_open(open_hours, P_UR, offset, now):
+                            pc[slot, Code.AVOID_LOST] = AvoidLost.CLOSED
+                        elif not take(cap, pl, open_hours, offset, P_UR, now):
+                            pc[slot, Code.AVOID_LOST] = AvoidLost.FULL
+                        else:
+                            pt[slot, Time.UR_START] = now
+                            episode = pd[slot, Attr.UR_EPISODE_H]
+                            push(ht, hs, hv, st, now + episode, EV_UR_END, slot, 0, now)
+                            step = DONE
+            elif step == ED_ARRIVE:
+                pt[slot, Time.ED_ARRIVAL] = now
+                st[S_IN_ED] += 1
+                if take(cap, pl, open_hours, offset, P_ED, now):
+                    step = ED_STARTED
+                else:
+                    wait(pl, qb, pm, P_ED, slot)
+                    step = DONE
+            elif step == ED_STARTED:
+                pt[slot, Time.ED_START] = now
+                decision_h = pd[slot, Attr.ED_DECISION_H]
+                push(ht, hs, hv, st, now + decision_h, EV_DECISION, slot, 0, now)
+                step = DONE
+            elif step == DECISION:
+                pt[slot, Time.ED_DECISION] = now
+                cohort = pc[slot, Code.COHORT]
+                u = pd[slot, Attr.U_OUTCOME]
+                outcome = _ed_outcome(u, p_admit[cohort], p_sdec[cohort])
+                pc[slot, Code.ED_OUTCOME] = outcome
+                step = ADMISSION
+                if outcome == EdOutcome.HOME:
+                    pt[slot, Time.ED_DEPARTURE] = now
+                    st[S_IN_ED] -= 1
+                    release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+                    finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
+                    free[st[S_FREE]] = slot
+                    st[S_FREE] += 1
+                    step = DONE
+                elif outcome == EdOutcome.SDEC:
+                    if take(cap, pl, open_hours, offset, P_SDEC, now):
+                        pt[slot, Time.ED_DEPARTURE] = now
+                        st[S_IN_ED] -= 1
+                        release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+                        pt[slot, Time.SDEC_START] = now
+                        episode = pd[slot, Attr.SDEC_EPISODE_H]
+                        push(ht, hs, hv, st, now + episode, EV_SDEC_END, slot, 0, now)
+                        step = DONE
+                    else:
+                        pc[slot, Code.SDEC_REFUSED] = 1
+                if step == ADMISSION and not holds_cubicle:
+                    release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+            elif step == SDEC_END:
+                pt[slot, Time.SDEC_END] = now
+                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_SDEC, now)
+                if pd[slot, Attr.U_SDEC_ADMIT] < sdec_p_admit:
+                    pc[slot, Code.SDEC_ADMIT] = 1
+                    step = ADMISSION
+                else:  # home the same day: no readmission risk is configured
+                    finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
+                    free[st[S_FREE]] = slot
+                    st[S_FREE] += 1
+                    step = DONE
+            elif step == ADMISSION:
+                pt[slot, Time.BED_REQUEST] = now
+                full = not pl[P_BEDS, L_USE] < cap[P_BEDS]
+                if threshold >= 0 and full and pl[P_BEDS, L_LEN] >= threshold:
+                    pt[slot, Time.DIVERTED] = now
+                    if in_ed(pt, slot):
+                        pt[slot, Time.ED_DEPARTURE] = now
+                        st[S_IN_ED] -= 1
+                        if holds_cubicle:
+                            release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+                    finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
+                    free[st[S_FREE]] = slot
+                    st[S_FREE] += 1
+                    step = DONE
+                elif take(cap, pl, open_hours, offset, P_BEDS, now):
+                    step = BED_STARTED
+                else:
+                    wait(pl, qb, pm, P_BEDS, slot)
+                    step = DONE
+            elif step == BED_STARTED:
+                pt[slot, Time.BED_START] = now
+                bed_event(bt, bd, st, 1, now)
+                if in_ed(pt, slot):
+                    pt[slot, Time.ED_DEPARTURE] = now
+                    st[S_IN_ED] -= 1
+                    if holds_cubicle:
+                        release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+                step = STAY
+            elif step == STAY:
+                if math.isnan(pt[slot, Time.T_FIT]):
+                    los = pd[slot, Attr.LOS_H]
+                    push(ht, hs, hv, st, now + los, EV_FIT, slot, 0, now)
+                    step = DONE
+                else:
+                    step = AFTER_FIT
+            elif step == FIT:
+                pt[slot, Time.T_FIT] = now
+                step = AFTER_FIT
+            elif step == AFTER_FIT:
+                if pc[slot, Code.PATHWAY] < 0:
+                    pc[slot, Code.PATHWAY] = int(pd[slot, Attr.PATHWAY])
+                pathway = pc[slot, Code.PATHWAY]
+                if pathway == Pathway.P0:
+                    delay = _p0_discharge_delay(now, discharge_wait, offset)
+                    if delay > 0:
+                        push(ht, hs, hv, st, now + delay, EV_P0_DISCHARGE, slot, 0, now)
+                        step = DONE
+                    else:
+                        step = P0_LEAVE
+                elif take(cap, pl, open_hours, offset, P_UR + pathway, now):
+                    step = COMMUNITY_STARTED
+                else:
+                    wait(pl, qb, pm, P_UR + pathway, slot)
+                    step = DONE
+            elif step == P0_LEAVE:
+                pt[slot, Time.BED_END] = now
+                bed_event(bt, bd, st, -1, now)
+                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_BEDS, now)
+                finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
+                readmission(p_readmit, pd, ht, hs, hv, st, pc, pm, slot, now, Route.P0)
+                free[st[S_FREE]] = slot
+                st[S_FREE] += 1
+                step = DONE
+            elif step == COMMUNITY_STARTED:
+                pt[slot, Time.COMM_START] = now
+                pt[slot, Time.BED_END] = now
+                bed_event(bt, bd, st, -1, now)
+                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_BEDS, now)
+                episode = pd[slot, Attr.COMMUNITY_EPISODE_H]
+                push(ht, hs, hv, st, now + episode, EV_COMM_END, slot, 0, now)
+                step = DONE
+            elif step == COMMUNITY_END:
+                pt[slot, Time.COMM_END] = now
+                pathway = pc[slot, Code.PATHWAY]
+                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_UR + pathway, now)
+                finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
+                readmission(p_readmit, pd, ht, hs, hv, st, pc, pm, slot, now, pathway)
+                free[st[S_FREE]] = slot
+                st[S_FREE] += 1
+                step = DONE
+            elif step == URGENT_END:
+                pt[slot, Time.UR_END] = now
+                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_UR, now)
+                finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
+                readmission(p_readmit, pd, ht, hs, hv, st, pc, pm, slot, now, Route.URGENT_RESPONSE)
+                free[st[S_FREE]] = slot
+                st[S_FREE] += 1
+                step = DONE
+
+    if st[S_STATUS] != OK:
+        out[O_STATUS] = st[S_STATUS]
+        return
+    # those still inside at the end, in the order they arrived
+    n_rows = st[S_ROWS]
+    for row in range(n_rows):
+        slot_of_row[row] = -1
+    for i in range(st[S_FREE]):
+        pm[free[i], M_ROW] = -1
+    for slot in range(n_slots):
+        if pm[slot, M_ROW] >= 0:
+            slot_of_row[pm[slot, M_ROW]] = slot
+    for row in range(n_rows):
+        slot = slot_of_row[row]
+        if slot >= 0:
+            finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
+            if st[S_ROWS_HELD] >= HELD:
+                flush(
+                    gi, gf, flows, hours, week, counts, sums, level_hours, level, ft, fc, bt, bd, st
+                )
+    flush(gi, gf, flows, hours, week, counts, sums, level_hours, level, ft, fc, bt, bd, st)
+    out[O_STATUS] = st[S_STATUS]
+    out[O_ROWS] = st[S_ROWS]
+    out[O_IN_ED] = st[S_IN_ED]
+    out[O_BED_QUEUE] = pl[P_BEDS, L_LEN]
+    for pool in range(N_POOLS):
+        out[O_USE + pool] = pl[pool, L_USE]
+
+
+@inline
+def any_open(opens: np.ndarray, pool: int) -> bool:
+    """Whether the pool's schedule ever opens (it has a queue and a schedule)."""
+    found = False
+    for h in range(opens.shape[1]):
+        found = found or opens[pool, h]
+    return found
+
+
+@inline
+def in_ed(pt: np.ndarray, slot: int) -> bool:
+    """Whether the patient is in A&E now (arrived and not left)."""
+    return not math.isnan(pt[slot, Time.ED_ARRIVAL]) and math.isnan(pt[slot, Time.ED_DEPARTURE])
+
+
+@inline
+def readmission(
+    p_readmit: np.ndarray,
+    pd: np.ndarray,
+    ht: np.ndarray,
+    hs: np.ndarray,
+    hv: np.ndarray,
+    st: np.ndarray,
+    pc: np.ndarray,
+    pm: np.ndarray,
+    slot: int,
+    now: float,
+    route: int,
+) -> None:
+    """After the patient is home: a re-attendance with the route's probability, later."""
+    cohort = pc[slot, Code.COHORT]
+    if _readmitted(pd[slot, Attr.U_READMIT], p_readmit[cohort], route):
+        delay = pd[slot, Attr.READMIT_DELAY_H]
+        push(ht, hs, hv, st, now + delay, EV_READMIT, pm[slot, M_ROW], cohort, now)
+
+
+@jit
+def avoidable_by_hour(shares_by_fy: np.ndarray, fy_by_hour: np.ndarray, out: np.ndarray) -> None:
+    """A cohort's avoidable share in each hour of the run (the rule, applied to every hour)."""
+    for hour in range(len(fy_by_hour)):
+        out[hour] = _avoidable_share(shares_by_fy, fy_by_hour, hour)
