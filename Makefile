@@ -16,6 +16,7 @@ run: $(STAMP)  ## run the default scenario and write outputs/baseline/
 	$(BIN)/leftshift run configs/baseline.toml --out outputs/baseline
 
 test: $(STAMP)  ## the default suite on 2 processes with coverage of sim/ (fails under 90%), and the short benchmark
+	$(BIN)/python -m sim.engines.compiled  # compile the fast engine once, before the workers start
 	$(BIN)/python -m pytest -n 2 --dist loadfile --cov=sim --cov-report=term-missing:skip-covered --cov-fail-under=90
 	$(BIN)/python -m pytest benches -m benchshort -s
 

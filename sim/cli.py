@@ -68,6 +68,19 @@ def _fail(err: ScenarioError | InvariantError) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+def _prepare(console: Console, quiet: bool, engine: str) -> None:
+    """Get the engine ready before any progress bar starts: compiling the fast engine on
+    first use takes about a minute, which a bar at 0% would hide."""
+
+    def say(message: str) -> None:
+        if not quiet:
+            console.print(message, markup=False, highlight=False)
+
+    seconds = registry.get(engine).prepare(say)
+    if seconds > 5:
+        say(f"Fast engine ready ({seconds:.0f} s).")
+
+
 def _where_options(command: Any) -> Any:
     """--workers and --scheduler: where replications run (never what they give)."""
     command = click.option(
@@ -176,6 +189,7 @@ def run_command(
         scenario = load_scenario(scenario_file)
         n_reps = scenario.run.reps if reps is None else reps
         started = time.perf_counter()
+        _prepare(console, quiet, engine)
         with progress_bar(console, quiet) as bar:
             task = bar.add_task(scenario.name, total=n_reps, unit="replications")
             results = run(
@@ -318,6 +332,7 @@ def compare_command(
         comparator = _pick_comparator(against, scenario_files, names)
         n_reps = scenarios[0].run.reps if reps is None else reps
         started = time.perf_counter()
+        _prepare(console, quiet, engine)
         with progress_bar(console, quiet) as bar:
             task = bar.add_task(
                 " vs ".join(names), total=n_reps * len(scenarios), unit="replications"
@@ -390,6 +405,7 @@ def sweep_command(
         experiment = load_experiment(experiment_file)
         folder = out if out is not None else Path("outputs") / experiment.name
         n_points = len(experiment.points)
+        _prepare(console, quiet, experiment.spec.engine)
         with progress_bar(console, quiet) as bar:
             points_task = bar.add_task(experiment.name, total=n_points, unit="points")
             reps_task = bar.add_task("", total=n_points * experiment.reps, unit="replications")
@@ -517,6 +533,7 @@ def search_command(
             scenario.override({path: value})
         target = at_most if at_most is not None else at_least
         assert target is not None
+        _prepare(console, quiet, engine)
         with progress_bar(console, quiet) as bar:
             task = bar.add_task(path, total=max_evaluations(low, high), unit="values tried")
             found = capacity_search(

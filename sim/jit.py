@@ -69,7 +69,9 @@ def _cache_folders(fallback: Path | None) -> list[Path]:
     if fallback is None:
         return sorted(f / "__pycache__" for f in folders)
     # numba's layout under a cache folder: <folder name>_<sha1 of the folder's absolute path>
-    return sorted(fallback / f"{f.name}_{hashlib.sha1(str(f).encode()).hexdigest()}" for f in folders)
+    return sorted(
+        fallback / f"{f.name}_{hashlib.sha1(str(f).encode()).hexdigest()}" for f in folders
+    )
 
 
 def _clear_if_stale(fallback: Path | None) -> None:

@@ -191,6 +191,52 @@ def small_system(**changes: Any) -> dict[str, Any]:
     return data
 
 
+FIXED = {"dist": "fixed"}
+DETERMINISTIC: dict[str, Any] = {
+    "ed.cubicles": "unlimited",
+    "ed.time_to_decision_minutes": {**FIXED, "value": 95},
+    "sdec.chairs": "unlimited",
+    "sdec.episode_hours": {**FIXED, "value": 4.5},
+    "acute.beds": "unlimited",
+    "cohorts.older.treatment_los_days": {**FIXED, "value": 2.3},
+    "cohorts.adults.treatment_los_days": {**FIXED, "value": 0.02},  # under an hour
+    "community.urgent_response.places": "unlimited",
+    "community.urgent_response.episode_days": {**FIXED, "value": 1.5},
+    "community.p1.places": "unlimited",
+    "community.p1.episode_days": {**FIXED, "value": 10},
+    "community.p2.places": "unlimited",
+    "community.p2.episode_days": {**FIXED, "value": 20},
+    "community.p3.places": "unlimited",
+    "community.p3.episode_days": {**FIXED, "value": 30},
+    "readmission.delay_days": {**FIXED, "value": 6},
+}
+"""Changes to :func:`small_system` that make it deterministic apart from arrivals and
+routing, with unlimited capacity: nobody queues, so every time follows by hand from
+the arrival time, the durations and the opening hours."""
+
+
+@pytest.fixture
+def partial_engine(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Registers an engine ``"partial"``: the SimPy engine, except that it cannot run
+    ``ed.boarding_holds_cubicle = true`` (both real engines run everything, and the
+    contract's refusal still needs a test)."""
+    from sim.engines import registry
+    from sim.engines.reference import SimPyEngine
+
+    class Partial(SimPyEngine):
+        name = "partial"
+
+        def unsupported(self, params: Any) -> list[str]:
+            return ["ed.boarding_holds_cubicle"] if params.boarding_holds_cubicle else []
+
+    load = registry._load
+    monkeypatch.setitem(registry.ENGINES, "partial", "tests:Partial")
+    monkeypatch.setattr(
+        registry, "_load", lambda name: Partial if name == "partial" else load(name)
+    )
+    return "partial"
+
+
 @pytest.fixture(scope="session")
 def baseline_path() -> Path:
     return CONFIGS / "baseline.toml"

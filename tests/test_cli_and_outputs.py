@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -144,6 +145,30 @@ def test_fast_engine_runs_from_the_command_line(tiny, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "o" / "summary.csv").exists()
+
+
+def test_compiling_the_fast_engine_is_said_before_the_run(tiny, tmp_path, monkeypatch):
+    """A first use compiles for about a minute: the command says so instead of sitting at
+    0%. (Here the compilation is only pretended: the kernel still loads from the cache.)"""
+    from sim.engines import compiled
+
+    monkeypatch.setattr(compiled, "_prepared", threading.Event())
+    monkeypatch.setattr(compiled, "_cached", lambda: False)
+    result = CliRunner().invoke(main, ["run", str(tiny), "--reps", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    said = result.output.index("compiling it (once on this machine")
+    assert said < result.output.index("replications")
+    assert compiled._prepared.is_set()
+
+
+def test_a_quiet_run_says_nothing_of_compiling(tiny, tmp_path, monkeypatch):
+    from sim.engines import compiled
+
+    monkeypatch.setattr(compiled, "_prepared", threading.Event())
+    monkeypatch.setattr(compiled, "_cached", lambda: False)
+    result = CliRunner().invoke(main, ["run", str(tiny), "-q", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "compiling" not in result.output
 
 
 def test_console_script_is_installed():

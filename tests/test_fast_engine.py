@@ -1,104 +1,169 @@
-"""The fast engine against the SimPy reference engine.
+"""The fast (compiled) engine against the SimPy reference engine: patient for patient.
 
-Two kinds of check:
+Both engines draw the same patients from the same named streams and follow the
+same rule for simultaneous events (docs/engines.md), so for any scenario and
+seed every column of every patient's record must be *equal* (floats bit for
+bit, NaN where the other has NaN), the patients in the system at the end must
+agree, and the metric tables built from the two must be identical. No
+tolerance anywhere.
 
-* exact: with deterministic durations and unlimited capacity nobody queues, so
-  both engines must give every patient identical times (same streams, same
-  patients), schedules and readmissions included;
-* statistical: on every scenario in ``configs/`` and on small systems that
-  exercise diversion, a starting state, capacity changes and boarding, every
-  headline metric's mean from the fast engine lies within max(3 combined
-  standard errors, 1% relative) of the SimPy engine's. Both engines see the
-  same patients, so the unpaired standard error is a generous yardstick.
+The scenarios are chosen to reach the places where two event loops can part:
+simultaneous events (fixed and zero durations, opening hours on the hour),
+queues at every pool, diversion, capacity changes in the middle of a queue, a
+starting state, boarding that holds a cubicle, and every scenario in
+``configs/``. Each test also checks that its scenario did exercise what it is
+there for, so a scenario that drifts into triviality fails.
 
-Every run here also checks the fast engine's invariants (conservation,
-capacity, schedules, FCFS, work conservation): tests set LEFTSHIFT_CHECK.
+Every run here also checks both engines' invariants (conservation, capacity,
+schedules, FCFS, work conservation): tests set LEFTSHIFT_CHECK.
 """
 
 from __future__ import annotations
 
-import math
+import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CONFIGS, small_system
+from conftest import CONFIGS, DETERMINISTIC, ROOT, small_system
 
 import sim
-from sim.engines.reference import simulate
-from sim.engines.vectorised import FastEngine
+from sim.codes import Origin
+from sim.engines import registry
 from sim.errors import ScenarioError
-from sim.metrics import catalogue
-from sim.model.record import BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS
-from sim.scenario.params import build_params
+from sim.metrics.accumulator import MetricAccumulator
+from sim.model.record import COLUMNS, Record
+from sim.scenario.params import CostParams, ModelParams, build_params
 from sim.scenario.schema import Scenario, load_scenario
 
-HEADLINE = [
-    *catalogue.HEADLINES,
-    "avoidance_lost",
-    "ed_time_mean_hours",
-    "sdec_refused",
-    "delayed_bed_days_p1",
-    "delayed_bed_days_p2",
-    "delayed_bed_days_p3",
-    "community_occupancy_p1",
-]
-"""The headline metrics, and some that sit under them, held between the engines."""
 
-FIXED = {"dist": "fixed"}
-DETERMINISTIC = {
-    "ed.cubicles": "unlimited",
-    "ed.time_to_decision_minutes": {**FIXED, "value": 95},
-    "sdec.chairs": "unlimited",
-    "sdec.episode_hours": {**FIXED, "value": 4.5},
-    "acute.beds": "unlimited",
-    "cohorts.older.treatment_los_days": {**FIXED, "value": 2.3},
-    "cohorts.adults.treatment_los_days": {**FIXED, "value": 0.02},  # under an hour
-    "community.urgent_response.places": "unlimited",
-    "community.urgent_response.episode_days": {**FIXED, "value": 1.5},
-    "community.p1.places": "unlimited",
-    "community.p1.episode_days": {**FIXED, "value": 10},
-    "community.p2.places": "unlimited",
-    "community.p2.episode_days": {**FIXED, "value": 20},
-    "community.p3.places": "unlimited",
-    "community.p3.episode_days": {**FIXED, "value": 30},
-    "readmission.delay_days": {**FIXED, "value": 6},
+def _run(engine: str, params: ModelParams, seed: int, reps: list[int], threads: int | None = None):
+    sink = MetricAccumulator(params, reps, CostParams.free(params))
+    records = registry.get(engine).run(params, seed, reps, sink, keep_records=True, threads=threads)
+    return records, sink.finish()
+
+
+def _differences(a: Record, b: Record) -> list[str]:
+    if a.n != b.n:
+        return [f"replication {a.replication}: {a.n} patients against {b.n}"]
+    problems = []
+    for column in COLUMNS:
+        x, y = a.patients[column], b.patients[column]
+        same = (x == y) | (np.isnan(x) & np.isnan(y)) if x.dtype.kind == "f" else x == y
+        if not same.all():
+            row = int(np.flatnonzero(~same)[0])
+            problems.append(f"{column}: first differs at patient {row} ({x[row]!r} vs {y[row]!r})")
+    if a.in_system_at_end != b.in_system_at_end:
+        problems.append(f"in the system at the end: {a.in_system_at_end} vs {b.in_system_at_end}")
+    return problems
+
+
+def assert_identical(params: ModelParams, seed: int = 3, reps: int = 2) -> list[Record]:
+    """The two engines give equal records and equal metric tables; the SimPy records."""
+    replications = list(range(reps))
+    simpy, simpy_tables = _run("simpy", params, seed, replications)
+    fast, fast_tables = _run("fast", params, seed, replications)
+    problems = [p for a, b in zip(simpy, fast, strict=True) for p in _differences(a, b)]
+    assert not problems, "\n".join(problems)
+    for name in ("metrics", "daily", "hour_of_week", "ed_time"):
+        pd.testing.assert_frame_equal(
+            getattr(simpy_tables, name), getattr(fast_tables, name), check_exact=True, obj=name
+        )
+    return simpy
+
+
+def _column(records: list[Record], name: str) -> np.ndarray:
+    return np.concatenate([r.patients[name] for r in records])
+
+
+SHORT = {"run.horizon_years": 0.1, "run.warm_up_days": 10}
+
+
+@pytest.mark.no_cover  # whole configs: the small systems below cover the same lines
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_config_gives_identical_patients(path: Path) -> None:
+    records = assert_identical(build_params(load_scenario(path).override(SHORT)))
+    assert sum(r.n for r in records) > 2000
+
+
+SMALL_VARIANTS: dict[str, dict[str, Any]] = {
+    "small_system": {},
+    "diversion": {"acute.beds": 40, "acute.diversion_queue_threshold": 2},
+    "tight_beds": {"acute.beds": 48},
+    "tight_cubicles": {"ed.cubicles": 4, "sdec.chairs": 2},
+    "boarding_holds_cubicle": {
+        "ed.cubicles": 8,
+        "acute.beds": 45,
+        "ed.boarding_holds_cubicle": True,
+    },
+    "deterministic_unlimited": DETERMINISTIC,
+    "capacity_changes": {
+        "acute.capacity_changes": [
+            {"date": "2016-05-01", "beds": 45},
+            {"date": "2016-06-01", "beds": 70},
+        ],
+        "community.p1.capacity_changes": [
+            {"date": "2016-05-15", "places": 2},
+            {"date": "2016-06-10", "places": 9},
+        ],
+    },
 }
 
 
-def test_deterministic_unlimited_system_gives_identical_patients() -> None:
-    scenario = Scenario.from_dict(small_system(**DETERMINISTIC))
-    params = build_params(scenario)
-    fast = FastEngine(params, 5, [0, 1], collect=True).run()
-    assert fast is not None
-    for rep, f in enumerate(fast):
-        s = simulate(params, 5, rep)
-        assert f.n == s.n > 3000
-        for name in INT_COLUMNS + BOOL_COLUMNS:
-            assert np.array_equal(f[name], s[name]), name
-        for name in FLOAT_COLUMNS:
-            both_nan = np.isnan(f[name]) & np.isnan(s[name])
-            close = np.isclose(f[name], s[name], rtol=0, atol=1e-9)
-            assert np.all(both_nan | close), name
-        # the schedules were exercised: SDEC and urgent response closed at night,
-        # P1-P3 waited for office hours, P0 for ward discharge hours
-        assert (f["avoid_lost"] == 1).sum() > 0
-        assert (f["sdec_refused"]).sum() > 0
-        assert np.nanmax(f["comm_start"] - f["t_fit"]) > 12
-        assert (f["origin"] == 2).sum() > 10
+@pytest.mark.parametrize("changes", SMALL_VARIANTS.values(), ids=SMALL_VARIANTS.keys())
+def test_small_systems_give_identical_patients(changes: dict[str, Any]) -> None:
+    records = assert_identical(build_params(Scenario.from_dict(small_system(**changes))))
+    waited_for_bed = _column(records, "bed_start") > _column(records, "bed_request")
+    if isinstance(changes.get("acute.beds"), int):  # fewer beds than the small system's 60
+        assert waited_for_bed.sum() > 0
+
+
+def test_a_starting_state_gives_identical_patients() -> None:
+    data = small_system(**{"run.warm_up_days": 0, "acute.beds": 60})
+    data["initial_state"] = {
+        "acute_treating": 40,
+        "delayed": {"p1": 5, "p2": 3},
+        "community_in_use": {"urgent_response": 2, "p1": 12, "p3": 4},
+    }
+    records = assert_identical(build_params(Scenario.from_dict(data)))
+    assert (_column(records, "origin") == int(Origin.INITIAL)).sum() >= 2 * 66
+
+
+FIXED = {"dist": "fixed"}
+ON_THE_HOUR = {
+    "ed.time_to_decision_minutes": {**FIXED, "value": 60},
+    "sdec.episode_hours": {**FIXED, "value": 4},
+    "acute.beds": 50,
+    "cohorts.older.treatment_los_days": {**FIXED, "value": 2},
+    "cohorts.adults.treatment_los_days": {**FIXED, "value": 0},
+    "community.urgent_response.episode_days": {**FIXED, "value": 1},
+    "community.p1.places": 6,
+    "community.p1.episode_days": {**FIXED, "value": 7},
+    "community.p2.episode_days": {**FIXED, "value": 14},
+    "community.p3.episode_days": {**FIXED, "value": 28},
+    "readmission.delay_days": {**FIXED, "value": 3},
+}
+"""Durations of whole hours and zero: ends of stays fall on the same instants as each other
+and as the opening and closing of services, so the order of simultaneous events decides."""
+
+
+def test_simultaneous_events_give_identical_patients() -> None:
+    records = assert_identical(build_params(Scenario.from_dict(small_system(**ON_THE_HOUR))))
+    times = np.concatenate([_column(records, c) for c in ("bed_end", "comm_start", "comm_end")])
+    times = times[~np.isnan(times)]
+    _, counts = np.unique(times, return_counts=True)
+    assert (counts > 1).sum() > 100  # many instants shared by more than one event
+    assert (_column(records, "bed_start") == _column(records, "bed_end")).sum() > 0  # zero stays
 
 
 def _beds_then_community(diversion: int | None, accepts: str) -> Scenario:
-    """Direct admissions -> tight beds -> tight P1 places, stays and episodes of hours.
-
-    Beds are freed and retaken within the hour by patients who leave for a P1
-    place, who are fit (or discharged home) within the hour their bed was taken,
-    or whose P1 episode ends within the hour it began.
-    """
-    data = {
+    """Direct admissions -> tight beds -> tight P1 places, stays and episodes of hours."""
+    data: dict[str, Any] = {
         "name": "beds_then_community",
         "run": {"start_date": "2016-04-04", "warm_up_days": 0, "horizon_years": 12 / 365.25},
         "cohorts": {
@@ -130,144 +195,113 @@ def _beds_then_community(diversion: int | None, accepts: str) -> Scenario:
     [(None, "24/7"), (None, "Mon-Fri 09:00-17:00"), (6, "24/7")],
     ids=["fcfs", "office_hours", "diversion"],
 )
-def test_queues_for_beds_and_community_give_identical_patients(
-    diversion: int | None, accepts: str
-) -> None:
-    """Both engines serve first come first served at exact times, so with the same
-    patients every time agrees even when everyone queues (no loss pool involved)."""
-    params = build_params(_beds_then_community(diversion, accepts))
-    fast = FastEngine(params, 7, [0, 1], collect=True).run()
-    assert fast is not None
-    for rep, f in enumerate(fast):
-        s = simulate(params, 7, rep)
-        assert f.n == s.n > 300
-        for name in FLOAT_COLUMNS:
-            both_nan = np.isnan(f[name]) & np.isnan(s[name])
-            close = np.isclose(f[name], s[name], rtol=0, atol=1e-9)
-            assert np.all(both_nan | close), name
-        # the in-hour chains were exercised
-        assert (f["comm_start"] > f["t_fit"]).sum() > 30
-        assert (f["bed_start"] > f["bed_request"]).sum() > 30
-        assert (np.floor(f["bed_start"]) == np.floor(f["comm_start"])).sum() > 5
-        assert (np.floor(f["comm_start"]) == np.floor(f["comm_end"])).sum() > 20
+def test_queues_everywhere_give_identical_patients(diversion: int | None, accepts: str) -> None:
+    records = assert_identical(build_params(_beds_then_community(diversion, accepts)), seed=7)
+    assert (_column(records, "comm_start") > _column(records, "t_fit")).sum() > 30
+    assert (_column(records, "bed_start") > _column(records, "bed_request")).sum() > 30
 
 
-def _means(results: sim.Results) -> pd.DataFrame:
-    reps = results.replications
-    reps = reps[(reps.period == "all") & reps.metric.isin(HEADLINE)]
-    return reps.groupby("metric")["value"].agg(["mean", "std", "count"])
+def test_threads_and_batches_do_not_change_a_replication() -> None:
+    params = build_params(Scenario.from_dict(small_system()))
+    one, one_tables = _run("fast", params, 9, [0, 1, 2, 3], threads=1)
+    two, two_tables = _run("fast", params, 9, [0, 1, 2, 3], threads=2)
+    alone, _ = _run("fast", params, 9, [2])
+    assert not [p for a, b in zip(one, two, strict=True) for p in _differences(a, b)]
+    assert not _differences(one[2], alone[0])
+    pd.testing.assert_frame_equal(one_tables.metrics, two_tables.metrics, check_exact=True)
 
 
-def _assert_parity(scenario: Scenario, reps: int, seed: int = 3) -> None:
-    a = _means(sim.run(scenario, reps=reps, seed=seed, engine="fast"))
-    b = _means(sim.run(scenario, reps=reps, seed=seed, engine="simpy"))
-    assert set(a.index) == set(b.index)
-    problems = []
-    for metric in a.index:
-        fa, sb = a.loc[metric], b.loc[metric]
-        se = math.sqrt(fa["std"] ** 2 / fa["count"] + sb["std"] ** 2 / sb["count"])
-        allowed = max(3 * se, 0.01 * abs(sb["mean"]), 1e-9)
-        if not abs(fa["mean"] - sb["mean"]) <= allowed:
-            problems.append(
-                f"{metric}: fast {fa['mean']:.4g} simpy {sb['mean']:.4g} (+/- {allowed:.3g})"
-            )
-    assert not problems, "\n".join(problems)
+def test_a_full_room_is_grown_and_the_replication_rerun() -> None:
+    """The kernel's arrays are sized from the scenario's expected demand; a replication that
+    overflows one is re-run in a larger room and gives the same patients."""
+    from sim.engines import compiled
 
-
-SHORT = {"run.horizon_years": 0.1, "run.warm_up_days": 30}
-
-
-@pytest.mark.no_cover  # whole configs: their lines are covered by the small systems below
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.stem)
-def test_parity_on_every_config_short(path: Path) -> None:
-    scenario = load_scenario(path).override(SHORT)
-    _assert_parity(scenario, reps=6)
-
-
-SMALL_VARIANTS = {
-    "small_system": {},
-    "diversion": {"acute.beds": 40, "acute.diversion_queue_threshold": 2},
-    "tight_beds": {"acute.beds": 48},
-    "capacity_changes": {
-        "acute.capacity_changes": [
-            {"date": "2016-05-01", "beds": 45},
-            {"date": "2016-06-01", "beds": 70},
-        ],
-        "community.p1.capacity_changes": [{"date": "2016-05-15", "places": 6}],
-    },
-}
-
-
-@pytest.mark.parametrize("changes", SMALL_VARIANTS.values(), ids=SMALL_VARIANTS.keys())
-def test_parity_on_small_systems(changes: dict) -> None:
-    _assert_parity(Scenario.from_dict(small_system(**changes)), reps=8)
-
-
-def test_parity_from_a_starting_state() -> None:
-    data = small_system(**{"run.warm_up_days": 0, "acute.beds": 60})
-    data["initial_state"] = {
-        "acute_treating": 40,
-        "delayed": {"p1": 5, "p2": 3},
-        "community_in_use": {"urgent_response": 2, "p1": 12, "p3": 4},
-    }
-    _assert_parity(Scenario.from_dict(data), reps=8)
-
-
-def test_refuses_what_it_cannot_run_naming_the_feature(tmp_path: Path) -> None:
-    scenario = Scenario.from_dict(small_system(**{"ed.boarding_holds_cubicle": True}))
-    with pytest.raises(ScenarioError, match="ed.boarding_holds_cubicle"):
-        sim.run(scenario, reps=1, engine="fast")
-    path = tmp_path / "holds.toml"
-    base = (CONFIGS / "baseline.toml").as_posix()
-    path.write_text(f'extends = "{base}"\n[ed]\nboarding_holds_cubicle = true\n')
-    out = tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "run", str(path), "--engine", "fast", "--out", str(out)],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2
-    assert "fast engine cannot run ed.boarding_holds_cubicle" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert not out.exists()
-
-
-def test_a_replication_does_not_depend_on_its_batch() -> None:
-    scenario = Scenario.from_dict(small_system())
-    params = build_params(scenario)
-    together = sim.runs.runner.run_batch(params, 9, [0, 1, 2], engine="fast")[0]
-    alone = sim.runs.runner.run_batch(params, 9, [1], engine="fast")[0]
-    pd.testing.assert_frame_equal(
-        together[together.replication == 1].reset_index(drop=True), alone.reset_index(drop=True)
-    )
+    params = build_params(Scenario.from_dict(small_system()))
+    normal, _ = _run("fast", params, 4, [0])
+    room = compiled.Room.for_params(params)
+    room.slots, room.events = 16, 16
+    sink = MetricAccumulator(params, [0], CostParams.free(params))
+    scenario = compiled.scenario_arrays(params, True)
+    with ThreadPoolExecutor(1) as thread:  # a fresh thread: its own (empty) workspace
+        cramped = thread.submit(compiled.run_one, params, scenario, 4, 0, sink, 0, room, True)
+        cramped = cramped.result()
+    assert cramped is not None
+    assert not _differences(normal[0], cramped)
+    assert room.slots > 16
+    assert room.events > 16
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.stem)
-def test_parity_on_every_config_full_horizon(path: Path) -> None:
-    _assert_parity(load_scenario(path), reps=30)
+def test_every_config_gives_identical_patients_over_its_whole_horizon(path: Path) -> None:
+    assert_identical(build_params(load_scenario(path)), reps=3)
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=600,
+    )
+
+
+KERNEL_AS_PYTHON = """
+import sys
+sys.path.insert(0, 'tests')
+from conftest import small_system
+from test_fast_engine import assert_identical, _beds_then_community
+from sim.scenario.params import build_params
+from sim.scenario.schema import Scenario
+scenario = small_system(**{'run.horizon_years': 0.05, 'run.warm_up_days': 0, 'acute.beds': 48,
+                           'ed.boarding_holds_cubicle': True, 'acute.diversion_queue_threshold': 3})
+scenario['initial_state'] = {'acute_treating': 30, 'delayed': {'p1': 2}}
+assert_identical(build_params(Scenario.from_dict(scenario)), reps=1)
+assert_identical(build_params(_beds_then_community(None, 'Mon-Fri 09:00-17:00')), reps=1)
+print('identical')
+"""
+
+
+def test_the_kernel_run_as_python_gives_identical_patients() -> None:
+    """With numba switched off the kernel and the tally run as plain Python, with Python's
+    bounds checks on every index: the same patients, no index out of range. (This is also
+    how coverage sees the compiled code's lines.)"""
+    done = _python(KERNEL_AS_PYTHON, NUMBA_DISABLE_JIT="1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "identical" in done.stdout
+
+
+@pytest.mark.slow  # compiles the kernel afresh: a minute
+@pytest.mark.no_cover
+def test_the_kernel_with_bounds_checks_gives_identical_patients(tmp_path: Path) -> None:
+    """Compiled with numba's bounds checks (an index out of range raises instead of reading
+    memory it should not): the same patients. Compiled afresh, into a throwaway cache."""
+    done = _python(KERNEL_AS_PYTHON, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "identical" in done.stdout
 
 
 def test_fast_engine_runs_without_simpy() -> None:
-    """The fast engine needs numpy only: it must not import the SimPy engine."""
+    """The fast engine needs numpy and numba only: it must not import the SimPy engine."""
     code = (
         "import sys; sys.modules['simpy'] = None\n"
         "sys.path.insert(0, 'tests')\n"
         "from conftest import small_system\n"
+        "import sim\n"
         "from sim.scenario.schema import Scenario\n"
-        "from sim.scenario.params import build_params\n"
-        "from sim.engines.vectorised import FastEngine\n"
-        "params = build_params(Scenario.from_dict(small_system()))\n"
-        "FastEngine(params, 1, [0, 1]).run()\n"
+        "r = sim.run(Scenario.from_dict(small_system()), reps=2, engine='fast')\n"
+        "assert 'simpy' not in sys.modules or sys.modules['simpy'] is None\n"
+        "print(len(r.summary))\n"
     )
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    done = _python(code)
     assert done.returncode == 0, done.stderr
 
 
-def test_large_runs_are_split_into_bounded_batches() -> None:
-    from sim.runs.runner import MAX_BATCH, batch_size
-
-    assert batch_size("fast", reps=1000, slots=1) == MAX_BATCH == 250  # memory per batch
-    assert batch_size("fast", reps=300, slots=1) == 150  # split evenly
-    assert batch_size("fast", reps=10, slots=2) == 5  # small runs as before
+def test_an_engine_that_cannot_run_a_feature_refuses_it_by_name(partial_engine: str) -> None:
+    """The contract: an engine lists what it cannot run; the run is refused naming the key."""
+    holds = small_system(**{"ed.boarding_holds_cubicle": True})
+    with pytest.raises(ScenarioError, match="small: the partial engine cannot run ed.boarding"):
+        sim.run(Scenario.from_dict(holds), reps=1, engine=partial_engine)
+    assert len(sim.run(Scenario.from_dict(small_system()), reps=1, engine=partial_engine).summary)

@@ -14,8 +14,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CONFIGS, single_unit, small_system
-from test_fast_engine import DETERMINISTIC
+from conftest import CONFIGS, DETERMINISTIC, single_unit, small_system
 from test_metrics_streaming import _rows
 
 import sim

@@ -16,7 +16,6 @@ from conftest import CONFIGS, ROOT
 
 import sim
 from sim.cli import main
-from sim.engines.registry import available
 from sim.errors import ScenarioError
 from sim.experiments.sweep import load_experiment, load_replications, run_sweep
 
@@ -195,15 +194,13 @@ def test_a_fractional_range_on_a_whole_number_key_says_how_to_fix_it(folder):
     )
 
 
-def test_an_engine_that_cannot_run_the_scenario_says_so_before_writing(folder):
-    if "fast" not in available():
-        pytest.skip("the fast engine is not built")
-    text = EXPERIMENT.replace("reps = 2\n", 'reps = 2\nengine = "fast"\n')
+def test_an_engine_that_cannot_run_the_scenario_says_so_before_writing(folder, partial_engine):
+    text = EXPERIMENT.replace("reps = 2\n", f'reps = 2\nengine = "{partial_engine}"\n')
     text = text.replace("[set]\n", "[set]\ned.boarding_holds_cubicle = true\n")
     path = _experiment(folder, text)
     result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(folder / "out")])
     assert result.exit_code == 2
-    assert "bad.toml: engine: short: the fast engine cannot run ed.boarding_holds_cubicle" in (
+    assert "bad.toml: engine: short: the partial engine cannot run ed.boarding_holds_cubicle" in (
         result.stderr
     )
     assert not (folder / "out").exists()
@@ -212,7 +209,7 @@ def test_an_engine_that_cannot_run_the_scenario_says_so_before_writing(folder):
 def test_validate_accepts_experiment_files():
     result = CliRunner().invoke(main, ["validate", str(ROOT / "experiments" / "p1_p2_delays.toml")])
     assert result.exit_code == 0, result.output
-    assert "ok (p1_p2_delays: 9 points x 3 replications of baseline" in result.output
+    assert "ok (p1_p2_delays: 9 points x 30 replications of baseline" in result.output
 
 
 def test_a_sweep_point_is_a_run_of_that_scenario(folder):

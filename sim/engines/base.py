@@ -14,7 +14,7 @@ plus one line in :mod:`sim.engines.registry`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol
 
 from ..model.record import Record
@@ -36,6 +36,12 @@ class Engine(Protocol):
 
     def unsupported(self, params: ModelParams) -> list[str]:
         """What in ``params`` this engine cannot run, each naming the scenario key ([] if all)."""
+        ...
+
+    def prepare(self, status: Callable[[str], None] | None = None) -> float:
+        """Get ready to run (a compiled engine compiles, or loads its cache); the seconds it
+        took. ``status`` is told what is happening when it may take a while, so that a
+        command line does not sit silent. :meth:`run` prepares by itself if need be."""
         ...
 
     def run(

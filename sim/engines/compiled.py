@@ -10,8 +10,9 @@ numpy's generators release it while they fill arrays, so two threads keep two
 cores busy. Replication ``r`` gives the same rows whatever thread or batch
 it runs in.
 
-The first use on a machine compiles the kernel (about half a minute; see
-:func:`prepare`), later processes load it from numba's cache (:mod:`sim.jit`).
+The first use on a machine compiles the kernel (about a minute on a 2-core
+machine; see :func:`prepare`), later processes load it from numba's cache in
+about a second (:mod:`sim.jit`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -233,14 +235,17 @@ def draw_patients(
     arr_off[1:] = np.cumsum([len(t) for t in times])
 
     groups = initial_cohorts(params, streams)
-    kinds, ks, init_cohort, left = [], [], [], []
+    kinds: list[int] = []
+    ks: list[int] = []
+    init_cohort: list[int] = []
+    left: list[float] = []
     for kind, k, members, hours in groups:
         kinds += [_INITIAL_KIND[kind]] * len(members)
         ks += [k] * len(members)
         init_cohort += members.tolist()
         left += [0.0] * len(members) if hours is None else np.asarray(hours, dtype=float).tolist()
-    for c in init_cohort:
-        per_group[c, Origin.INITIAL] += 1
+    for member in init_cohort:
+        per_group[member, Origin.INITIAL] += 1
 
     for c in params.cohorts:
         patients = int(per_group[c.index].sum())
@@ -260,8 +265,8 @@ def draw_patients(
             if n == 0:
                 continue
             if origin == Origin.INITIAL:  # residual draws depend on the block: draw as SimPy
-                blocks = -(-n // BLOCK)
-                parts = [draw_attributes(params, c, origin.key, streams) for _ in range(blocks)]
+                n_blocks = -(-n // BLOCK)
+                parts = [draw_attributes(params, c, origin.key, streams) for _ in range(n_blocks)]
                 table = np.concatenate([np.stack(part) for part in parts], axis=1)[:, :n]
             else:
                 table = np.stack(draw_attributes(params, c, origin.key, streams, n))
@@ -405,7 +410,7 @@ def run_one(
             len(patients.draw_off) - 1,
             len(patients.arr_off) - 1,
         )
-        kernel.run_replication(
+        cast(Any, kernel.run_replication)(  # its arguments are many arrays: see the kernel
             *s.arrays(),
             *patients.arrays(),
             g.whole,
@@ -477,6 +482,9 @@ class CompiledEngine:
     def unsupported(self, params: ModelParams) -> list[str]:
         return []
 
+    def prepare(self, status: Callable[[str], None] | None = None) -> float:
+        return prepare(status)
+
     def run(
         self,
         params: ModelParams,
@@ -512,8 +520,9 @@ _prepare_lock = threading.Lock()
 def prepare(status: Callable[[str], None] | None = None) -> float:
     """Compile the kernel and the tally, or load them from numba's cache; the seconds it took.
 
-    ``status`` is told what is happening when it will take a while (the first
-    use on a machine compiles for about half a minute).
+    ``status`` is told when the kernel will be compiled rather than loaded (the
+    first use on a machine, or after an upgrade: about a minute on a 2-core
+    machine; loading takes about a second).
     """
     if _prepared.is_set():
         return 0.0
@@ -521,11 +530,24 @@ def prepare(status: Callable[[str], None] | None = None) -> float:
         if _prepared.is_set():
             return 0.0
         started = time.perf_counter()
-        if status is not None and not kernel.run_replication.signatures:
-            status("Preparing the fast engine (compiled on first use, then cached)")
+        if status is not None and not _cached():
+            status(
+                "Preparing the fast engine: compiling it (once on this machine, about a"
+                " minute; later runs load it from the cache)"
+            )
         _tiny_run()
         _prepared.set()
         return time.perf_counter() - started
+
+
+def _cached() -> bool:
+    """Whether numba's cache holds the kernel (an index file may still be stale: then it
+    compiles after all, and the caller was told it would not)."""
+    try:
+        index = cast(Any, kernel.run_replication)._cache._cache_file._index_path
+        return bool(os.path.exists(index))
+    except AttributeError:  # pragma: no cover - numba's internals moved
+        return False
 
 
 def _tiny_run() -> None:

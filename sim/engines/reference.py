@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import numpy as np
@@ -560,6 +560,9 @@ class SimPyEngine:
 
     def unsupported(self, params: ModelParams) -> list[str]:
         return []
+
+    def prepare(self, status: Callable[[str], None] | None = None) -> float:
+        return 0.0  # nothing to compile
 
     def run(
         self,

@@ -18,11 +18,10 @@ from .base import Engine
 ENGINES: dict[str, str] = {
     "simpy": "sim.engines.reference:SimPyEngine",
     "fast": "sim.engines.compiled:CompiledEngine",
-    "vectorised": "sim.engines.vectorised:VectorisedEngine",
 }
 """Engine name -> ``module:class``, in the order the docs and ``--help`` list them."""
 
-DEFAULT_ENGINE = "simpy"
+DEFAULT_ENGINE = "fast"
 """The engine used when none is named."""
 
 

@@ -189,7 +189,7 @@ def draw_attributes(
     sdec = via_ed and cohort.p_sdec > 0
     readmit = cohort.p_readmit.any()
 
-    def uniform(attr: Attr, name: str, drawn: bool) -> None:
+    def uniform(attr: Attr, name: str, drawn: bool | np.bool_) -> None:
         if drawn:
             rng(name).random(n, out=table[attr])
         else:

@@ -76,28 +76,37 @@ def run_batch(
 
 
 MAX_BATCH = 250
-"""Most replications a vectorised engine runs at once. Its memory grows with the
-batch (about 2 MB a replication with metrics on the baseline, whatever the
-horizon), while throughput has stopped growing well before: 250 keeps 1,000
-replications within about 0.5 GB per worker (``docs/engines.md``)."""
+"""Most replications one task runs. A batch's tallies grow with it (about 2 MB a
+replication on the baseline, whatever the horizon): 250 keeps 1,000 replications
+within about 0.5 GB per worker (``docs/engines.md``)."""
+
+PROGRESS_STEPS = 20
+"""A large run is cut into at least this many tasks, so progress moves and a sweep point
+that fails loses little."""
+
+MIN_BATCH = 16
+"""Fewest replications a batched engine's task runs when cutting for progress: a task
+pays about 25 ms (scenario arrays, its tables), a fast replication of the baseline
+about 50 ms on each of two threads, so 16 keeps the fixed cost near 3%."""
 
 
 def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1) -> int:
     """Replications per task, for ``scenarios`` scenarios sharing ``slots`` workers.
 
     The SimPy engine runs one replication at a time, so one replication per
-    task balances the load best and updates progress most often. A
-    vectorised engine pays a fixed cost per batch (stepping through the
-    horizon) and gets cheaper per replication as batches grow, so each
-    scenario's replications are split only as far as it takes to give every
-    worker a task: over the workers for one scenario, not at all when there
-    are at least as many scenarios (or sweep points) as workers, and never
-    into batches of more than ``MAX_BATCH`` (memory).
+    task balances the load best and updates progress most often. The fast
+    engine runs a task's replications on threads and pays a fixed cost per
+    task, so each scenario's replications are split only as far as it takes to
+    give every worker a task (not at all when there are at least as many
+    scenarios, or sweep points, as workers), then into at least
+    ``PROGRESS_STEPS`` tasks of no fewer than ``MIN_BATCH``, and never into
+    batches of more than ``MAX_BATCH`` (memory).
     """
     if registry.get(engine).one_at_a_time:
         return 1
     splits = max(1, math.ceil(max(slots, 1) / max(scenarios, 1)))
     size = max(1, math.ceil(reps / splits))
+    size = min(size, max(MIN_BATCH, math.ceil(reps * scenarios / PROGRESS_STEPS)))
     if size > MAX_BATCH:  # memory: split evenly into batches of at most MAX_BATCH
         size = math.ceil(size / math.ceil(size / MAX_BATCH))
     return size
@@ -158,8 +167,8 @@ def run_experiment(
 
     ``reps`` is the number of replications (each a whole run of the scenario's
     horizon, ``[run] horizon_years`` after ``warm_up_days``); ``seed`` the base
-    seed (an int >= 0); ``engine`` ``"simpy"`` (reference) or ``"fast"``
-    (vectorised); ``check=True`` verifies every replication's invariants and
+    seed (an int >= 0); ``engine`` ``"fast"`` (compiled, the default) or
+    ``"simpy"`` (the reference); ``check=True`` verifies every replication's invariants and
     raises :class:`sim.invariants.InvariantError` if one breaks (default: on
     when the environment sets ``LEFTSHIFT_CHECK``). The returned
     :class:`Results` holds, per scenario: ``summary`` (scenario, metric,
