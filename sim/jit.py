@@ -30,8 +30,19 @@ from typing import Any, TypeVar, cast
 F = TypeVar("F", bound=Callable[..., Any])
 
 PACKAGE = Path(os.path.abspath(__file__)).parent  # as numba names it (symlinks kept)
-COMPILED = ("codes.py", "jit.py", "model/rules.py", "model/tally.py", "engines/kernel.py")
-"""Modules whose code (or constants) goes into compiled functions, relative to ``sim/``."""
+COMPILED = (
+    "codes.py",
+    "jit.py",
+    "model/demand.py",
+    "model/record.py",
+    "model/rules.py",
+    "model/tally.py",
+    "engines/kernel.py",
+)
+"""Modules whose code (or constants) goes into compiled functions, relative to ``sim/``:
+the compiled modules and every leftshift module they import (held by a test)."""
+NOT_COMPILED_IN = ("scenario/params.py",)
+"""Imported by a compiled module for its Python-side functions only (types, geometry)."""
 STAMP = "leftshift-compiled-sources.sha256"
 
 

@@ -20,6 +20,7 @@ schedules, FCFS, work conservation): tests set LEFTSHIFT_CHECK.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -121,6 +122,44 @@ def test_small_systems_give_identical_patients(changes: dict[str, Any]) -> None:
     waited_for_bed = _column(records, "bed_start") > _column(records, "bed_request")
     if isinstance(changes.get("acute.beds"), int):  # fewer beds than the small system's 60
         assert waited_for_bed.sum() > 0
+
+
+def _validation_scenarios() -> dict[str, Any]:
+    """The validation suite's systems (tests/validation/scenarios.py), at the sizes its
+    checks use, over a few weeks."""
+    sys.path.insert(0, str(Path(__file__).with_name("validation")))
+    import scenarios as v  # noqa: PLC0415
+
+    exponential = {"dist": "exponential", "mean": 4 / 24}
+    lognormal = {"dist": "lognormal", "mean": 4 / 24, "sd": 6 / 24}
+    weekly = [1.0 + 0.8 * math.sin(2 * math.pi * h / 168) for h in range(168)]
+    return {
+        "erlang_c": v.bed_pool(beds=10, per_day=48.0, los_days=exponential, days=30),
+        "erlang_b_lognormal": v.bed_pool(
+            beds=10, per_day=48.0, los_days=lognormal, days=30, diversion=0
+        ),
+        "mmck": v.bed_pool(beds=10, per_day=48.0, los_days=exponential, days=30, diversion=4),
+        "mt_g_infinity": v.bed_pool(
+            beds="unlimited",
+            per_day=48.0,
+            los_days=lognormal,
+            days=21,
+            warm_up_days=0,
+            profile=weekly,
+        ),
+        "tandem": v.acute_then_community(
+            beds=10, places=14, per_day=6.0, los_days=1.0, episode_days=2.0, days=60
+        ),
+        "whole_system": v.whole_system(days=30),
+        "quiet_baseline": v.quiet_baseline(0.2).to_dict(),
+    }
+
+
+@pytest.mark.parametrize("name", list(_validation_scenarios()))
+def test_validation_scenarios_give_identical_patients(name: str) -> None:
+    data = _validation_scenarios()[name]
+    records = assert_identical(build_params(Scenario.from_dict(data)))
+    assert sum(r.n for r in records) > 500
 
 
 def test_a_starting_state_gives_identical_patients() -> None:
@@ -305,3 +344,30 @@ def test_an_engine_that_cannot_run_a_feature_refuses_it_by_name(partial_engine: 
     with pytest.raises(ScenarioError, match="small: the partial engine cannot run ed.boarding"):
         sim.run(Scenario.from_dict(holds), reps=1, engine=partial_engine)
     assert len(sim.run(Scenario.from_dict(small_system()), reps=1, engine=partial_engine).summary)
+
+
+def test_every_module_compiled_in_is_in_the_cache_stamp() -> None:
+    """numba checks only a cached function's own file: the stamp in sim.jit must cover every
+    leftshift module whose constants or functions a compiled module takes in, or an edit
+    there would leave a stale kernel in the cache."""
+    import ast
+
+    from sim import jit
+
+    compiled = {"model/tally.py", "model/rules.py", "engines/kernel.py"}
+    taken_in: set[str] = set()
+    for module in compiled:
+        path = jit.PACKAGE / module
+        package = Path(module).parent.parts
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                base = list(package[: len(package) - (node.level - 1)])
+                parts = base + (node.module.split(".") if node.module else [])
+                names = [parts] if node.module else [parts + [a.name] for a in node.names]
+                for name in names:
+                    target = "/".join(name)
+                    if (jit.PACKAGE / f"{target}.py").exists():
+                        taken_in.add(f"{target}.py")
+    missing = (taken_in | compiled) - set(jit.COMPILED) - set(jit.NOT_COMPILED_IN)
+    assert not missing, f"add to sim.jit.COMPILED: {sorted(missing)}"
+    assert "model/demand.py" in taken_in  # the walk found the imports at all

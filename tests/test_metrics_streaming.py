@@ -579,3 +579,22 @@ def test_an_accumulator_is_spent_by_finish():
     accumulator.finish()
     with pytest.raises(RuntimeError, match=r"finish\(\) was already called"):
         accumulator.add_patients(np.zeros(3, dtype=int), STAYS)
+
+
+def test_metrics_only_gives_the_same_metrics_and_empty_tables_of_the_same_shape() -> None:
+    """``finish(daily=False)`` (sweeps) never builds the daily tables, which grow with the
+    horizon, and its metrics are the very same."""
+    from sim.runs.runner import run_batch
+
+    scenario = Scenario.from_dict(small_system(**{"run.horizon_years": 0.1}))
+    params = build_params(scenario)
+    costs = build_costs(scenario, params)
+    full = run_batch(params, 4, [0, 1], "fast", costs=costs)
+    lean = run_batch(params, 4, [0, 1], "fast", costs=costs, daily=False)
+    pd.testing.assert_frame_equal(full.metrics, lean.metrics, check_exact=True)
+    for name in ("daily", "hour_of_week", "ed_time"):
+        whole, empty = getattr(full, name), getattr(lean, name)
+        assert len(whole) > 0
+        assert len(empty) == 0
+        assert list(empty.columns) == list(whole.columns)
+        assert (empty.dtypes == whole.dtypes).all(), name

@@ -255,22 +255,23 @@ def draw_patients(
     sizes = per_group.ravel()  # group cohort * 4 + origin
     draw_off = np.zeros(len(sizes) + 1, dtype=np.int64)
     draw_off[1:] = np.cumsum(sizes)
-    # one row a patient: the kernel reads a patient's draws together, and a table by
-    # attribute would make it read from a dozen places at once
-    draws = np.empty((int(draw_off[-1]), len(ATTRIBUTES)))
+    # attribute by attribute, as draw_attributes writes them: no copy after the draws (the
+    # kernel reads a patient's draws from len(Attr) places, each in order)
+    draws = np.empty((len(ATTRIBUTES), int(draw_off[-1])))
     for c in params.cohorts:
         for origin in Origin:
             g = c.index * 4 + origin
             n = int(sizes[g])
             if n == 0:
                 continue
+            out = draws[:, draw_off[g] : draw_off[g + 1]]
             if origin == Origin.INITIAL:  # residual draws depend on the block: draw as SimPy
-                n_blocks = -(-n // BLOCK)
-                parts = [draw_attributes(params, c, origin.key, streams) for _ in range(n_blocks)]
-                table = np.concatenate([np.stack(part) for part in parts], axis=1)[:, :n]
+                for first in range(0, n, BLOCK):
+                    block = np.empty((len(ATTRIBUTES), BLOCK))
+                    draw_attributes(params, c, origin.key, streams, BLOCK, out=block)
+                    out[:, first : first + BLOCK] = block[:, : n - first]
             else:
-                table = np.stack(draw_attributes(params, c, origin.key, streams, n))
-            draws[draw_off[g] : draw_off[g + 1]] = table.T
+                draw_attributes(params, c, origin.key, streams, n, out=out)
     return Patients(
         arr_t=np.concatenate(times) if times else np.zeros(0),
         arr_off=arr_off,
@@ -398,7 +399,7 @@ def run_one(
             patients = draw_patients(params, s, seed, replication, room.readmit_factor)
             drawn_factor = room.readmit_factor
         t = sink.fresh_tally(position, n_levels)
-        n_rows = len(patients.draws) if keep else 0
+        n_rows = patients.draws.shape[1] if keep else 0
         rec_t = np.full((n_rows, kernel.N_TIME), np.nan)
         rec_c = np.zeros((n_rows, kernel.N_CODE), dtype=np.int64)
         out = np.zeros(kernel.O_SIZE, dtype=np.int64)
@@ -406,7 +407,7 @@ def run_one(
         ws = _workspace(
             slots,
             events,
-            len(patients.draws),
+            patients.draws.shape[1],
             len(patients.draw_off) - 1,
             len(patients.arr_off) - 1,
         )
@@ -577,7 +578,7 @@ def _tiny_run() -> None:
         z(1, dtype=i),
         z(0, dtype=i),
         z(0, dtype=i),
-        z((0, len(ATTRIBUTES))),
+        z((len(ATTRIBUTES), 0)),
         z(5, dtype=i),
         z(0, dtype=i),
         z(0, dtype=i),

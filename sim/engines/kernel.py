@@ -324,7 +324,7 @@ def new_patient(
     pc[slot, Code.ED_OUTCOME] = EdOutcome.NONE
     pc[slot, Code.PATHWAY] = Pathway.NONE
     for j in range(N_ATTR):
-        pd[slot, j] = draws[row, j]
+        pd[slot, j] = draws[j, row]
     pm[slot, M_DRAW] = row
     pm[slot, M_ROW] = st[S_ROWS]
     st[S_ROWS] += 1
@@ -473,7 +473,7 @@ def run_replication(
 
     ``scal_f``: end of the run (h), SDEC p_admit. ``scal_i``: hour of the week
     at t = 0, boarders hold a cubicle (0/1), diversion threshold (-1: none).
-    ``draws`` [n, Attr] holds group ``cohort * 4 + origin`` in rows
+    ``draws`` [Attr, n] holds group ``cohort * 4 + origin`` in columns
     ``draw_off[g]:draw_off[g + 1]``, in order of use; ``arr_t`` holds stream
     ``k``'s arrival times in ``arr_off[k]:arr_off[k + 1]``. ``init_kind``: 0
     treating, 1 delayed on pathway ``init_k``, 2 in community service

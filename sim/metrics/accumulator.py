@@ -296,13 +296,16 @@ class MetricAccumulator:
         self.ed_hours = sums[:, :, 0]
         self.community_wait = sums[:, :, 1:]
 
-    def finish(self) -> Tables:
+    def finish(self, daily: bool = True) -> Tables:
         """The long tables (:class:`Tables`), replications in the order given.
 
         metrics: replication, metric, period, value; daily: replication, date,
         series, value; hour_of_week: replication, series, weekday, hour, value;
         ed_time: replication, period, outcome, hours_from, hours_to,
-        attendances. Call once: the accumulator is spent afterwards.
+        attendances. ``daily=False`` leaves the last three empty (with their
+        columns) and never builds them: a sweep keeps only metrics, and the
+        daily table is what grows with the horizon. Call once: the accumulator
+        is spent afterwards.
         """
         if self.finished:
             raise RuntimeError("MetricAccumulator.finish() was already called")
@@ -312,39 +315,48 @@ class MetricAccumulator:
         self.finished = True
         R, D = self.R, self.D
         names = [*self.series[:-1], "delayed", "acute_capacity", "acute_occupancy"]
-        daily = np.empty((R, len(names), D), dtype=DAILY_DTYPE)
+        kept = R if daily else 0
+        by_day = np.empty((kept, len(names), D), dtype=DAILY_DTYPE)
         totals: dict[str, np.ndarray] = {}
         self._day_integrals: dict[str, np.ndarray] = {}
-        delayed = np.zeros((R, D))  # summed in double precision, then stored
+        delayed = np.zeros((kept, D))  # summed in double precision, then stored
         for s, name in enumerate(self.series):
             flows = np.stack([t.flows[s, :D] for t in self.tallies])
             level = np.cumsum(flows, axis=1, dtype=np.int64)  # in the system at midnight
             hours = np.stack([t.hours[s, 1 : D + 1] for t in self.tallies])
             integral = level * DAY + hours  # patient-hours in each day [R, D]
             totals[name] = self._per_period(integral)
-            if name != "direct_waiting":
-                daily[:, s, :] = integral / DAY
+            if name != "direct_waiting" and kept:
+                by_day[:, s, :] = integral / DAY
             if name == "acute_occupied" or name.startswith("community_in_use_"):
                 self._day_integrals[name] = integral
-            if name in ("waiting_discharge_p1", "waiting_discharge_p2", "waiting_discharge_p3"):
+            if kept and name in (
+                "waiting_discharge_p1",
+                "waiting_discharge_p2",
+                "waiting_discharge_p3",
+            ):
                 delayed += integral
         metrics = self._metrics_frame(totals)
 
-        daily[:, -3, :] = delayed / DAY
-        daily[:, -2, :] = self.g.bed_cap_by_day[None, :]
-        daily[:, -1, :] = self._share_hours("acute_occupied", self.params.beds) / DAY
+        if kept:
+            by_day[:, -3, :] = delayed / DAY
+            by_day[:, -2, :] = self.g.bed_cap_by_day[None, :]
+            by_day[:, -1, :] = self._share_hours("acute_occupied", self.params.beds) / DAY
         self._day_integrals = {}
         tables = Tables(
             metrics,
-            self._daily_frame(names, daily),
+            self._daily_frame(names, by_day),
             self._hour_of_week_frame(),
             self._ed_time_frame(),
         )
+        if not daily:
+            tables = Tables(metrics, *(frame.iloc[0:0] for frame in tables[1:]))
         self.tallies = []  # spent: free the diaries
         return tables
 
     def _daily_frame(self, names: list[str], daily: np.ndarray) -> pd.DataFrame:
-        R, D = self.R, self.D
+        """The daily table of ``daily`` [R, series, D] (R = 0: no rows, the same columns)."""
+        R, D = daily.shape[0], self.D
         if D < 1:
             return pd.DataFrame(columns=["replication", "date", "series", "value"])
         cal = self.params.calendar
@@ -354,7 +366,7 @@ class MetricAccumulator:
         codes = np.tile(np.repeat(np.arange(len(names), dtype=np.int8), D), R)
         return pd.DataFrame(
             {
-                "replication": np.repeat(self.replications, len(names) * D),
+                "replication": np.repeat(self.replications[:R], len(names) * D),
                 "date": np.tile(dates.to_numpy(), R * len(names)),
                 # one byte a row: tens of millions of rows as strings took most of the memory
                 "series": pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(names)),

@@ -286,6 +286,8 @@ def initial_cohorts(params: ModelParams, streams: Streams) -> list[InitialGroup]
         weights = np.ones(len(params.cohorts))
 
     def draw(count: int, pathway: int | None) -> np.ndarray:
+        if count == 0:  # as rng.choice would give, without its checks: nothing is drawn
+            return np.zeros(0, dtype=np.int64)
         w = weights.copy()
         if pathway is not None:
             shares = np.array([np.diff(c.pathway_cdf, prepend=0)[pathway] for c in params.cohorts])

@@ -59,8 +59,11 @@ def run_batch(
     engine: str = DEFAULT_ENGINE,
     check: bool = False,
     costs: CostParams | None = None,
+    daily: bool = True,
 ) -> Tables:
     """Some replications of one scenario: its tables, without the scenario column.
+
+    ``daily=False``: the metrics only (the other tables empty, never built).
 
     ``costs`` defaults to none at all (every cost metric 0): give
     :func:`~sim.scenario.params.build_costs` of the scenario for its costs.
@@ -72,7 +75,7 @@ def run_batch(
     sink = MetricAccumulator(params, replications, costs or CostParams.free(params))
     for record in chosen.run(params, seed, replications, sink, keep_records=check):
         assert_ok(record)
-    return sink.finish()
+    return sink.finish(daily=daily)
 
 
 MAX_BATCH = 250
@@ -135,12 +138,11 @@ def run_scenario_batch(
     and the A&E time histogram.
     """
     params = build_params(scenario)
-    tables = run_batch(params, seed, replications, engine, check, build_costs(scenario, params))
+    costs = build_costs(scenario, params)
+    tables = run_batch(params, seed, replications, engine, check, costs, daily=daily)
     if metrics is not None:
         kept = tables.metrics["metric"].isin(list(metrics))
         tables = tables._replace(metrics=tables.metrics[kept].reset_index(drop=True))
-    if not daily:
-        tables = Tables(tables.metrics, *(frame.iloc[0:0] for frame in tables[1:]))
     return tables
 
 

@@ -16,15 +16,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import checks  # noqa: E402
 from harness import ENGINES, Check  # noqa: E402
+from test_little import SIZE as LITTLE_SIZE  # noqa: E402  (the default suite's sizes)
+from test_queueing import SIZE as QUEUE_SIZE  # noqa: E402
 
 DEFAULT: dict[str, Callable[[str], list[Check]]] = {
     "Erlang C": lambda e: checks.erlang_c_checks(e, **_size(e)),
     "Erlang B, exponential": lambda e: checks.erlang_b_checks(e, "exponential", **_size(e)),
     "Erlang B, lognormal": lambda e: checks.erlang_b_checks(e, "lognormal", **_size(e)),
     "M/M/c/K": lambda e: checks.mmck_checks(e, **_size(e)),
-    "Little": lambda e: checks.little_checks(
-        e, **({"reps": 6, "days": 24} if e == "simpy" else {"reps": 10, "days": 16})
-    ),
+    "Little": lambda e: checks.little_checks(e, **LITTLE_SIZE[e]),
     "M_t/G/inf": lambda e: checks.mt_g_infinity_checks(e, reps=20, weeks=2),
     "tandem vs Ciw": lambda e: checks.tandem_checks(e, reps=12, days=100),
 }
@@ -40,7 +40,7 @@ PRECISE: dict[str, Callable[[str], list[Check]]] = {
 
 
 def _size(engine: str) -> dict[str, float]:
-    return {"reps": 20, "days": 24} if engine == "simpy" else {"reps": 40, "days": 12}
+    return QUEUE_SIZE[engine]
 
 
 def row(c: Check) -> str:
