@@ -371,3 +371,28 @@ def test_every_module_compiled_in_is_in_the_cache_stamp() -> None:
     missing = (taken_in | compiled) - set(jit.COMPILED) - set(jit.NOT_COMPILED_IN)
     assert not missing, f"add to sim.jit.COMPILED: {sorted(missing)}"
     assert "model/demand.py" in taken_in  # the walk found the imports at all
+
+
+def test_a_read_only_install_caches_in_the_users_cache_folder(monkeypatch, tmp_path) -> None:
+    """Where the package's folders cannot be written (an install read-only to the user),
+    the compiled code is cached under $XDG_CACHE_HOME/leftshift/numba, in the folders
+    numba itself uses there; NUMBA_CACHE_DIR, if the user set it, wins."""
+    from numba.core.caching import _CacheLocator
+
+    from sim import jit
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert jit._fallback_dir() is None  # this checkout is writable
+    monkeypatch.setattr(jit, "_writable", lambda folder: False)
+    fallback = jit._fallback_dir()
+    assert fallback == tmp_path / "leftshift" / "numba"
+    expected = {
+        fallback / _CacheLocator.get_suitable_cache_subpath(str(jit.PACKAGE / m))
+        for m in jit.COMPILED
+    }
+    assert set(jit._cache_folders(fallback)) == expected
+    jit._clear_if_stale(fallback)  # writes the stamp where numba will look
+    assert all((f / jit.STAMP).read_text().strip() == jit._sources_hash() for f in expected)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
+    assert jit._fallback_dir() == tmp_path / "mine"
