@@ -396,3 +396,24 @@ def test_a_read_only_install_caches_in_the_users_cache_folder(monkeypatch, tmp_p
     assert all((f / jit.STAMP).read_text().strip() == jit._sources_hash() for f in expected)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "mine"))
     assert jit._fallback_dir() == tmp_path / "mine"
+
+
+def test_runs_on_threads_shorten_the_switch_interval_and_restore_it(monkeypatch) -> None:
+    """While replications run on threads the GIL changes hands every 0.5 ms (a thread
+    leaving the kernel waits less for one that is drawing); the user's interval after."""
+    from sim.engines import compiled
+
+    seen: list[float] = []
+    run_one = compiled.run_one
+
+    def spy(*args: Any) -> Any:
+        seen.append(sys.getswitchinterval())
+        return run_one(*args)
+
+    monkeypatch.setattr(compiled, "run_one", spy)
+    before = sys.getswitchinterval()
+    params = build_params(Scenario.from_dict(small_system(**{"run.horizon_years": 0.02})))
+    sink = MetricAccumulator(params, [0, 1], CostParams.free(params))
+    compiled.CompiledEngine().run(params, 1, [0, 1], sink, threads=2)
+    assert sys.getswitchinterval() == before
+    assert compiled.SWITCH_INTERVAL in seen

@@ -20,10 +20,12 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -509,9 +511,37 @@ class CompiledEngine:
         if n_threads <= 1:
             done = [one(position) for position in range(len(replications))]
         else:
-            with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            with _short_switch_interval(), ThreadPoolExecutor(max_workers=n_threads) as pool:
                 done = list(pool.map(one, range(len(replications))))
         return [r for r in done if r is not None]
+
+
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread may hold the GIL while another waits for it, while replications run on
+threads (Python's default is 0.005). A thread leaving the kernel, or between two numpy
+fills of its draws, waits for the GIL while the other thread draws in Python; at the
+default it waited long enough that two threads gave 1.55-1.65x one thread on the
+baseline, at 0.5 ms 1.7-2.0x (measured 1 December 2026)."""
+
+_switch_lock = threading.Lock()
+_switch_users = [0, 0.0]  # runs on threads now; the interval to restore
+
+
+@contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """:data:`SWITCH_INTERVAL` for as long as any run is on threads, then the user's own."""
+    with _switch_lock:
+        if _switch_users[0] == 0:
+            _switch_users[1] = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL, _switch_users[1]))
+        _switch_users[0] += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users[0] -= 1
+            if _switch_users[0] == 0:
+                sys.setswitchinterval(_switch_users[1])
 
 
 _prepared = threading.Event()
