@@ -40,11 +40,13 @@ BLOCK = 1024
 residual draws depend on it). Other attribute draws do not depend on it (see
 :func:`draw_attributes`)."""
 
-ARRIVAL_BLOCK = 16384
-"""Unit-rate points drawn per block of arrivals. Arrival times depend on it in the last
-bits of floating point. Large, because a block's cost is mostly Python's and numpy's
-per-call overhead, which holds the GIL: with blocks of 1,024 a replication's arrivals
-ran slower on two threads than on one."""
+ARRIVAL_BLOCKS = (1024, 16384)
+"""Unit-rate points drawn per block of arrivals: the first block, then doubling up to the
+last. Arrival times depend on the blocks in the last bits of floating point (never on
+the horizon or the rates: a stream's first arrivals are the same in a longer run). Blocks
+grow because a block's cost is mostly Python's and numpy's per-call overhead, which holds
+the GIL (with blocks of 1,024 a busy stream's arrivals ran slower on two threads than on
+one), and start small because a quiet stream would waste most of a large one."""
 
 
 def cumulative_rate(rate_h: np.ndarray) -> np.ndarray:
@@ -102,9 +104,11 @@ def arrival_times(
     if total <= 0:
         return
     last = 0.0
+    block, largest = ARRIVAL_BLOCKS
     while True:
-        points = last + np.cumsum(rng.exponential(1.0, ARRIVAL_BLOCK))
+        points = last + np.cumsum(rng.exponential(1.0, block))
         last = float(points[-1])
+        block = min(2 * block, largest)
         inside = points[points < total]
         if len(inside):
             yield invert_cumulative(inside, cum, rate_h)
