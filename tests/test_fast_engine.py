@@ -20,6 +20,8 @@ schedules, FCFS, work conservation): tests set LEFTSHIFT_CHECK.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import os
 import subprocess
@@ -124,6 +126,7 @@ def test_small_systems_give_identical_patients(changes: dict[str, Any]) -> None:
         assert waited_for_bed.sum() > 0
 
 
+@functools.cache
 def _validation_scenarios() -> dict[str, Any]:
     """The validation suite's systems (tests/validation/scenarios.py), at the sizes its
     checks use, over a few weeks."""
@@ -157,7 +160,7 @@ def _validation_scenarios() -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", list(_validation_scenarios()))
 def test_validation_scenarios_give_identical_patients(name: str) -> None:
-    data = _validation_scenarios()[name]
+    data = copy.deepcopy(_validation_scenarios()[name])
     records = assert_identical(build_params(Scenario.from_dict(data)))
     assert sum(r.n for r in records) > 500
 
@@ -260,7 +263,7 @@ def test_a_full_room_is_grown_and_the_replication_rerun() -> None:
     room = compiled.Room.for_params(params)
     room.slots, room.events = 16, 16
     sink = MetricAccumulator(params, [0], CostParams.free(params))
-    scenario = compiled.scenario_arrays(params, True)
+    scenario = compiled.scenario_arrays(params)
     with ThreadPoolExecutor(1) as thread:  # a fresh thread: its own (empty) workspace
         cramped = thread.submit(compiled.run_one, params, scenario, 4, 0, sink, 0, room, True)
         cramped = cramped.result()

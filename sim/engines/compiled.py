@@ -112,7 +112,7 @@ def _pool_timelines(params: ModelParams) -> list[Timeline | None]:
     return [cubicles, params.sdec_chairs, params.beds, *services]
 
 
-def scenario_arrays(params: ModelParams, keep: bool) -> Scenario:
+def scenario_arrays(params: ModelParams) -> Scenario:
     """The kernel's view of a scenario."""
     cal = params.calendar
     cohorts = params.cohorts
@@ -157,7 +157,7 @@ def scenario_arrays(params: ModelParams, keep: bool) -> Scenario:
     return Scenario(
         scal_f=np.array([cal.end_h, params.sdec_p_admit]),
         scal_i=np.array(
-            [cal.week_offset_h, int(params.boarding_holds_cubicle), threshold, int(keep)],
+            [cal.week_offset_h, int(params.boarding_holds_cubicle), threshold],
             dtype=np.int64,
         ),
         discharge_wait=params.discharge_wait_h.astype(np.int64),
@@ -498,7 +498,7 @@ class CompiledEngine:
         threads: int | None = None,
     ) -> list[Record]:
         prepare()
-        s = scenario_arrays(params, keep_records)
+        s = scenario_arrays(params)
         room = Room.for_params(params)
         replications = list(replications)
         n_threads = min(threads or default_threads(), len(replications))
@@ -592,7 +592,7 @@ def _tiny_run() -> None:
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
         np.array([0.0, 0.0]),
-        np.array([0, 0, -1, 0], dtype=i),
+        np.array([0, 0, -1], dtype=i),
         z(HOURS_PER_WEEK, dtype=i),
         z(1),
         z(1),

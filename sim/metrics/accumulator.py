@@ -303,8 +303,9 @@ class MetricAccumulator:
         series, value; hour_of_week: replication, series, weekday, hour, value;
         ed_time: replication, period, outcome, hours_from, hours_to,
         attendances. ``daily=False`` leaves the last three empty (with their
-        columns) and never builds them: a sweep keeps only metrics, and the
-        daily table is what grows with the horizon. Call once: the accumulator
+        columns) and never builds the daily table, which is what grows with the
+        horizon (a sweep keeps only metrics; the other two are small and are
+        emptied). Call once: the accumulator
         is spent afterwards.
         """
         if self.finished:

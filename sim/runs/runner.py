@@ -63,7 +63,7 @@ def run_batch(
 ) -> Tables:
     """Some replications of one scenario: its tables, without the scenario column.
 
-    ``daily=False``: the metrics only (the other tables empty, never built).
+    ``daily=False``: the metrics only (the other tables empty; the daily one never built).
 
     ``costs`` defaults to none at all (every cost metric 0): give
     :func:`~sim.scenario.params.build_costs` of the scenario for its costs.
