@@ -35,6 +35,7 @@ from ..codes import HOURS_PER_WEEK, Origin
 from ..model.demand import (
     ATTRIBUTES,
     BLOCK,
+    Attr,
     arrival_times,
     cumulative_rate,
     draw_attributes,
@@ -274,6 +275,18 @@ def draw_patients(
                     out[:, first : first + BLOCK] = block[:, : n - first]
             else:
                 draw_attributes(params, c, origin.key, streams, n, out=out)
+    # a starting-state patient waiting for pathway k has the whole episode to come, drawn
+    # with the starting state (init_left): it goes in their row, where the kernel reads it
+    init_cohort_a = np.array(init_cohort, dtype=np.int64)
+    init_kind_a = np.array(kinds, dtype=np.int64)
+    init_left_a = np.array(left, dtype=np.float64)
+    order = np.argsort(init_cohort_a, kind="stable")  # rows are taken in order, per cohort
+    rank = np.empty(len(order), dtype=np.int64)
+    ranked = init_cohort_a[order]
+    rank[order] = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
+    delayed = init_kind_a == _INITIAL_KIND["delayed"]
+    rows = draw_off[init_cohort_a * 4 + Origin.INITIAL] + rank
+    draws[Attr.COMMUNITY_EPISODE_H, rows[delayed]] = init_left_a[delayed]
     return Patients(
         arr_t=np.concatenate(times) if times else np.zeros(0),
         arr_off=arr_off,
@@ -281,10 +294,10 @@ def draw_patients(
         arr_origin=np.array(origins, dtype=np.int64),
         draws=draws,
         draw_off=draw_off,
-        init_kind=np.array(kinds, dtype=np.int64),
+        init_kind=init_kind_a,
         init_k=np.array(ks, dtype=np.int64),
-        init_cohort=np.array(init_cohort, dtype=np.int64),
-        init_left=np.array(left, dtype=np.float64),
+        init_cohort=init_cohort_a,
+        init_left=init_left_a,
     )
 
 
@@ -338,7 +351,6 @@ class Workspace:
         arrays = (
             e((slots, kernel.N_TIME), f),  # pt
             e((slots, kernel.N_CODE), i),  # pc
-            e((slots, kernel.N_ATTR), f),  # pd
             e((slots, 3), i),  # pm
             e(slots, i),  # free
             e((N_POOLS, slots), i),  # qb
@@ -373,8 +385,8 @@ def _workspace(slots: int, events: int, rows: int, groups: int, streams: int) ->
         or ws.slots < slots
         or ws.events < events
         or ws.rows < rows
-        or len(ws.arrays[16]) != groups
-        or len(ws.arrays[17]) != streams
+        or len(ws.arrays[15]) != groups
+        or len(ws.arrays[16]) != streams
     ):
         ws = Workspace.make(slots, events, max(rows, 1), groups, streams)
         _workspaces.ws = ws

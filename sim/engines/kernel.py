@@ -186,9 +186,9 @@ def pop_top(ht: np.ndarray, hs: np.ndarray, hv: np.ndarray, st: np.ndarray, h: i
         c = 2 * i + 1
         if c >= n:
             break
-        r = c + 1
-        if r < n and (ht[h, r] < ht[h, c] or (ht[h, r] == ht[h, c] and hs[h, r] < hs[h, c])):
-            c = r
+        if c + 1 < n:  # the earlier child, chosen without a branch (it is a coin toss)
+            tr, tc = ht[h, c + 1], ht[h, c]
+            c += (tr < tc) | ((tr == tc) & (hs[h, c + 1] < hs[h, c]))
         if lt < ht[h, c] or (lt == ht[h, c] and ls < hs[h, c]):
             break
         ht[h, i], hs[h, i], hv[h, i] = ht[h, c], hs[h, c], hv[h, c]
@@ -286,7 +286,6 @@ def release(
 def new_patient(
     pt: np.ndarray,
     pc: np.ndarray,
-    pd: np.ndarray,
     pm: np.ndarray,
     free: np.ndarray,
     st: np.ndarray,
@@ -298,9 +297,8 @@ def new_patient(
     now: float,
     parent: int,
 ) -> int:
-    """A new patient's slot, with their next row of draws copied in (the table of draws is
-    read once, in order; the slots are small enough to stay in cache); -1 (and why in
-    ``st``) if there is none."""
+    """A new patient's slot, pointing at their row of the table of draws (read where an
+    attribute is used, :func:`attr`); -1 (and why in ``st``) if there is none."""
     group = cohort * 4 + origin
     row = draw_pos[group]
     if row >= draw_off[group + 1]:
@@ -323,12 +321,16 @@ def new_patient(
     pc[slot, Code.AVOID_LOST] = AvoidLost.NOT_LOST
     pc[slot, Code.ED_OUTCOME] = EdOutcome.NONE
     pc[slot, Code.PATHWAY] = Pathway.NONE
-    for j in range(N_ATTR):
-        pd[slot, j] = draws[j, row]
     pm[slot, M_DRAW] = row
     pm[slot, M_ROW] = st[S_ROWS]
     st[S_ROWS] += 1
     return slot
+
+
+@inline
+def attr(draws: np.ndarray, pm: np.ndarray, slot: int, a: int) -> float:
+    """Attribute ``a`` (:class:`~sim.model.demand.Attr`) of the patient in ``slot``."""
+    return draws[a, pm[slot, M_DRAW]]
 
 
 @inline
@@ -448,7 +450,6 @@ def run_replication(
     # working room (contents need not be set; the sizes set the room)
     pt: np.ndarray,
     pc: np.ndarray,
-    pd: np.ndarray,
     pm: np.ndarray,
     free: np.ndarray,
     qb: np.ndarray,
@@ -522,7 +523,6 @@ def run_replication(
         slot = new_patient(
             pt,
             pc,
-            pd,
             pm,
             free,
             st,
@@ -543,8 +543,7 @@ def run_replication(
             pt[slot, Time.BED_START] = 0.0
             if kind == 1:
                 pt[slot, Time.T_FIT] = 0.0
-                pc[slot, Code.PATHWAY] = k
-                pd[slot, Attr.COMMUNITY_EPISODE_H] = init_left[i]  # all of it
+                pc[slot, Code.PATHWAY] = k  # the episode to come: in its draws (init_left)
             pl[P_BEDS, L_USE] += 1
             bed_event(bt, bd, st, 1, 0.0)
             if st[S_BEDS_HELD] >= HELD:
@@ -640,7 +639,6 @@ def run_replication(
                     slot = new_patient(
                         pt,
                         pc,
-                        pd,
                         pm,
                         free,
                         st,
@@ -668,7 +666,6 @@ def run_replication(
                 slot = new_patient(
                     pt,
                     pc,
-                    pd,
                     pm,
                     free,
                     st,
@@ -713,7 +710,7 @@ def run_replication(
                         share = avoid_by_hour[
                             cohort, 1 + _hour_of_run(now, avoid_by_hour.shape[1] - 1)
                         ]
-                    if pd[slot, Attr.U_AVOID] < share:
+                    if attr(draws, pm, slot, Attr.U_AVOID) < share:
                         pc[slot, Code.AVOIDABLE] = 1
                         if not is_open(open_hours, P_UR, offset, now):
                             pc[slot, Code.AVOID_LOST] = AvoidLost.CLOSED
@@ -721,7 +718,7 @@ def run_replication(
                             pc[slot, Code.AVOID_LOST] = AvoidLost.FULL
                         else:
                             pt[slot, Time.UR_START] = now
-                            episode = pd[slot, Attr.UR_EPISODE_H]
+                            episode = attr(draws, pm, slot, Attr.UR_EPISODE_H)
                             push(ht, hs, hv, st, now + episode, EV_UR_END, slot, 0, now)
                             step = DONE
             elif step == ED_ARRIVE:
@@ -734,13 +731,13 @@ def run_replication(
                     step = DONE
             elif step == ED_STARTED:
                 pt[slot, Time.ED_START] = now
-                decision_h = pd[slot, Attr.ED_DECISION_H]
+                decision_h = attr(draws, pm, slot, Attr.ED_DECISION_H)
                 push(ht, hs, hv, st, now + decision_h, EV_DECISION, slot, 0, now)
                 step = DONE
             elif step == DECISION:
                 pt[slot, Time.ED_DECISION] = now
                 cohort = pc[slot, Code.COHORT]
-                u = pd[slot, Attr.U_OUTCOME]
+                u = attr(draws, pm, slot, Attr.U_OUTCOME)
                 outcome = _ed_outcome(u, p_admit[cohort], p_sdec[cohort])
                 pc[slot, Code.ED_OUTCOME] = outcome
                 step = ADMISSION
@@ -758,7 +755,7 @@ def run_replication(
                         st[S_IN_ED] -= 1
                         release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
                         pt[slot, Time.SDEC_START] = now
-                        episode = pd[slot, Attr.SDEC_EPISODE_H]
+                        episode = attr(draws, pm, slot, Attr.SDEC_EPISODE_H)
                         push(ht, hs, hv, st, now + episode, EV_SDEC_END, slot, 0, now)
                         step = DONE
                     else:
@@ -768,7 +765,7 @@ def run_replication(
             elif step == SDEC_END:
                 pt[slot, Time.SDEC_END] = now
                 release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_SDEC, now)
-                if pd[slot, Attr.U_SDEC_ADMIT] < sdec_p_admit:
+                if attr(draws, pm, slot, Attr.U_SDEC_ADMIT) < sdec_p_admit:
                     pc[slot, Code.SDEC_ADMIT] = 1
                     step = ADMISSION
                 else:  # home the same day: no readmission risk is configured
@@ -806,7 +803,7 @@ def run_replication(
                 step = STAY
             elif step == STAY:
                 if math.isnan(pt[slot, Time.T_FIT]):
-                    los = pd[slot, Attr.LOS_H]
+                    los = attr(draws, pm, slot, Attr.LOS_H)
                     push(ht, hs, hv, st, now + los, EV_FIT, slot, 0, now)
                     step = DONE
                 else:
@@ -816,7 +813,7 @@ def run_replication(
                 step = AFTER_FIT
             elif step == AFTER_FIT:
                 if pc[slot, Code.PATHWAY] < 0:
-                    pc[slot, Code.PATHWAY] = int(pd[slot, Attr.PATHWAY])
+                    pc[slot, Code.PATHWAY] = int(attr(draws, pm, slot, Attr.PATHWAY))
                 pathway = pc[slot, Code.PATHWAY]
                 if pathway == Pathway.P0:
                     delay = _p0_discharge_delay(now, discharge_wait, offset)
@@ -835,7 +832,7 @@ def run_replication(
                 bed_event(bt, bd, st, -1, now)
                 release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_BEDS, now)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
-                readmission(p_readmit, pd, ht, hs, hv, st, pc, pm, slot, now, Route.P0)
+                readmission(p_readmit, draws, ht, hs, hv, st, pc, pm, slot, now, Route.P0)
                 free[st[S_FREE]] = slot
                 st[S_FREE] += 1
                 step = DONE
@@ -844,7 +841,7 @@ def run_replication(
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
                 release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_BEDS, now)
-                episode = pd[slot, Attr.COMMUNITY_EPISODE_H]
+                episode = attr(draws, pm, slot, Attr.COMMUNITY_EPISODE_H)
                 push(ht, hs, hv, st, now + episode, EV_COMM_END, slot, 0, now)
                 step = DONE
             elif step == COMMUNITY_END:
@@ -852,7 +849,7 @@ def run_replication(
                 pathway = pc[slot, Code.PATHWAY]
                 release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_UR + pathway, now)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
-                readmission(p_readmit, pd, ht, hs, hv, st, pc, pm, slot, now, pathway)
+                readmission(p_readmit, draws, ht, hs, hv, st, pc, pm, slot, now, pathway)
                 free[st[S_FREE]] = slot
                 st[S_FREE] += 1
                 step = DONE
@@ -860,7 +857,8 @@ def run_replication(
                 pt[slot, Time.UR_END] = now
                 release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_UR, now)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
-                readmission(p_readmit, pd, ht, hs, hv, st, pc, pm, slot, now, Route.URGENT_RESPONSE)
+                route = Route.URGENT_RESPONSE
+                readmission(p_readmit, draws, ht, hs, hv, st, pc, pm, slot, now, route)
                 free[st[S_FREE]] = slot
                 st[S_FREE] += 1
                 step = DONE
@@ -912,7 +910,7 @@ def in_ed(pt: np.ndarray, slot: int) -> bool:
 @inline
 def readmission(
     p_readmit: np.ndarray,
-    pd: np.ndarray,
+    draws: np.ndarray,
     ht: np.ndarray,
     hs: np.ndarray,
     hv: np.ndarray,
@@ -925,8 +923,8 @@ def readmission(
 ) -> None:
     """After the patient is home: a re-attendance with the route's probability, later."""
     cohort = pc[slot, Code.COHORT]
-    if _readmitted(pd[slot, Attr.U_READMIT], p_readmit[cohort], route):
-        delay = pd[slot, Attr.READMIT_DELAY_H]
+    if _readmitted(attr(draws, pm, slot, Attr.U_READMIT), p_readmit[cohort], route):
+        delay = attr(draws, pm, slot, Attr.READMIT_DELAY_H)
         push(ht, hs, hv, st, now + delay, EV_READMIT, pm[slot, M_ROW], cohort, now)
 
 

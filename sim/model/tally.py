@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..codes import EPS_HOURS, HOURS_PER_DAY, HOURS_PER_WEEK, SERVICES, EdOutcome, Origin
-from ..jit import jit
+from ..jit import inline, jit
 from ..scenario.params import ModelParams
 from .record import Code, Time
 
@@ -312,7 +312,7 @@ def week_hours(t: Tally) -> np.ndarray:
 # --- the compiled sums ----------------------------------------------------------------------
 
 
-@jit
+@inline
 def _floor_div(x: float, d: float, inv_d: float) -> int:
     """``floor(x / d)`` exactly, for a whole number ``d``: a multiplication, then a correction.
 
@@ -328,7 +328,7 @@ def _floor_div(x: float, d: float, inv_d: float) -> int:
     return q
 
 
-@jit
+@inline
 def _slot(gf: np.ndarray, t: float) -> tuple[int, float]:
     """Day slot of ``t`` (0 before the window, D + 1 after it or NaN) and hours to midnight.
 
@@ -342,7 +342,7 @@ def _slot(gf: np.ndarray, t: float) -> tuple[int, float]:
     return day + 1, (day + 1) * DAY - x
 
 
-@jit
+@inline
 def _fy_of_slot(gi: np.ndarray, slot: int) -> int:
     """Financial year index of a day slot, or -1 outside the observed window."""
     if slot <= 0 or slot > gi[G_DAYS]:
@@ -350,13 +350,13 @@ def _fy_of_slot(gi: np.ndarray, slot: int) -> int:
     return gi[gi[G_FY_OF_DAY] + slot - 1]
 
 
-@jit
+@inline
 def _fy(gi: np.ndarray, gf: np.ndarray, t: float) -> int:
     """Financial year index of ``t``, or -1 outside the observed window (or NaN)."""
     return _fy_of_slot(gi, _slot(gf, t)[0])
 
 
-@jit
+@inline
 def _week_end(gf: np.ndarray, week: np.ndarray, profile: int, t: float, sign: float) -> None:
     """One end of a stay in an hour-of-week profile.
 
@@ -377,7 +377,7 @@ def _week_end(gf: np.ndarray, week: np.ndarray, profile: int, t: float, sign: fl
     week[profile, 1 + HOURS_PER_WEEK + hour] += sign * (x - hour)
 
 
-@jit
+@inline
 def _interval(
     gi: np.ndarray,
     gf: np.ndarray,
@@ -413,7 +413,7 @@ def _interval(
     return s_slot
 
 
-@jit
+@inline
 def _ed_time_code(stay: float, within: bool, admitted: bool, known: bool) -> int:
     """The A&E time histogram's code: a bin of 15 minutes by outcome group, or still there.
 
@@ -429,7 +429,7 @@ def _ed_time_code(stay: float, within: bool, admitted: bool, known: bool) -> int
     return b + (ED_LEFT_CODES if admitted else 0)
 
 
-@jit
+@inline
 def tally_patient(
     gi: np.ndarray,
     gf: np.ndarray,
@@ -550,7 +550,7 @@ def tally_patient(
             counts[fy, gi[at + C_UR_START]] += 1
 
 
-@jit
+@inline
 def _level_time(
     gi: np.ndarray, gf: np.ndarray, level_hours: np.ndarray, t0: float, t1: float, level: int
 ) -> None:
@@ -577,7 +577,7 @@ LEVEL_NEGATIVE = 2
 """More beds freed than taken: events are missing or out of order."""
 
 
-@jit
+@inline
 def tally_bed_event(
     gi: np.ndarray,
     gf: np.ndarray,
