@@ -38,6 +38,7 @@ COMPILED = (
     "model/rules.py",
     "model/tally.py",
     "engines/kernel.py",
+    "rng/streams.py",
 )
 """Modules whose code (or constants) goes into compiled functions, relative to ``sim/``:
 the compiled modules and every leftshift module they import (held by a test)."""

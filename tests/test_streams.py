@@ -40,3 +40,21 @@ def test_name_hash_is_stable_across_processes():
         env={"PYTHONHASHSEED": "123"},
     )
     assert int(other.stdout) == stable_hash("arrivals/frail")
+
+
+def test_seed_words_are_numpys_seed_sequence():
+    """The compiled seeding gives numpy's own SeedSequence streams, for small and large
+    seeds, replications and name hashes (words of 32 and 64 bits, and the padding rule)."""
+    rng = np.random.default_rng(2026)
+    for i in range(500):
+        seed = int(rng.integers(0, 2**63)) if i % 3 else int(rng.integers(0, 100))
+        replication = int(rng.integers(0, 2**40)) if i % 5 == 0 else int(rng.integers(0, 5000))
+        name = f"stream/{i}"
+        seq = np.random.SeedSequence(seed, spawn_key=(replication, stable_hash(name)))
+        numpys = np.random.Generator(np.random.PCG64(seq))
+        assert np.array_equal(stream(seed, replication, name).random(3), numpys.random(3))
+    huge = 2**70  # beyond the compiled words: numpy's SeedSequence itself
+    seq = np.random.SeedSequence(huge, spawn_key=(1, stable_hash("x")))
+    assert np.array_equal(
+        stream(huge, 1, "x").random(3), np.random.Generator(np.random.PCG64(seq)).random(3)
+    )

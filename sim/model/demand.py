@@ -89,6 +89,28 @@ def _invert_sorted(
         out[i] = hour + (p - cum[hour]) / rate_h[hour]
 
 
+@jit
+def _block_times(
+    gaps: np.ndarray, last: float, cum: np.ndarray, rate_h: np.ndarray, out: np.ndarray
+) -> tuple[int, float]:
+    """One block of arrivals: the unit-rate points ``last + cumsum(gaps)`` below the
+    total rate, mapped to times in ``out`` (as :func:`invert_cumulative` maps them); the
+    number written and the last point of the block (``inf`` once past the total)."""
+    total = cum[-1]
+    acc = 0.0
+    n = 0
+    for i in range(len(gaps)):
+        acc += gaps[i]  # the running sum, added in the order np.cumsum adds
+        if not last + acc < total:
+            break
+        out[n] = last + acc
+        n += 1
+    end = last + acc if n == len(gaps) else np.inf
+    if n:
+        _invert_sorted(out[:n], cum, rate_h, out[:n])  # in place: each point read, then set
+    return n, end
+
+
 def arrival_times(
     rate_h: np.ndarray, rng: np.random.Generator, cum: np.ndarray | None = None
 ) -> Iterator[np.ndarray]:
@@ -97,22 +119,22 @@ def arrival_times(
     The whole run's arrivals, lazily: memory holds one block at a time.
     ``cum`` is ``cumulative_rate(rate_h)`` if the caller already has it: a
     caller running many replications shares one (it is as long as the run).
+    Each block's points are ``last + cumsum(Exp(1) draws)``, mapped through
+    the inverse cumulative rate in one compiled pass.
     """
     if cum is None:
         cum = cumulative_rate(rate_h)
-    total = cum[-1]
-    if total <= 0:
+    if cum[-1] <= 0:
         return
     last = 0.0
     block, largest = ARRIVAL_BLOCKS
     while True:
-        points = last + np.cumsum(rng.exponential(1.0, block))
-        last = float(points[-1])
+        out = np.empty(block)
+        n, last = _block_times(rng.standard_exponential(block), last, cum, rate_h, out)
         block = min(2 * block, largest)
-        inside = points[points < total]
-        if len(inside):
-            yield invert_cumulative(inside, cum, rate_h)
-        if last >= total:
+        if n:
+            yield out[:n]
+        if not last < cum[-1]:
             return
 
 
