@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from typing import Any, cast
 
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
@@ -50,7 +51,7 @@ def stream(base_seed: int, replication: int, name: str) -> np.random.Generator:
         seq: ISeedSequence = np.random.SeedSequence(base_seed, spawn_key=(replication, key))
     else:
         seq = _Seeded(base_seed, replication, key)
-    return np.random.Generator(np.random.PCG64(seq))
+    return np.random.Generator(np.random.PCG64(cast(Any, seq)))  # numpy takes any ISeedSequence
 
 
 class _Seeded(ISeedSequence):
@@ -60,12 +61,13 @@ class _Seeded(ISeedSequence):
     def __init__(self, base_seed: int, replication: int, key: int) -> None:
         self.args = (base_seed, replication, key)
 
-    def generate_state(self, n_words: int, dtype: type = np.uint32) -> np.ndarray:
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
         if n_words != 4 or np.dtype(dtype) != np.uint64:  # pragma: no cover - not PCG64's
             seed, rep, key = self.args
             return np.random.SeedSequence(seed, spawn_key=(rep, key)).generate_state(n_words, dtype)
         out = np.empty(4, dtype=np.uint64)
-        _seed_words(*(np.uint64(a) for a in self.args), np.empty(12, dtype=np.uint64), out)
+        words = [np.uint64(a) for a in self.args]
+        _seed_words(words[0], words[1], words[2], np.empty(12, dtype=np.uint64), out)
         return out
 
 
