@@ -180,7 +180,12 @@ class MetricAccumulator:
         self.n_cohorts = len(params.cohorts)
         initial_beds = params.initial_treating + sum(params.initial_delayed)
         self.n_levels = tally.levels_needed(params, initial_beds)
-        self.tallies = [tally.new_tally(self.g, self.n_levels) for _ in range(self.R)]
+        # every replication's sums side by side, so the tables read them without gathering;
+        # each replication's tally is a view (zero pages until written: memory grows as
+        # replications run)
+        self._all = tally.new_tally(self.g, self.n_levels, self.R)
+        self.tallies = [tally.tally_at(self._all, r) for r in range(self.R)]
+        self._handed: set[int] = set()
         self.finished = False
 
     # --- feeding ----------------------------------------------------------------------------
@@ -194,9 +199,17 @@ class MetricAccumulator:
         """Empty sums at ``position``, with at least ``n_levels`` occupancy levels (for an
         engine that starts a replication again); return them."""
         self._check(np.array([position]))
-        self.n_levels = max(self.n_levels, n_levels)
-        self.tallies[position] = tally.new_tally(self.g, self.n_levels)
-        return self.tallies[position]
+        t = self.tallies[position]
+        if position in self._handed:  # written before: empty it (a fresh one is all zeros)
+            for a in t:
+                a[...] = 0
+        self._handed.add(position)
+        if n_levels > t.level_hours.shape[-1]:
+            self.n_levels = max(self.n_levels, n_levels)
+            t = self.tallies[position] = t._replace(
+                level_hours=np.zeros((self.g.n_seg, self.n_levels))
+            )
+        return t
 
     def _check(self, rep: np.ndarray) -> np.ndarray:
         if self.finished:
@@ -291,8 +304,8 @@ class MetricAccumulator:
 
     def _live(self) -> None:
         """The counts and sums of every replication side by side, for the tables."""
-        self.counts = np.stack([t.counts for t in self.tallies])
-        sums = np.stack([t.sums for t in self.tallies])
+        self.counts = self._all.counts
+        sums = self._all.sums
         self.ed_hours = sums[:, :, 0]
         self.community_wait = sums[:, :, 1:]
 
@@ -322,9 +335,9 @@ class MetricAccumulator:
         self._day_integrals: dict[str, np.ndarray] = {}
         delayed = np.zeros((kept, D))  # summed in double precision, then stored
         for s, name in enumerate(self.series):
-            flows = np.stack([t.flows[s, :D] for t in self.tallies])
+            flows = self._all.flows[:, s, :D]
             level = np.cumsum(flows, axis=1, dtype=np.int64)  # in the system at midnight
-            hours = np.stack([t.hours[s, 1 : D + 1] for t in self.tallies])
+            hours = self._all.hours[:, s, 1 : D + 1]
             integral = level * DAY + hours  # patient-hours in each day [R, D]
             totals[name] = self._per_period(integral)
             if name != "direct_waiting" and kept:
@@ -353,6 +366,7 @@ class MetricAccumulator:
         if not daily:
             tables = Tables(metrics, *(frame.iloc[0:0] for frame in tables[1:]))
         self.tallies = []  # spent: free the diaries
+        del self._all
         return tables
 
     def _daily_frame(self, names: list[str], daily: np.ndarray) -> pd.DataFrame:
@@ -380,7 +394,7 @@ class MetricAccumulator:
         """Mean in each hour of the week over the observed window: replication, series,
         weekday, hour, value (patient-hours in that hour of the week / its hours)."""
         R = self.R
-        hours = np.stack([tally.week_hours(t) for t in self.tallies])  # [rep, series, hour of week]
+        hours = tally.week_hours(self._all.week)  # [rep, series, hour of week]
         pathways = [HOUR_OF_WEEK_SERIES.index(f"waiting_discharge_p{k}") for k in (1, 2, 3)]
         delayed = hours[:, pathways].sum(axis=1, keepdims=True)
         hours = np.concatenate((hours, delayed), axis=1)

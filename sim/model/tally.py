@@ -286,27 +286,36 @@ def levels_needed(params: ModelParams, initial_beds: int = 0) -> int:
     return top + 1 if finite.size == beds.size else top + 1 + 256
 
 
-def new_tally(g: Geometry, n_levels: int) -> Tally:
-    """An empty tally for one replication."""
+def new_tally(g: Geometry, n_levels: int, replications: int | None = None) -> Tally:
+    """An empty tally for one replication; or, with ``replications``, the tallies of that
+    many side by side, each array with a leading replication axis (replication ``r``'s
+    tally is :func:`tally_at` of them: views, so its sums need no gathering)."""
     n_fy = max(g.n_fy, 1)
+    lead = () if replications is None else (replications,)
     return Tally(
-        flows=np.zeros((len(g.series), g.days + 2), dtype=np.int64),
-        hours=np.zeros((len(g.series), g.days + 2)),
-        week=np.zeros((len(HOUR_OF_WEEK_SERIES), 1 + 2 * HOURS_PER_WEEK)),
-        counts=np.zeros((n_fy, g.n_codes), dtype=np.int64),
-        sums=np.zeros((n_fy, 5)),
-        level_hours=np.zeros((g.n_seg, n_levels)),
-        level=np.zeros(2),
+        flows=np.zeros((*lead, len(g.series), g.days + 2), dtype=np.int64),
+        hours=np.zeros((*lead, len(g.series), g.days + 2)),
+        week=np.zeros((*lead, len(HOUR_OF_WEEK_SERIES), 1 + 2 * HOURS_PER_WEEK)),
+        counts=np.zeros((*lead, n_fy, g.n_codes), dtype=np.int64),
+        sums=np.zeros((*lead, n_fy, 5)),
+        level_hours=np.zeros((*lead, g.n_seg, n_levels)),
+        level=np.zeros((*lead, 2)),
     )
 
 
-def week_hours(t: Tally) -> np.ndarray:
-    """Patient-hours in each hour of the week [profile, 168] from a tally's running sums."""
-    weeks = t.week[:, 0]
-    ends = t.week[:, 1 : 1 + HOURS_PER_WEEK]
-    fraction = t.week[:, 1 + HOURS_PER_WEEK :]
-    above = np.cumsum(ends[:, ::-1], axis=1)[:, ::-1] - ends  # ends in later bins
-    return weeks[:, None] + above + fraction
+def tally_at(tallies: Tally, r: int) -> Tally:
+    """Replication ``r``'s tally among tallies side by side (views into them)."""
+    return Tally(*(a[r] for a in tallies))
+
+
+def week_hours(week: np.ndarray) -> np.ndarray:
+    """Patient-hours in each hour of the week [..., profile, 168] from tallies' running sums
+    ``week`` [..., profile, 1 + 2 x 168]."""
+    weeks = week[..., 0]
+    ends = week[..., 1 : 1 + HOURS_PER_WEEK]
+    fraction = week[..., 1 + HOURS_PER_WEEK :]
+    above = np.cumsum(ends[..., ::-1], axis=-1)[..., ::-1] - ends  # ends in later bins
+    return weeks[..., None] + above + fraction
 
 
 # --- the compiled sums ----------------------------------------------------------------------
