@@ -15,7 +15,7 @@ State, all in arrays:
 * **patients**: a table of slots, recycled when a patient leaves: their
   :class:`~sim.model.record.Time` and :class:`~sim.model.record.Code` rows,
   their row number, their row in the table of draws and the pool they wait for;
-* **events**: a binary heap keyed by (time, order scheduled), with the kind of
+* **events**: a heap (four children a node) keyed by (time, order scheduled), with the kind of
   event and two numbers (a patient's slot; a pool and a capacity change; a
   parent's row and cohort); arrivals wait apart, one head per stream, keyed
   the same way;
@@ -136,7 +136,7 @@ _readmitted = jit(rules.readmitted)
 _hours_to_next_opening = jit(rules.hours_to_next_opening)
 
 
-# --- events: a binary heap keyed (time, order scheduled) --------------------------------------
+# --- events: a 4-ary heap keyed (time, order scheduled) --------------------------------------
 
 
 @inline
@@ -167,7 +167,7 @@ def push(
     st[S_HEAP + h] = n + 1
     i = n
     while i > 0:  # sift the hole up
-        parent = (i - 1) >> 1
+        parent = (i - 1) >> 2
         if ht[h, parent] < t or (ht[h, parent] == t and hs[h, parent] < seq):
             break
         ht[h, i], hs[h, i], hv[h, i] = ht[h, parent], hs[h, parent], hv[h, parent]
@@ -183,12 +183,14 @@ def pop_top(ht: np.ndarray, hs: np.ndarray, hv: np.ndarray, st: np.ndarray, h: i
     lt, ls, lv = ht[h, n], hs[h, n], hv[h, n]
     i = 0
     while True:  # sift the hole down
-        c = 2 * i + 1
-        if c >= n:
+        first = 4 * i + 1
+        if first >= n:
             break
-        if c + 1 < n:  # the earlier child, chosen without a branch (it is a coin toss)
-            tr, tc = ht[h, c + 1], ht[h, c]
-            c += (tr < tc) | ((tr == tc) & (hs[h, c + 1] < hs[h, c]))
+        c = first  # the earliest of up to four children, chosen without branches (each
+        for j in range(first + 1, min(first + 4, n)):  # comparison is a coin toss)
+            tj, tc = ht[h, j], ht[h, c]
+            earlier = (tj < tc) | ((tj == tc) & (hs[h, j] < hs[h, c]))
+            c = j if earlier else c
         if lt < ht[h, c] or (lt == ht[h, c] and ls < hs[h, c]):
             break
         ht[h, i], hs[h, i], hv[h, i] = ht[h, c], hs[h, c], hv[h, c]
