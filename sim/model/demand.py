@@ -256,22 +256,40 @@ def draw_attributes(
     uniform(Attr.U_SDEC_ADMIT, "sdec_admit", sdec)
     los = cohort.los_h.sample_residual if residual else cohort.los_h.sample
     table[Attr.LOS_H] = los(rng("los"), n)
-    cdf = cohort.pathway_cdf
-    u_pathway = rng("pathway").random(n)
-    pathway = (u_pathway >= cdf[0]).astype(np.int64) + (u_pathway >= cdf[1]) + (u_pathway >= cdf[2])
-    table[Attr.PATHWAY] = pathway
-    community = table[Attr.COMMUNITY_EPISODE_H]
-    community[:] = 0.0
+    counts = np.zeros(4, dtype=np.int64)
+    rng("pathway").random(n, out=table[Attr.PATHWAY])
+    _pathways(table[Attr.PATHWAY], np.asarray(cohort.pathway_cdf, dtype=float), counts)
+    table[Attr.COMMUNITY_EPISODE_H] = 0.0
     for k in (1, 2, 3):
         service = params.services[k]
-        on = pathway == k
-        if service is not None and on.any():
+        if service is not None and counts[k]:
             episode = service.episode_h
             draw = episode.sample_residual if residual else episode.sample
-            community[on] = draw(rng(f"episode_p{k}"), int(on.sum()))
+            episodes = np.asarray(draw(rng(f"episode_p{k}"), int(counts[k])), dtype=float)
+            _scatter(table[Attr.COMMUNITY_EPISODE_H], table[Attr.PATHWAY], k, episodes)
     uniform(Attr.U_READMIT, "readmit", readmit)
     duration(Attr.READMIT_DELAY_H, "readmit_delay", params.readmit_delay_h if readmit else None)
     return Attributes(*table)
+
+
+@jit
+def _pathways(u: np.ndarray, cdf: np.ndarray, counts: np.ndarray) -> None:
+    """Each uniform in ``u`` replaced by its pathway (0-3: how many of the cumulative shares
+    it reaches), and the patients on each pathway counted."""
+    for i in range(len(u)):
+        pathway = (u[i] >= cdf[0]) + (u[i] >= cdf[1]) + (u[i] >= cdf[2])
+        u[i] = pathway
+        counts[pathway] += 1
+
+
+@jit
+def _scatter(out: np.ndarray, pathway: np.ndarray, k: int, values: np.ndarray) -> None:
+    """``values`` in order into ``out`` where ``pathway == k``."""
+    j = 0
+    for i in range(len(out)):
+        if pathway[i] == k:
+            out[i] = values[j]
+            j += 1
 
 
 class AttributeSource:
