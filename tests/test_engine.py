@@ -14,6 +14,7 @@ from conftest import single_unit, small_system
 import sim
 from sim.analysis import t_interval
 from sim.clock import stepfn
+from sim.codes import EPS_HOURS
 from sim.engines.reference import simulate
 from sim.scenario.params import build_params
 from sim.scenario.schema import Scenario
@@ -115,8 +116,10 @@ def test_avoidance_lost_out_of_hours_is_counted_as_closed():
     record, params = record_of(data)
     planned = record["avoidable"] & (record["origin"] == 0)
     lost = record["avoid_lost"]
-    how = params.calendar.hour_of_week_array(record["t_arrival"])
-    open_now = params.services[0].accepts.open_hours[how]
+    hour = np.floor(record["t_arrival"] + EPS_HOURS).astype(int)
+    open_now = params.accepts_by_hour[0][hour]  # office hours, bank holidays closed
+    weekly = params.services[0].accepts.open_hours[params.calendar.hour_of_week_array(hour)]
+    assert (weekly & ~open_now).any()  # some arrivals on a bank holiday's office hours
     assert np.all(lost[planned & open_now] == 0)  # a place is always free when open
     assert np.all(lost[planned & ~open_now] == 1)  # closed: lost for want of opening hours
     # weekday office hours are 40 of 168 hours; far fewer than half the planned are achieved
@@ -310,3 +313,27 @@ def test_boarding_in_a_cubicle_blocks_the_emergency_department():
     assert (metric(blocked, "ed_4h_share") < metric(free, "ed_4h_share")).all()
     record, _ = record_of(small_system(**tight, **{"ed.boarding_holds_cubicle": True}))
     assert (~np.isnan(record["bed_start"]) & (record["ed_outcome"] == 2)).sum() > 100
+
+
+def test_bank_holidays_close_weekday_rotas_and_delays_pile_up_over_christmas():
+    """P1-P3 accept Mon-Fri 09:00-17:00 in the small system: with bank holidays on, they
+    also close on 26 and 27 December 2016 and 2 January 2017, so more patients wait in a
+    bed for them over Christmas than with the option off (the same patients: common
+    random numbers, paired by replication)."""
+    window = {"run.start_date": "2016-11-21", "run.horizon_years": 0.12, "run.reps": 8}
+    on = sim.run(Scenario.from_dict(small_system(**window)), seed=4)
+    off = sim.run(
+        Scenario.from_dict(small_system(**window, **{"run.bank_holidays": False})), seed=4
+    )
+
+    def christmas_delays(results: sim.Results) -> pd.Series:
+        d = results.daily
+        d = d[(d.series == "delayed") & (d.date >= "2016-12-24") & (d.date <= "2017-01-04")]
+        return d.groupby("replication")["value"].sum()
+
+    difference = christmas_delays(on) - christmas_delays(off)
+    mean, lower, _ = t_interval(difference.to_numpy())
+    assert lower > 0, (mean, lower)  # more delayed bed days with the bank holidays closed
+    before = on.daily[on.daily.date < "2016-12-24"].set_index(["replication", "date", "series"])
+    same = off.daily[off.daily.date < "2016-12-24"].set_index(["replication", "date", "series"])
+    pd.testing.assert_series_equal(before["value"], same["value"])  # nothing differs before

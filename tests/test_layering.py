@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "analysis": set(),
     "jit": set(),
     "clock": {"codes"},
-    "rng": {"codes"},
+    "rng": {"codes", "jit"},
     "scenario": {"clock", "rng", "codes", "errors"},
     "model": {"scenario", "clock", "rng", "codes", "errors", "jit"},
     "engines": {"model", "scenario", "clock", "rng", "codes", "errors", "jit"},

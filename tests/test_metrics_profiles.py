@@ -190,10 +190,12 @@ def test_hour_of_week_averages_to_the_whole_period_metric(record, series, metric
 
 
 def _open_hours_scenario() -> Scenario:
-    """Unlimited community places that accept Mon-Fri 09:00-17:00, from a Thursday."""
+    """Unlimited community places that accept Mon-Fri 09:00-17:00, from a Thursday, every
+    week alike (no bank holiday closes a weekday: the profile is the week's)."""
     changes = {
         **{k: v for k, v in DETERMINISTIC.items() if not k.startswith("acute.")},
         "run.start_date": THURSDAY,
+        "run.bank_holidays": False,
         "run.horizon_years": 0.3,
         "acute.beds": "unlimited",
         "acute.discharge_hours": "24/7",

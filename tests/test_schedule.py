@@ -1,14 +1,24 @@
-"""Hour-of-week schedules: parsing, wrap-around, and the helpers engines rely on."""
+"""Schedules: parsing, wrap-around, bank holidays, and the run-long arrays engines read."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.clock.schedule import Schedule, parse_schedule
+from sim.clock.holidays import english_bank_holidays
+from sim.clock.schedule import (
+    Schedule,
+    over_run,
+    parse_schedule,
+    run_hours_until_open,
+    run_openings,
+)
 from sim.codes import WEEKDAYS
+from sim.model import rules
 
 
 def hours(schedule: np.ndarray) -> list[int]:
@@ -62,13 +72,51 @@ def test_list_form_and_its_length():
         Schedule.parse([1] * 24)
 
 
-def test_openings_and_hours_until_open():
+def test_openings_and_hours_until_open_over_a_run():
     schedule = Schedule.parse("Mon-Fri 09:00-17:00")
-    assert schedule.transitions().tolist() == [d * 24 + 9 for d in range(5)]
-    waits = schedule.hours_until_open()
+    two_weeks = over_run(schedule, week_offset_h=0, n_hours=14 * 24)  # from a Monday 00:00
+    opens = run_openings(two_weeks)
+    assert np.flatnonzero(opens).tolist() == [d * 24 + 9 for d in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11)]
+    waits = run_hours_until_open(two_weeks)
     assert waits[9] == 0  # Monday 09:00 open
     assert waits[17] == 24 - 17 + 9  # Monday 17:00 -> Tuesday 09:00
     assert waits[4 * 24 + 17] == 7 + 48 + 9  # Friday 17:00 -> Monday 09:00
+    assert waits[11 * 24 + 17] == 14 * 24 - (11 * 24 + 17)  # nothing opens again: the end
+    assert rules.hours_to_next_opening(11 * 24 + 9, opens.tolist()) == 14 * 24 - (11 * 24 + 9)
+
+
+def test_a_week_starting_midweek_and_a_closed_day():
+    schedule = Schedule.parse("Mon-Fri 09:00-17:00")
+    run = over_run(schedule, week_offset_h=2 * 24, n_hours=7 * 24, closed_days=[1])  # Wed start
+    assert run[9]  # Wednesday open
+    assert not run[24 + 9]  # Thursday, the closed day
+    assert not run[3 * 24 + 9]  # Saturday
+    assert run[5 * 24 + 9]  # Monday
+    assert rules.schedule_hour(24 + 9 - 1e-9, len(run)) == 24 + 9  # a hair short counts as on
+    assert rules.schedule_hour(7 * 24, len(run)) == 7 * 24 - 1  # the end: the last hour
+
+
+def test_weekday_rotas_are_the_schedules_that_close_on_bank_holidays():
+    assert Schedule.parse("Mon-Fri 09:00-17:00").is_weekday_rota
+    assert Schedule.parse("Mon-Fri 08:00-20:00, Mon 20:00-22:00").is_weekday_rota
+    assert not Schedule.parse("every day 08:00-20:00").is_weekday_rota
+    assert not Schedule.parse("Mon-Sat 09:00-17:00").is_weekday_rota
+    assert not Schedule.parse("Fri 22:00-02:00").is_weekday_rota  # runs into Saturday
+    assert not Schedule.parse("24/7").is_weekday_rota
+    assert not Schedule.parse("never").is_weekday_rota
+
+
+def test_english_bank_holidays_include_substitutes_and_one_offs():
+    days = english_bank_holidays(dt.date(2016, 4, 1), dt.date(2023, 3, 31))
+    assert dt.date(2016, 12, 26) in days  # Boxing Day
+    assert dt.date(2016, 12, 27) in days  # for Christmas Day, a Sunday
+    assert dt.date(2017, 4, 14) in days  # Good Friday 2017
+    assert dt.date(2017, 4, 17) in days  # Easter Monday
+    assert dt.date(2020, 5, 8) in days  # the early May holiday moved to VE day
+    assert dt.date(2020, 5, 4) not in days
+    assert dt.date(2022, 9, 19) in days  # a state funeral
+    assert dt.date(2016, 3, 28) not in days  # outside the range
+    assert list(days) == sorted(days)
 
 
 @given(

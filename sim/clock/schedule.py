@@ -129,25 +129,42 @@ class Schedule:
     def hours_per_week(self) -> int:
         return int(self.open_hours.sum())
 
-    def transitions(self) -> np.ndarray:
-        """Hours of the week at which the service opens after being closed."""
-        previous = np.roll(self.open_hours, 1)
-        return np.flatnonzero(self.open_hours & ~previous)
+    @property
+    def is_weekday_rota(self) -> bool:
+        """Open on some weekday hours and on no weekend hour (a Mon-Fri rota): the kind of
+        schedule that closes on bank holidays."""
+        weekend = self.open_hours[5 * 24 :]
+        return bool(self.open_hours.any() and not weekend.any())
 
-    def hours_until_open(self) -> np.ndarray:
-        """For each hour of the week, whole hours until the next open hour.
 
-        0 where the hour itself is open. Undefined (a large number) when the
-        schedule is never open.
-        """
-        if not self.open_hours.any():
-            return np.full(HOURS_PER_WEEK, np.iinfo(np.int64).max // 4, dtype=np.int64)
-        waits = np.zeros(HOURS_PER_WEEK, dtype=np.int64)
-        # Walk backwards twice round the week so every hour sees the next opening.
-        countdown = 0
-        for step in range(2 * HOURS_PER_WEEK - 1, -1, -1):
-            hour = step % HOURS_PER_WEEK
-            countdown = 0 if self.open_hours[hour] else countdown + 1
-            if step < HOURS_PER_WEEK:
-                waits[hour] = countdown
-        return waits
+# --- a schedule over a run: one flag an hour, so that single days can close ------------------
+
+
+def over_run(
+    schedule: Schedule, week_offset_h: int, n_hours: int, closed_days: Sequence[int] = ()
+) -> np.ndarray:
+    """Whether ``schedule`` is open in each of the run's ``n_hours`` hours (hour 0 is hour
+    ``week_offset_h`` of the week), closed all day on each of ``closed_days`` (days of the
+    run, counted from 0)."""
+    how = (week_offset_h + np.arange(n_hours)) % HOURS_PER_WEEK
+    open_run = schedule.open_hours[how].copy()
+    for day in closed_days:
+        open_run[max(day, 0) * 24 : max(day + 1, 0) * 24] = False
+    return open_run
+
+
+def run_openings(open_run: np.ndarray) -> np.ndarray:
+    """The hours of a run at which a schedule opens after being closed (hour 0 never: an
+    opening matters only to a queue, and there is none at the start)."""
+    marks = np.zeros(len(open_run), dtype=bool)
+    marks[1:] = open_run[1:] & ~open_run[:-1]
+    return marks
+
+
+def run_hours_until_open(open_run: np.ndarray) -> np.ndarray:
+    """For each hour of a run, whole hours until the next open hour (0 where it is open);
+    after the last open hour, the hours to the end of the run (nothing opens in it)."""
+    n = len(open_run)
+    hours = np.arange(n, dtype=np.int64)
+    next_open = np.minimum.accumulate(np.where(open_run, hours, n)[::-1])[::-1]
+    return next_open - hours

@@ -31,6 +31,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from ..clock.schedule import run_openings
 from ..codes import HOURS_PER_WEEK, Origin
 from ..model.demand import (
     ATTRIBUTES,
@@ -127,17 +128,21 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         )
     timelines = _pool_timelines(params)
     cap0 = np.array([0.0 if t is None else float(t.values[0]) for t in timelines])
-    open_hours = np.ones((N_POOLS, HOURS_PER_WEEK + 1), dtype=np.bool_)  # [.., 168]: always
-    opens = np.zeros((N_POOLS, HOURS_PER_WEEK), dtype=np.bool_)
-    open_hours[P_SDEC, :HOURS_PER_WEEK] = params.sdec_open.open_hours
-    open_hours[P_SDEC, HOURS_PER_WEEK] = params.sdec_open.is_always_open
-    for k, service in enumerate(params.services):
-        if service is None:
-            continue
-        open_hours[P_UR + k, :HOURS_PER_WEEK] = service.accepts.open_hours
-        open_hours[P_UR + k, HOURS_PER_WEEK] = service.accepts.is_always_open
-        if k > 0 and not service.accepts.is_always_open:  # a pool with a queue
-            opens[P_UR + k, service.accepts.transitions()] = True
+    n = cal.n_hours  # schedules hour by hour over the run; column n marks: always open, opens
+    open_hours = np.ones((N_POOLS, n + 1), dtype=np.bool_)
+    opens = np.zeros((N_POOLS, n + 1), dtype=np.bool_)
+    by_hour = [(P_SDEC, params.sdec_open_by_hour, False)] + [
+        (P_UR + k, accepts, k > 0)  # P1-P3 have queues, which an opening serves
+        for k, accepts in enumerate(params.accepts_by_hour)
+        if accepts is not None
+    ]
+    for pool, open_by_hour, queues in by_hour:
+        always = bool(open_by_hour.all())
+        open_hours[pool, :n] = open_by_hour
+        open_hours[pool, n] = always
+        if queues and not always:
+            opens[pool, :n] = run_openings(open_by_hour)
+            opens[pool, n] = opens[pool, :n].any()
     chg_pool, chg_t, chg_v = [], [], []
     for pool, timeline in enumerate(timelines):
         if timeline is None:
@@ -157,10 +162,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
     threshold = -1 if params.diversion_threshold is None else params.diversion_threshold
     return Scenario(
         scal_f=np.array([cal.end_h, params.sdec_p_admit]),
-        scal_i=np.array(
-            [cal.week_offset_h, int(params.boarding_holds_cubicle), threshold],
-            dtype=np.int64,
-        ),
+        scal_i=np.array([int(params.boarding_holds_cubicle), threshold], dtype=np.int64),
         discharge_wait=params.discharge_wait_h.astype(np.int64),
         p_admit=np.array([c.p_admit for c in cohorts]),
         p_sdec=np.array([c.p_sdec for c in cohorts]),
@@ -604,15 +606,15 @@ def _tiny_run() -> None:
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
         np.array([0.0, 0.0]),
-        np.array([0, 0, -1], dtype=i),
-        z(HOURS_PER_WEEK, dtype=i),
+        np.array([0, -1], dtype=i),
+        z(1, dtype=i),
         z(1),
         z(1),
         z((1, 5)),
         -np.ones((1, 2)),
         z(N_POOLS),
-        np.ones((N_POOLS, HOURS_PER_WEEK + 1), dtype=b),
-        z((N_POOLS, HOURS_PER_WEEK), dtype=b),
+        np.ones((N_POOLS, 2), dtype=b),
+        z((N_POOLS, 2), dtype=b),
         z(0, dtype=i),
         z(0),
         z(0),

@@ -45,7 +45,7 @@ import math
 
 import numpy as np
 
-from ..codes import HOURS_PER_WEEK, AvoidLost, EdOutcome, Origin, Pathway, Route
+from ..codes import AvoidLost, EdOutcome, Origin, Pathway, Route
 from ..jit import inline, jit
 from ..model import rules, tally
 from ..model.demand import Attr
@@ -127,7 +127,7 @@ O_STATUS, O_ROWS, O_IN_ED, O_BED_QUEUE, O_USE = range(5)
 O_SIZE = O_USE + N_POOLS
 
 # compiled copies of the shared rules: the very functions the SimPy engine calls
-_hour_of_week = inline(rules.hour_of_week)
+_schedule_hour = inline(rules.schedule_hour)
 _avoidable_share = jit(rules.avoidable_share)
 _hour_of_run = inline(rules.hour_of_run)
 _ed_outcome = jit(rules.ed_outcome)
@@ -202,22 +202,18 @@ def pop_top(ht: np.ndarray, hs: np.ndarray, hv: np.ndarray, st: np.ndarray, h: i
 
 
 @inline
-def is_open(open_hours: np.ndarray, pool: int, offset: int, now: float) -> bool:
-    """Whether the pool takes patients now: ``open_hours[pool, 168]`` marks a pool with no
-    schedule (always open), whose hour need not be found."""
-    return open_hours[pool, HOURS_PER_WEEK] or open_hours[pool, _hour_of_week(now, offset)]
+def is_open(open_hours: np.ndarray, pool: int, now: float) -> bool:
+    """Whether the pool takes patients now: ``open_hours[pool, h]`` for each hour of the
+    run, and after the last hour a mark of a pool with no schedule (always open), whose hour
+    need not be found."""
+    n = open_hours.shape[1] - 1
+    return open_hours[pool, n] or open_hours[pool, _schedule_hour(now, n)]
 
 
 @inline
-def take(
-    cap: np.ndarray, pl: np.ndarray, open_hours: np.ndarray, offset: int, pool: int, now: float
-) -> bool:
+def take(cap: np.ndarray, pl: np.ndarray, open_hours: np.ndarray, pool: int, now: float) -> bool:
     """A free place at once, if nobody waits and one is free and open."""
-    if (
-        pl[pool, L_LEN] == 0
-        and pl[pool, L_USE] < cap[pool]
-        and is_open(open_hours, pool, offset, now)
-    ):
+    if pl[pool, L_LEN] == 0 and pl[pool, L_USE] < cap[pool] and is_open(open_hours, pool, now):
         pl[pool, L_USE] += 1
         return True
     return False
@@ -240,7 +236,6 @@ def serve(
     pl: np.ndarray,
     qb: np.ndarray,
     open_hours: np.ndarray,
-    offset: int,
     ht: np.ndarray,
     hs: np.ndarray,
     hv: np.ndarray,
@@ -249,11 +244,7 @@ def serve(
     now: float,
 ) -> None:
     """Grant free places to the queue in order: each resumes in an event of its own."""
-    while (
-        pl[pool, L_LEN] > 0
-        and pl[pool, L_USE] < cap[pool]
-        and is_open(open_hours, pool, offset, now)
-    ):
+    while pl[pool, L_LEN] > 0 and pl[pool, L_USE] < cap[pool] and is_open(open_hours, pool, now):
         pl[pool, L_USE] += 1
         slot = qb[pool, pl[pool, L_HEAD]]
         pl[pool, L_HEAD] = 0 if pl[pool, L_HEAD] + 1 == qb.shape[1] else pl[pool, L_HEAD] + 1
@@ -267,7 +258,6 @@ def release(
     pl: np.ndarray,
     qb: np.ndarray,
     open_hours: np.ndarray,
-    offset: int,
     ht: np.ndarray,
     hs: np.ndarray,
     hv: np.ndarray,
@@ -278,7 +268,7 @@ def release(
     """A place is freed, then offered to the queue."""
     pl[pool, L_USE] -= 1
     if pl[pool, L_LEN] > 0:
-        serve(cap, pl, qb, open_hours, offset, ht, hs, hv, st, pool, now)
+        serve(cap, pl, qb, open_hours, ht, hs, hv, st, pool, now)
 
 
 # --- patients -------------------------------------------------------------------------------
@@ -474,8 +464,11 @@ def run_replication(
 ) -> None:
     """Simulate one replication; results in the tally arrays, ``rec_*`` and ``out``.
 
-    ``scal_f``: end of the run (h), SDEC p_admit. ``scal_i``: hour of the week
-    at t = 0, boarders hold a cubicle (0/1), diversion threshold (-1: none).
+    ``scal_f``: end of the run (h), SDEC p_admit. ``scal_i``: boarders hold a
+    cubicle (0/1), diversion threshold (-1: none). ``open_hours`` [pool, hour of
+    the run + 1], ``opens`` [pool, hour + 1] and ``discharge_wait`` [hour]: the
+    schedules over the run (:mod:`sim.clock.schedule`), each pool's last column
+    a mark (always open; has openings).
     ``draws`` [Attr, n] holds group ``cohort * 4 + origin`` in columns
     ``draw_off[g]:draw_off[g + 1]``, in order of use; ``arr_t`` holds stream
     ``k``'s arrival times in ``arr_off[k]:arr_off[k + 1]``. ``init_kind``: 0
@@ -487,9 +480,9 @@ def run_replication(
     """
     end_h = scal_f[0]
     sdec_p_admit = scal_f[1]
-    offset = scal_i[0]
-    holds_cubicle = scal_i[1] != 0
-    threshold = scal_i[2]
+    holds_cubicle = scal_i[0] != 0
+    threshold = scal_i[1]
+    n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
     for i in range(n_slots):
@@ -514,8 +507,8 @@ def run_replication(
         for i in range(len(chg_pool)):
             if chg_pool[i] == pool:
                 push(ht, hs, hv, st, chg_t[i], EV_CHANGE, pool, i, 0.0)
-        if any_open(opens, pool):
-            step = _hours_to_next_opening(0, offset, opens[pool])
+        if opens[pool, n_hours]:  # the pool has a queue and its schedule opens
+            step = _hours_to_next_opening(0, opens[pool, :n_hours])
             pl[pool, L_OPEN_HOUR] = step
             push(ht, hs, hv, st, 0.0 + step, EV_OPEN, pool, 0, 0.0)
 
@@ -657,10 +650,10 @@ def run_replication(
                     step = URGENT_END
                 elif kind == EV_CHANGE:
                     cap[a] = chg_v[b]
-                    serve(cap, pl, qb, open_hours, offset, ht, hs, hv, st, a, now)
+                    serve(cap, pl, qb, open_hours, ht, hs, hv, st, a, now)
                 elif kind == EV_OPEN:
-                    serve(cap, pl, qb, open_hours, offset, ht, hs, hv, st, a, now)
-                    gap = _hours_to_next_opening(pl[a, L_OPEN_HOUR], offset, opens[a])
+                    serve(cap, pl, qb, open_hours, ht, hs, hv, st, a, now)
+                    gap = _hours_to_next_opening(pl[a, L_OPEN_HOUR], opens[a, :n_hours])
                     pl[a, L_OPEN_HOUR] += gap
                     push(ht, hs, hv, st, now + gap, EV_OPEN, a, 0, now)
             else:
@@ -714,9 +707,9 @@ def run_replication(
                         ]
                     if attr(draws, pm, slot, Attr.U_AVOID) < share:
                         pc[slot, Code.AVOIDABLE] = 1
-                        if not is_open(open_hours, P_UR, offset, now):
+                        if not is_open(open_hours, P_UR, now):
                             pc[slot, Code.AVOID_LOST] = AvoidLost.CLOSED
-                        elif not take(cap, pl, open_hours, offset, P_UR, now):
+                        elif not take(cap, pl, open_hours, P_UR, now):
                             pc[slot, Code.AVOID_LOST] = AvoidLost.FULL
                         else:
                             pt[slot, Time.UR_START] = now
@@ -726,7 +719,7 @@ def run_replication(
             elif step == ED_ARRIVE:
                 pt[slot, Time.ED_ARRIVAL] = now
                 st[S_IN_ED] += 1
-                if take(cap, pl, open_hours, offset, P_ED, now):
+                if take(cap, pl, open_hours, P_ED, now):
                     step = ED_STARTED
                 else:
                     wait(pl, qb, pm, P_ED, slot)
@@ -746,16 +739,16 @@ def run_replication(
                 if outcome == EdOutcome.HOME:
                     pt[slot, Time.ED_DEPARTURE] = now
                     st[S_IN_ED] -= 1
-                    release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+                    release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
                     finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                     free[st[S_FREE]] = slot
                     st[S_FREE] += 1
                     step = DONE
                 elif outcome == EdOutcome.SDEC:
-                    if take(cap, pl, open_hours, offset, P_SDEC, now):
+                    if take(cap, pl, open_hours, P_SDEC, now):
                         pt[slot, Time.ED_DEPARTURE] = now
                         st[S_IN_ED] -= 1
-                        release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+                        release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
                         pt[slot, Time.SDEC_START] = now
                         episode = attr(draws, pm, slot, Attr.SDEC_EPISODE_H)
                         push(ht, hs, hv, st, now + episode, EV_SDEC_END, slot, 0, now)
@@ -763,10 +756,10 @@ def run_replication(
                     else:
                         pc[slot, Code.SDEC_REFUSED] = 1
                 if step == ADMISSION and not holds_cubicle:
-                    release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+                    release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
             elif step == SDEC_END:
                 pt[slot, Time.SDEC_END] = now
-                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_SDEC, now)
+                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_SDEC, now)
                 if attr(draws, pm, slot, Attr.U_SDEC_ADMIT) < sdec_p_admit:
                     pc[slot, Code.SDEC_ADMIT] = 1
                     step = ADMISSION
@@ -784,12 +777,12 @@ def run_replication(
                         pt[slot, Time.ED_DEPARTURE] = now
                         st[S_IN_ED] -= 1
                         if holds_cubicle:
-                            release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+                            release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
                     finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                     free[st[S_FREE]] = slot
                     st[S_FREE] += 1
                     step = DONE
-                elif take(cap, pl, open_hours, offset, P_BEDS, now):
+                elif take(cap, pl, open_hours, P_BEDS, now):
                     step = BED_STARTED
                 else:
                     wait(pl, qb, pm, P_BEDS, slot)
@@ -801,7 +794,7 @@ def run_replication(
                     pt[slot, Time.ED_DEPARTURE] = now
                     st[S_IN_ED] -= 1
                     if holds_cubicle:
-                        release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_ED, now)
+                        release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
                 step = STAY
             elif step == STAY:
                 if math.isnan(pt[slot, Time.T_FIT]):
@@ -818,13 +811,13 @@ def run_replication(
                     pc[slot, Code.PATHWAY] = int(attr(draws, pm, slot, Attr.PATHWAY))
                 pathway = pc[slot, Code.PATHWAY]
                 if pathway == Pathway.P0:
-                    delay = _p0_discharge_delay(now, discharge_wait, offset)
+                    delay = _p0_discharge_delay(now, discharge_wait)
                     if delay > 0:
                         push(ht, hs, hv, st, now + delay, EV_P0_DISCHARGE, slot, 0, now)
                         step = DONE
                     else:
                         step = P0_LEAVE
-                elif take(cap, pl, open_hours, offset, P_UR + pathway, now):
+                elif take(cap, pl, open_hours, P_UR + pathway, now):
                     step = COMMUNITY_STARTED
                 else:
                     wait(pl, qb, pm, P_UR + pathway, slot)
@@ -832,7 +825,7 @@ def run_replication(
             elif step == P0_LEAVE:
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
-                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_BEDS, now)
+                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                 readmission(p_readmit, draws, ht, hs, hv, st, pc, pm, slot, now, Route.P0)
                 free[st[S_FREE]] = slot
@@ -842,14 +835,14 @@ def run_replication(
                 pt[slot, Time.COMM_START] = now
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
-                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_BEDS, now)
+                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
                 episode = attr(draws, pm, slot, Attr.COMMUNITY_EPISODE_H)
                 push(ht, hs, hv, st, now + episode, EV_COMM_END, slot, 0, now)
                 step = DONE
             elif step == COMMUNITY_END:
                 pt[slot, Time.COMM_END] = now
                 pathway = pc[slot, Code.PATHWAY]
-                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_UR + pathway, now)
+                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_UR + pathway, now)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                 readmission(p_readmit, draws, ht, hs, hv, st, pc, pm, slot, now, pathway)
                 free[st[S_FREE]] = slot
@@ -857,7 +850,7 @@ def run_replication(
                 step = DONE
             elif step == URGENT_END:
                 pt[slot, Time.UR_END] = now
-                release(cap, pl, qb, open_hours, offset, ht, hs, hv, st, P_UR, now)
+                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_UR, now)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                 route = Route.URGENT_RESPONSE
                 readmission(p_readmit, draws, ht, hs, hv, st, pc, pm, slot, now, route)
@@ -892,15 +885,6 @@ def run_replication(
     out[O_BED_QUEUE] = pl[P_BEDS, L_LEN]
     for pool in range(N_POOLS):
         out[O_USE + pool] = pl[pool, L_USE]
-
-
-@inline
-def any_open(opens: np.ndarray, pool: int) -> bool:
-    """Whether the pool's schedule ever opens (it has a queue and a schedule)."""
-    found = False
-    for h in range(opens.shape[1]):
-        found = found or opens[pool, h]
-    return found
 
 
 @inline

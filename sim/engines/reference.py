@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ..clock.schedule import Schedule
+from ..clock.schedule import run_openings
 from ..codes import AvoidLost, EdOutcome, Origin, Pathway, Route
 from ..model import rules
 from ..model.demand import Attributes, AttributeSource, arrival_times, initial_cohorts
@@ -103,8 +103,7 @@ class Places:
         env: simpy.Environment,
         name: str,
         capacity: Timeline,
-        schedule: Schedule | None,
-        week_offset_h: int,
+        open_by_hour: np.ndarray | None,
         queues: bool,
     ) -> None:
         self.env = env
@@ -112,18 +111,18 @@ class Places:
         self.capacity = float(capacity.values[0])
         self.in_use = 0
         self.queue: deque[simpy.Event] = deque()
-        self.schedule = None if schedule is None or schedule.is_always_open else schedule
-        self._open = None if self.schedule is None else self.schedule.open_hours.tolist()
-        self._offset = week_offset_h
+        always = open_by_hour is None or bool(open_by_hour.all())
+        self._open_by_hour = None if always else open_by_hour
+        self._open = None if self._open_by_hour is None else self._open_by_hour.tolist()
         self.log_t: list[float] = [0.0]
         self.log_c: list[float] = [self.capacity]
         for t, value in zip(capacity.times_h[1:], capacity.values[1:], strict=True):
             env.process(self._change_at(float(t), float(value)))
-        if queues and self.schedule is not None:  # a pool nobody waits for gains nothing
+        if queues and self._open is not None:  # a pool nobody waits for gains nothing
             env.process(self._openings())
 
     def is_open(self) -> bool:
-        return self._open is None or self._open[rules.hour_of_week(self.env.now, self._offset)]
+        return self._open is None or self._open[rules.schedule_hour(self.env.now, len(self._open))]
 
     def has_place(self) -> bool:
         return self.in_use < self.capacity and self.is_open()
@@ -161,15 +160,14 @@ class Places:
     def _openings(self) -> Journey:
         # Wake at each whole hour when the schedule opens. Only whole-hour delays
         # are added, so the wake-up times are exact in floating point.
-        assert self.schedule is not None
-        opens = np.zeros(len(self.schedule.open_hours), dtype=bool)
-        opens[self.schedule.transitions()] = True
+        assert self._open_by_hour is not None
+        opens = run_openings(self._open_by_hour)
         if not opens.any():
             return
         marks = opens.tolist()
         hour = 0
         while True:
-            step = rules.hours_to_next_opening(hour, self._offset, marks)
+            step = rules.hours_to_next_opening(hour, marks)
             hour += step
             yield self.env.timeout(step)
             self._serve()
@@ -208,17 +206,14 @@ class SimPyReplication:
         self.streams = Streams(seed, replication)
         self.env = env = simpy.Environment()
         cal = params.calendar
-        self.offset = offset = cal.week_offset_h
         self.patients: list[Patient] = []
         cubicles = Timeline(np.array([0.0]), np.array([params.ed_cubicles]))
-        self.cubicles = Places(env, "ed", cubicles, None, offset, queues=True)
-        self.sdec = Places(env, "sdec", params.sdec_chairs, params.sdec_open, offset, queues=False)
-        self.beds = Places(env, "acute", params.beds, None, offset, queues=True)
+        self.cubicles = Places(env, "ed", cubicles, None, queues=True)
+        self.sdec = Places(env, "sdec", params.sdec_chairs, params.sdec_open_by_hour, queues=False)
+        self.beds = Places(env, "acute", params.beds, None, queues=True)
         self.services: list[Places | None] = [
-            None
-            if s is None
-            else Places(env, s.name, s.capacity, s.accepts, offset, queues=s.index > 0)
-            for s in params.services
+            None if s is None else Places(env, s.name, s.capacity, accepts, queues=s.index > 0)
+            for s, accepts in zip(params.services, params.accepts_by_hour, strict=True)
         ]
         self.discharge_wait = params.discharge_wait_h.tolist()
         self.fy_index = cal.hourly("fy_index").tolist()
@@ -356,7 +351,7 @@ class SimPyReplication:
         if p.pathway < 0:
             p.pathway = int(p.attrs.pathway)
         if p.pathway == Pathway.P0:
-            delay = rules.p0_discharge_delay(env.now, self.discharge_wait, self.offset)
+            delay = rules.p0_discharge_delay(env.now, self.discharge_wait)
             if delay > 0:
                 yield env.timeout(delay)
             self._leave_bed(p)

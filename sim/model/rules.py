@@ -7,9 +7,10 @@ rule cannot drift between the engines. Each takes numbers and sequences
 compiles: arithmetic, ``math.floor``, indexing.
 
 No rule calls another (a kernel compiles each on its own). Times are hours
-since t = 0; ``offset_h`` is the hour of the week at t = 0
-(:attr:`sim.clock.calendar.Calendar.week_offset_h`). An event within
-``EPS_HOURS`` of an hour boundary counts as on it.
+since t = 0; schedules come hour by hour over the run
+(:func:`sim.clock.schedule.over_run`: the week repeated, with the bank
+holidays closed). An event within ``EPS_HOURS`` of an hour boundary counts as
+on it.
 """
 
 from __future__ import annotations
@@ -20,18 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from ..codes import EPS_HOURS, HOURS_PER_WEEK, EdOutcome
+from ..codes import EPS_HOURS, EdOutcome
 
 Values = Sequence[Any] | np.ndarray
 """A list (the SimPy engine) or an array (a kernel) of numbers or flags."""
-
-
-def hour_of_week(t: float, offset_h: int) -> int:
-    """The hour of the week (0 = Monday 00:00-01:00) that time ``t`` falls in.
-
-    A schedule (168 open hours) is open at ``t`` when ``open_hours[hour_of_week(t)]``.
-    """
-    return (offset_h + math.floor(t + EPS_HOURS)) % HOURS_PER_WEEK
 
 
 def hour_of_run(t: float, n_hours: int) -> int:
@@ -55,15 +48,22 @@ def ed_outcome(u: float, p_admit: float, p_sdec: float) -> int:
     return EdOutcome.HOME
 
 
-def p0_discharge_delay(t: float, wait_by_hour: Values, offset_h: int) -> float:
+def schedule_hour(t: float, n_hours: int) -> int:
+    """The hour of the run whose schedule applies at ``t``: a schedule over the run (one
+    flag an hour, :func:`sim.clock.schedule.over_run`) is open at ``t`` when
+    ``open_by_hour[schedule_hour(t, n)]``; the last hour's for the end itself."""
+    return min(math.floor(t + EPS_HOURS), n_hours - 1)
+
+
+def p0_discharge_delay(t: float, wait_by_hour: Values) -> float:
     """Hours a P0 patient fit at ``t`` waits for ward discharge hours: 0 if they are open.
 
-    ``wait_by_hour[h]`` is the whole hours from hour of week ``h`` to the next
-    open hour. Otherwise the patient leaves at the start of the next open
-    hour, so the delay is at least 1 - EPS_HOURS.
+    ``wait_by_hour[h]`` is the whole hours from hour ``h`` of the run to the next
+    open hour. Otherwise the patient leaves at the start of the next open hour,
+    so the delay is at least 1 - EPS_HOURS (at the end of the run if none opens).
     """
-    hour = math.floor(t + EPS_HOURS)
-    wait = wait_by_hour[(offset_h + hour) % HOURS_PER_WEEK]
+    hour = min(math.floor(t + EPS_HOURS), len(wait_by_hour) - 1)
+    wait = wait_by_hour[hour]
     if wait == 0:
         return 0.0
     return hour + wait - t
@@ -74,13 +74,14 @@ def readmitted(u: float, p_readmit: Values, route: int) -> bool:
     return route >= 0 and u < p_readmit[route]
 
 
-def hours_to_next_opening(hour: int, offset_h: int, opens: Values) -> int:
+def hours_to_next_opening(hour: int, opens: Values) -> int:
     """Whole hours from hour ``hour`` of the run to the next at which a schedule opens.
 
-    ``opens[h]`` marks the hours of the week at which the schedule opens after
-    being closed; it must mark at least one.
+    ``opens[h]`` marks the hours of the run at which the schedule opens after
+    being closed. With no opening left, the hours to the end of the run (or one
+    hour, from the end itself): nothing opens there.
     """
     step = 1
-    while not opens[(offset_h + hour + step) % HOURS_PER_WEEK]:
+    while hour + step < len(opens) and not opens[hour + step]:
         step += 1
     return step

@@ -16,6 +16,7 @@ scenario, so units are converted in exactly one place:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,7 +24,8 @@ from functools import cached_property
 import numpy as np
 
 from ..clock.calendar import Calendar
-from ..clock.schedule import Schedule
+from ..clock.holidays import english_bank_holidays
+from ..clock.schedule import Schedule, over_run, run_hours_until_open
 from ..codes import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR, PATHWAYS, ROUTES, SERVICES
 from ..rng.distributions import Distribution
 from .schema import UNLIMITED, Costs, Scenario
@@ -106,6 +108,9 @@ class ModelParams:
     initial_treating: int
     initial_delayed: tuple[int, int, int]
     initial_community: tuple[int, int, int, int]
+    bank_holidays: tuple[dt.date, ...] = ()
+    """The English bank holidays in the run on which weekday rotas close (none when the
+    scenario's ``run.bank_holidays`` is off)."""
 
     @property
     def cohort_names(self) -> tuple[str, ...]:
@@ -114,10 +119,31 @@ class ModelParams:
     def service(self, name: str) -> ServiceParams | None:
         return self.services[SERVICES.index(name)]
 
+    def open_by_hour(self, schedule: Schedule) -> np.ndarray:
+        """Whether ``schedule`` is open in each hour of the run: its week repeated, closed on
+        the bank holidays if it is a weekday rota (:attr:`Schedule.is_weekday_rota`)."""
+        cal = self.calendar
+        closed = (
+            [(day - cal.sim_start).days for day in self.bank_holidays]
+            if schedule.is_weekday_rota
+            else []
+        )
+        return over_run(schedule, cal.week_offset_h, cal.n_hours, closed)
+
+    @cached_property
+    def sdec_open_by_hour(self) -> np.ndarray:
+        """SDEC's opening hours over the run (:meth:`open_by_hour`)."""
+        return self.open_by_hour(self.sdec_open)
+
+    @cached_property
+    def accepts_by_hour(self) -> tuple[np.ndarray | None, ...]:
+        """Each community service's accepting hours over the run (None: not configured)."""
+        return tuple(None if s is None else self.open_by_hour(s.accepts) for s in self.services)
+
     @cached_property
     def discharge_wait_h(self) -> np.ndarray:
-        """Whole hours from each hour of the week to the next P0 discharge hour."""
-        return self.discharge_hours.hours_until_open()
+        """Whole hours from each hour of the run to the next P0 discharge hour."""
+        return run_hours_until_open(self.open_by_hour(self.discharge_hours))
 
 
 def _hourly_rate(
@@ -226,6 +252,9 @@ def build_params(scenario: Scenario) -> ModelParams:
             state.community_in_use.p1,
             state.community_in_use.p2,
             state.community_in_use.p3,
+        ),
+        bank_holidays=(
+            english_bank_holidays(cal.sim_start, cal.end_date) if run.bank_holidays else ()
         ),
     )
 

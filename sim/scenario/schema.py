@@ -150,6 +150,9 @@ class RunSpec(StrictModel):
     horizon_years: float = Field(default=1.0, gt=0, le=50)
     reps: int = Field(default=10, ge=1, le=100_000)
     seed: int = Field(default=1, ge=0, lt=2**63)
+    bank_holidays: bool = True
+    """Weekday rotas (schedules open on no weekend hour, e.g. Mon-Fri 09:00-17:00) close on
+    English bank holidays, as at weekends."""
 
 
 class ArrivalProfile(StrictModel):
