@@ -170,6 +170,10 @@ def _reference_period_metrics(
     yield "avoidance_lost", float((planned & ~achieved).sum())
     yield "avoidance_lost_closed", float((planned & (P["avoid_lost"] == 1)).sum())
     yield "avoidance_lost_full", float((planned & (P["avoid_lost"] == 2)).sum())
+    yield (
+        "urgent_response_loss_share",
+        float((planned & ~achieved).sum() / planned.sum()) if planned.any() else float("nan"),
+    )
     readmitted = (origin == 2) & _in(P["t_arrival"], period)
     yield "readmissions", float(readmitted.sum())
 
@@ -182,7 +186,7 @@ def _reference_period_metrics(
     left = ~np.isnan(departure)
     yield (
         "ed_time_mean_hours",
-        float((departure[left] - arrival[left]).mean()) if left.any() else 0.0,
+        float((departure[left] - arrival[left]).mean()) if left.any() else float("nan"),
     )
     admitted_from_ed = ((P["ed_outcome"] == 2) | P["sdec_refused"]) & _in(P["ed_decision"], period)
     decided = P["ed_decision"][admitted_from_ed]
@@ -196,7 +200,10 @@ def _reference_period_metrics(
     sdec = _in(P["sdec_start"], period)
     sdec_home = sdec & ~P["sdec_admit"]
     yield "sdec_episodes", float(sdec.sum())
-    yield "sdec_refused", float((P["sdec_refused"] & _in(P["ed_decision"], period)).sum())
+    refused = float((P["sdec_refused"] & _in(P["ed_decision"], period)).sum())
+    yield "sdec_refused", refused
+    referred = refused + float(sdec.sum())
+    yield "sdec_loss_share", refused / referred if referred else float("nan")
     admitted = (origin != 3) & _in(P["bed_start"], period)
     n_admitted = float(admitted.sum())
     incl = n_admitted + float(sdec_home.sum())
@@ -208,7 +215,10 @@ def _reference_period_metrics(
     stay_end = np.where(np.isnan(P["bed_end"][admitted]), end - EPS_HOURS, P["bed_end"][admitted])
     yield "admissions_overnight", float((np.floor(stay_end / HOURS_PER_DAY) > start_day).sum())
     wait = P["bed_start"][admitted] - P["bed_request"][admitted]
-    yield "admission_wait_share", float((wait > EPS_HOURS).mean()) if admitted.any() else 0.0
+    yield (
+        "admission_wait_share",
+        float((wait > EPS_HOURS).mean()) if admitted.any() else float("nan"),
+    )
     yield "diverted", float(_in(P["diverted"], period).sum())
     yield "direct_wait_hours", total("direct_waiting")
     yield "bed_queue_mean", mean("bed_queue")
@@ -233,12 +243,16 @@ def _reference_period_metrics(
         yield f"delayed_bed_days_p{k}", days
     yield "delayed_bed_days", delayed_total
     yield "p0_discharge_wait_bed_days", total("waiting_discharge_p0") / HOURS_PER_DAY
-    fit = _in(P["t_fit"], period) & (P["pathway"] >= 1)
+    fit = _in(P["t_fit"], period) & (P["pathway"] >= 1) & (origin != 3)  # not the start
     still = np.isnan(P["bed_end"])
     delayed = fit & (still | (P["bed_end"] - P["t_fit"] > EPS_HOURS))
     yield "delayed_discharges", float(delayed.sum())
+    yield "delayed_share", float(delayed.sum() / fit.sum()) if fit.any() else float("nan")
     for k in (1, 2, 3):
-        yield f"delayed_discharges_p{k}", float((delayed & (P["pathway"] == k)).sum())
+        on_k = P["pathway"] == k
+        yield f"delayed_discharges_p{k}", float((delayed & on_k).sum())
+        share = (delayed & on_k).sum() / (fit & on_k).sum() if (fit & on_k).any() else np.nan
+        yield f"delayed_share_p{k}", float(share)
 
     # --- community ---
     place_days: dict[str, float] = {}
@@ -257,7 +271,7 @@ def _reference_period_metrics(
             started = (P["pathway"] == k) & _in(P["comm_start"], period) & (origin != 3)
             waits = (P["comm_start"] - P["t_fit"])[started] / HOURS_PER_DAY
             yield f"community_starts_{s}", float(started.sum())
-            yield f"community_wait_days_{s}", float(waits.mean()) if started.any() else 0.0
+            yield f"community_wait_days_{s}", float(waits.mean()) if started.any() else np.nan
 
     # --- costs ---
     c = scenario.costs
@@ -271,7 +285,7 @@ def _reference_period_metrics(
         "cost_sdec": float(sdec.sum()) * c.sdec_episode_gbp,
         "cost_acute_bed_days": (bed_days - delayed_total) * c.acute_bed_day_gbp,
         "cost_delayed_bed_days": delayed_total * c.delayed_bed_day_gbp,
-        "cost_urgent_response_episodes": float(_in(P["ur_start"], period).sum())
+        "cost_urgent_response_episodes": float((_in(P["ur_start"], period) & (origin != 3)).sum())
         * c.urgent_response_episode_gbp,
         "cost_diversion": float(_in(P["diverted"], period).sum()) * c.diversion_gbp,
     }

@@ -502,9 +502,11 @@ class MetricAccumulator:
             with np.errstate(divide="ignore", invalid="ignore"):
                 return totals[name] / span
 
-        def ratio(num: np.ndarray, den: np.ndarray, empty: float) -> np.ndarray:
+        def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+            """num / den, NaN where nothing was observed (den = 0): the one rule for a
+            metric with no observations (docs/metrics.md)."""
             with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(den > 0, num / den, empty)
+                return np.where(den > 0, num / den, np.nan)
 
         m: dict[str, np.ndarray] = {}
         m["observed_days"] = np.broadcast_to(
@@ -528,15 +530,14 @@ class MetricAccumulator:
         m["avoidance_lost"] = planned - done
         m["avoidance_lost_closed"] = arrivals[:, :, :12][:, :, avoidable & (lost == 1)].sum(axis=2)
         m["avoidance_lost_full"] = arrivals[:, :, :12][:, :, avoidable & (lost == 2)].sum(axis=2)
+        m["urgent_response_loss_share"] = ratio(planned - done, planned)
         m["readmissions"] = arrivals[:, :, 12]
 
         # A&E
         by_state = ed.sum(axis=2)
         known = by_state[:, :, 1:].sum(axis=2)
-        m["ed_4h_share"] = ratio(by_state[:, :, 3], known, np.nan)
-        m["ed_time_mean_hours"] = ratio(
-            self._sums(self.ed_hours), by_state[:, :, 2:].sum(axis=2), 0.0
-        )
+        m["ed_4h_share"] = ratio(by_state[:, :, 3], known)
+        m["ed_time_mean_hours"] = ratio(self._sums(self.ed_hours), by_state[:, :, 2:].sum(axis=2))
         decisions = self._counts("ed_decision")
         code = np.arange(8)
         from_ed = code % 2 == 1
@@ -550,6 +551,7 @@ class MetricAccumulator:
         n_sdec = sdec.sum(axis=2)
         m["sdec_episodes"] = n_sdec
         m["sdec_refused"] = decisions[:, :, code >= 4].sum(axis=2)
+        m["sdec_loss_share"] = ratio(m["sdec_refused"], m["sdec_refused"] + n_sdec)
         beds = self._counts("bed_start")[:, :, :8]
         code = np.arange(8)
         n_admitted = beds.sum(axis=2)
@@ -559,7 +561,7 @@ class MetricAccumulator:
         m["admissions_incl_sdec"] = incl
         m["admissions_nhs"] = incl if params.sdec_counts_as_admission else n_admitted
         m["admissions_overnight"] = beds[:, :, (code // 2) % 2 == 1].sum(axis=2)
-        m["admission_wait_share"] = ratio(beds[:, :, code >= 4].sum(axis=2), n_admitted, 0.0)
+        m["admission_wait_share"] = ratio(beds[:, :, code >= 4].sum(axis=2), n_admitted)
         diverted = self._counts("diverted")[:, :, 0]
         m["diverted"] = diverted
         m["direct_wait_hours"] = totals["direct_waiting"]
@@ -589,10 +591,12 @@ class MetricAccumulator:
             m[f"delayed_bed_days_p{k}"] = days
         m["delayed_bed_days"] = np.asarray(delayed_total)
         m["p0_discharge_wait_bed_days"] = totals["waiting_discharge_p0"] / DAY
-        fit = self._counts("t_fit")
-        m["delayed_discharges"] = fit[:, :, 1:].sum(axis=2)
+        fit = self._counts("t_fit")  # 0: P0; 1-3: P1-P3 delayed; 4-6: P1-P3 not delayed
+        m["delayed_discharges"] = fit[:, :, 1:4].sum(axis=2)
+        m["delayed_share"] = ratio(m["delayed_discharges"], fit[:, :, 1:7].sum(axis=2))
         for k in (1, 2, 3):
             m[f"delayed_discharges_p{k}"] = fit[:, :, k]
+            m[f"delayed_share_p{k}"] = ratio(fit[:, :, k], fit[:, :, k] + fit[:, :, 3 + k])
 
         # community
         starts = self._counts("comm_start")
@@ -608,7 +612,7 @@ class MetricAccumulator:
             if s != "urgent_response":
                 k = int(s[1])
                 m[f"community_starts_{s}"] = starts[:, :, k]
-                m[f"community_wait_days_{s}"] = ratio(waits[:, :, k], starts[:, :, k], 0.0)
+                m[f"community_wait_days_{s}"] = ratio(waits[:, :, k], starts[:, :, k])
 
         # costs
         c = self.costs.costs

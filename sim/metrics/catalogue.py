@@ -73,6 +73,7 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("avoidance_lost", "Avoidances lost", "count", "patients"),
     _m("avoidance_lost_closed", "Avoidances lost: service closed", "count", "patients"),
     _m("avoidance_lost_full", "Avoidances lost: service full", "count", "patients"),
+    _m("urgent_response_loss_share", "Planned avoidances lost", "share", "share 0-1"),
     _m("readmissions", "Readmissions", "count", "attendances"),
     # A&E
     _m("ed_4h_share", "A&E: seen within 4 hours", "share", "share 0-1"),
@@ -83,6 +84,7 @@ CATALOGUE: tuple[Metric, ...] = (
     # SDEC and admissions
     _m("sdec_episodes", "SDEC episodes", "count", "episodes"),
     _m("sdec_refused", "SDEC referrals admitted (SDEC closed or full)", "count", "patients"),
+    _m("sdec_loss_share", "SDEC referrals that found it closed or full", "share", "share 0-1"),
     _m("admissions_bed", "Admissions to a bed", "count", "admissions"),
     _m("admissions_direct", "Direct admissions", "count", "admissions"),
     _m("admissions_incl_sdec", "Admissions including SDEC", "count", "admissions"),
@@ -114,6 +116,14 @@ CATALOGUE: tuple[Metric, ...] = (
         "Delayed discharges: {pathway}",
         "count",
         "patients",
+        "pathway",
+    ),
+    _m("delayed_share", "Fit P1-P3 patients delayed", "share", "share 0-1"),
+    _m(
+        "delayed_share_{pathway}",
+        "Fit patients delayed: {pathway}",
+        "share",
+        "share 0-1",
         "pathway",
     ),
     # community services

@@ -119,7 +119,7 @@ C_DIVERTED, C_T_FIT, C_COMM_START, C_UR_START, C_ED_TIME = range(5, 10)
 
 def count_kinds(n_cohorts: int) -> dict[str, int]:
     """Each tallied count with its number of codes."""
-    sizes = (4 * n_cohorts, 14, 8, 2, 9, 1, 4, 4, 1, 2 * ED_LEFT_CODES + 2)
+    sizes = (4 * n_cohorts, 14, 8, 2, 9, 1, 7, 4, 1, 2 * ED_LEFT_CODES + 2)
     return dict(zip(COUNTS, sizes, strict=True))
 
 
@@ -522,9 +522,11 @@ def tally_patient(
         if fy >= 0:
             counts[fy, gi[at + C_DIVERTED]] += 1
         fy = _fy(gi, gf, t_fit)
-        if fy >= 0:
+        if fy >= 0 and origin != Origin.INITIAL:  # the starting state was fit before the run
             delayed = math.isnan(bed_end) or (bed_end - t_fit > EPS_HOURS)
-            code = pathway if (1 <= pathway <= 3 and delayed) else 0
+            code = 0  # P0; P1-P3 delayed: 1-3; P1-P3 not delayed: 4-6
+            if 1 <= pathway <= 3:
+                code = pathway if delayed else 3 + pathway
             counts[fy, gi[at + C_T_FIT] + code] += 1
 
     sdec_start = times[i, Time.SDEC_START]
@@ -555,7 +557,7 @@ def tally_patient(
         if series >= 0:
             _interval(gi, gf, flows, hours, week, series, ur_start, times[i, Time.UR_END])
         fy = _fy(gi, gf, ur_start)
-        if fy >= 0:
+        if fy >= 0 and origin != Origin.INITIAL:  # an episode under way at the start: not begun
             counts[fy, gi[at + C_UR_START]] += 1
 
 
