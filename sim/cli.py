@@ -70,7 +70,7 @@ def _fail(err: ScenarioError | InvariantError) -> None:
 
 def _prepare(console: Console, quiet: bool, engine: str) -> None:
     """Get the engine ready before any progress bar starts: compiling the fast engine on
-    first use takes about a minute, which a bar at 0% would hide."""
+    first use takes about half a minute, which a bar at 0% would hide."""
 
     def say(message: str) -> None:
         if not quiet:

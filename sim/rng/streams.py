@@ -33,7 +33,7 @@ from typing import Any, cast
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
 
-from ..jit import jit
+from ..jit import inline, jit
 
 
 @functools.lru_cache(maxsize=4096)
@@ -90,6 +90,24 @@ def _words(n: np.uint64, out: np.ndarray, at: int) -> int:
     return at
 
 
+@inline
+def _hashmix(value: np.uint64, hc: np.uint64, mult: int) -> tuple[np.uint64, np.uint64]:
+    """numpy's ``hashmix`` on 32-bit words: the mixed value and the next hash constant
+    (multiplied by ``mult``)."""
+    m32 = np.uint64(_M32)
+    v = (value ^ hc) & m32
+    hc = (hc * np.uint64(mult)) & m32
+    v = (v * hc) & m32
+    return v ^ (v >> np.uint64(_XSHIFT)), hc
+
+
+@inline
+def _mix(x: np.uint64, y: np.uint64) -> np.uint64:
+    """numpy's ``mix`` of two 32-bit words."""
+    r = (np.uint64(_MIX_L) * x - np.uint64(_MIX_R) * y) & np.uint64(_M32)
+    return r ^ (r >> np.uint64(_XSHIFT))
+
+
 @jit
 def _seed_words(
     seed: np.uint64, rep: np.uint64, key: np.uint64, entropy: np.ndarray, out: np.ndarray
@@ -103,41 +121,26 @@ def _seed_words(
         n += 1
     n = _words(rep, entropy, n)
     n = _words(key, entropy, n)
-    m32 = np.uint64(_M32)
     hc = np.uint64(_INIT_A)
     pool = out  # the pool lives in the room of the output
-    for i in range(4):  # hashmix, as numpy's
-        v = (entropy[i] ^ hc) & m32
-        hc = (hc * np.uint64(_MULT_A)) & m32
-        v = (v * hc) & m32
-        pool[i] = v ^ (v >> np.uint64(_XSHIFT))
+    for i in range(4):
+        pool[i], hc = _hashmix(entropy[i], hc, _MULT_A)
     for src in range(4):
         for dst in range(4):
             if src != dst:
-                v = (pool[src] ^ hc) & m32
-                hc = (hc * np.uint64(_MULT_A)) & m32
-                v = (v * hc) & m32
-                v ^= v >> np.uint64(_XSHIFT)
-                r = (np.uint64(_MIX_L) * pool[dst] - np.uint64(_MIX_R) * v) & m32
-                pool[dst] = r ^ (r >> np.uint64(_XSHIFT))
+                v, hc = _hashmix(pool[src], hc, _MULT_A)
+                pool[dst] = _mix(pool[dst], v)
     for src in range(4, n):
         for dst in range(4):
-            v = (entropy[src] ^ hc) & m32
-            hc = (hc * np.uint64(_MULT_A)) & m32
-            v = (v * hc) & m32
-            v ^= v >> np.uint64(_XSHIFT)
-            r = (np.uint64(_MIX_L) * pool[dst] - np.uint64(_MIX_R) * v) & m32
-            pool[dst] = r ^ (r >> np.uint64(_XSHIFT))
+            v, hc = _hashmix(entropy[src], hc, _MULT_A)
+            pool[dst] = _mix(pool[dst], v)
     for i in range(4):
         entropy[i] = pool[i]
     hb = np.uint64(_INIT_B)
     for k in range(4):  # eight 32-bit words, two to each 64-bit word, lowest first
         word = np.uint64(0)
         for half in range(2):
-            v = (entropy[(2 * k + half) % 4] ^ hb) & m32
-            hb = (hb * np.uint64(_MULT_B)) & m32
-            v = (v * hb) & m32
-            v ^= v >> np.uint64(_XSHIFT)
+            v, hb = _hashmix(entropy[(2 * k + half) % 4], hb, _MULT_B)
             word |= v << np.uint64(32 * half)
         out[k] = word
 
