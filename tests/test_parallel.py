@@ -143,7 +143,10 @@ def test_where_options_are_checked():
 def test_an_unreachable_scheduler_is_a_clear_error():
     pytest.importorskip("distributed")
     with (
-        pytest.raises(ScenarioError, match="cannot connect to a Dask scheduler"),
+        pytest.raises(
+            ScenarioError,
+            match=r"cannot reach a Dask scheduler at 'tcp://127.0.0.1:9' \(Connection refused\)",
+        ),
         workers_for(scheduler="tcp://127.0.0.1:9", connect_timeout=1),
     ):
         pass
