@@ -27,7 +27,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,8 @@ from .._version import __version__
 from ..analysis import clip_counts
 from ..errors import ReportError
 from ..metrics import catalogue
-from ..runs.results import atomic_write
+from ..runs.outputs import MARKER, atomic_write, claim, kind_of
+from ..runs.results import read_json, read_table
 from . import charts
 from .format import fmt, fmt_diff, fmt_rel, interval, period_label, shown_periods
 
@@ -110,66 +111,64 @@ class Saved:
 
 
 def load_saved(folder: str | Path) -> Saved:
-    """Read a run, comparison or sweep folder (what :func:`write_report` draws)."""
+    """Read a run, comparison or sweep folder (what :func:`write_report` draws).
+
+    What the folder holds comes from its marker (:mod:`sim.runs.outputs`), or
+    for a folder saved before markers, from its files. A missing or unreadable
+    file raises :class:`~sim.errors.ReportError` naming it.
+    """
     folder = Path(folder)
-    if (folder / "experiment.json").exists():
+    if not folder.is_dir():
+        raise ReportError(
+            f"{folder}: no such folder; give the folder a run, compare or sweep wrote"
+        )
+    kind = kind_of(folder)
+    if kind is None:
+        raise ReportError(
+            f"{folder}: not a results folder (no {MARKER}, summary.csv or scenario.json); "
+            "give the folder a run, compare or sweep wrote"
+        )
+    if kind == "search":
+        raise ReportError(f"{folder}: holds a capacity search (search.csv), which has no report")
+    if kind == "sweep":
         from ..experiments.sweep import load_replications
 
-        summary_path = folder / "summary.csv"
-        if not summary_path.exists():
+        if not (folder / "summary.csv").exists():
             raise ReportError(f"{folder}: the sweep has not finished (no summary.csv yet)")
-        manifest = json.loads((folder / "experiment.json").read_text())
+        manifest = read_json(folder / "experiment.json")
+        try:
+            replications = load_replications(folder)
+        except Exception as exc:  # a damaged part file
+            raise ReportError(f"{folder / 'replications'}: cannot be read ({exc})") from None
         return Saved(
             folder,
             "sweep",
-            pd.read_csv(summary_path),
-            replications=load_replications(folder),
+            read_table(folder / "summary.csv"),
+            replications=replications,
             provenance=manifest,
         )
-    needed = ["summary.csv", "scenario.json"]
-    missing = [name for name in needed if not (folder / name).exists()]
-    if missing:
-        raise ReportError(
-            f"{folder}: not a results folder (no {' or '.join(missing)}); give the folder a "
-            "run, compare or sweep wrote"
-        )
-    comparison = None
-    if (folder / "comparison.csv").exists():
-        comparison = pd.read_csv(folder / "comparison.csv", keep_default_na=False, na_values=[""])
+    findings = folder / "findings.html"
+    try:
+        findings_text = findings.read_text(encoding="utf-8") if findings.exists() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{findings}: cannot be read ({exc})") from None
     return Saved(
         folder,
-        "comparison" if comparison is not None else "run",
-        pd.read_csv(folder / "summary.csv", keep_default_na=False, na_values=[""]),
-        replications=_parquet_if_saved(folder, "replications"),
-        daily=_parquet_if_saved(folder, "daily", series=REPORT_SERIES),
-        comparison=comparison,
-        provenance=json.loads((folder / "scenario.json").read_text()),
-        hour_of_week=_parquet_if_saved(folder, "hour_of_week"),
-        ed_time=_parquet_if_saved(folder, "ed_time"),
-        findings=(
-            (folder / "findings.html").read_text(encoding="utf-8")
-            if (folder / "findings.html").exists()
-            else None
-        ),
+        kind,
+        read_table(folder / "summary.csv"),
+        replications=read_table(folder / "replications.parquet"),
+        daily=read_table(folder / "daily.parquet", filters=[("series", "in", list(REPORT_SERIES))]),
+        comparison=(read_table(folder / "comparison.csv") if kind == "comparison" else None),
+        provenance=read_json(folder / "scenario.json"),
+        hour_of_week=read_table(folder / "hour_of_week.parquet", optional=True),
+        ed_time=read_table(folder / "ed_time.parquet", optional=True),
+        findings=findings_text,
     )
 
 
 REPORT_SERIES = ("acute_occupied", "acute_capacity", "delayed")
 """The daily series the charts use: 3 of 16, so 1,000 replications x 5 years
 (29 million daily rows) are read as 5.5 million."""
-
-
-def _parquet_if_saved(
-    folder: Path, name: str, series: Sequence[str] | None = None
-) -> pd.DataFrame | None:
-    """A saved table (only rows of ``series`` if given), or None for a folder from before
-    it was saved (or without it)."""
-    path = folder / f"{name}.parquet"
-    if not path.exists():
-        return None
-    if series is None:
-        return pd.read_parquet(path)
-    return pd.read_parquet(path, filters=[("series", "in", list(series))])
 
 
 # --- charts -------------------------------------------------------------------------------------
@@ -532,7 +531,7 @@ def vega_javascript(vl_version: str | None = None) -> str:
     if version is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            _write_file(cached, bundle.encode("utf-8"))
+            atomic_write(cached, _bytes_writer(bundle.encode("utf-8")))
         except OSError:
             pass
     return bundle
@@ -691,42 +690,42 @@ rebuild with <code>leftshift report {html.escape(str(saved.folder))}</code>.</p>
 """
 
 
-def _write_file(target: Path, data: bytes) -> None:
-    """Write whole or not at all (a reader never sees half a report)."""
+def static_files(figs: Sequence[Figure], scale: float = 2.0) -> dict[str, bytes]:
+    """Each chart as PNG (``scale`` x its size) and SVG, by file name in ``charts/``."""
+    import vl_convert as vlc
 
+    files: dict[str, bytes] = {}
+    for k, fig in enumerate(figs, start=1):
+        spec = fig.chart.to_dict()
+        stem = f"{CHARTS}/{k:02d}-{fig.slug}"
+        files[f"{stem}.png"] = vlc.vegalite_to_png(spec, scale=scale)
+        files[f"{stem}.svg"] = vlc.vegalite_to_svg(spec).encode("utf-8")
+    return files
+
+
+def _bytes_writer(data: bytes) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         path.write_bytes(data)
 
-    atomic_write(target, write)
-
-
-def save_static(figs: Sequence[Figure], folder: Path, scale: float = 2.0) -> list[Path]:
-    """Each chart as PNG (``scale`` x its size) and SVG in ``folder``; returns the files."""
-    import vl_convert as vlc
-
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for k, fig in enumerate(figs, start=1):
-        spec = fig.chart.to_dict()
-        stem = f"{k:02d}-{fig.slug}"
-        png = vlc.vegalite_to_png(spec, scale=scale)
-        svg = vlc.vegalite_to_svg(spec)
-        for name, data in ((f"{stem}.png", png), (f"{stem}.svg", svg.encode("utf-8"))):
-            _write_file(folder / name, data)
-            written.append(folder / name)
-    return written
+    return write
 
 
 def write_report(folder: str | Path, png: bool = False) -> Path:
     """Build ``report.html`` in a results folder from its saved files; return its path.
 
     ``png=True`` also writes every chart as PNG and SVG in ``folder/charts/``.
+    Raises :class:`~sim.errors.ReportError` naming a file that is missing or cannot
+    be read, and :class:`~sim.errors.OutputError` if the report cannot be written.
     """
     saved = load_saved(folder)
     figs = figures(saved)
     page = render_html(saved, figs, vega_javascript())
-    target = saved.folder / REPORT
-    _write_file(target, page.encode("utf-8"))
+    files = {REPORT: page.encode("utf-8")}
     if png:
-        save_static(figs, saved.folder / CHARTS)
-    return target
+        files.update(static_files(figs))
+    with claim(saved.folder, None) as claimed:
+        claimed.write(
+            {name: _bytes_writer(data) for name, data in files.items()},
+            kept=f"the results in {saved.folder} are untouched",
+        )
+    return saved.folder / REPORT
