@@ -162,7 +162,10 @@ def _write_report(folder: Path, png: bool, skip: bool = False) -> Written:
         return Written(write_report(folder, png=png))
     except (ReportError, OutputError, ValueError) as err:
         log.debug("the report failed", exc_info=True)
-        click.echo(f"error: no report written ({err}); the results in {folder} are saved", err=True)
+        reason = err.message if isinstance(err, OutputError) else str(err)
+        click.echo(
+            f"error: no report written ({reason}); the results in {folder} are saved", err=True
+        )
         return Written(None, failed=True)
 
 
@@ -572,9 +575,12 @@ def report_command(folder: Path, png: bool) -> None:
 
     try:
         path = write_report(folder, png=png)
-    except (ReportError, OutputError) as err:
+    except ReportError as err:
         _fail(err)
         return
+    except OutputError as err:  # the results are there; the report could not be written
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_FAILED)
     _say_report(Written(path), png)
 
 

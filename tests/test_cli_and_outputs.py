@@ -205,9 +205,7 @@ def test_quiet_run_prints_only_the_folder(tiny, tmp_path):
     assert not (out / "report.html").exists()
 
 
-def test_a_report_that_cannot_be_written_keeps_the_results_and_exits_1(
-    tiny, tmp_path, monkeypatch
-):
+def test_a_report_that_cannot_be_written_keeps_the_results_and_exits_1(tiny, tmp_path, monkeypatch):
     import sim.present.report
 
     def fail(folder, png=False):

@@ -23,7 +23,14 @@ from scipy import stats
 from sim.cli import main
 from sim.experiments.compare import Comparison, compare
 from sim.present import charts
-from sim.present.report import REPORT, REPORT_SERIES, figures, load_saved, static_files, write_report
+from sim.present.report import (
+    REPORT,
+    REPORT_SERIES,
+    figures,
+    load_saved,
+    static_files,
+    write_report,
+)
 from sim.runs.results import Results
 from sim.runs.runner import run
 from sim.scenario.schema import Scenario, load_scenario

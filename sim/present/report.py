@@ -723,7 +723,7 @@ def write_report(folder: str | Path, png: bool = False) -> Path:
     files = {REPORT: page.encode("utf-8")}
     if png:
         files.update(static_files(figs))
-    with claim(saved.folder, None) as claimed:
+    with claim(saved.folder, None, option="") as claimed:
         claimed.write(
             {name: _bytes_writer(data) for name, data in files.items()},
             kept=f"the results in {saved.folder} are untouched",

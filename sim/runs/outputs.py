@@ -103,10 +103,14 @@ def write_together(writes: Mapping[Path, Callable[[Path], None]]) -> None:
             os.close(fd)
             tmp = Path(name)
             staged.append((tmp, target))
-            write(tmp)
-            tmp.chmod(0o644)  # mkstemp makes files private; results are for sharing
-            with open(tmp, "rb") as written:
-                os.fsync(written.fileno())
+            try:
+                write(tmp)
+                tmp.chmod(0o644)  # mkstemp makes files private; results are for sharing
+                with open(tmp, "rb") as written:
+                    os.fsync(written.fileno())
+            except OSError as exc:
+                exc.filename = str(target)  # the file meant, not its temporary
+                raise
         for tmp, target in staged:
             os.replace(tmp, target)
     finally:
@@ -161,7 +165,7 @@ def kind_of(folder: Path) -> str | None:
     return legacy_kind(folder)
 
 
-def _describe(folder: Path, marker: dict[str, Any] | None, kind: str) -> str:
+def _describe(marker: dict[str, Any] | None, kind: str) -> str:
     command = f" ({marker['command']})" if marker and marker.get("command") else ""
     return f"{KIND_WORDS[kind]}{command}"
 
@@ -291,33 +295,40 @@ def command_line() -> str:
     return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
-def _refusal(path: Path, kind: str | None, marker: dict[str, Any] | None, found: str) -> str:
-    holds = _describe(path, marker, found)
+def _refusal(label: str, kind: str | None, marker: dict[str, Any] | None, found: str) -> str:
+    holds = _describe(marker, found)
     wanted = f"; {KIND_WORDS[kind]} cannot write there" if kind else ""
     return (
-        f"--out {path}: holds {holds}{wanted}; choose another --out, or add --overwrite to "
+        f"{label}: holds {holds}{wanted}; choose another --out, or add --overwrite to "
         "replace it (overwrite=True from Python)"
     )
 
 
 @contextmanager
 def claim(
-    folder: str | Path, kind: str | None, *, overwrite: bool = False, command: str | None = None
+    folder: str | Path,
+    kind: str | None,
+    *,
+    overwrite: bool = False,
+    command: str | None = None,
+    option: str = "--out",
 ) -> Iterator[Folder]:
     """Claim ``folder`` for ``kind`` (``None``: whatever kind it already holds) until the
     block ends.
 
     Raises :class:`~sim.errors.OutputError` (nothing run yet) for a folder that
     cannot be created or written, is locked by another writer, or holds
-    another kind's results without ``overwrite``. Claims of one folder nest
-    within a process.
+    another kind's results without ``overwrite``; its message names the folder
+    after ``option``, the command-line option that gave it. Claims of one
+    folder nest within a process.
     """
     path = Path(folder)
+    label = f"{option} {path}" if option else str(path)
     key = path.resolve()
     if key in _held:
         nested, depth = _held[key]
         if kind is not None and nested.kind != kind:
-            raise OutputError(_refusal(path, kind, None, nested.kind))
+            raise OutputError(_refusal(label, kind, None, nested.kind))
         _held[key] = (nested, depth + 1)
         try:
             yield nested
@@ -330,17 +341,17 @@ def claim(
         handle = open(path / LOCK, "a", encoding="utf-8")  # noqa: SIM115 - held for the block
     except OSError as exc:
         raise OutputError(
-            f"--out {path}: cannot create or write the output folder ({exc.strerror or exc})"
+            f"{label}: cannot create or write the output folder ({exc.strerror or exc})"
         ) from None
     held: Folder | None = None
     try:
         if not _lock(handle):
             raise OutputError(
-                f"--out {path}: another leftshift is writing to this folder; wait for it to "
-                "finish or choose another --out"
+                f"{label}: another leftshift is writing to this folder; wait for it to "
+                "finish" + (f" or choose another {option}" if option else "")
             )
-        _check_writable(path)
-        held = _start(path, kind, overwrite, command or command_line())
+        _check_writable(path, label)
+        held = _start(path, label, kind, overwrite, command or command_line())
         _held[key] = (held, 1)
         try:
             yield held
@@ -377,18 +388,18 @@ def _release(key: Path) -> None:
         del _held[key]
 
 
-def _check_writable(path: Path) -> None:
+def _check_writable(path: Path, label: str) -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=".leftshift-check.", dir=path)
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
         raise OutputError(
-            f"--out {path}: cannot write to the output folder ({exc.strerror or exc})"
+            f"{label}: cannot write to the output folder ({exc.strerror or exc})"
         ) from None
 
 
-def _start(path: Path, kind: str | None, overwrite: bool, command: str) -> Folder:
+def _start(path: Path, label: str, kind: str | None, overwrite: bool, command: str) -> Folder:
     marker = read_marker(path)
     found = kind_of(path)
     ours = {MARKER, LOCK}
@@ -398,8 +409,8 @@ def _start(path: Path, kind: str | None, overwrite: bool, command: str) -> Folde
     previous = set(marker.get("files", [])) - ours if marker else set()
     if kind is None:  # adding to what is there (a report, an event log): nothing is cleared
         if found is None:
-            raise OutputError(f"--out {path}: holds no leftshift results")
+            raise OutputError(f"{label}: holds no leftshift results")
         return Folder(path, found, command, marker, written=previous)
     if found is not None and found != kind and not overwrite:
-        raise OutputError(_refusal(path, kind, marker, found))
+        raise OutputError(_refusal(label, kind, marker, found))
     return Folder(path, kind, command, marker, to_clear=previous)
