@@ -218,7 +218,6 @@ def setup_logging(verbose: int) -> None:
     root = logging.getLogger("sim")
     root.addHandler(handler)
     root.setLevel(level)
-    root.propagate = False
     # Dask's own logs say what leftshift says in one line; they show from -vv
     logging.getLogger("distributed").setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
 

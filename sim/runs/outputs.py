@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -43,6 +44,8 @@ from typing import IO, Any
 
 from .._version import __version__
 from ..errors import OutputError
+
+log = logging.getLogger(__name__)
 
 MARKER = "leftshift.json"
 LOCK = ".leftshift.lock"
@@ -352,6 +355,7 @@ def claim(
             )
         _check_writable(path, label)
         held = _start(path, label, kind, overwrite, command or command_line())
+        log.info("%s: claimed for %s", path, KIND_WORDS[held.kind])
         _held[key] = (held, 1)
         try:
             yield held

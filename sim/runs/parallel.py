@@ -107,6 +107,8 @@ def scheduler_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> str:
     Checked with a plain socket before any Dask client exists: a client that fails to
     connect hangs for a minute on closing and prints a traceback at exit.
     """
+    if address.startswith("inproc://"):  # a cluster in this process (tests, notebooks)
+        return address
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     try:
         port = parts.port
