@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import sys
 import time
@@ -57,9 +58,9 @@ from .experiments.sweep import load_experiment, run_sweep
 from .present.console import comparison_table, summary_table, sweep_table, table_console
 from .present.format import fmt_number
 from .present.progress import progress_bar
-from .runs.outputs import claim
+from .runs.outputs import atomic_write, claim, text_writer
 from .runs.runner import run
-from .scenario.schema import Scenario, load_scenario
+from .scenario.schema import Scenario, json_schema, load_scenario
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -354,6 +355,26 @@ def _is_experiment(path: Path) -> bool:
         return "vary" in tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and TOMLDecodeError too
         return False
+
+
+@main.command("schema")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the schema to this file (default: print it).",
+)
+def schema_command(out: Path | None) -> None:
+    """Print (or write) the JSON Schema of scenario files, for editors and other tools."""
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        atomic_write(out, text_writer(text))
+    except OSError as exc:
+        click.echo(f"error: could not write {out}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"Schema: {out}")
 
 
 # --- compare -----------------------------------------------------------------------------------

@@ -53,6 +53,25 @@ def _pop_moments(data: Any, native: tuple[str, str]) -> tuple[dict[str, Any], fl
     return rest, float(mean), float(sd)
 
 
+def _moments_or_native(native: tuple[str, str]) -> Any:
+    """The JSON Schema of a family given either by ``mean`` and ``sd`` or by ``native``
+    (what :func:`_pop_moments` accepts), for editors and ``leftshift schema``."""
+
+    def edit(schema: dict[str, Any]) -> None:
+        schema["properties"]["mean"] = {"type": "number", "exclusiveMinimum": 0}
+        schema["properties"]["sd"] = {"type": "number", "exclusiveMinimum": 0}
+        schema.pop("required", None)
+        schema["oneOf"] = [
+            {"required": ["mean", "sd"], "not": {"anyOf": [{"required": [n]} for n in native]}},
+            {
+                "required": list(native),
+                "not": {"anyOf": [{"required": ["mean"]}, {"required": ["sd"]}]},
+            },
+        ]
+
+    return edit
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -120,6 +139,8 @@ class Exponential(_Dist):
 class Lognormal(_Dist):
     """Lognormal: give either ``mean`` and ``sd`` or ``mu`` and ``sigma`` (of log X)."""
 
+    model_config = ConfigDict(json_schema_extra=_moments_or_native(("mu", "sigma")))
+
     dist: Literal["lognormal"] = "lognormal"
     mu: float
     sigma: float = Field(gt=0)
@@ -161,6 +182,8 @@ class Lognormal(_Dist):
 
 class Gamma(_Dist):
     """Gamma: give either ``mean`` and ``sd`` or ``shape`` and ``scale``."""
+
+    model_config = ConfigDict(json_schema_extra=_moments_or_native(("shape", "scale")))
 
     dist: Literal["gamma"] = "gamma"
     shape: float = Field(gt=0)
