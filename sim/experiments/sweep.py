@@ -67,6 +67,7 @@ from ..errors import OutputError, ScenarioError
 from ..metrics import catalogue
 from ..runs.outputs import Folder, claim, text_writer
 from ..runs.parallel import imap, workers_for
+from ..runs.provenance import provenance
 from ..runs.runner import (
     batch_size,
     check_by_default,
@@ -230,7 +231,7 @@ def _grid_and_samples(spec: ExperimentSpec) -> list[dict[str, Any]]:
         from scipy.stats import qmc  # imported on use: scipy.stats is slow to import
 
         assert spec.samples is not None
-        unit = qmc.LatinHypercube(d=len(ranges), seed=spec.sample_seed).random(n=spec.samples)
+        unit = qmc.LatinHypercube(d=len(ranges), rng=spec.sample_seed).random(n=spec.samples)
         samples = []
         for row in unit:
             sample: dict[str, Any] = {}
@@ -445,6 +446,7 @@ def _start_folder(
         "fingerprint": experiment.fingerprint(),
         "version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "provenance": provenance([experiment.source, experiment.base.source]),
         **experiment._resolved(),
     }
     text = json.dumps(manifest_data, indent=2, default=str)

@@ -40,6 +40,7 @@ from ..model.invariants import assert_ok
 from ..scenario.params import CostParams, ModelParams, build_costs, build_params
 from ..scenario.schema import Scenario
 from .parallel import imap, workers_for
+from .provenance import provenance
 from .results import Results
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ def run_experiment(
         "engine": engine,
         "version": __version__,
         "run_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "provenance": provenance([s.source for s in listed]),
     }
     if first_replication:
         meta["first_replication"] = first_replication
