@@ -74,6 +74,7 @@ def test_a_run_into_a_comparison_folder_is_refused_and_overwrite_replaces_it(fil
         == 0
     )
     before = (out / "comparison.csv").read_bytes()
+    (out / "findings.html").write_text("<p>old findings</p>")  # as the case study adds
     refused = _cli("run", files / "tiny.toml", "--seed", 3, "--out", out, "-q")
     assert refused.exit_code == 2
     assert refused.stderr.startswith(f"error: --out {out}: holds a comparison (")
@@ -84,9 +85,11 @@ def test_a_run_into_a_comparison_folder_is_refused_and_overwrite_replaces_it(fil
     assert replaced.exit_code == 0, replaced.output
     assert "comparison.csv" not in _listing(out)
     assert "comparison.parquet" not in _listing(out)
+    assert "findings.html" not in _listing(out)
     assert kind_of(out) == "run"
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<title>Scenario: tiny - leftshift report</title>" in page
+    assert "old findings" not in page
     assert json.loads((out / "scenario.json").read_text())["seed"] == 3
 
 
@@ -321,7 +324,7 @@ def test_report_on_a_folder_missing_a_table_names_it_and_exits_2(saved):
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        (lambda f: None, "holds no leftshift results"),
+        (lambda f: None, "not a results folder (no leftshift.json, summary.csv or scenario.json)"),
         (lambda f: (f / "search.csv").write_text("value\n1\n"), "holds a capacity search"),
     ],
 )
@@ -332,7 +335,7 @@ def test_report_on_a_folder_without_a_report_exits_2(tmp_path, setup, message):
     result = _cli("report", folder)
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1
-    assert ("not a results folder" in result.stderr) or (message in result.stderr)
+    assert result.stderr.startswith(f"error: {folder}: {message}")
 
 
 def test_a_report_that_cannot_be_written_exits_1(saved, monkeypatch):

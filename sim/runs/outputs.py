@@ -76,6 +76,8 @@ KNOWN_FILES = (
     "comparison.csv",
     "comparison.parquet",
     "findings.html",
+    "findings.md",
+    "findings.csv",
     "report.html",
     "charts",
     "experiment.json",
@@ -85,7 +87,8 @@ KNOWN_FILES = (
     "events_vidigi.csv",
     "events_bupar.csv",
 )
-"""Every name leftshift writes into a folder (a folder without a marker: what it may clear)."""
+"""Every name leftshift (and its case study, ``findings.*``) writes into a folder: what a
+rerun or ``overwrite`` clears besides the files the marker lists."""
 
 
 # --- the one atomic write ---------------------------------------------------------------------
@@ -408,9 +411,11 @@ def _start(path: Path, label: str, kind: str | None, overwrite: bool, command: s
     found = kind_of(path)
     ours = {MARKER, LOCK}
     if marker is None and found is not None:  # written before markers: its files are known
-        present = [n for n in KNOWN_FILES if (path / n).exists()]
-        marker = {"kind": found, "command": "", "files": present}
-    previous = set(marker.get("files", [])) - ours if marker else set()
+        marker = {"kind": found, "command": "", "files": []}
+    previous: set[str] = set()
+    if marker is not None:  # leftshift's folder: its files, listed or known by name
+        previous = set(marker.get("files", [])) | {n for n in KNOWN_FILES if (path / n).exists()}
+        previous -= ours
     if kind is None:  # adding to what is there (a report, an event log): nothing is cleared
         if found is None:
             raise OutputError(f"{label}: holds no leftshift results")
