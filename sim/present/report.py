@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,6 +360,12 @@ def _cell(mean: Any, low: Any, high: Any, unit: str, diff: bool = False, rel: An
     return Cell(text, interval(low, high, unit, diff))
 
 
+def _change(row: Mapping[Any, Any], column: str, relative: str, unit: str) -> Cell:
+    """A paired change (``column`` with its interval) and its relative change."""
+    low, high = row[f"{column}_ci_low"], row[f"{column}_ci_high"]
+    return _cell(row[column], low, high, unit, True, row[relative])
+
+
 def _counts(names: Any) -> list[str]:
     """The count metrics among ``names`` (their intervals are clipped at zero for display)."""
     return [m for m in dict.fromkeys(names) if catalogue.unit(m) == "count"]
@@ -400,28 +406,8 @@ def _comparison_table(saved: Saved) -> Table:
         for period in shown:
             at = {n: indexed[(metric.name, period, n)] for n in names}
             cells = [_cell(at[n]["mean"], at[n]["ci_low"], at[n]["ci_high"], kind) for n in names]
-            cells += [
-                _cell(
-                    at[n]["diff"],
-                    at[n]["diff_ci_low"],
-                    at[n]["diff_ci_high"],
-                    kind,
-                    True,
-                    at[n]["rel_change"],
-                )
-                for n in others
-            ]
-            cells += [
-                _cell(
-                    at[n]["vs_baseline"],
-                    at[n]["vs_baseline_ci_low"],
-                    at[n]["vs_baseline_ci_high"],
-                    kind,
-                    True,
-                    at[n]["rel_vs_baseline"],
-                )
-                for n in years
-            ]
+            cells += [_change(at[n], "diff", "rel_change", kind) for n in others]
+            cells += [_change(at[n], "vs_baseline", "rel_vs_baseline", kind) for n in years]
             first = period == shown[0]
             rows.append(
                 Row(
