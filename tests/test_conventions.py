@@ -88,13 +88,21 @@ def test_docs_scenario_md_names_every_key_of_the_schema_and_no_other():
 # --- provenance ----------------------------------------------------------------------------------
 
 
-def test_provenance_names_versions_inputs_and_commit(tmp_path):
-    variant = tmp_path / "variant.toml"
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[sim.Results, Path, Path]:
+    """A one-replication run of a variant of the baseline, saved; the variant's file."""
+    tmp = tmp_path_factory.mktemp("provenance")
+    variant = tmp / "variant.toml"
     variant.write_text(
         f'extends = "{CONFIGS / "baseline.toml"}"\nname = "variant"\n'
         "[run]\nwarm_up_days = 0\nhorizon_years = 0.02\nreps = 1\n"
     )
     results = sim.run(sim.load_scenario(variant), reps=1)
+    return results, results.save(tmp / "out"), variant
+
+
+def test_provenance_names_versions_inputs_and_commit(saved_run):
+    results, folder, variant = saved_run
     made = results.meta["provenance"]
     assert made["python"] == ".".join(map(str, sys.version_info[:3]))
     assert made["packages"]["numpy"] == metadata.version("numpy")
@@ -104,11 +112,10 @@ def test_provenance_names_versions_inputs_and_commit(tmp_path):
         {"path": str(p.resolve()), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
         for p in (variant, CONFIGS / "baseline.toml")
     ]
-    assert made["git"] is None  # tmp_path is in no repository
-    folder = results.save(tmp_path / "out")
+    assert made["git"] is None  # the variant's folder is in no repository
     saved = json.loads((folder / "scenario.json").read_text())["provenance"]
     assert saved == made
-    CliRunner().invoke(main, ["report", str(folder)])
+    assert CliRunner().invoke(main, ["report", str(folder)]).exit_code == 0
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert f"numpy {metadata.version('numpy')}" in page
     assert f"sha256 {made['inputs'][1]['sha256']}" in page
@@ -131,11 +138,9 @@ def test_provenance_has_the_commit_of_a_scenario_in_a_repository():
 # --- the report page -----------------------------------------------------------------------------
 
 
-def test_the_report_page_escapes_what_it_shows_and_keeps_findings_as_html(tmp_path):
-    scenario = sim.load_scenario(CONFIGS / "baseline.toml").override(
-        {"run.horizon_years": 0.02, "run.warm_up_days": 0}
-    )
-    folder = sim.run(scenario, reps=1).save(tmp_path / "out")
+def test_the_report_page_escapes_what_it_shows_and_keeps_findings_as_html(saved_run, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(saved_run[1], folder)
     provenance = json.loads((folder / "scenario.json").read_text())
     provenance["scenarios"][0]["source"] = "<script>alert('x')</script>.toml"
     (folder / "scenario.json").write_text(json.dumps(provenance))

@@ -69,10 +69,11 @@ def _listing(folder: Path) -> list[str]:
 
 def test_a_run_into_a_comparison_folder_is_refused_and_overwrite_replaces_it(files):
     out = files / "D"
-    assert (
-        _cli("compare", files / "tiny.toml", files / "other.toml", "--out", out, "-q").exit_code
-        == 0
+    compared = _cli(
+        "compare", files / "tiny.toml", files / "other.toml", "--out", out, "-q", "--no-report"
     )
+    assert compared.exit_code == 0, compared.output
+    (out / "report.html").write_text("<title>Comparison: tiny vs more beds</title>")
     before = (out / "comparison.csv").read_bytes()
     (out / "findings.html").write_text("<p>old findings</p>")  # as the case study adds
     refused = _cli("run", files / "tiny.toml", "--seed", 3, "--out", out, "-q")
@@ -95,7 +96,7 @@ def test_a_run_into_a_comparison_folder_is_refused_and_overwrite_replaces_it(fil
 
 def test_a_run_into_a_sweep_folder_is_refused_and_the_sweep_is_untouched(files):
     out = files / "S"
-    assert _cli("sweep", files / "exp.toml", "--out", out, "-q").exit_code == 0
+    assert _cli("sweep", files / "exp.toml", "--out", out, "-q", "--no-report").exit_code == 0
     summary = (out / "summary.csv").read_bytes()
     refused = _cli("run", files / "tiny.toml", "--out", out, "-q")
     assert refused.exit_code == 2
@@ -106,8 +107,9 @@ def test_a_run_into_a_sweep_folder_is_refused_and_the_sweep_is_untouched(files):
 
 def test_a_rerun_of_the_same_kind_leaves_nothing_of_the_last(files):
     out = files / "R"
-    first = _cli("run", files / "tiny.toml", "--out", out, "-q", "--event-log")
+    first = _cli("run", files / "tiny.toml", "--out", out, "-q", "--event-log", "--no-report")
     assert first.exit_code == 0, first.output
+    (out / "report.html").write_text("an old report")  # as an earlier run with a report left
     assert {"events_vidigi.csv", "events_bupar.csv", "report.html"} <= set(_listing(out))
     again = _cli("run", files / "tiny.toml", "--out", out, "-q", "--no-report")
     assert again.exit_code == 0, again.output
