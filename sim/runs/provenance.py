@@ -10,6 +10,7 @@ uncommitted changes, when it is a git repository.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import subprocess
@@ -23,15 +24,20 @@ PACKAGES = ("leftshift", "numpy", "pandas", "scipy", "simpy", "numba", "pyarrow"
 """The distributions whose versions decide the numbers (or how they are read back)."""
 
 
-def package_versions() -> dict[str, str | None]:
-    """Each of :data:`PACKAGES` with its installed version (``None`` if not installed)."""
-    versions: dict[str, str | None] = {}
+@functools.lru_cache(maxsize=1)  # installed versions do not change under a running process
+def _installed() -> tuple[tuple[str, str | None], ...]:
+    found: list[tuple[str, str | None]] = []
     for name in PACKAGES:
         try:
-            versions[name] = metadata.version(name)
+            found.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+            found.append((name, None))
+    return tuple(found)
+
+
+def package_versions() -> dict[str, str | None]:
+    """Each of :data:`PACKAGES` with its installed version (``None`` if not installed)."""
+    return dict(_installed())
 
 
 def input_files(sources: Iterable[str]) -> list[Path]:
