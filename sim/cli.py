@@ -198,27 +198,25 @@ def _engine_option(command: Any) -> Any:
     )(command)
 
 
-class _OneLine(logging.Formatter):
-    """Log records as the command's other messages read: ``warning: ...``."""
+class _OneLine(logging.Handler):
+    """Log records as the command's other messages read (``warning: ...``), on standard
+    error as it is when each is said: a progress bar on a terminal keeps them above it."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    def emit(self, record: logging.LogRecord) -> None:
         text = f"{record.levelname.lower()}: {record.getMessage()}"
         if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
-        return text
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        sys.stderr.write(text + "\n")  # looked up now: a live progress bar proxies it
+        sys.stderr.flush()
 
 
 def setup_logging(verbose: int) -> None:
     """Warnings always; ``-v`` adds what happens (info), ``-vv`` debugging detail."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_OneLine())
-    for name in ("sim", "distributed"):
-        logger = logging.getLogger(name)
-        logger.handlers = [h for h in logger.handlers if not isinstance(h, logging.StreamHandler)]
-    root = logging.getLogger("sim")
-    root.addHandler(handler)
-    root.setLevel(level)
+    logger = logging.getLogger("sim")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, _OneLine)]
+    logger.addHandler(_OneLine())
+    logger.setLevel(level)
     # Dask's own logs say what leftshift says in one line; they show from -vv
     logging.getLogger("distributed").setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
 
