@@ -42,7 +42,7 @@ def test_two_local_processes_give_the_serial_tables(pair, serial):
 def test_a_dask_local_cluster_gives_the_serial_tables(pair, serial):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         on_cluster = sim.run_experiment(pair, reps=4, seed=9, scheduler=cluster.scheduler_address)
         assert len(cluster.scheduler_info["workers"]) == 2

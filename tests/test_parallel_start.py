@@ -141,7 +141,7 @@ def test_a_cluster_with_no_workers_says_it_is_waiting_then_gives_up(monkeypatch,
     distributed = pytest.importorskip("distributed")
     monkeypatch.setenv("LEFTSHIFT_DASK_WAIT_S", "2")
     monkeypatch.setattr(parallel, "POLL_S", 0.2)
-    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
         started = time.monotonic()
         with (
             caplog.at_level(logging.WARNING, logger="sim"),
@@ -162,7 +162,7 @@ def test_workers_running_another_leftshift_are_refused_on_connect(monkeypatch):
     monkeypatch.setattr(parallel, "worker_version", lambda: "0.0.0-old")
     with (
         distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         pytest.raises(ClusterError, match=r"run another leftshift version \(.* has 0\.0\.0-old\)"),
         workers_for(scheduler=cluster.scheduler_address),
