@@ -3,14 +3,26 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CONSTRAINTS := constraints.txt
 
-.PHONY: run test test-all lint bench case-study clean
+.PHONY: run test test-all lint bench case-study clean constraints
 
-$(STAMP): pyproject.toml
+# the exact versions in constraints.txt, so a new upstream release cannot break `make test`
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -c $(CONSTRAINTS)
 	touch $(STAMP)
+
+constraints:  ## refresh constraints.txt: the newest versions pyproject.toml allows, in a fresh venv
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	.venv-constraints/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Exact versions make installs from (pip install -c constraints.txt); made by make constraints."; \
+	  echo "# Refresh: make constraints (a fresh venv with the newest versions pyproject.toml allows)."; \
+	  .venv-constraints/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS)
+	rm -rf .venv-constraints
 
 run: $(STAMP)  ## run the default scenario and write outputs/baseline/
 	$(BIN)/leftshift run configs/baseline.toml --out outputs/baseline
@@ -36,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest benches -m bench --benchmark-json=outputs/bench.json
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-constraints outputs .pytest_cache .mypy_cache .ruff_cache

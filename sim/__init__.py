@@ -6,6 +6,8 @@ The public API (docs/api.md describes each function, its units and its tables)::
     scenario = sim.load_scenario("configs/baseline.toml")
     results = sim.run(scenario, reps=10, seed=1)
     results.summary            # scenario, metric, period, mean, ci_low, ci_high, n_reps
+    results.save("outputs/mine")                     # and back: sim.load_results("outputs/mine")
+    results.event_log()        # every patient's events, in vidigi's shape (or "bupar")
     more_beds = scenario.override({"acute.beds": 420})
 
     # several scenarios on the same replications, paired against a comparator
@@ -38,7 +40,7 @@ from .experiments.replications import replications_needed
 from .experiments.search import capacity_search
 from .experiments.sweep import SweepResults, load_experiment, run_sweep
 from .experiments.warmup import suggest_warm_up
-from .runs.results import Results
+from .runs.results import Results, load_results
 from .runs.runner import run, run_experiment
 from .scenario.schema import Scenario, load_scenario
 
@@ -76,6 +78,7 @@ __all__ = [
     "capacity_search",
     "compare",
     "load_experiment",
+    "load_results",
     "load_scenario",
     "replications_needed",
     "run",

@@ -7,6 +7,7 @@
         --metric delayed_bed_days --at-most 3000
     leftshift report outputs/baseline [--png]
     leftshift validate configs/*.toml experiments/*.toml
+    leftshift schema [--out scenario.schema.json]
 
 ``run``, ``compare``, ``sweep`` and ``search`` take ``--workers N`` (local
 processes) or ``--scheduler tcp://host:port`` (a Dask cluster); the numbers
@@ -22,16 +23,27 @@ first come first served and time running forwards (no negative waits). A
 broken invariant gives one line per problem, naming the invariant, the
 scenario, the replication and the simulated time it first failed at, and exit
 code 3; no results are written.
+
+An output folder holds one kind of result (a marker, ``leftshift.json``, says
+which): another kind's folder is refused unless ``--overwrite`` is given. A
+folder that cannot be created or written, or that another leftshift is
+writing to, fails before anything runs (exit code 2). A save that fails (disk
+full, permissions), a report that cannot be written and a Dask cluster that
+cannot do the work give one line saying what was kept, and exit code 1.
+``-v`` says more of what happens (``-vv`` for debugging).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import logging
 import sys
 import time
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 from rich.console import Console
@@ -39,22 +51,37 @@ from rich.table import Table
 
 from ._version import __version__
 from .engines import registry
-from .errors import InvariantError, ReportError, ScenarioError
+from .errors import ClusterError, InvariantError, OutputError, ReportError, ScenarioError
 from .experiments.compare import compare
 from .experiments.search import capacity_search, max_evaluations
 from .experiments.sweep import load_experiment, run_sweep
 from .present.console import comparison_table, summary_table, sweep_table, table_console
 from .present.format import fmt_number
 from .present.progress import progress_bar
-from .runs.results import atomic_write
+from .runs.outputs import atomic_write, claim, text_writer
 from .runs.runner import run
-from .scenario.schema import Scenario, load_scenario
+from .scenario.schema import Scenario, json_schema, load_scenario
 
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_CHECK_FAILED = 3
 
+Failure = ScenarioError | InvariantError | OutputError | ClusterError | ReportError
+"""What a command turns into one line and an exit code, never a traceback."""
 
-def _fail(err: ScenarioError | InvariantError) -> None:
+log = logging.getLogger("sim")
+
+
+def _fail(err: Failure) -> None:
+    if isinstance(err, OutputError):
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_FAILED if err.ran else EXIT_BAD_INPUT)
+    if isinstance(err, ClusterError):
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_FAILED)
+    if isinstance(err, ReportError):
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     if isinstance(err, InvariantError):
         for problem in err.problems:
             click.echo(
@@ -118,23 +145,47 @@ def _report_options(command: Any) -> Any:
     )(command)
 
 
-def _write_report(folder: Path, png: bool, skip: bool = False) -> Path | None:
-    """report.html in a results folder; a failure to draw is reported, never loses results."""
+class Written(NamedTuple):
+    """What became of a command's report: where it is, or that it failed."""
+
+    path: Path | None
+    failed: bool = False
+
+
+def _write_report(folder: Path, png: bool, skip: bool = False) -> Written:
+    """report.html in a results folder; a failure to draw is said in one line and never
+    loses the results (:func:`_say_report` then exits with code 1)."""
     if skip:
-        return None
+        return Written(None)
     from .present.report import write_report
 
     try:
-        return write_report(folder, png=png)
-    except (ReportError, OSError, ValueError) as err:
-        click.echo(f"warning: no report written: {err}", err=True)
-        return None
+        return Written(write_report(folder, png=png))
+    except (ReportError, OutputError, ValueError) as err:
+        log.debug("the report failed", exc_info=True)
+        reason = err.message if isinstance(err, OutputError) else str(err)
+        click.echo(
+            f"error: no report written ({reason}); the results in {folder} are saved", err=True
+        )
+        return Written(None, failed=True)
 
 
-def _say_report(path: Path | None, png: bool) -> None:
-    if path is not None:
-        extra = f" (charts as PNG and SVG in {path.parent / 'charts'}/)" if png else ""
-        click.echo(f"Report: {path}{extra}")
+def _say_report(written: Written, png: bool) -> None:
+    """Say where the report is; exit with code 1 (after everything else is said) if it
+    could not be written."""
+    if written.failed:
+        sys.exit(EXIT_FAILED)
+    if written.path is not None:
+        extra = f" (charts as PNG and SVG in {written.path.parent / 'charts'}/)" if png else ""
+        click.echo(f"Report: {written.path}{extra}")
+
+
+def _overwrite_option(command: Any) -> Any:
+    return click.option(
+        "--overwrite",
+        is_flag=True,
+        help="Replace whatever result the output folder holds (of another kind too).",
+    )(command)
 
 
 def _engine_option(command: Any) -> Any:
@@ -147,10 +198,35 @@ def _engine_option(command: Any) -> Any:
     )(command)
 
 
+class _OneLine(logging.Handler):
+    """Log records as the command's other messages read (``warning: ...``), on standard
+    error as it is when each is said: a progress bar on a terminal keeps them above it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"{record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        sys.stderr.write(text + "\n")  # looked up now: a live progress bar proxies it
+        sys.stderr.flush()
+
+
+def setup_logging(verbose: int) -> None:
+    """Warnings always; ``-v`` adds what happens (info), ``-vv`` debugging detail."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logger = logging.getLogger("sim")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, _OneLine)]
+    logger.addHandler(_OneLine())
+    logger.setLevel(level)
+    # Dask's own logs say what leftshift says in one line; they show from -vv
+    logging.getLogger("distributed").setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="leftshift")
-def main() -> None:
+@click.option("--verbose", "-v", count=True, help="Say more of what happens (-vv: debugging).")
+def main(verbose: int) -> None:
     """leftshift: test a 'shift care left' plan before betting on it."""
+    setup_logging(verbose)
 
 
 @main.command("run")
@@ -170,6 +246,13 @@ def main() -> None:
 @_where_options
 @_check_and_quiet_options
 @_report_options
+@_overwrite_option
+@click.option(
+    "--event-log",
+    is_flag=True,
+    help="Also write every patient's events after the warm-up: events_vidigi.csv (vidigi's "
+    "shape) and events_bupar.csv (bupaR's activity log).",
+)
 def run_command(
     scenario_file: Path,
     reps: int | None,
@@ -182,35 +265,43 @@ def run_command(
     quiet: bool,
     png: bool,
     no_report: bool,
+    overwrite: bool,
+    event_log: bool,
 ) -> None:
     """Run a scenario's replications and write summary, replications, daily series."""
     console = Console(stderr=True)
     try:
         scenario = load_scenario(scenario_file)
-        n_reps = scenario.run.reps if reps is None else reps
-        _prepare(console, quiet, engine)  # compiling is said apart, not timed with the run
-        started = time.perf_counter()
-        with progress_bar(console, quiet) as bar:
-            task = bar.add_task(scenario.name, total=n_reps, unit="replications")
-            results = run(
-                scenario,
-                reps=reps,
-                seed=seed,
-                engine=engine,
-                check=check or None,
-                progress=lambda done: bar.update(task, completed=done),
-                workers=workers,
-                scheduler=scheduler,
-            )
-        elapsed = time.perf_counter() - started
-    except (ScenarioError, InvariantError) as err:
+        target = out if out is not None else Path("outputs") / scenario.name
+        with claim(target, "run", overwrite=overwrite) as claimed:  # checked before running
+            n_reps = scenario.run.reps if reps is None else reps
+            _prepare(console, quiet, engine)  # compiling is said apart, not timed with the run
+            started = time.perf_counter()
+            with progress_bar(console, quiet) as bar:
+                task = bar.add_task(scenario.name, total=n_reps, unit="replications")
+                results = run(
+                    scenario,
+                    reps=reps,
+                    seed=seed,
+                    engine=engine,
+                    check=check or None,
+                    progress=lambda done: bar.update(task, completed=done),
+                    workers=workers,
+                    scheduler=scheduler,
+                )
+            elapsed = time.perf_counter() - started
+            folder = results.save(claimed.path, overwrite=overwrite)
+            if event_log:
+                log.info("writing the event logs")
+                results.save_event_log(folder)
+            results = results.without_long_tables()  # saved; the report reads what it draws
+            report_path = _write_report(folder, png, no_report)
+    except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
         _fail(err)
         return
-    folder = results.save(out if out is not None else Path("outputs") / scenario.name)
-    results = results.without_long_tables()  # saved; the report reads what it draws
-    report_path = _write_report(folder, png, no_report)
     if quiet:
         click.echo(str(folder))
+        _say_report(Written(None, report_path.failed), png)
         return
     stdout = Console()
     meta = results.meta
@@ -264,6 +355,26 @@ def _is_experiment(path: Path) -> bool:
         return False
 
 
+@main.command("schema")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the schema to this file (default: print it).",
+)
+def schema_command(out: Path | None) -> None:
+    """Print (or write) the JSON Schema of scenario files, for editors and other tools."""
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        atomic_write(out, text_writer(text))
+    except OSError as exc:
+        click.echo(f"error: could not write {out}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"Schema: {out}")
+
+
 # --- compare -----------------------------------------------------------------------------------
 
 
@@ -300,6 +411,7 @@ def _pick_comparator(against: str | None, files: tuple[Path, ...], names: list[s
 @_where_options
 @_check_and_quiet_options
 @_report_options
+@_overwrite_option
 def compare_command(
     scenario_files: tuple[Path, ...],
     against: str | None,
@@ -313,6 +425,7 @@ def compare_command(
     quiet: bool,
     png: bool,
     no_report: bool,
+    overwrite: bool,
 ) -> None:
     """Compare scenarios on the same replications, paired against a comparator."""
     console = Console(stderr=True)
@@ -331,33 +444,38 @@ def compare_command(
         names = [s.name for s in scenarios]
         comparator = _pick_comparator(against, scenario_files, names)
         n_reps = scenarios[0].run.reps if reps is None else reps
-        _prepare(console, quiet, engine)  # compiling is said apart, not timed with the run
-        started = time.perf_counter()
-        with progress_bar(console, quiet) as bar:
-            task = bar.add_task(
-                " vs ".join(names), total=n_reps * len(scenarios), unit="replications"
+        default = Path("outputs") / ("compare-" + "-".join(names))[:120]
+        target = out if out is not None else default
+        with claim(target, "comparison", overwrite=overwrite) as claimed:
+            _prepare(console, quiet, engine)  # compiling is said apart, not timed with the run
+            started = time.perf_counter()
+            with progress_bar(console, quiet) as bar:
+                task = bar.add_task(
+                    " vs ".join(names), total=n_reps * len(scenarios), unit="replications"
+                )
+                comparison = compare(
+                    scenarios,
+                    against=comparator,
+                    reps=reps,
+                    seed=seed,
+                    engine=engine,
+                    workers=workers,
+                    scheduler=scheduler,
+                    check=check or None,
+                    progress=lambda done: bar.update(task, completed=done),
+                )
+            elapsed = time.perf_counter() - started
+            folder = comparison.save(claimed.path, overwrite=overwrite)
+            comparison = dataclasses.replace(
+                comparison, results=comparison.results.without_long_tables()
             )
-            comparison = compare(
-                scenarios,
-                against=comparator,
-                reps=reps,
-                seed=seed,
-                engine=engine,
-                workers=workers,
-                scheduler=scheduler,
-                check=check or None,
-                progress=lambda done: bar.update(task, completed=done),
-            )
-        elapsed = time.perf_counter() - started
-    except (ScenarioError, InvariantError) as err:
+            report_path = _write_report(folder, png, no_report)
+    except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
         _fail(err)
         return
-    default = Path("outputs") / ("compare-" + "-".join(names))[:120]
-    folder = comparison.save(out if out is not None else default)
-    comparison = dataclasses.replace(comparison, results=comparison.results.without_long_tables())
-    report_path = _write_report(folder, png, no_report)
     if quiet:
         click.echo(str(folder))
+        _say_report(Written(None, report_path.failed), png)
         return
     meta = comparison.results.meta
     table_console().print(
@@ -388,6 +506,7 @@ def compare_command(
 )
 @_check_and_quiet_options
 @_report_options
+@_overwrite_option
 def sweep_command(
     experiment_file: Path,
     workers: int | None,
@@ -398,6 +517,7 @@ def sweep_command(
     quiet: bool,
     png: bool,
     no_report: bool,
+    overwrite: bool,
 ) -> None:
     """Run every point of an experiment file; write results in parts as they finish."""
     console = Console(stderr=True)
@@ -405,30 +525,39 @@ def sweep_command(
         experiment = load_experiment(experiment_file)
         folder = out if out is not None else Path("outputs") / experiment.name
         n_points = len(experiment.points)
-        _prepare(console, quiet, experiment.spec.engine)
-        with progress_bar(console, quiet) as bar:
-            points_task = bar.add_task(experiment.name, total=n_points, unit="points")
-            reps_task = bar.add_task("", total=n_points * experiment.reps, unit="replications")
+        with claim(folder, "sweep", overwrite=overwrite):  # checked before compiling
+            _prepare(console, quiet, experiment.spec.engine)
+            with progress_bar(console, quiet) as bar:
+                points_task = bar.add_task(experiment.name, total=n_points, unit="points")
+                reps_task = bar.add_task("", total=n_points * experiment.reps, unit="replications")
 
-            def report(points: int, reps: int) -> None:
-                bar.update(points_task, completed=points)
-                bar.update(reps_task, completed=reps)
+                def report(points: int, reps: int) -> None:
+                    bar.update(points_task, completed=points)
+                    bar.update(reps_task, completed=reps)
 
-            results = run_sweep(
-                experiment,
-                folder,
-                workers=workers,
-                scheduler=scheduler,
-                resume=resume,
-                check=check or None,
-                progress=report,
-            )
-    except (ScenarioError, InvariantError) as err:
+                try:
+                    results = run_sweep(
+                        experiment,
+                        folder,
+                        workers=workers,
+                        scheduler=scheduler,
+                        resume=resume,
+                        overwrite=overwrite,
+                        check=check or None,
+                        progress=report,
+                    )
+                except ClusterError as err:
+                    raise ClusterError(
+                        f"{err}; the points finished are saved in {folder}: add --resume to "
+                        "continue"
+                    ) from None
+            report_path = _write_report(folder, png, no_report)
+    except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
         _fail(err)
         return
-    report_path = _write_report(folder, png, no_report)
     if quiet:
         click.echo(str(folder))
+        _say_report(Written(None, report_path.failed), png)
         return
     table = sweep_table(results)
     if table is not None:
@@ -465,9 +594,12 @@ def report_command(folder: Path, png: bool) -> None:
     try:
         path = write_report(folder, png=png)
     except ReportError as err:
+        _fail(err)
+        return
+    except OutputError as err:  # the results are there; the report could not be written
         click.echo(f"error: {err}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    _say_report(path, png)
+        sys.exit(EXIT_FAILED)
+    _say_report(Written(path), png)
 
 
 # --- capacity search ----------------------------------------------------------------------------
@@ -504,6 +636,7 @@ def report_command(folder: Path, png: bool) -> None:
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Write search.csv here."
 )
+@_overwrite_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the answer.")
 def search_command(
     scenario_file: Path,
@@ -521,6 +654,7 @@ def search_command(
     workers: int | None,
     scheduler: str | None,
     out: Path | None,
+    overwrite: bool,
     quiet: bool,
 ) -> None:
     """The smallest capacity for which a metric meets a target, with stated confidence."""
@@ -533,32 +667,37 @@ def search_command(
             scenario.override({path: value})
         target = at_most if at_most is not None else at_least
         assert target is not None
-        _prepare(console, quiet, engine)
-        with progress_bar(console, quiet) as bar:
-            task = bar.add_task(path, total=max_evaluations(low, high), unit="values tried")
-            found = capacity_search(
-                scenario,
-                path,
-                metric,
-                target,
-                low=low,
-                high=high,
-                direction="at_most" if at_most is not None else "at_least",
-                period=period,
-                confidence=confidence,
-                reps=reps,
-                seed=seed,
-                engine=engine,
-                workers=workers,
-                scheduler=scheduler,
-                progress=lambda done: bar.update(task, completed=done),
-            )
-    except (ScenarioError, InvariantError) as err:
+        claimed = claim(out, "search", overwrite=overwrite) if out else contextlib.nullcontext()
+        with claimed as folder:  # an --out that cannot be written fails before running
+            _prepare(console, quiet, engine)
+            with progress_bar(console, quiet) as bar:
+                task = bar.add_task(path, total=max_evaluations(low, high), unit="values tried")
+                found = capacity_search(
+                    scenario,
+                    path,
+                    metric,
+                    target,
+                    low=low,
+                    high=high,
+                    direction="at_most" if at_most is not None else "at_least",
+                    period=period,
+                    confidence=confidence,
+                    reps=reps,
+                    seed=seed,
+                    engine=engine,
+                    workers=workers,
+                    scheduler=scheduler,
+                    progress=lambda done: bar.update(task, completed=done),
+                )
+            if folder is not None:
+                evaluations = found.evaluations
+                folder.write(
+                    {"search.csv": lambda p: evaluations.to_csv(p, index=False)},
+                    kept=f"nothing was saved; the answer: {found.describe()}",
+                )
+    except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
         _fail(err)
         return
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out / "search.csv", lambda path: found.evaluations.to_csv(path, index=False))
     if not quiet:
         table = Table(title=f"{scenario.name}: {metric} ({period})", title_justify="left")
         for column in ("value", "mean", "bound", "meets"):

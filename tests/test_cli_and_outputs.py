@@ -15,6 +15,7 @@ from conftest import CONFIGS
 
 import sim
 from sim.cli import main
+from sim.errors import OutputError
 
 SMALL = f'''extends = "{CONFIGS / "baseline.toml"}"
 name = "tiny"
@@ -41,6 +42,20 @@ def test_run_writes_its_files_with_their_columns(tiny, tmp_path):
     # off a terminal (a log, CI) progress comes as lines: the last says every replication is done
     assert "tiny: 2/2 replications (" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
+        ".leftshift.lock",
+        "daily.parquet",
+        "ed_time.parquet",
+        "hour_of_week.parquet",
+        "leftshift.json",
+        "replications.parquet",
+        "report.html",
+        "scenario.json",
+        "summary.csv",
+    ]
+    marker = json.loads((out / "leftshift.json").read_text())
+    assert marker["kind"] == "run"
+    assert marker["version"] == sim.__version__
+    assert marker["files"] == [
         "daily.parquet",
         "ed_time.parquet",
         "hour_of_week.parquet",
@@ -49,6 +64,7 @@ def test_run_writes_its_files_with_their_columns(tiny, tmp_path):
         "scenario.json",
         "summary.csv",
     ]
+    assert marker["command"]  # the command line as typed (here, the test runner's)
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == [
         "scenario",
@@ -191,17 +207,20 @@ def test_quiet_run_prints_only_the_folder(tiny, tmp_path):
     assert not (out / "report.html").exists()
 
 
-def test_a_report_that_cannot_be_drawn_keeps_the_results(tiny, tmp_path, monkeypatch):
+def test_a_report_that_cannot_be_written_keeps_the_results_and_exits_1(tiny, tmp_path, monkeypatch):
     import sim.present.report
 
     def fail(folder, png=False):
-        raise OSError("disk full")
+        raise OutputError(f"could not save to {folder}/report.html: No space left on device")
 
     monkeypatch.setattr(sim.present.report, "write_report", fail)
     out = tmp_path / "results"
     result = CliRunner().invoke(main, ["run", str(tiny), "--out", str(out), "-q"])
-    assert result.exit_code == 0, result.output
-    assert "warning: no report written: disk full" in result.stderr
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"error: no report written (could not save to {out}/report.html: No space left on "
+        f"device); the results in {out} are saved"
+    ]
     assert (out / "summary.csv").exists()
 
 

@@ -94,11 +94,13 @@ def test_compare_cli_writes_tables_and_prints_both_changes(plan_files, tmp_path)
     assert "vs do_nothing" in result.output
     assert "vs 2016/17" in result.output
     assert sorted(p.name for p in out.iterdir()) == [
+        ".leftshift.lock",
         "comparison.csv",
         "comparison.parquet",
         "daily.parquet",
         "ed_time.parquet",
         "hour_of_week.parquet",
+        "leftshift.json",
         "replications.parquet",
         "report.html",
         "scenario.json",

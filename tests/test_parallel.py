@@ -42,7 +42,7 @@ def test_two_local_processes_give_the_serial_tables(pair, serial):
 def test_a_dask_local_cluster_gives_the_serial_tables(pair, serial):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         on_cluster = sim.run_experiment(pair, reps=4, seed=9, scheduler=cluster.scheduler_address)
         assert len(cluster.scheduler_info["workers"]) == 2
@@ -143,7 +143,10 @@ def test_where_options_are_checked():
 def test_an_unreachable_scheduler_is_a_clear_error():
     pytest.importorskip("distributed")
     with (
-        pytest.raises(ScenarioError, match="cannot connect to a Dask scheduler"),
+        pytest.raises(
+            ScenarioError,
+            match=r"cannot reach a Dask scheduler at 'tcp://127.0.0.1:9' \(Connection refused\)",
+        ),
         workers_for(scheduler="tcp://127.0.0.1:9", connect_timeout=1),
     ):
         pass

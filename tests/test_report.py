@@ -23,7 +23,14 @@ from scipy import stats
 from sim.cli import main
 from sim.experiments.compare import Comparison, compare
 from sim.present import charts
-from sim.present.report import REPORT, REPORT_SERIES, figures, load_saved, save_static, write_report
+from sim.present.report import (
+    REPORT,
+    REPORT_SERIES,
+    figures,
+    load_saved,
+    static_files,
+    write_report,
+)
 from sim.runs.results import Results
 from sim.runs.runner import run
 from sim.scenario.schema import Scenario, load_scenario
@@ -341,10 +348,10 @@ def test_results_saved_before_the_profiles_get_the_daily_stand_ins(comparison, t
 def test_png_and_svg_on_request(comparison, tmp_path: Path) -> None:
     _, folder = comparison
     cost = [f for f in figures(load_saved(folder)) if f.slug == "cost"]
-    written = save_static(cost, tmp_path / "charts")
-    assert [p.name for p in written] == ["01-cost.png", "01-cost.svg"]
-    assert written[0].read_bytes()[:4] == b"\x89PNG"
-    assert "<svg" in written[1].read_text()
+    written = static_files(cost)
+    assert list(written) == ["charts/01-cost.png", "charts/01-cost.svg"]
+    assert written["charts/01-cost.png"][:4] == b"\x89PNG"
+    assert b"<svg" in written["charts/01-cost.svg"]
 
 
 def test_cli_run_writes_the_report_and_report_rebuilds_it(tmp_path: Path) -> None:

@@ -300,7 +300,7 @@ def test_sweep_on_a_dask_cluster_gives_the_serial_tables(folder):
     distributed = pytest.importorskip("distributed")
     serial = run_sweep(folder / "exp.toml", folder / "one")
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         result = CliRunner().invoke(
             main,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -53,10 +54,14 @@ class Comparison:
             raise KeyError(f"{metric} / {period} / {scenario}: {len(rows)} rows")
         return rows.iloc[0]
 
-    def save(self, out: Any) -> Any:
-        """The run's files plus comparison.csv and comparison.parquet, written atomically."""
+    def save(self, out: str | Path, *, overwrite: bool = False) -> Path:
+        """The run's files plus comparison.csv and comparison.parquet, written atomically, in
+        a folder that then holds a comparison (see :meth:`Results.save`)."""
         return self.results.save(
-            out, extra={"comparison.csv": self.table, "comparison.parquet": self.table}
+            out,
+            extra={"comparison.csv": self.table, "comparison.parquet": self.table},
+            kind="comparison",
+            overwrite=overwrite,
         )
 
 

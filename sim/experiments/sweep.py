@@ -63,10 +63,11 @@ from ..analysis import summarise_by
 from ..codes import SERVICES
 from ..engines import registry
 from ..engines.registry import DEFAULT_ENGINE
-from ..errors import ScenarioError
+from ..errors import OutputError, ScenarioError
 from ..metrics import catalogue
+from ..runs.outputs import Folder, claim, text_writer
 from ..runs.parallel import imap, workers_for
-from ..runs.results import atomic_write
+from ..runs.provenance import provenance
 from ..runs.runner import (
     batch_size,
     check_by_default,
@@ -230,7 +231,7 @@ def _grid_and_samples(spec: ExperimentSpec) -> list[dict[str, Any]]:
         from scipy.stats import qmc  # imported on use: scipy.stats is slow to import
 
         assert spec.samples is not None
-        unit = qmc.LatinHypercube(d=len(ranges), seed=spec.sample_seed).random(n=spec.samples)
+        unit = qmc.LatinHypercube(d=len(ranges), rng=spec.sample_seed).random(n=spec.samples)
         samples = []
         for row in unit:
             sample: dict[str, Any] = {}
@@ -355,10 +356,6 @@ def load_experiment(path: str | Path) -> Experiment:
 # --- the output folder ------------------------------------------------------------------------
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.write_text(text)
-
-
 def _part_files(out: Path) -> list[Path]:
     folder = out / PARTS
     return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
@@ -409,42 +406,39 @@ def summarise_sweep(experiment: Experiment, replications: pd.DataFrame) -> pd.Da
     return merged[[*points.columns, "metric", "period", "mean", "ci_low", "ci_high", "n_reps"]]
 
 
-def _start_folder(experiment: Experiment, out: Path, resume: bool) -> set[int]:
-    """Prepare ``out``; return the points already done there."""
+def _start_folder(
+    experiment: Experiment, folder: Folder, resume: bool, overwrite: bool
+) -> set[int]:
+    """Prepare a claimed sweep folder; return the points already done there."""
+    out = folder.path
     manifest = out / "experiment.json"
-    if manifest.exists():
+    if resume and overwrite:
+        raise ScenarioError(["give --resume or --overwrite, not both"])
+    if folder.resuming and manifest.exists() and not overwrite:
         if not resume:
-            raise ScenarioError(
-                [
-                    f"{out}: already holds a sweep; add --resume to continue it, "
-                    "or choose another --out"
-                ]
+            raise OutputError(
+                f"--out {out}: already holds a sweep; add --resume to continue it, "
+                "--overwrite to start it again, or choose another --out"
             )
         try:
             found = json.loads(manifest.read_text())["fingerprint"]
         except (OSError, ValueError, KeyError):
             raise ScenarioError([f"{manifest}: cannot read the sweep's manifest"]) from None
         if found != experiment.fingerprint():
-            raise ScenarioError(
-                [
-                    f"{out}: holds a different sweep (the experiment, its scenario or the "
-                    "code that builds it changed since it started); choose another --out"
-                ]
+            raise OutputError(
+                f"--out {out}: holds a different sweep (the experiment, its scenario or the "
+                "code that builds it changed since it started); choose another --out, or add "
+                "--overwrite to replace it"
             )
+        folder.keep_previous()
         for stale in (out / PARTS).glob(".part-*.tmp"):  # a write cut short
             stale.unlink(missing_ok=True)
         done = load_replications(out)["point"].unique()
         return {int(p) for p in done}
-    # a sweep killed before its manifest was written may have left these: start afresh
-    leftovers = {"points.csv", PARTS}
-    if out.exists() and (
-        any(f.name not in leftovers and not f.name.startswith(".") for f in out.iterdir())
-        or _part_files(out)
-    ):
-        raise ScenarioError([f"{out}: exists and is not a sweep folder; choose another --out"])
-    (out / PARTS).mkdir(parents=True, exist_ok=True)
+    # another kind's files (with --overwrite), or a sweep killed before its manifest was
+    # written: start afresh
+    folder.clear_previous()
     points = experiment.points_table()
-    atomic_write(out / "points.csv", lambda p: points.to_csv(p, index=False))
     manifest_data = {
         "name": experiment.name,
         "source": experiment.source,
@@ -452,10 +446,17 @@ def _start_folder(experiment: Experiment, out: Path, resume: bool) -> set[int]:
         "fingerprint": experiment.fingerprint(),
         "version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "provenance": provenance([experiment.source, experiment.base.source]),
         **experiment._resolved(),
     }
     text = json.dumps(manifest_data, indent=2, default=str)
-    atomic_write(manifest, lambda p: _write_text(p, text))
+    folder.write(
+        {
+            "points.csv": lambda p: points.to_csv(p, index=False),
+            "experiment.json": text_writer(text),
+        }
+    )
+    (out / PARTS).mkdir(exist_ok=True)
     return set()
 
 
@@ -466,6 +467,7 @@ def run_sweep(
     workers: int | None = None,
     scheduler: Any = None,
     resume: bool = False,
+    overwrite: bool = False,
     check: bool | None = None,
     progress: Callable[[int, int], None] | None = None,
     flush_seconds: float = 1.0,
@@ -474,7 +476,8 @@ def run_sweep(
 
     ``experiment`` is an experiment file (docs/experiments.md) or a loaded
     :class:`Experiment`; ``out`` the folder for its parts (``resume=True``
-    continues one, skipping the points done). ``workers``, ``scheduler`` and
+    continues one, skipping the points done; ``overwrite=True`` replaces
+    whatever result the folder holds). ``workers``, ``scheduler`` and
     ``check`` are as for :func:`sim.run`. Returns :class:`SweepResults`:
     ``points`` (point and each varied path's value), ``replications`` (point,
     replication, metric, period, value) and ``summary`` (the point's values,
@@ -483,13 +486,43 @@ def run_sweep(
     is called with (points done, replications done), counting those already on
     disk when resuming. Finished points are written at
     least every ``flush_seconds`` (and at the end); 0 writes each point as
-    it finishes.
+    it finishes. A save that fails (:class:`~sim.errors.OutputError`) keeps
+    the points written before it, and ``resume=True`` continues from them.
     """
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
-    out = Path(out)
+    with claim(out, "sweep", overwrite=overwrite) as folder:
+        return _run_claimed(
+            experiment,
+            folder,
+            workers,
+            scheduler,
+            resume,
+            overwrite,
+            check,
+            progress,
+            flush_seconds,
+        )
+
+
+def _run_claimed(
+    experiment: Experiment,
+    folder: Folder,
+    workers: int | None,
+    scheduler: Any,
+    resume: bool,
+    overwrite: bool,
+    check: bool | None,
+    progress: Callable[[int, int], None] | None,
+    flush_seconds: float,
+) -> SweepResults:
+    out = folder.path
     started = time.perf_counter()
-    done_points = _start_folder(experiment, out, resume)
+    done_points = _start_folder(experiment, folder, resume, overwrite)
+    folder.kept = (
+        f"the points finished before are saved in {out}; run the sweep again with --resume "
+        "(resume=True) to continue from them"
+    )
     todo = [k for k in range(len(experiment.points)) if k not in done_points]
     reps, seed, engine = experiment.reps, experiment.seed, experiment.spec.engine
     check = check_by_default() if check is None else check
@@ -507,8 +540,8 @@ def run_sweep(
         nonlocal sequence, last_flush
         if buffer:
             chunk = pd.concat(buffer, ignore_index=True)
-            target = out / PARTS / f"part-{sequence:05d}.parquet"
-            atomic_write(target, lambda p: chunk.to_parquet(p, index=False))
+            name = f"{PARTS}/part-{sequence:05d}.parquet"
+            folder.write({name: lambda p: chunk.to_parquet(p, index=False)})
             sequence += 1
             buffer.clear()
         last_flush = time.monotonic()
@@ -545,7 +578,7 @@ def run_sweep(
             flush()  # whatever finished, also when interrupted (Ctrl-C) or a task fails
     replications = load_replications(out)
     summary = summarise_sweep(experiment, replications)
-    atomic_write(out / "summary.csv", lambda p: summary.to_csv(p, index=False))
+    folder.write({"summary.csv": lambda p: summary.to_csv(p, index=False)})
     return SweepResults(
         experiment,
         out,

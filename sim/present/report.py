@@ -23,23 +23,24 @@ by vl-convert, no browser needed), for pasting into a board paper.
 from __future__ import annotations
 
 import functools
-import html
 import json
-import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import altair as alt
+import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from .._version import __version__
 from ..analysis import clip_counts
 from ..errors import ReportError
 from ..metrics import catalogue
-from ..runs.results import atomic_write
+from ..runs.outputs import MARKER, atomic_write, claim, kind_of
+from ..runs.results import read_json, read_table
 from . import charts
 from .format import fmt, fmt_diff, fmt_rel, interval, period_label, shown_periods
 
@@ -110,66 +111,64 @@ class Saved:
 
 
 def load_saved(folder: str | Path) -> Saved:
-    """Read a run, comparison or sweep folder (what :func:`write_report` draws)."""
+    """Read a run, comparison or sweep folder (what :func:`write_report` draws).
+
+    What the folder holds comes from its marker (:mod:`sim.runs.outputs`), or
+    for a folder saved before markers, from its files. A missing or unreadable
+    file raises :class:`~sim.errors.ReportError` naming it.
+    """
     folder = Path(folder)
-    if (folder / "experiment.json").exists():
+    if not folder.is_dir():
+        raise ReportError(
+            f"{folder}: no such folder; give the folder a run, compare or sweep wrote"
+        )
+    kind = kind_of(folder)
+    if kind is None:
+        raise ReportError(
+            f"{folder}: not a results folder (no {MARKER}, summary.csv or scenario.json); "
+            "give the folder a run, compare or sweep wrote"
+        )
+    if kind == "search":
+        raise ReportError(f"{folder}: holds a capacity search (search.csv), which has no report")
+    if kind == "sweep":
         from ..experiments.sweep import load_replications
 
-        summary_path = folder / "summary.csv"
-        if not summary_path.exists():
+        if not (folder / "summary.csv").exists():
             raise ReportError(f"{folder}: the sweep has not finished (no summary.csv yet)")
-        manifest = json.loads((folder / "experiment.json").read_text())
+        manifest = read_json(folder / "experiment.json")
+        try:
+            replications = load_replications(folder)
+        except Exception as exc:  # a damaged part file
+            raise ReportError(f"{folder / 'replications'}: cannot be read ({exc})") from None
         return Saved(
             folder,
             "sweep",
-            pd.read_csv(summary_path),
-            replications=load_replications(folder),
+            read_table(folder / "summary.csv"),
+            replications=replications,
             provenance=manifest,
         )
-    needed = ["summary.csv", "scenario.json"]
-    missing = [name for name in needed if not (folder / name).exists()]
-    if missing:
-        raise ReportError(
-            f"{folder}: not a results folder (no {' or '.join(missing)}); give the folder a "
-            "run, compare or sweep wrote"
-        )
-    comparison = None
-    if (folder / "comparison.csv").exists():
-        comparison = pd.read_csv(folder / "comparison.csv", keep_default_na=False, na_values=[""])
+    findings = folder / "findings.html"
+    try:
+        findings_text = findings.read_text(encoding="utf-8") if findings.exists() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{findings}: cannot be read ({exc})") from None
     return Saved(
         folder,
-        "comparison" if comparison is not None else "run",
-        pd.read_csv(folder / "summary.csv", keep_default_na=False, na_values=[""]),
-        replications=_parquet_if_saved(folder, "replications"),
-        daily=_parquet_if_saved(folder, "daily", series=REPORT_SERIES),
-        comparison=comparison,
-        provenance=json.loads((folder / "scenario.json").read_text()),
-        hour_of_week=_parquet_if_saved(folder, "hour_of_week"),
-        ed_time=_parquet_if_saved(folder, "ed_time"),
-        findings=(
-            (folder / "findings.html").read_text(encoding="utf-8")
-            if (folder / "findings.html").exists()
-            else None
-        ),
+        kind,
+        read_table(folder / "summary.csv"),
+        replications=read_table(folder / "replications.parquet"),
+        daily=read_table(folder / "daily.parquet", filters=[("series", "in", list(REPORT_SERIES))]),
+        comparison=(read_table(folder / "comparison.csv") if kind == "comparison" else None),
+        provenance=read_json(folder / "scenario.json"),
+        hour_of_week=read_table(folder / "hour_of_week.parquet", optional=True),
+        ed_time=read_table(folder / "ed_time.parquet", optional=True),
+        findings=findings_text,
     )
 
 
 REPORT_SERIES = ("acute_occupied", "acute_capacity", "delayed")
 """The daily series the charts use: 3 of 16, so 1,000 replications x 5 years
 (29 million daily rows) are read as 5.5 million."""
-
-
-def _parquet_if_saved(
-    folder: Path, name: str, series: Sequence[str] | None = None
-) -> pd.DataFrame | None:
-    """A saved table (only rows of ``series`` if given), or None for a folder from before
-    it was saved (or without it)."""
-    path = folder / f"{name}.parquet"
-    if not path.exists():
-        return None
-    if series is None:
-        return pd.read_parquet(path)
-    return pd.read_parquet(path, filters=[("series", "in", list(series))])
 
 
 # --- charts -------------------------------------------------------------------------------------
@@ -315,29 +314,56 @@ def _slug(text: str) -> str:
 
 
 # --- headline tables ----------------------------------------------------------------------------
+# Plain text in plain structures: the template (templates/report.html) escapes every value.
 
 
-def _cell(mean: Any, low: Any, high: Any, unit: str, diff: bool = False, rel: Any = None) -> str:
-    text = html.escape((fmt_diff if diff else fmt)(mean, unit))
-    if rel is not None:
-        text += html.escape(fmt_rel(rel))
-    shown = interval(low, high, unit, diff)
-    if shown:
-        text += f'<span class="ci">{html.escape(shown)}</span>'
-    return text
+@dataclass(frozen=True)
+class Cell:
+    """A table cell: the value as shown, and its interval beneath it (or "")."""
+
+    text: str
+    ci: str = ""
 
 
-def _html_table(head: Sequence[str], rows: Sequence[str], css: str = "headline") -> str:
-    """A table from its column headings (escaped here) and its rows (HTML already)."""
-    heads = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join(rows)
-    return f'<table class="{css}"><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>'
+@dataclass(frozen=True)
+class Row:
+    """A table row: an optional heading cell (a metric), an optional period, the values."""
+
+    cells: list[Cell]
+    heading: str | None = None
+    title: str = ""
+    """The heading's tooltip: the metric's name in the tables."""
+    rowspan: int = 1
+    period: str | None = None
+    css: str = ""
 
 
-_clipped_note = (
-    '<p class="note">Intervals of counts are cut at zero where they would reach below it '
-    "(few replications of a rare, skewed count); summary.csv keeps the symmetric interval.</p>"
+@dataclass(frozen=True)
+class Table:
+    head: list[str]
+    rows: list[Row]
+    css: str = "headline"
+    lead: str = ""
+    """A sentence above the table (or "")."""
+
+
+CLIPPED_NOTE = (
+    "Intervals of counts are cut at zero where they would reach below it (few replications "
+    "of a rare, skewed count); summary.csv keeps the symmetric interval."
 )
+
+
+def _cell(mean: Any, low: Any, high: Any, unit: str, diff: bool = False, rel: Any = None) -> Cell:
+    text = (fmt_diff if diff else fmt)(mean, unit)
+    if rel is not None:
+        text += fmt_rel(rel)
+    return Cell(text, interval(low, high, unit, diff))
+
+
+def _change(row: Mapping[Any, Any], column: str, relative: str, unit: str) -> Cell:
+    """A paired change (``column`` with its interval) and its relative change."""
+    low, high = row[f"{column}_ci_low"], row[f"{column}_ci_high"]
+    return _cell(row[column], low, high, unit, True, row[relative])
 
 
 def _counts(names: Any) -> list[str]:
@@ -345,25 +371,22 @@ def _counts(names: Any) -> list[str]:
     return [m for m in dict.fromkeys(names) if catalogue.unit(m) == "count"]
 
 
-def _run_table(saved: Saved) -> str:
+def _run_table(saved: Saved) -> Table:
     s = clip_counts(saved.summary, _counts(saved.summary["metric"]))
     periods = shown_periods(s)
     indexed = s.set_index(["metric", "period"]).to_dict("index")
     rows = []
     for metric in catalogue.headlines(s["metric"]):
-        cells = "".join(
-            f"<td>{_cell(r['mean'], r['ci_low'], r['ci_high'], metric.unit)}</td>"
+        cells = [
+            _cell(r["mean"], r["ci_low"], r["ci_high"], metric.unit)
             for r in (indexed.get((metric.name, p), {}) for p in periods)
             if r
-        )
-        rows.append(
-            f'<tr><th scope="row" title="{metric.name}">{html.escape(metric.label)}</th>'
-            f"{cells}</tr>"
-        )
-    return _html_table(["metric", *map(period_label, periods)], rows) + _clipped_note
+        ]
+        rows.append(Row(cells, heading=metric.label, title=metric.name))
+    return Table(["metric", *map(period_label, periods)], rows)
 
 
-def _comparison_table(saved: Saved) -> str:
+def _comparison_table(saved: Saved) -> Table:
     assert saved.comparison is not None
     t = clip_counts(saved.comparison, _counts(saved.comparison["metric"]))
     against = saved.against
@@ -378,54 +401,28 @@ def _comparison_table(saved: Saved) -> str:
     indexed = t.set_index(["metric", "period", "scenario"]).to_dict("index")
     rows = []
     for metric in catalogue.headlines(t["metric"]):
-        kind, label = metric.unit, metric.label
+        kind = metric.unit
         shown = [p for p in periods if (metric.name, p, against) in indexed]
         for period in shown:
-            cells = [
-                _cell(
-                    indexed[(metric.name, period, n)]["mean"],
-                    indexed[(metric.name, period, n)]["ci_low"],
-                    indexed[(metric.name, period, n)]["ci_high"],
-                    kind,
-                )
-                for n in names
-            ]
-            for n in others:
-                r = indexed[(metric.name, period, n)]
-                cells.append(
-                    _cell(
-                        r["diff"], r["diff_ci_low"], r["diff_ci_high"], kind, True, r["rel_change"]
-                    )
-                )
-            for n in years:
-                r = indexed[(metric.name, period, n)]
-                cells.append(
-                    _cell(
-                        r["vs_baseline"],
-                        r["vs_baseline_ci_low"],
-                        r["vs_baseline_ci_high"],
-                        kind,
-                        True,
-                        r["rel_vs_baseline"],
-                    )
-                )
+            at = {n: indexed[(metric.name, period, n)] for n in names}
+            cells = [_cell(at[n]["mean"], at[n]["ci_low"], at[n]["ci_high"], kind) for n in names]
+            cells += [_change(at[n], "diff", "rel_change", kind) for n in others]
+            cells += [_change(at[n], "vs_baseline", "rel_vs_baseline", kind) for n in years]
             first = period == shown[0]
-            name = (
-                f'<th scope="row" rowspan="{len(shown)}" title="{metric.name}">'
-                f"{html.escape(label)}</th>"
-                if first
-                else ""
-            )
             rows.append(
-                f'<tr class="{"first" if first else "more"}">{name}'
-                f'<td class="period">{html.escape(period_label(period))}</td>'
-                + "".join(f"<td>{c}</td>" for c in cells)
-                + "</tr>"
+                Row(
+                    cells,
+                    heading=metric.label if first else None,
+                    title=metric.name,
+                    rowspan=len(shown),
+                    period=period_label(period),
+                    css="first" if first else "more",
+                )
             )
-    return _html_table(head, rows) + _clipped_note
+    return Table(head, rows)
 
 
-def _sweep_table(saved: Saved) -> str:
+def _sweep_table(saved: Saved) -> Table:
     paths = _sweep_paths(saved)
     metrics = _sweep_metrics(saved)
     period = _sweep_period(saved)
@@ -436,20 +433,21 @@ def _sweep_table(saved: Saved) -> str:
     head = ["point", *paths, *(catalogue.label(m) for m in metrics)]
     rows = []
     for _, point in points.iterrows():
-        cells = [str(point["point"]), *(str(point[p]) for p in paths)]
+        cells = [Cell(str(point["point"])), *(Cell(str(point[p])) for p in paths)]
         for metric in metrics:
             r = indexed.get((point["point"], metric))
             unit = catalogue.unit(metric)
-            cells.append(_cell(r["mean"], r["ci_low"], r["ci_high"], unit) if r else "-")
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    lead = f"<p>{html.escape(period_label(period))}: mean and 95% CI over replications.</p>"
-    return lead + _html_table(head, rows, "headline sweep") + _clipped_note
+            cells.append(_cell(r["mean"], r["ci_low"], r["ci_high"], unit) if r else Cell("-"))
+        rows.append(Row(cells))
+    lead = f"{period_label(period)}: mean and 95% CI over replications."
+    return Table(head, rows, "headline sweep", lead)
 
 
 # --- provenance ---------------------------------------------------------------------------------
 
 
-def _provenance(saved: Saved) -> str:
+def _provenance(saved: Saved) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The provenance facts (name, value) and the resolved parameters (name, JSON)."""
     p = saved.provenance
     if saved.kind == "sweep":
         facts = [
@@ -478,18 +476,32 @@ def _provenance(saved: Saved) -> str:
             ("run date", p.get("run_date")),
         ]
         resolved = {s["name"]: s.get("resolved") for s in p.get("scenarios", [])}
-    rows = "".join(
-        f"<tr><th scope='row'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in facts
-        if v not in (None, "")
-    )
-    details = "".join(
-        f"<details><summary>Resolved parameters: {html.escape(str(name))}</summary>"
-        f"<pre>{html.escape(json.dumps(value, indent=2, default=str))}</pre></details>"
+    facts += _made_with(p.get("provenance") or {})
+    shown = [(k, str(v)) for k, v in facts if v not in (None, "")]
+    details = [
+        (str(name), json.dumps(value, indent=2, default=str))
         for name, value in resolved.items()
         if value is not None
-    )
-    return f'<table class="facts">{rows}</table>{details}'
+    ]
+    return shown, details
+
+
+def _made_with(made: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Provenance facts (:mod:`sim.runs.provenance`): versions, platform, inputs, commit."""
+    if not made:
+        return []
+    packages = made.get("packages") or {}
+    git = made.get("git") or {}
+    commit = git.get("commit")
+    if commit and git.get("uncommitted_changes"):
+        commit += " (with uncommitted changes)"
+    return [
+        ("Python", made.get("python")),
+        ("platform", made.get("platform")),
+        ("packages", ", ".join(f"{k} {v}" for k, v in packages.items() if v)),
+        ("git commit", commit),
+        *((f"input {f['path']}", f"sha256 {f['sha256']}") for f in made.get("inputs", [])),
+    ]
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -500,7 +512,12 @@ BUNDLE_MARK = "window.vegaEmbed="
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "leftshift"
+    """The user's cache folder for leftshift, where each system keeps them (platformdirs:
+    ``$XDG_CACHE_HOME/leftshift`` on Linux, ``~/Library/Caches/leftshift`` on macOS,
+    ``%LOCALAPPDATA%\\leftshift\\Cache`` on Windows)."""
+    import platformdirs
+
+    return platformdirs.user_cache_path("leftshift", appauthor=False)
 
 
 @functools.lru_cache(maxsize=2)
@@ -509,7 +526,7 @@ def vega_javascript(vl_version: str | None = None) -> str:
 
     ``vl_version`` defaults to the Vega-Lite version Altair writes specs for.
     Building the bundle takes several seconds, so it is kept for the process
-    and in the user's cache folder (``$XDG_CACHE_HOME/leftshift``, named by
+    and in the user's cache folder (:func:`_cache_dir`, named by
     the vl-convert and Vega-Lite versions, which fix its content); a cache
     that cannot be read or written is simply not used.
     """
@@ -532,7 +549,7 @@ def vega_javascript(vl_version: str | None = None) -> str:
     if version is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            _write_file(cached, bundle.encode("utf-8"))
+            atomic_write(cached, _bytes_writer(bundle.encode("utf-8")))
         except OSError:
             pass
     return bundle
@@ -541,64 +558,6 @@ def vega_javascript(vl_version: str | None = None) -> str:
 def _script_safe(text: str) -> str:
     """Text that cannot close the ``<script>`` element it sits in."""
     return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
-
-
-STYLE = """
-body { font-family: Arial, Helvetica, sans-serif; color: #222; margin: 0; background: #f4f4f4; }
-main { max-width: 1040px; margin: 0 auto; padding: 16px 24px 48px; background: #fff; }
-h1 { font-size: 24px; margin: 8px 0 4px; }
-h2 { font-size: 19px; border-bottom: 2px solid #005eb8; padding-bottom: 4px; margin-top: 32px; }
-h3 { font-size: 16px; margin: 24px 0 6px; }
-p.lead { color: #555; margin-top: 0; }
-nav a { margin-right: 12px; color: #005eb8; }
-table { border-collapse: collapse; font-size: 13px; }
-table.headline th, table.headline td { border-bottom: 1px solid #ddd; padding: 4px 8px;
-  vertical-align: top; }
-table.headline td { text-align: right; white-space: nowrap; }
-table.headline th[scope=row] { text-align: left; font-weight: normal; }
-table.headline thead th { text-align: right; border-bottom: 2px solid #999; }
-table.headline thead th:first-child { text-align: left; }
-p.note { font-size: 12px; color: #666; }
-table.headline td.period { text-align: left; color: #555; }
-.ci { display: block; color: #777; font-size: 11px; }
-.scroll { overflow-x: auto; }
-table.facts th { text-align: left; padding: 2px 12px 2px 0; font-weight: normal; color: #555; }
-figure { margin: 8px 0 28px; padding-top: 8px; border-top: 1px solid #eee; }
-ol.contents { columns: 2; font-size: 14px; color: #555; }
-ol.contents a { color: #005eb8; }
-table.headline tbody tr.first td, table.headline tbody tr.first th { border-top: 1px solid #bbb; }
-figcaption { color: #555; font-size: 13px; margin-top: 4px; }
-.chart { overflow-x: auto; min-height: 60px; }
-.chart .error { color: #b00; }
-details pre { font-size: 11px; background: #f6f6f6; padding: 8px; max-height: 400px;
-  overflow: auto; }
-"""
-
-RENDER = """
-(function () {
-  var figures = document.querySelectorAll("div.chart[data-spec]");
-  var pending = figures.length;
-  window.leftshiftReport = { charts: pending, rendered: 0, failed: 0, done: pending === 0 };
-  figures.forEach(function (el) {
-    var spec = JSON.parse(document.getElementById(el.getAttribute("data-spec")).textContent);
-    vegaEmbed(el, spec, {
-      renderer: "svg",
-      actions: { export: true, source: false, compiled: false, editor: false }
-    }).then(function () {
-      el.setAttribute("data-rendered", "true");
-      window.leftshiftReport.rendered += 1;
-    }).catch(function (err) {
-      el.setAttribute("data-rendered", "error");
-      el.insertAdjacentHTML("beforeend", '<p class="error">This chart could not be drawn.</p>');
-      window.leftshiftReport.failed += 1;
-      console.error("Vega error in " + el.id + ": " + err);
-    }).finally(function () {
-      pending -= 1;
-      if (pending === 0) { window.leftshiftReport.done = true; }
-    });
-  });
-})();
-"""
 
 
 def _title(saved: Saved) -> str:
@@ -630,103 +589,88 @@ def _lead(saved: Saved) -> str:
     return text + "."
 
 
+@functools.lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    """The page (``templates/report.html``); every value put in it is escaped unless the
+    code marks it safe, with its reason, in :func:`render_html`."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("sim.present", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a misspelt name fails, not an empty cell
+        keep_trailing_newline=True,
+    )
+    return environment.get_template("report.html")
+
+
 def render_html(saved: Saved, figs: Sequence[Figure], javascript: str) -> str:
     """The report page (a pure function of the tables, the charts and the libraries)."""
     table = {"sweep": _sweep_table, "comparison": _comparison_table}.get(saved.kind, _run_table)(
         saved
     )
-    sections = []
-    specs = []
-    for k, fig in enumerate(figs):
-        spec_id = f"spec-{k}"
-        spec = json.dumps(fig.chart.to_dict(), separators=(",", ":"), allow_nan=False)
-        specs.append(
-            f'<script type="application/json" id="{spec_id}">{_script_safe(spec)}</script>'
+    facts, resolved = _provenance(saved)
+    charts_json = [
+        # safe: JSON inside <script type="application/json"> is read by JSON.parse, not as
+        # HTML, and _script_safe stops it closing its element
+        Markup(
+            _script_safe(json.dumps(fig.chart.to_dict(), separators=(",", ":"), allow_nan=False))
         )
-        note = f"<figcaption>{html.escape(fig.note)}</figcaption>" if fig.note else ""
-        # no heading above the chart: its own title says what it is (and travels with a PNG)
-        sections.append(
-            f'<figure id="{fig.slug}" aria-label="{html.escape(fig.heading)}">'
-            f'<div class="chart" id="chart-{fig.slug}" data-spec="{spec_id}"></div>{note}</figure>'
-        )
-    links = [("headline", "Headline"), ("charts", "Charts"), ("provenance", "Provenance")]
-    if saved.findings:
-        links.insert(0, ("findings", "Findings"))
-    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in links)
-    findings = f'<div id="findings">{saved.findings}</div>' if saved.findings else ""
-    contents = "".join(
-        f'<li><a href="#{fig.slug}">{html.escape(fig.heading)}</a></li>' for fig in figs
+        for fig in figs
+    ]
+    return _template().render(
+        version=__version__,
+        title=_title(saved),
+        lead=_lead(saved),
+        # safe: the chart libraries, inlined whole and made script-safe by vega_javascript
+        javascript=Markup(javascript),
+        # safe: findings.html is an HTML fragment that leftshift itself writes into a
+        # results folder (the case study's Findings), meant to be shown as HTML; a report
+        # is only ever rebuilt from a folder leftshift wrote
+        findings=Markup(saved.findings) if saved.findings else None,
+        table=table,
+        clipped_note=CLIPPED_NOTE,
+        figures=list(zip(figs, charts_json, strict=True)),
+        facts=facts,
+        resolved=resolved,
+        folder=str(saved.folder),
     )
-    title = _title(saved)
-    return f"""<!DOCTYPE html>
-<html lang="en-GB">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="leftshift {html.escape(__version__)}">
-<title>{html.escape(title)} - leftshift report</title>
-<style>{STYLE}</style>
-<script>{javascript}</script>
-</head>
-<body>
-<main>
-<h1>{html.escape(title)}</h1>
-<p class="lead">{html.escape(_lead(saved))}</p>
-<nav>{nav}</nav>
-{findings}
-<h2 id="headline">Headline</h2>
-<div class="scroll">{table}</div>
-<h2 id="charts">Charts</h2>
-<ol class="contents">{contents}</ol>
-{"".join(sections)}
-<h2 id="provenance">Provenance</h2>
-{_provenance(saved)}
-<p class="lead">Made by leftshift {html.escape(__version__)} from the files in this folder;
-rebuild with <code>leftshift report {html.escape(str(saved.folder))}</code>.</p>
-</main>
-{"".join(specs)}
-<script>{RENDER}</script>
-</body>
-</html>
-"""
 
 
-def _write_file(target: Path, data: bytes) -> None:
-    """Write whole or not at all (a reader never sees half a report)."""
+def static_files(figs: Sequence[Figure], scale: float = 2.0) -> dict[str, bytes]:
+    """Each chart as PNG (``scale`` x its size) and SVG, by file name in ``charts/``."""
+    import vl_convert as vlc
 
+    files: dict[str, bytes] = {}
+    for k, fig in enumerate(figs, start=1):
+        spec = fig.chart.to_dict()
+        stem = f"{CHARTS}/{k:02d}-{fig.slug}"
+        files[f"{stem}.png"] = vlc.vegalite_to_png(spec, scale=scale)
+        files[f"{stem}.svg"] = vlc.vegalite_to_svg(spec).encode("utf-8")
+    return files
+
+
+def _bytes_writer(data: bytes) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         path.write_bytes(data)
 
-    atomic_write(target, write)
-
-
-def save_static(figs: Sequence[Figure], folder: Path, scale: float = 2.0) -> list[Path]:
-    """Each chart as PNG (``scale`` x its size) and SVG in ``folder``; returns the files."""
-    import vl_convert as vlc
-
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for k, fig in enumerate(figs, start=1):
-        spec = fig.chart.to_dict()
-        stem = f"{k:02d}-{fig.slug}"
-        png = vlc.vegalite_to_png(spec, scale=scale)
-        svg = vlc.vegalite_to_svg(spec)
-        for name, data in ((f"{stem}.png", png), (f"{stem}.svg", svg.encode("utf-8"))):
-            _write_file(folder / name, data)
-            written.append(folder / name)
-    return written
+    return write
 
 
 def write_report(folder: str | Path, png: bool = False) -> Path:
     """Build ``report.html`` in a results folder from its saved files; return its path.
 
     ``png=True`` also writes every chart as PNG and SVG in ``folder/charts/``.
+    Raises :class:`~sim.errors.ReportError` naming a file that is missing or cannot
+    be read, and :class:`~sim.errors.OutputError` if the report cannot be written.
     """
     saved = load_saved(folder)
     figs = figures(saved)
     page = render_html(saved, figs, vega_javascript())
-    target = saved.folder / REPORT
-    _write_file(target, page.encode("utf-8"))
+    files = {REPORT: page.encode("utf-8")}
     if png:
-        save_static(figs, saved.folder / CHARTS)
-    return target
+        files.update(static_files(figs))
+    with claim(saved.folder, None, option="") as claimed:
+        claimed.write(
+            {name: _bytes_writer(data) for name, data in files.items()},
+            kept=f"the results in {saved.folder} are untouched",
+        )
+    return saved.folder / REPORT

@@ -35,6 +35,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Size = int | tuple[int, ...] | None
 
 
+def _shown(x: float) -> str:
+    """A number for a message (one too large for a float is said so, not printed whole)."""
+    try:
+        return str(float(x)) if isinstance(x, int) and abs(x) > 2**53 else str(x)
+    except OverflowError:
+        return "a number too large to hold"
+
+
 def _pop_moments(data: Any, native: tuple[str, str]) -> tuple[dict[str, Any], float, float] | None:
     """For a family given by ``mean`` and ``sd`` instead of its own parameters:
     the table without them, and the checked mean and sd. None if not given so."""
@@ -48,9 +56,34 @@ def _pop_moments(data: Any, native: tuple[str, str]) -> tuple[dict[str, Any], fl
         raise ValueError("give both mean and sd")
     if not isinstance(mean, int | float) or not isinstance(sd, int | float):
         raise ValueError(f"mean and sd must be numbers, got mean={mean!r}, sd={sd!r}")
-    if not (mean > 0 and sd > 0) or not math.isfinite(mean) or not math.isfinite(sd):
-        raise ValueError(f"mean and sd must be finite and > 0, got mean={mean}, sd={sd}")
+    try:  # a whole number too large for a float is not finite either
+        finite = math.isfinite(mean) and math.isfinite(sd)
+    except OverflowError:
+        finite = False
+    if not (finite and mean > 0 and sd > 0):
+        raise ValueError(
+            f"mean and sd must be finite and > 0, got mean={_shown(mean)}, sd={_shown(sd)}"
+        )
     return rest, float(mean), float(sd)
+
+
+def _moments_or_native(native: tuple[str, str]) -> Any:
+    """The JSON Schema of a family given either by ``mean`` and ``sd`` or by ``native``
+    (what :func:`_pop_moments` accepts), for editors and ``leftshift schema``."""
+
+    def edit(schema: dict[str, Any]) -> None:
+        schema["properties"]["mean"] = {"type": "number", "exclusiveMinimum": 0}
+        schema["properties"]["sd"] = {"type": "number", "exclusiveMinimum": 0}
+        schema.pop("required", None)
+        schema["oneOf"] = [
+            {"required": ["mean", "sd"], "not": {"anyOf": [{"required": [n]} for n in native]}},
+            {
+                "required": list(native),
+                "not": {"anyOf": [{"required": ["mean"]}, {"required": ["sd"]}]},
+            },
+        ]
+
+    return edit
 
 
 class _Dist(BaseModel):
@@ -120,6 +153,8 @@ class Exponential(_Dist):
 class Lognormal(_Dist):
     """Lognormal: give either ``mean`` and ``sd`` or ``mu`` and ``sigma`` (of log X)."""
 
+    model_config = ConfigDict(json_schema_extra=_moments_or_native(("mu", "sigma")))
+
     dist: Literal["lognormal"] = "lognormal"
     mu: float
     sigma: float = Field(gt=0)
@@ -161,6 +196,8 @@ class Lognormal(_Dist):
 
 class Gamma(_Dist):
     """Gamma: give either ``mean`` and ``sd`` or ``shape`` and ``scale``."""
+
+    model_config = ConfigDict(json_schema_extra=_moments_or_native(("shape", "scale")))
 
     dist: Literal["gamma"] = "gamma"
     shape: float = Field(gt=0)

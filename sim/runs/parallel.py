@@ -5,12 +5,20 @@ experiment code has one path whatever runs the work:
 
 * no workers (or one): a serial executor that runs each task as it is
   submitted, in this process;
-* ``workers=N``: a pool of ``N`` local processes, forked from a clean server
-  process that has imported the engines once (``forkserver``), so workers
-  start in milliseconds and never inherit the parent's threads, such as a
-  progress bar's;
+* ``workers=N``: ``N`` local processes from loky (joblib's process pool).
+  Each worker is a fresh interpreter (fork and exec on Linux and macOS, spawn
+  on Windows) that never runs the caller's ``__main__``, so ``workers=`` works
+  from a script without an ``if __name__ == "__main__":`` guard, from
+  ``python - < script.py``, from ``python -c``, from a notebook, and whatever
+  start method the caller set for :mod:`multiprocessing`. The pool is kept for
+  a few seconds after use, so a capacity search or a loop of runs does not
+  start new workers for every call;
 * ``scheduler="tcp://host:port"`` (or a ``distributed.Client``): an existing
-  Dask distributed cluster, through the client's executor interface.
+  Dask distributed cluster, through the client's executor interface. The
+  address is checked, and the scheduler reached, within a few seconds; the
+  workers must run this leftshift version; a cluster with no workers is
+  waited for (said once, as a warning) for :data:`NO_WORKERS_TIMEOUT_S`, then
+  given up with a :class:`~sim.errors.ClusterError`.
 
 Results never depend on which is used: a task is a pure function of its
 arguments (replication ``r`` uses the streams of ``(seed, r)``), and
@@ -20,21 +28,36 @@ assemble them in a fixed order.
 
 from __future__ import annotations
 
-import multiprocessing
+import logging
+import os
+import socket
+import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from ..engines import registry
-from ..errors import ScenarioError
+from .._version import __version__
+from ..errors import ClusterError, ScenarioError
 
 T = TypeVar("T")
 
-WORKER_MODULES = ("sim.runs.runner", "sim.metrics.accumulator", *registry.modules())
-"""Imported once by the fork server, so each local worker starts ready (a module
-that does not exist yet is skipped)."""
+log = logging.getLogger(__name__)
+
+IDLE_WORKER_S = 10
+"""Seconds an idle local worker waits for more work before it exits."""
+
+CONNECT_TIMEOUT_S = 5.0
+"""How long to try to reach a Dask scheduler before saying it cannot be reached."""
+
+NO_WORKERS_TIMEOUT_S = 120.0
+"""How long a Dask cluster may have no workers, with tasks waiting, before the run gives up
+(``LEFTSHIFT_DASK_WAIT_S`` overrides)."""
+
+POLL_S = 1.0
+"""How often a run waiting on a Dask cluster looks at whether it still has workers."""
 
 
 class SerialExecutor(Executor):
@@ -57,6 +80,68 @@ class Workers:
     slots: int
     where: str
     """A readable description: 'this process', '2 local processes', 'tcp://...'."""
+    n_workers: Callable[[], int] | None = None
+    """How many workers a cluster has now (``None``: local, always there)."""
+
+
+def no_workers_timeout() -> float:
+    """Seconds to wait for a Dask cluster with no workers (:data:`NO_WORKERS_TIMEOUT_S`)."""
+    raw = os.environ.get("LEFTSHIFT_DASK_WAIT_S", "")
+    try:
+        return float(raw) if raw else NO_WORKERS_TIMEOUT_S
+    except ValueError:
+        raise ScenarioError(
+            [f"LEFTSHIFT_DASK_WAIT_S must be a number of seconds, got {raw!r}"]
+        ) from None
+
+
+def worker_version() -> str:
+    """The leftshift version a worker runs (sent to each Dask worker on connect)."""
+    return __version__
+
+
+def scheduler_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> str:
+    """``address`` checked as ``tcp://host:port`` (or ``tls://``) and reachable; else a
+    :class:`~sim.errors.ScenarioError` within ``timeout`` seconds.
+
+    Checked with a plain socket before any Dask client exists: a client that fails to
+    connect hangs for a minute on closing and prints a traceback at exit.
+    """
+    if address.startswith("inproc://"):  # a cluster in this process (tests, notebooks)
+        return address
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        raise ScenarioError([f"scheduler must be an address like tcp://host:8786, got {address!r}"])
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ScenarioError(
+            [f"scheduler: cannot reach a Dask scheduler at {address!r} ({reason})"]
+        ) from None
+    return f"{parts.scheme}://{parts.hostname}:{port}"
+
+
+def _check_versions(client: Any, address: str) -> None:
+    try:
+        versions = client.run(worker_version)
+    except Exception as exc:  # a worker that cannot unpickle it has no leftshift
+        raise ClusterError(
+            f"Dask workers at {address} cannot run leftshift ({type(exc).__name__}: {exc}); "
+            f"install leftshift {__version__} on every worker"
+        ) from None
+    wrong = {w: v for w, v in versions.items() if v != __version__}
+    if wrong:
+        shown = ", ".join(f"{w} has {v}" for w, v in sorted(wrong.items()))
+        raise ClusterError(
+            f"Dask workers at {address} run another leftshift version ({shown}); "
+            f"this is {__version__}: install the same version on every worker"
+        )
 
 
 def _dask_workers(scheduler: Any, connect_timeout: float) -> tuple[Workers, Callable[[], None]]:
@@ -67,23 +152,36 @@ def _dask_workers(scheduler: Any, connect_timeout: float) -> tuple[Workers, Call
     if isinstance(scheduler, Client):
         client, close = scheduler, (lambda: None)
     else:
+        address = scheduler_address(str(scheduler), connect_timeout)
         try:
-            client = Client(str(scheduler), set_as_default=False, timeout=connect_timeout)
+            client = Client(address, set_as_default=False, timeout=connect_timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ScenarioError(
                 [f"scheduler: cannot connect to a Dask scheduler at {scheduler!r} ({exc})"]
             ) from None
         close = client.close
+    address = str(client.scheduler_info().get("address"))
+    try:
+        _check_versions(client, address)
+    except ClusterError:
+        close()
+        raise
     slots = max(sum(client.nthreads().values()), 1)
     executor = client.get_executor(pure=False)
     return Workers(
-        executor, slots, f"Dask scheduler {client.scheduler_info().get('address')}"
+        executor, slots, f"Dask scheduler {address}", n_workers=lambda: len(client.nthreads())
     ), close
+
+
+def _local_workers(workers: int) -> Executor:
+    from loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=workers, timeout=IDLE_WORKER_S)
 
 
 @contextmanager
 def workers_for(
-    workers: int | None = None, scheduler: Any = None, connect_timeout: float = 30.0
+    workers: int | None = None, scheduler: Any = None, connect_timeout: float = CONNECT_TIMEOUT_S
 ) -> Iterator[Workers]:
     """An executor for ``workers`` local processes, or a Dask ``scheduler``, or this process.
 
@@ -103,10 +201,40 @@ def workers_for(
     if workers is None or workers == 1:
         yield Workers(SerialExecutor(), 1, "this process")
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(WORKER_MODULES))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
+    executor = _local_workers(workers)
+    try:
         yield Workers(executor, workers, f"{workers} local processes")
+    except BaseException:
+        # stopped or failed: end the workers rather than leave them running cancelled work
+        executor.shutdown(wait=False, kill_workers=True)  # type: ignore[call-arg]
+        raise
+
+
+class _Waiting:
+    """How long a cluster has had no workers while tasks wait; says so once, then gives up."""
+
+    def __init__(self, run_on: Workers) -> None:
+        self.run_on = run_on
+        self.since: float | None = None
+
+    def check(self) -> None:
+        if self.run_on.n_workers is None or self.run_on.n_workers() > 0:
+            self.since = None
+            return
+        now = time.monotonic()
+        limit = no_workers_timeout()
+        if self.since is None:
+            self.since = now
+            log.warning(
+                "waiting for Dask workers: none are connected to %s (giving up after %.0f s)",
+                self.run_on.where.removeprefix("Dask scheduler "),
+                limit,
+            )
+        elif now - self.since >= limit:
+            raise ClusterError(
+                f"{self.run_on.where} has had no workers for {limit:.0f} s with work waiting; "
+                "start workers (dask worker ADDRESS) and run again"
+            )
 
 
 def imap(
@@ -116,12 +244,17 @@ def imap(
 
     At most ``ahead x slots`` tasks are in flight at once, so a long sweep does
     not queue all its work up front and an interruption loses little. Pending
-    tasks are cancelled if the caller stops early or a task fails.
+    tasks are cancelled if the caller stops early or a task fails. On a Dask
+    cluster that has (or is left with) no workers, a warning says the run is
+    waiting, and a :class:`~sim.errors.ClusterError` ends it after
+    :func:`no_workers_timeout` seconds.
     """
     serial = isinstance(run_on.executor, SerialExecutor)
     limit = 1 if serial else max(1, ahead * run_on.slots)
     pending = enumerate(tasks)  # consumed lazily: a task is built only when it is submitted
     running: dict[Future[T], int] = {}
+    waiting = _Waiting(run_on)
+    poll = None if run_on.n_workers is None else POLL_S
     try:
         while True:
             while len(running) < limit:
@@ -132,7 +265,10 @@ def imap(
                 running[run_on.executor.submit(fn, *task)] = index
             if not running:
                 return
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
+            if not done:
+                waiting.check()
+                continue
             for future in sorted(done, key=running.__getitem__):
                 index = running.pop(future)
                 yield index, future.result()

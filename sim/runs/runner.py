@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -39,7 +40,10 @@ from ..model.invariants import assert_ok
 from ..scenario.params import CostParams, ModelParams, build_costs, build_params
 from ..scenario.schema import Scenario
 from .parallel import imap, workers_for
+from .provenance import provenance
 from .results import Results
+
+log = logging.getLogger(__name__)
 
 
 def concat_tables(parts: Sequence[Tables]) -> Tables:
@@ -212,6 +216,13 @@ def run_experiment(
         raise ScenarioError([f"first_replication must be >= 0, got {first_replication}"])
     check = check_by_default() if check is None else check
     with workers_for(workers, scheduler) as run_on:
+        log.info(
+            "%d replications of %d scenario%s on %s",
+            reps,
+            len(listed),
+            "" if len(listed) == 1 else "s",
+            run_on.where,
+        )
         batches = [
             [first_replication + r for r in batch]
             for batch in replication_batches(
@@ -238,6 +249,7 @@ def run_experiment(
         "engine": engine,
         "version": __version__,
         "run_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "provenance": provenance([s.source for s in listed]),
     }
     if first_replication:
         meta["first_replication"] = first_replication

@@ -696,3 +696,31 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     data = resolve_file(path)
     return Scenario.from_dict(data, source=str(path))
+
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file (its TOML read as JSON), for editors and tools.
+
+    Made from :class:`Scenario` itself, so it cannot drift from what
+    :func:`load_scenario` accepts; rules that need more than one key at a time
+    (a pathway mix summing to 1, dates in order) are checked only on loading.
+    A file with ``extends`` holds only what differs, so a schema check sees
+    it whole once merged (``leftshift schema`` documents this in its output).
+    """
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["properties"]["extends"] = {
+        "type": "string",
+        "description": "Another scenario file this one starts from (a relative path); "
+        "tables merge key by key.",
+    }
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "title": "leftshift scenario",
+        "description": "A leftshift scenario file (docs/scenario.md). Keys carry their unit "
+        "in their name; shares are fractions between 0 and 1. A file with extends is "
+        "checked whole, once merged with the file it extends.",
+        **{k: v for k, v in schema.items() if k not in ("title", "description")},
+    }
