@@ -37,11 +37,6 @@ def _load(name: str) -> type[Engine] | str:
     return engine
 
 
-def modules() -> list[str]:
-    """The modules that hold the engines (a worker process imports them once, up front)."""
-    return [target.partition(":")[0] for target in ENGINES.values()]
-
-
 def available() -> list[str]:
     """Names of the engines this installation can run, in :data:`ENGINES` order."""
     return [name for name in ENGINES if not isinstance(_load(name), str)]
