@@ -176,6 +176,14 @@ def push(
 
 
 @inline
+def _later(ht: np.ndarray, hs: np.ndarray, h: int, i: int, j: int) -> int:
+    """1 if entry ``j`` of heap ``h`` comes before entry ``i`` (time, then order scheduled),
+    else 0; computed without a branch."""
+    ti, tj = ht[h, i], ht[h, j]
+    return (tj < ti) | ((tj == ti) & (hs[h, j] < hs[h, i]))
+
+
+@inline
 def pop_top(ht: np.ndarray, hs: np.ndarray, hv: np.ndarray, st: np.ndarray, h: int) -> None:
     """Remove the first event of heap ``h``."""
     n = st[S_HEAP + h] - 1
@@ -186,11 +194,16 @@ def pop_top(ht: np.ndarray, hs: np.ndarray, hv: np.ndarray, st: np.ndarray, h: i
         first = 4 * i + 1
         if first >= n:
             break
-        c = first  # the earliest of up to four children, chosen without branches (each
-        for j in range(first + 1, min(first + 4, n)):  # comparison is a coin toss)
-            tj, tc = ht[h, j], ht[h, c]
-            earlier = (tj < tc) | ((tj == tc) & (hs[h, j] < hs[h, c]))
-            c = j if earlier else c
+        # the earliest of up to four children, chosen without branches (each comparison is
+        # a coin toss): a full node in two rounds of pairs, the last node one by one
+        if first + 3 < n:
+            a = first + _later(ht, hs, h, first, first + 1)
+            b = first + 2 + _later(ht, hs, h, first + 2, first + 3)
+            c = a if _later(ht, hs, h, a, b) == 0 else b
+        else:
+            c = first
+            for j in range(first + 1, n):
+                c = j if _later(ht, hs, h, c, j) else c
         if lt < ht[h, c] or (lt == ht[h, c] and ls < hs[h, c]):
             break
         ht[h, i], hs[h, i], hv[h, i] = ht[h, c], hs[h, c], hv[h, c]
