@@ -189,13 +189,19 @@ def test_scaling_with_replications_horizon_and_threads(benchmark: Any) -> None:
     def measure() -> dict[str, float]:
         out: dict[str, float] = {}
         short = scenario(BASELINE, run__horizon_years=0.25)
+        cpu = time.thread_time  # one thread: its own CPU time, less moved by the machine's load
         for reps in (50, 200, 1000):
-            out[f"ms_per_rep_R{reps}"] = seconds_per_rep("fast", short, reps, threads=1) * 1000
-        for years in (0.25, 1.0, 5.0):
-            model = scenario(BASELINE, run__horizon_years=years)
-            out[f"ms_per_rep_year_{years}y"] = (
-                seconds_per_rep("fast", model, 40, threads=1) * 1000 / (years + 120 / 365.25)
+            out[f"ms_per_rep_R{reps}"] = (
+                seconds_per_rep("fast", short, reps, threads=1, clock=cpu) * 1000
             )
+        models = {years: scenario(BASELINE, run__horizon_years=years) for years in (0.25, 1, 5)}
+        best = {years: math.inf for years in models}
+        for _ in range(2):  # alternating, the better of two: one run moves by a third here
+            for years, model in models.items():
+                seconds = seconds_per_rep("fast", model, 40, threads=1, clock=cpu)
+                best[years] = min(best[years], seconds * 1000 / (years + 120 / 365.25))
+        for years, ms in best.items():
+            out[f"ms_per_rep_year_{float(years)}y"] = ms
         one = seconds_per_rep("fast", short, 200, threads=1)
         out["scaling_2_threads"] = one / seconds_per_rep("fast", short, 200, threads=2)
         return out
