@@ -114,7 +114,6 @@ M_DRAW, M_ROW, M_WAIT = range(3)
 
 N_TIME = len(Time)
 N_CODE = len(Code)
-N_ATTR = len(Attr)
 
 STATUS = ("ok", "patients", "events", "draws", "levels", "negative")
 OK, FULL_PATIENTS, FULL_EVENTS, NO_DRAWS, FULL_LEVELS, NEGATIVE_LEVEL = range(6)

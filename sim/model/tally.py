@@ -16,16 +16,16 @@ those the engine reports each change of the level, in time order, and the
 clerk keeps the hours spent at each level in each stretch of constant bed
 capacity within a financial year.
 
-Both engines feed the same compiled functions: the compiled engine calls
-:func:`tally_patient` and :func:`tally_bed_event` from its event loop as
-patients leave and beds change; the SimPy engine hands its rows in chunks to
-:func:`tally_rows` and its bed events to :func:`tally_bed_events`, through
-:class:`sim.metrics.accumulator.MetricAccumulator`. Fed the same patients in
-the same order, they give the same sums to the last bit. Turning sums into
-metrics and tables is :mod:`sim.metrics`'s work.
+Both engines feed the same compiled functions, :func:`tally_rows` and
+:func:`tally_bed_events`: the compiled engine from its event loop, with the
+rows and bed events it holds a thousand at a time; the SimPy engine with its
+chunks, through :class:`sim.metrics.accumulator.MetricAccumulator`. Fed the
+same patients in the same order, they give the same sums to the last bit.
+Turning sums into metrics and tables is :mod:`sim.metrics`'s work.
 
-The small helpers are compiled into their callers (``inline``); the bigger
-ones are compiled once and called, which keeps compilation short. The
+Every helper, :func:`tally_patient` included, is compiled into its caller
+(``inline``: a call between compiled functions copies each array argument
+onto the stack, which cost the tally as much as its work). The
 compiled functions take plain arrays: the geometry as one array of
 whole numbers and one of times (:class:`Geometry`), the sums as the seven
 arrays of :class:`Tally`, a patient as one row of times
