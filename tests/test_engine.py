@@ -14,6 +14,7 @@ from conftest import single_unit, small_system
 import sim
 from sim.analysis import t_interval
 from sim.clock import stepfn
+from sim.clock.schedule import Schedule
 from sim.codes import EPS_HOURS
 from sim.engines.reference import simulate
 from sim.scenario.params import build_params
@@ -118,7 +119,8 @@ def test_avoidance_lost_out_of_hours_is_counted_as_closed():
     lost = record["avoid_lost"]
     hour = np.floor(record["t_arrival"] + EPS_HOURS).astype(int)
     open_now = params.accepts_by_hour[0][hour]  # office hours, bank holidays closed
-    weekly = params.services[0].accepts.open_hours[params.calendar.hour_of_week_array(hour)]
+    office = Schedule.parse("Mon-Fri 09:00-17:00").open_hours
+    weekly = np.array(office)[params.calendar.hour_of_week_array(hour)]
     assert (weekly & ~open_now).any()  # some arrivals on a bank holiday's office hours
     assert np.all(lost[planned & open_now] == 0)  # a place is always free when open
     assert np.all(lost[planned & ~open_now] == 1)  # closed: lost for want of opening hours
@@ -148,7 +150,7 @@ def test_p1_packages_start_only_in_acceptance_hours():
     starts = record["comm_start"][(record["pathway"] == 1) & (record["comm_start"] > 0)]
     assert len(starts) > 50
     how = params.calendar.hour_of_week_array(starts)
-    assert params.services[1].accepts.open_hours[how].all()
+    assert np.array(Schedule.parse("Mon-Fri 09:00-17:00").open_hours)[how].all()
     assert set(how // 24) <= {0, 1, 2, 3, 4}
     assert set(how % 24) <= set(range(9, 17))
 
@@ -178,8 +180,10 @@ def test_p0_discharges_wait_for_ward_discharge_hours():
     assert set(how % 24) <= set(range(8, 20))
     fit_at_night = (
         p0
-        & ~params.discharge_hours.open_hours[
-            params.calendar.hour_of_week_array(np.nan_to_num(record["t_fit"]))
+        & ~params.discharge_open_by_hour[
+            np.minimum(
+                np.floor(np.nan_to_num(record["t_fit"])).astype(int), params.calendar.n_hours - 1
+            )
         ]
     )
     assert fit_at_night.sum() > 10

@@ -34,13 +34,13 @@ import numpy as np
 from ..clock.schedule import run_openings
 from ..codes import HOURS_PER_WEEK, Origin
 from ..model.demand import (
-    ATTRIBUTES,
     BLOCK,
     Attr,
     arrival_times,
     cumulative_rate,
     draw_attributes,
     initial_cohorts,
+    versions,
 )
 from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, CapacityLog, Record
 from ..model.sink import Sink
@@ -87,6 +87,10 @@ class Scenario:
     chg_pool: np.ndarray
     chg_t: np.ndarray
     chg_v: np.ndarray
+    sdec_p_admit: np.ndarray
+    thresholds: np.ndarray
+    phase_by_hour: np.ndarray
+    rows: np.ndarray
     streams: tuple[tuple[int, Origin, str, np.ndarray, np.ndarray], ...]
     """(cohort, origin, stream name, hourly rate, cumulative rate), in the SimPy engine's order."""
 
@@ -105,13 +109,16 @@ class Scenario:
             self.chg_pool,
             self.chg_t,
             self.chg_v,
+            self.sdec_p_admit,
+            self.thresholds,
+            self.phase_by_hour,
+            self.rows,
         )
 
 
 def _pool_timelines(params: ModelParams) -> list[Timeline | None]:
-    cubicles = Timeline(np.array([0.0]), np.array([params.ed_cubicles]))
     services = [None if s is None else s.capacity for s in params.services]
-    return [cubicles, params.sdec_chairs, params.beds, *services]
+    return [params.ed_cubicles, params.sdec_chairs, params.beds, *services]
 
 
 def scenario_arrays(params: ModelParams) -> Scenario:
@@ -119,13 +126,17 @@ def scenario_arrays(params: ModelParams) -> Scenario:
     cal = params.calendar
     cohorts = params.cohorts
     fy_by_hour = cal.hourly("fy_index").astype(np.int64)
+    phases = [params.phase(i) for i in range(params.n_phases)]
+    phase_by_hour = params.phase_by_hour
     # column 0: -1 if a cohort has no avoidable share in any year; then each hour's share
     avoid = np.zeros((len(cohorts), 1 + len(fy_by_hour)))
+    hourly = np.empty(len(fy_by_hour))
     for c in cohorts:
-        avoid[c.index, 0] = 0.0 if c.avoidable_by_fy.any() else -1.0
-        kernel.avoidable_by_hour(
-            np.asarray(c.avoidable_by_fy, float), fy_by_hour, avoid[c.index, 1:]
-        )
+        shares = [p.cohorts[c.index].avoidable_by_fy for p in phases]
+        avoid[c.index, 0] = 0.0 if any(s.any() for s in shares) else -1.0
+        for i, by_fy in enumerate(shares):  # each hour's from the phase it falls in
+            kernel.avoidable_by_hour(np.asarray(by_fy, float), fy_by_hour, hourly)
+            avoid[c.index, 1:][phase_by_hour == i] = hourly[phase_by_hour == i]
     timelines = _pool_timelines(params)
     cap0 = np.array([0.0 if t is None else float(t.values[0]) for t in timelines])
     n = cal.n_hours  # schedules hour by hour over the run; column n marks: always open, opens
@@ -159,14 +170,13 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         ):
             if rate.any():
                 streams.append((c.index, origin, f"{name}/{c.name}", rate, cumulative_rate(rate)))
-    threshold = -1 if params.diversion_threshold is None else params.diversion_threshold
     return Scenario(
-        scal_f=np.array([cal.end_h, params.sdec_p_admit]),
-        scal_i=np.array([int(params.boarding_holds_cubicle), threshold], dtype=np.int64),
+        scal_f=np.array([cal.end_h]),
+        scal_i=np.array([int(params.boarding_holds_cubicle)], dtype=np.int64),
         discharge_wait=params.discharge_wait_h.astype(np.int64),
-        p_admit=np.array([c.p_admit for c in cohorts]),
-        p_sdec=np.array([c.p_sdec for c in cohorts]),
-        p_readmit=np.stack([c.p_readmit for c in cohorts]).astype(np.float64),
+        p_admit=np.array([[c.p_admit for c in p.cohorts] for p in phases]),
+        p_sdec=np.array([[c.p_sdec for c in p.cohorts] for p in phases]),
+        p_readmit=np.array([[c.p_readmit for c in p.cohorts] for p in phases], dtype=np.float64),
         avoid_by_hour=avoid,
         cap0=cap0,
         open_hours=open_hours,
@@ -174,6 +184,13 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         chg_pool=np.array(chg_pool, dtype=np.int64),
         chg_t=np.array(chg_t, dtype=np.float64),
         chg_v=np.array(chg_v, dtype=np.float64),
+        sdec_p_admit=np.array([p.sdec_p_admit for p in phases]),
+        thresholds=np.array(
+            [-1 if p.diversion_threshold is None else p.diversion_threshold for p in phases],
+            dtype=np.int64,
+        ),
+        phase_by_hour=phase_by_hour if params.n_phases > 1 else np.zeros(1, dtype=np.int64),
+        rows=versions(params).row,
         streams=tuple(streams),
     )
 
@@ -210,7 +227,7 @@ class Patients:
 
 def _readmissions_expected(params: ModelParams, patients: int, cohort: int) -> int:
     """Readmissions to draw ahead for a cohort: more than its patients are likely to make."""
-    p = float(params.cohorts[cohort].p_readmit.max())
+    p = max(float(params.phase(i).cohorts[cohort].p_readmit.max()) for i in range(params.n_phases))
     if p <= 0:
         return 0
     return int(math.ceil(patients * p / max(1.0 - p, 0.05) * 1.25)) + 256
@@ -262,7 +279,8 @@ def draw_patients(
     draw_off[1:] = np.cumsum(sizes)
     # attribute by attribute, as draw_attributes writes them: no copy after the draws (the
     # kernel reads a patient's draws from len(Attr) places, each in order)
-    draws = np.empty((len(ATTRIBUTES), int(draw_off[-1])))
+    rows = versions(params)
+    draws = np.empty((rows.n_rows, int(draw_off[-1])))
     for c in params.cohorts:
         for origin in Origin:
             g = c.index * 4 + origin
@@ -272,11 +290,11 @@ def draw_patients(
             out = draws[:, draw_off[g] : draw_off[g + 1]]
             if origin == Origin.INITIAL:  # residual draws depend on the block: draw as SimPy
                 for first in range(0, n, BLOCK):
-                    block = np.empty((len(ATTRIBUTES), BLOCK))
-                    draw_attributes(params, c, origin.key, streams, BLOCK, out=block)
+                    block = np.empty((rows.n_rows, BLOCK))
+                    draw_attributes(params, c, origin.key, streams, BLOCK, block, rows)
                     out[:, first : first + BLOCK] = block[:, : n - first]
             else:
-                draw_attributes(params, c, origin.key, streams, n, out=out)
+                draw_attributes(params, c, origin.key, streams, n, out, rows)
     # a starting-state patient waiting for pathway k has the whole episode to come, drawn
     # with the starting state (init_left): it goes in their row, where the kernel reads it
     init_cohort_a = np.array(init_cohort, dtype=np.int64)
@@ -287,8 +305,9 @@ def draw_patients(
     ranked = init_cohort_a[order]
     rank[order] = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
     delayed = init_kind_a == _INITIAL_KIND["delayed"]
-    rows = draw_off[init_cohort_a * 4 + Origin.INITIAL] + rank
-    draws[Attr.COMMUNITY_EPISODE_H, rows[delayed]] = init_left_a[delayed]
+    at = draw_off[init_cohort_a * 4 + Origin.INITIAL] + rank
+    for version in set(rows.row[Attr.COMMUNITY_EPISODE_H].tolist()):  # every version of it
+        draws[version, at[delayed]] = init_left_a[delayed]
     return Patients(
         arr_t=np.concatenate(times) if times else np.zeros(0),
         arr_off=arr_off,
@@ -353,7 +372,7 @@ class Workspace:
         arrays = (
             e((slots, kernel.N_TIME), f),  # pt
             e((slots, kernel.N_CODE), i),  # pc
-            e((slots, 3), i),  # pm
+            e((slots, kernel.N_M), i),  # pm
             e(slots, i),  # free
             e((N_POOLS, slots), i),  # qb
             e((2, events), f),  # ht: the near and the far heap
@@ -605,12 +624,12 @@ def _tiny_run() -> None:
     gi[tally.G_DAYS], gi[tally.G_SEG_OF_SLOT] = 0, tally.G_SIZE
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
-        np.array([0.0, 0.0]),
-        np.array([0, -1], dtype=i),
+        np.array([0.0]),
+        np.array([0], dtype=i),
         z(1, dtype=i),
-        z(1),
-        z(1),
-        z((1, 5)),
+        z((1, 1)),
+        z((1, 1)),
+        z((1, 1, 5)),
         -np.ones((1, 2)),
         z(N_POOLS),
         np.ones((N_POOLS, 2), dtype=b),
@@ -618,11 +637,15 @@ def _tiny_run() -> None:
         z(0, dtype=i),
         z(0),
         z(0),
+        z(1),
+        -np.ones(1, dtype=i),
+        z(1, dtype=i),
+        np.arange(len(Attr), dtype=i)[:, None],
         z(0),
         z(1, dtype=i),
         z(0, dtype=i),
         z(0, dtype=i),
-        z((len(ATTRIBUTES), 0)),
+        z((len(Attr), 0)),
         z(5, dtype=i),
         z(0, dtype=i),
         z(0, dtype=i),

@@ -90,7 +90,8 @@ V_A, V_B = 24, 4
 V_KIND_MASK, V_B_MASK = (1 << V_B) - 1, (1 << (V_A - V_B)) - 1
 # columns of the pools' state and of a patient's bookkeeping
 L_USE, L_HEAD, L_LEN, L_OPEN_HOUR = range(4)
-M_DRAW, M_ROW, M_WAIT = range(3)
+M_DRAW, M_ROW, M_WAIT, M_PHASE = range(4)
+N_M = 4
 
 # steps of a patient's journey, run one after another within an event (each a step of
 # sim.engines.reference's journey; a step that waits schedules an event and ends)
@@ -127,6 +128,7 @@ O_SIZE = O_USE + N_POOLS
 
 # compiled copies of the shared rules: the very functions the SimPy engine calls
 _schedule_hour = inline(rules.schedule_hour)
+_phase_at = inline(rules.phase_at)
 _avoidable_share = jit(rules.avoidable_share)
 _hour_of_run = inline(rules.hour_of_run)
 _ed_outcome = jit(rules.ed_outcome)
@@ -296,6 +298,7 @@ def new_patient(
     draws: np.ndarray,
     draw_pos: np.ndarray,
     draw_off: np.ndarray,
+    phase_by_hour: np.ndarray,
     cohort: int,
     origin: int,
     now: float,
@@ -327,6 +330,7 @@ def new_patient(
     pc[slot, Code.PATHWAY] = Pathway.NONE
     pm[slot, M_DRAW] = row
     pm[slot, M_ROW] = st[S_ROWS]
+    pm[slot, M_PHASE] = 0 if len(phase_by_hour) == 1 else _phase_at(now, phase_by_hour)
     st[S_ROWS] += 1
     return slot
 
@@ -335,6 +339,23 @@ def new_patient(
 def attr(draws: np.ndarray, pm: np.ndarray, slot: int, a: int) -> float:
     """Attribute ``a`` (:class:`~sim.model.demand.Attr`) of the patient in ``slot``."""
     return draws[a, pm[slot, M_DRAW]]
+
+
+@inline
+def duration(
+    draws: np.ndarray,
+    rows: np.ndarray,
+    phase_by_hour: np.ndarray,
+    pm: np.ndarray,
+    slot: int,
+    a: int,
+    now: float,
+) -> float:
+    """A duration ``a`` starting now for the patient in ``slot``: their draw of the version
+    in force now (``rows[a, phase]``, :func:`sim.model.demand.versions`)."""
+    if len(phase_by_hour) == 1:
+        return draws[a, pm[slot, M_DRAW]]
+    return draws[rows[a, _phase_at(now, phase_by_hour)], pm[slot, M_DRAW]]
 
 
 @inline
@@ -427,6 +448,10 @@ def run_replication(
     chg_pool: np.ndarray,
     chg_t: np.ndarray,
     chg_v: np.ndarray,
+    sdec_p_admit: np.ndarray,
+    thresholds: np.ndarray,
+    phase_by_hour: np.ndarray,
+    rows: np.ndarray,
     # the replication's patients
     arr_t: np.ndarray,
     arr_off: np.ndarray,
@@ -476,8 +501,12 @@ def run_replication(
 ) -> None:
     """Simulate one replication; results in the tally arrays, ``rec_*`` and ``out``.
 
-    ``scal_f``: end of the run (h), SDEC p_admit. ``scal_i``: boarders hold a
-    cubicle (0/1), diversion threshold (-1: none). ``open_hours`` [pool, hour of
+    ``scal_f``: end of the run (h). ``scal_i``: boarders hold a cubicle (0/1).
+    By phase of the run (dated changes; ``phase_by_hour`` [hour]): ``p_admit``,
+    ``p_sdec`` [phase, cohort], ``p_readmit`` [phase, cohort, route],
+    ``sdec_p_admit`` and the diversion ``thresholds`` (-1: none) [phase]; ``rows``
+    [Attr, phase] the row of ``draws`` holding each duration's version in each
+    phase. ``open_hours`` [pool, hour of
     the run + 1], ``opens`` [pool, hour + 1] and ``discharge_wait`` [hour]: the
     schedules over the run (:mod:`sim.clock.schedule`), each pool's last column
     a mark (always open; has openings).
@@ -491,9 +520,7 @@ def run_replication(
     ``ht.shape[1]`` events in each heap.
     """
     end_h = scal_f[0]
-    sdec_p_admit = scal_f[1]
     holds_cubicle = scal_i[0] != 0
-    threshold = scal_i[1]
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
@@ -536,6 +563,7 @@ def run_replication(
             draws,
             draw_pos,
             draw_off,
+            phase_by_hour,
             init_cohort[i],
             Origin.INITIAL,
             0.0,
@@ -652,6 +680,7 @@ def run_replication(
                         draws,
                         draw_pos,
                         draw_off,
+                        phase_by_hour,
                         b,
                         Origin.READMISSION,
                         now,
@@ -679,6 +708,7 @@ def run_replication(
                     draws,
                     draw_pos,
                     draw_off,
+                    phase_by_hour,
                     arr_cohort[k],
                     arr_origin[k],
                     now,
@@ -713,7 +743,7 @@ def run_replication(
                 elif origin == Origin.ED:  # avoided by urgent community response if possible
                     cohort = pc[slot, Code.COHORT]
                     share = 0.0  # none in any year: no need to find the hour
-                    if avoid_by_hour[cohort, 0] >= 0:
+                    if avoid_by_hour[cohort, 0] >= 0:  # the phase's share (they arrive now)
                         share = avoid_by_hour[
                             cohort, 1 + _hour_of_run(now, avoid_by_hour.shape[1] - 1)
                         ]
@@ -725,7 +755,9 @@ def run_replication(
                             pc[slot, Code.AVOID_LOST] = AvoidLost.FULL
                         else:
                             pt[slot, Time.UR_START] = now
-                            episode = attr(draws, pm, slot, Attr.UR_EPISODE_H)
+                            episode = duration(
+                                draws, rows, phase_by_hour, pm, slot, Attr.UR_EPISODE_H, now
+                            )
                             push(ht, hs, hv, st, now + episode, EV_UR_END, slot, 0, now)
                             step = DONE
             elif step == ED_ARRIVE:
@@ -738,14 +770,15 @@ def run_replication(
                     step = DONE
             elif step == ED_STARTED:
                 pt[slot, Time.ED_START] = now
-                decision_h = attr(draws, pm, slot, Attr.ED_DECISION_H)
+                decision_h = duration(draws, rows, phase_by_hour, pm, slot, Attr.ED_DECISION_H, now)
                 push(ht, hs, hv, st, now + decision_h, EV_DECISION, slot, 0, now)
                 step = DONE
             elif step == DECISION:
                 pt[slot, Time.ED_DECISION] = now
                 cohort = pc[slot, Code.COHORT]
                 u = attr(draws, pm, slot, Attr.U_OUTCOME)
-                outcome = _ed_outcome(u, p_admit[cohort], p_sdec[cohort])
+                phase = pm[slot, M_PHASE]
+                outcome = _ed_outcome(u, p_admit[phase, cohort], p_sdec[phase, cohort])
                 pc[slot, Code.ED_OUTCOME] = outcome
                 step = ADMISSION
                 if outcome == EdOutcome.HOME:
@@ -762,7 +795,9 @@ def run_replication(
                         st[S_IN_ED] -= 1
                         release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
                         pt[slot, Time.SDEC_START] = now
-                        episode = attr(draws, pm, slot, Attr.SDEC_EPISODE_H)
+                        episode = duration(
+                            draws, rows, phase_by_hour, pm, slot, Attr.SDEC_EPISODE_H, now
+                        )
                         push(ht, hs, hv, st, now + episode, EV_SDEC_END, slot, 0, now)
                         step = DONE
                     else:
@@ -772,7 +807,7 @@ def run_replication(
             elif step == SDEC_END:
                 pt[slot, Time.SDEC_END] = now
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_SDEC, now)
-                if attr(draws, pm, slot, Attr.U_SDEC_ADMIT) < sdec_p_admit:
+                if attr(draws, pm, slot, Attr.U_SDEC_ADMIT) < sdec_p_admit[pm[slot, M_PHASE]]:
                     pc[slot, Code.SDEC_ADMIT] = 1
                     step = ADMISSION
                 else:  # home the same day: no readmission risk is configured
@@ -783,6 +818,9 @@ def run_replication(
             elif step == ADMISSION:
                 pt[slot, Time.BED_REQUEST] = now
                 full = not pl[P_BEDS, L_USE] < cap[P_BEDS]
+                threshold = thresholds[
+                    0 if len(phase_by_hour) == 1 else _phase_at(now, phase_by_hour)
+                ]
                 if threshold >= 0 and full and pl[P_BEDS, L_LEN] >= threshold:
                     pt[slot, Time.DIVERTED] = now
                     if in_ed(pt, slot):
@@ -810,7 +848,7 @@ def run_replication(
                 step = STAY
             elif step == STAY:
                 if math.isnan(pt[slot, Time.T_FIT]):
-                    los = attr(draws, pm, slot, Attr.LOS_H)
+                    los = duration(draws, rows, phase_by_hour, pm, slot, Attr.LOS_H, now)
                     push(ht, hs, hv, st, now + los, EV_FIT, slot, 0, now)
                     step = DONE
                 else:
@@ -839,7 +877,21 @@ def run_replication(
                 bed_event(bt, bd, st, -1, now)
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
-                readmission(p_readmit, draws, ht, hs, hv, st, pc, pm, slot, now, Route.P0)
+                readmission(
+                    p_readmit,
+                    draws,
+                    rows,
+                    phase_by_hour,
+                    ht,
+                    hs,
+                    hv,
+                    st,
+                    pc,
+                    pm,
+                    slot,
+                    now,
+                    Route.P0,
+                )
                 free[st[S_FREE]] = slot
                 st[S_FREE] += 1
                 step = DONE
@@ -848,7 +900,9 @@ def run_replication(
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
-                episode = attr(draws, pm, slot, Attr.COMMUNITY_EPISODE_H)
+                episode = duration(
+                    draws, rows, phase_by_hour, pm, slot, Attr.COMMUNITY_EPISODE_H, now
+                )
                 push(ht, hs, hv, st, now + episode, EV_COMM_END, slot, 0, now)
                 step = DONE
             elif step == COMMUNITY_END:
@@ -856,7 +910,21 @@ def run_replication(
                 pathway = pc[slot, Code.PATHWAY]
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_UR + pathway, now)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
-                readmission(p_readmit, draws, ht, hs, hv, st, pc, pm, slot, now, pathway)
+                readmission(
+                    p_readmit,
+                    draws,
+                    rows,
+                    phase_by_hour,
+                    ht,
+                    hs,
+                    hv,
+                    st,
+                    pc,
+                    pm,
+                    slot,
+                    now,
+                    pathway,
+                )
                 free[st[S_FREE]] = slot
                 st[S_FREE] += 1
                 step = DONE
@@ -865,7 +933,9 @@ def run_replication(
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_UR, now)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                 route = Route.URGENT_RESPONSE
-                readmission(p_readmit, draws, ht, hs, hv, st, pc, pm, slot, now, route)
+                readmission(
+                    p_readmit, draws, rows, phase_by_hour, ht, hs, hv, st, pc, pm, slot, now, route
+                )
                 free[st[S_FREE]] = slot
                 st[S_FREE] += 1
                 step = DONE
@@ -909,6 +979,8 @@ def in_ed(pt: np.ndarray, slot: int) -> bool:
 def readmission(
     p_readmit: np.ndarray,
     draws: np.ndarray,
+    rows: np.ndarray,
+    phase_by_hour: np.ndarray,
     ht: np.ndarray,
     hs: np.ndarray,
     hv: np.ndarray,
@@ -919,10 +991,12 @@ def readmission(
     now: float,
     route: int,
 ) -> None:
-    """After the patient is home: a re-attendance with the route's probability, later."""
+    """After the patient is home: a re-attendance with the route's probability (of the phase
+    they arrived in), later."""
     cohort = pc[slot, Code.COHORT]
-    if _readmitted(attr(draws, pm, slot, Attr.U_READMIT), p_readmit[cohort], route):
-        delay = attr(draws, pm, slot, Attr.READMIT_DELAY_H)
+    risk = p_readmit[pm[slot, M_PHASE], cohort]
+    if _readmitted(attr(draws, pm, slot, Attr.U_READMIT), risk, route):
+        delay = duration(draws, rows, phase_by_hour, pm, slot, Attr.READMIT_DELAY_H, now)
         push(ht, hs, hv, st, now + delay, EV_READMIT, pm[slot, M_ROW], cohort, now)
 
 

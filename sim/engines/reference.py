@@ -49,7 +49,7 @@ import simpy
 from ..clock.schedule import run_openings
 from ..codes import AvoidLost, EdOutcome, Origin, Pathway, Route
 from ..model import rules
-from ..model.demand import Attributes, AttributeSource, arrival_times, initial_cohorts
+from ..model.demand import Attr, AttributeSource, arrival_times, initial_cohorts, versions
 from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
 from ..model.sink import Sink
 from ..rng.streams import Streams
@@ -79,12 +79,16 @@ class Patient:
     comm_start = comm_end = _NAN
     row = -1
 
-    def __init__(self, cohort: CohortParams, origin: int, t: float, attrs: Attributes[float]):
+    def __init__(
+        self, cohort: CohortParams, origin: int, t: float, attrs: list[float], phase: int
+    ) -> None:
         self.cohort = cohort.index
         self.origin = origin
         self.t_arrival = t
-        self.params = cohort
         self.attrs = attrs
+        """The patient's draws, by :class:`~sim.model.demand.Attr` (durations: by version)."""
+        self.phase = phase
+        """The phase of the run they arrived in: its probabilities apply to them."""
 
 
 class Places:
@@ -207,8 +211,7 @@ class SimPyReplication:
         self.env = env = simpy.Environment()
         cal = params.calendar
         self.patients: list[Patient] = []
-        cubicles = Timeline(np.array([0.0]), np.array([params.ed_cubicles]))
-        self.cubicles = Places(env, "ed", cubicles, None, queues=True)
+        self.cubicles = Places(env, "ed", params.ed_cubicles, None, queues=True)
         self.sdec = Places(env, "sdec", params.sdec_chairs, params.sdec_open_by_hour, queues=False)
         self.beds = Places(env, "acute", params.beds, None, queues=True)
         self.services: list[Places | None] = [
@@ -217,6 +220,8 @@ class SimPyReplication:
         ]
         self.discharge_wait = params.discharge_wait_h.tolist()
         self.fy_index = cal.hourly("fy_index").tolist()
+        self.phase_by_hour = params.phase_by_hour.tolist()
+        self.rows = versions(params).row.tolist()
         self.in_ed = 0
         self.sources: dict[tuple[int, int], AttributeSource] = {
             (c.index, origin): AttributeSource(params, c, origin.key, self.streams)
@@ -235,9 +240,22 @@ class SimPyReplication:
                 yield env.timeout(t - env.now)
                 self._arrive(cohort, origin)
 
+    def _phase(self) -> int:
+        """The phase of the run in force now."""
+        return rules.phase_at(self.env.now, self.phase_by_hour)
+
+    def _rules(self, p: Patient) -> CohortParams:
+        """The patient's cohort as it was in the phase they arrived in."""
+        return self.p.phase(p.phase).cohorts[p.cohort]
+
+    def _duration(self, p: Patient, attr: Attr) -> float:
+        """A duration starting now: the patient's draw of the version in force now."""
+        return p.attrs[self.rows[attr][self._phase()]]
+
     def _arrive(self, cohort: CohortParams, origin: int, parent: int = -1) -> None:
         """A new patient, now: registered, and their journey started."""
-        p = Patient(cohort, origin, self.env.now, self.sources[(cohort.index, origin)].next())
+        attrs = self.sources[(cohort.index, origin)].next()
+        p = Patient(cohort, origin, self.env.now, attrs, self._phase())
         p.parent = parent
         self._register(p)
         self.env.process(self._journey(p))
@@ -250,9 +268,9 @@ class SimPyReplication:
 
     def _avoided(self, p: Patient) -> Generator[simpy.Event, Any, bool]:
         """A would-be attendance: cared for at home by urgent community response if possible."""
-        c = p.params
         hour = rules.hour_of_run(self.env.now, len(self.fy_index))
-        if p.attrs.u_avoid >= rules.avoidable_share(c.avoidable_by_fy, self.fy_index, hour):
+        c = self.p.phase(self.phase_by_hour[hour]).cohorts[p.cohort]  # the share by hour
+        if p.attrs[Attr.U_AVOID] >= rules.avoidable_share(c.avoidable_by_fy, self.fy_index, hour):
             return False
         p.avoidable = True
         urgent = self.services[0]
@@ -264,7 +282,7 @@ class SimPyReplication:
             p.avoid_lost = AvoidLost.FULL
             return False
         p.ur_start = self.env.now
-        yield self.env.timeout(p.attrs.ur_episode_h)
+        yield self.env.timeout(self._duration(p, Attr.UR_EPISODE_H))
         yield from self._urgent_end(p)
         return True
 
@@ -285,10 +303,10 @@ class SimPyReplication:
         if not self.cubicles.take():
             yield self.cubicles.wait()
         p.ed_start = env.now
-        yield env.timeout(p.attrs.ed_decision_h)
+        yield env.timeout(self._duration(p, Attr.ED_DECISION_H))
         p.ed_decision = env.now
-        c = p.params
-        p.ed_outcome = rules.ed_outcome(p.attrs.u_outcome, c.p_admit, c.p_sdec)
+        c = self._rules(p)
+        p.ed_outcome = rules.ed_outcome(p.attrs[Attr.U_OUTCOME], c.p_admit, c.p_sdec)
         if p.ed_outcome == EdOutcome.HOME:
             self._leave_ed(p)
             self.cubicles.release()
@@ -299,7 +317,7 @@ class SimPyReplication:
                 self._leave_ed(p)
                 self.cubicles.release()
                 p.sdec_start = env.now
-                yield env.timeout(p.attrs.sdec_episode_h)
+                yield env.timeout(self._duration(p, Attr.SDEC_EPISODE_H))
                 yield from self._sdec_end(p)
                 return
             p.sdec_refused = True
@@ -317,7 +335,7 @@ class SimPyReplication:
     def _sdec_end(self, p: Patient) -> Journey:
         p.sdec_end = self.env.now
         self.sdec.release()
-        if p.attrs.u_sdec_admit < self.p.sdec_p_admit:
+        if p.attrs[Attr.U_SDEC_ADMIT] < self.p.phase(p.phase).sdec_p_admit:
             p.sdec_admit = True
             yield from self._admission(p, from_ed=False)
         else:
@@ -328,7 +346,7 @@ class SimPyReplication:
     def _admission(self, p: Patient, from_ed: bool) -> Journey:
         beds = self.beds
         p.bed_request = self.env.now
-        threshold = self.p.diversion_threshold
+        threshold = self.p.phase(self._phase()).diversion_threshold
         if threshold is not None and not beds.has_place() and len(beds.queue) >= threshold:
             p.diverted = self.env.now
             if from_ed:
@@ -346,10 +364,10 @@ class SimPyReplication:
     def _stay(self, p: Patient) -> Journey:
         env = self.env
         if math.isnan(p.t_fit):
-            yield env.timeout(p.attrs.los_h)
+            yield env.timeout(self._duration(p, Attr.LOS_H))
             p.t_fit = env.now
         if p.pathway < 0:
-            p.pathway = int(p.attrs.pathway)
+            p.pathway = int(p.attrs[Attr.PATHWAY])
         if p.pathway == Pathway.P0:
             delay = rules.p0_discharge_delay(env.now, self.discharge_wait)
             if delay > 0:
@@ -364,7 +382,7 @@ class SimPyReplication:
             yield service.wait()
         p.comm_start = env.now
         self._leave_bed(p)
-        yield env.timeout(p.attrs.community_episode_h)
+        yield env.timeout(self._duration(p, Attr.COMMUNITY_EPISODE_H))
         yield from self._community_end(p)
 
     def _leave_bed(self, p: Patient) -> None:
@@ -384,9 +402,10 @@ class SimPyReplication:
 
     def _readmission(self, p: Patient, route: int) -> Journey:
         """After the patient is home: a re-attendance with the route's probability, later."""
-        if rules.readmitted(p.attrs.u_readmit, p.params.p_readmit, route):
-            yield self.env.timeout(p.attrs.readmit_delay_h)
-            self._arrive(p.params, Origin.READMISSION, parent=p.row)
+        c = self._rules(p)
+        if rules.readmitted(p.attrs[Attr.U_READMIT], c.p_readmit, route):
+            yield self.env.timeout(self._duration(p, Attr.READMIT_DELAY_H))
+            self._arrive(self.p.cohorts[p.cohort], Origin.READMISSION, parent=p.row)
 
     # --- the record -----------------------------------------------------------------------
 
@@ -437,9 +456,8 @@ class SimPyReplication:
         for kind, k, cohorts, remaining in initial_cohorts(self.p, self.streams):
             for i, index in enumerate(cohorts.tolist()):
                 cohort = self.p.cohorts[index]
-                p = Patient(
-                    cohort, Origin.INITIAL, 0.0, self.sources[(index, Origin.INITIAL)].next()
-                )
+                attrs = self.sources[(index, Origin.INITIAL)].next()
+                p = Patient(cohort, Origin.INITIAL, 0.0, attrs, self._phase())
                 self._register(p)
                 if kind == "treating":
                     p.bed_start = 0.0
@@ -450,7 +468,8 @@ class SimPyReplication:
                     assert remaining is not None
                     p.bed_start = p.t_fit = 0.0
                     p.pathway = k
-                    p.attrs = p.attrs._replace(community_episode_h=float(remaining[i]))
+                    for row in set(self.rows[Attr.COMMUNITY_EPISODE_H]):  # every version
+                        p.attrs[row] = float(remaining[i])
                     self.beds.in_use += 1
                     self._bed_event(1)
                     started.append(self._stay(p))

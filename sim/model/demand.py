@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from enum import IntEnum
-from typing import Generic, NamedTuple, TypeVar
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -33,8 +33,6 @@ from ..jit import jit
 from ..rng.distributions import Distribution
 from ..rng.streams import Streams
 from ..scenario.params import CohortParams, ModelParams
-
-T = TypeVar("T")
 
 BLOCK = 1024
 """Attributes drawn per block in the SimPy engine (and for the starting state, whose
@@ -149,33 +147,9 @@ def arrival_times(
             return
 
 
-class Attributes(NamedTuple, Generic[T]):
-    """Per-patient draws (hours for durations, uniforms in [0, 1)), in :data:`ATTRIBUTES` order.
-
-    :func:`draw_attributes` gives a block of patients (``Attributes[np.ndarray]``,
-    each field an array); :meth:`AttributeSource.next` one patient
-    (``Attributes[float]``), read by name. ``pathway`` holds whole numbers.
-    """
-
-    u_avoid: T
-    ur_episode_h: T
-    ed_decision_h: T
-    u_outcome: T
-    sdec_episode_h: T
-    u_sdec_admit: T
-    los_h: T
-    pathway: T
-    community_episode_h: T
-    u_readmit: T
-    readmit_delay_h: T
-
-
-ATTRIBUTES = Attributes._fields
-"""The attributes every patient draws on arrival, in one order for every engine."""
-
-
 class Attr(IntEnum):
-    """Each attribute's column in a compiled engine's table of draws (:data:`ATTRIBUTES` order)."""
+    """Each attribute a patient draws on arrival: its row in a table of draws, in one order
+    for every engine (hours for durations, uniforms in [0, 1); ``PATHWAY`` whole numbers)."""
 
     U_AVOID = 0
     UR_EPISODE_H = 1
@@ -190,8 +164,67 @@ class Attr(IntEnum):
     READMIT_DELAY_H = 10
 
 
-if tuple(a.name.lower() for a in Attr) != ATTRIBUTES:  # pragma: no cover - a broken edit
-    raise ImportError("demand.Attr and demand.Attributes list the attributes in different orders")
+ATTRIBUTES = tuple(a.name.lower() for a in Attr)
+"""The attributes every patient draws on arrival, in one order for every engine."""
+
+
+class Versions(NamedTuple):
+    """Where each duration of each phase is in a table of draws.
+
+    A duration whose distribution changes at a dated change is drawn once for
+    each distribution it has in the run (a version), each from its own copy of
+    the attribute's stream (:meth:`Streams.twin`): the same patient's stay under
+    the old and the new distribution come from the same underlying numbers.
+    Version 0 is in the attribute's own row; the others in rows after
+    ``len(Attr)``. A patient's episode reads the version of the phase it starts
+    in: ``row[attribute, phase]``.
+    """
+
+    row: np.ndarray
+    """[len(Attr), n_phases]: the table row of each attribute in each phase."""
+    n_rows: int
+    """Rows of the table of draws."""
+    phase_of: tuple[tuple[int, ...], ...]
+    """For each attribute, the first phase of each of its versions (version 0 first)."""
+
+
+def _duration_key(params: ModelParams, attr: Attr) -> object:
+    """What a duration's draws depend on in one phase's parameters (None: not a duration)."""
+    if attr == Attr.UR_EPISODE_H:
+        urgent = params.services[0]
+        return None if urgent is None else urgent.episode_h
+    if attr == Attr.ED_DECISION_H:
+        return params.ed_decision_h
+    if attr == Attr.SDEC_EPISODE_H:
+        return params.sdec_episode_h
+    if attr == Attr.LOS_H:
+        return tuple(c.los_h for c in params.cohorts)
+    if attr == Attr.COMMUNITY_EPISODE_H:
+        return tuple(None if s is None else s.episode_h for s in params.services[1:])
+    if attr == Attr.READMIT_DELAY_H:
+        return params.readmit_delay_h
+    return None
+
+
+def versions(params: ModelParams) -> Versions:
+    """The versions of every duration over the run's phases (one each without changes)."""
+    row = np.repeat(np.arange(len(Attr), dtype=np.int64)[:, None], params.n_phases, axis=1)
+    n_rows = len(Attr)
+    phase_of: list[tuple[int, ...]] = []
+    for attr in Attr:
+        keys: list[object] = []
+        firsts: list[int] = []
+        rows: list[int] = []
+        for p in range(params.n_phases):
+            key = _duration_key(params.phase(p), attr)
+            if key not in keys:
+                keys.append(key)
+                firsts.append(p)
+                rows.append(int(attr) if len(rows) == 0 else n_rows)
+                n_rows += len(rows) > 1
+            row[attr, p] = rows[keys.index(key)]
+        phase_of.append(tuple(firsts))
+    return Versions(row, n_rows, tuple(phase_of))
 
 
 def draw_attributes(
@@ -201,36 +234,42 @@ def draw_attributes(
     streams: Streams,
     n: int = BLOCK,
     out: np.ndarray | None = None,
-) -> Attributes[np.ndarray]:
+    rows: Versions | None = None,
+) -> np.ndarray:
     """Draw ``n`` patients' attributes from the ``{origin}/{cohort}/...`` streams.
 
     Draws are sequence-consistent: two calls of ``n1`` and ``n2`` give the same
     patients as one call of ``n1 + n2``, so engines may draw in any block size.
-    An attribute a patient of this origin and cohort can never use is not
-    drawn (its stream is left untouched and the value is a neutral constant);
-    as every attribute has its own stream, this never shifts another. A
-    community episode is drawn only for the patients on that pathway, in
-    order, from the pathway's stream.
+    An attribute a patient of this origin and cohort can never use (in any
+    phase of the run) is not drawn (its stream is left untouched and the value
+    is a neutral constant); as every attribute has its own stream, this never
+    shifts another. A community episode is drawn only for the patients on that
+    pathway, in order, from the pathway's stream.
 
     For the starting state (``origin == "initial"``) durations already under
     way are residual: the time left of a stay seen at a random moment (those
     draws do depend on the block size).
 
-    ``out`` ([len(Attr), n], attribute by attribute) receives the draws, so a
-    caller may put many groups' in one table; the returned fields are its rows.
+    The table ([``rows.n_rows``, n], attribute by attribute: :class:`Attr`, then
+    the later versions of durations, :func:`versions`) is returned; ``out``
+    receives it, so a caller may put many groups' in one table.
     """
     prefix = f"{origin}/{cohort.name}/"
+    rows = versions(params) if rows is None else rows
 
-    def rng(name: str) -> np.random.Generator:
-        return streams(prefix + name)
+    def rng(name: str, version: int = 0) -> np.random.Generator:
+        return streams.twin(prefix + name, version) if version else streams(prefix + name)
 
-    table = np.empty((len(Attr), n)) if out is None else out
+    table = np.empty((rows.n_rows, n)) if out is None else out
     residual = origin == Origin.INITIAL.key
     via_ed = origin in (Origin.ED.key, Origin.READMISSION.key)
+    phases = [params.phase(p) for p in range(params.n_phases)]
+    mine = [p.cohorts[cohort.index] for p in phases]
     urgent = params.services[0]
-    avoidable = origin == Origin.ED.key and urgent is not None and cohort.avoidable_by_fy.any()
-    sdec = via_ed and cohort.p_sdec > 0
-    readmit = cohort.p_readmit.any()
+    avoidable = origin == Origin.ED.key and urgent is not None
+    avoidable = avoidable and any(c.avoidable_by_fy.any() for c in mine)
+    sdec = via_ed and any(c.p_sdec > 0 for c in mine)
+    readmit = any(c.p_readmit.any() for c in mine)
 
     def uniform(attr: Attr, name: str, drawn: bool | np.bool_) -> None:
         if drawn:
@@ -238,38 +277,44 @@ def draw_attributes(
         else:
             table[attr] = 1.0  # never below a probability: the draw is never used
 
-    def duration(attr: Attr, name: str, dist: Distribution | None) -> None:
-        if dist is None:
-            table[attr] = 0.0
-        else:
-            table[attr] = dist.sample(rng(name), n)
+    def duration(attr: Attr, name: str, drawn: bool) -> None:
+        for version, p in enumerate(rows.phase_of[attr]):
+            at = rows.row[attr, p]
+            dist = _duration_key(phases[p], attr)
+            if not drawn or dist is None:
+                table[at] = 0.0
+            elif attr == Attr.LOS_H:
+                los = phases[p].cohorts[cohort.index].los_h
+                draw = los.sample_residual if residual else los.sample
+                table[at] = draw(rng(name, version), n)
+            else:
+                table[at] = cast(Distribution, dist).sample(rng(name, version), n)
 
     uniform(Attr.U_AVOID, "avoid", avoidable)
-    duration(
-        Attr.UR_EPISODE_H,
-        "episode_urgent_response",
-        urgent.episode_h if avoidable and urgent is not None else None,
-    )
-    duration(Attr.ED_DECISION_H, "ed_decision", params.ed_decision_h if via_ed else None)
+    duration(Attr.UR_EPISODE_H, "episode_urgent_response", avoidable)
+    duration(Attr.ED_DECISION_H, "ed_decision", via_ed)
     uniform(Attr.U_OUTCOME, "ed_outcome", via_ed)
-    duration(Attr.SDEC_EPISODE_H, "sdec_episode", params.sdec_episode_h if sdec else None)
+    duration(Attr.SDEC_EPISODE_H, "sdec_episode", sdec)
     uniform(Attr.U_SDEC_ADMIT, "sdec_admit", sdec)
-    los = cohort.los_h.sample_residual if residual else cohort.los_h.sample
-    table[Attr.LOS_H] = los(rng("los"), n)
+    duration(Attr.LOS_H, "los", True)
     counts = np.zeros(4, dtype=np.int64)
     rng("pathway").random(n, out=table[Attr.PATHWAY])
     _pathways(table[Attr.PATHWAY], np.asarray(cohort.pathway_cdf, dtype=float), counts)
-    table[Attr.COMMUNITY_EPISODE_H] = 0.0
-    for k in (1, 2, 3):
-        service = params.services[k]
-        if service is not None and counts[k]:
-            episode = service.episode_h
-            draw = episode.sample_residual if residual else episode.sample
-            episodes = np.asarray(draw(rng(f"episode_p{k}"), int(counts[k])), dtype=float)
-            _scatter(table[Attr.COMMUNITY_EPISODE_H], table[Attr.PATHWAY], k, episodes)
+    for version, p in enumerate(rows.phase_of[Attr.COMMUNITY_EPISODE_H]):
+        at = rows.row[Attr.COMMUNITY_EPISODE_H, p]
+        table[at] = 0.0
+        for k in (1, 2, 3):
+            service = phases[p].services[k]
+            if service is not None and counts[k]:
+                episode = service.episode_h
+                draw = episode.sample_residual if residual else episode.sample
+                episodes = np.asarray(
+                    draw(rng(f"episode_p{k}", version), int(counts[k])), dtype=float
+                )
+                _scatter(table[at], table[Attr.PATHWAY], k, episodes)
     uniform(Attr.U_READMIT, "readmit", readmit)
-    duration(Attr.READMIT_DELAY_H, "readmit_delay", params.readmit_delay_h if readmit else None)
-    return Attributes(*table)
+    duration(Attr.READMIT_DELAY_H, "readmit_delay", readmit)
+    return table
 
 
 @jit
@@ -299,17 +344,15 @@ class AttributeSource:
         self, params: ModelParams, cohort: CohortParams, origin: str, streams: Streams
     ) -> None:
         self._args = (params, cohort, origin, streams)
-        self._block: list[Attributes[float]] = []
+        self._rows = versions(params)
+        self._block: list[list[float]] = []
         self._next = 0
 
-    def next(self) -> Attributes[float]:
-        """The next patient's attributes (each field a number)."""
+    def next(self) -> list[float]:
+        """The next patient's attributes: their column of the table of draws."""
         if self._next >= len(self._block):
-            block = draw_attributes(*self._args)
-            self._block = [
-                Attributes._make(row)
-                for row in zip(*(column.tolist() for column in block), strict=True)
-            ]
+            block = draw_attributes(*self._args, rows=self._rows)
+            self._block = block.T.tolist()
             self._next = 0
         row = self._block[self._next]
         self._next += 1

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..clock import stepfn
 from ..clock.calendar import Calendar
-from ..codes import EPS_HOURS, HOURS_PER_WEEK, SERVICES, EdOutcome, Origin, Pathway
+from ..codes import EPS_HOURS, SERVICES, EdOutcome, Origin, Pathway
 from ..errors import InvariantError
 from .record import Record
 
@@ -94,9 +94,11 @@ def _idle_while_waiting(
     return float(width[idle].sum()), float(times[idle].min()) if idle.any() else np.nan
 
 
-def _in_schedule(t: np.ndarray, open_hours: np.ndarray, offset: int) -> np.ndarray:
-    hour = (offset + np.floor(t + EPS_HOURS).astype(np.int64)) % HOURS_PER_WEEK
-    return open_hours[hour]
+def _in_schedule(t: np.ndarray, open_by_hour: np.ndarray) -> np.ndarray:
+    """Whether each time falls in an open hour of a schedule over the run (its last hour's
+    for the end itself, as :func:`sim.model.rules.schedule_hour` rules)."""
+    hour = np.minimum(np.floor(t + EPS_HOURS).astype(np.int64), len(open_by_hour) - 1)
+    return open_by_hour[hour]
 
 
 def check(record: Record) -> list[str]:
@@ -214,8 +216,7 @@ def check(record: Record) -> list[str]:
             )
 
     # schedules
-    offset = cal.week_offset_h
-    checks = [("sdec", P["sdec_start"], params.sdec_open.open_hours)]
+    checks = [("sdec", P["sdec_start"], params.sdec_open_by_hour)]
     for s, spec in zip(SERVICES, params.services, strict=True):
         if spec is None:
             continue
@@ -224,12 +225,12 @@ def check(record: Record) -> list[str]:
             if s == "urgent_response"
             else np.where(P["pathway"] == int(s[1]), P["comm_start"], np.nan)
         )
-        checks.append((s, t, spec.accepts.open_hours))
+        checks.append((s, t, spec.accepts_by_hour))
     p0_exit = np.where(P["pathway"] == Pathway.P0, P["bed_end"], np.nan)
-    checks.append(("P0 discharge", p0_exit, params.discharge_hours.open_hours))
-    for name, t, open_hours in checks:
+    checks.append(("P0 discharge", p0_exit, params.discharge_open_by_hour))
+    for name, t, open_by_hour in checks:
         t = t[~np.isnan(t) & (t > 0)]
-        bad = ~_in_schedule(t, open_hours, offset)
+        bad = ~_in_schedule(t, open_by_hour)
         if bad.any():
             problems.append(
                 f"schedule: {int(bad.sum())} {name} starts outside its open hours "

@@ -32,6 +32,12 @@ def hour_of_run(t: float, n_hours: int) -> int:
     return min(math.floor(t), n_hours - 1)
 
 
+def phase_at(t: float, phase_by_hour: Values) -> int:
+    """The phase of the run (dated changes) in force at ``t``: that of the hour
+    :func:`schedule_hour` gives, as a dated change of a schedule takes effect with it."""
+    return phase_by_hour[min(math.floor(t + EPS_HOURS), len(phase_by_hour) - 1)]
+
+
 def avoidable_share(shares_by_fy: Values, fy_by_hour: Values, hour: int) -> float:
     """The cohort's avoidable share in an hour of the run (:func:`hour_of_run`): by
     financial year of the run, clamped at the ends."""

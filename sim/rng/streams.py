@@ -159,5 +159,15 @@ class Streams:
             rng = self._cache[name] = stream(self.base_seed, self.replication, name)
         return rng
 
+    def twin(self, name: str, copy: int) -> np.random.Generator:
+        """Copy ``copy`` (1, 2, ...) of stream ``name``: a generator of its own that starts
+        where ``name`` starts, so it gives the same numbers whatever is drawn from the other
+        (a duration drawn under two distributions from the same underlying numbers)."""
+        key = f"{name}\0{copy}"  # no stream name holds a NUL
+        rng = self._cache.get(key)
+        if rng is None:
+            rng = self._cache[key] = stream(self.base_seed, self.replication, name)
+        return rng
+
     def __repr__(self) -> str:
         return f"Streams(seed={self.base_seed}, replication={self.replication})"

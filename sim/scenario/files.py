@@ -1,8 +1,9 @@
 """Scenario files on disk: reading TOML, following ``extends``, dotted overrides.
 
 A file may build on another with ``extends = "baseline.toml"`` (relative to
-the file): tables merge key by key, anything else (numbers, strings, lists,
-arrays of tables, distribution tables with a ``dist`` key) is replaced whole,
+the file): tables merge key by key, the dated ``[[changes]]`` merge by date,
+anything else (numbers, strings, lists, arrays of tables, distribution tables
+with a ``dist`` key) is replaced whole,
 and keys that replace one another (``places`` and ``workforce``) drop the
 parent's alternative. An override in code (``Scenario.override``) sets dotted
 keys in the same merged data, by the same rules.
@@ -64,16 +65,51 @@ def _drop_replaced(table: dict[str, Any], given: Iterable[str]) -> None:
                 table.pop(other, None)
 
 
-def merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; a distribution table (one with ``dist``) replaces whole."""
+def merge(base: dict[str, Any], child: Mapping[str, Any], top: bool = True) -> dict[str, Any]:
+    """Tables merge key by key; a distribution table (one with ``dist``) replaces whole; the
+    dated ``changes`` merge by date (:func:`merge_changes`)."""
     out = copy.deepcopy(base)
     _drop_replaced(out, child.keys())
     for key, value in child.items():
         if isinstance(value, Mapping) and "dist" not in value and isinstance(out.get(key), Mapping):
-            out[key] = merge(out[key], value)
+            out[key] = merge(out[key], value, top=False)
+        elif top and key == "changes" and isinstance(value, list):
+            out[key] = merge_changes(out.get(key), value)
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def merge_changes(base: Any, child: list[Any]) -> list[Any]:
+    """A file's dated changes over those it extends: a change on a date the parent also
+    changes adds its keys to that change's ``set`` (a key given in both takes the child's
+    value); a change on a new date joins the timeline in date order. Anything that is not
+    a list of changes with dates is left for validation to report."""
+    if not isinstance(base, list):
+        return copy.deepcopy(child)
+    merged = copy.deepcopy(base)
+    by_date = {
+        str(c.get("from")): c for c in merged if isinstance(c, dict) and c.get("from") is not None
+    }
+    for change in child:
+        given = change.get("from") if isinstance(change, dict) else None
+        parent = by_date.get(str(given)) if given is not None else None
+        if (
+            parent is not None
+            and isinstance(parent.get("set"), dict)
+            and isinstance(change.get("set"), dict)
+        ):
+            parent["set"] = {**parent["set"], **copy.deepcopy(change["set"])}
+            for key, value in change.items():
+                if key != "set":
+                    parent[key] = copy.deepcopy(value)
+        else:
+            merged.append(copy.deepcopy(change))
+            if given is not None:
+                by_date[str(given)] = merged[-1]
+    if all(isinstance(c, dict) and c.get("from") is not None for c in merged):
+        merged.sort(key=lambda c: str(c["from"]))
+    return merged
 
 
 def resolve_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:

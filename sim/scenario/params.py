@@ -11,13 +11,20 @@ scenario, so units are converted in exactly one place:
   month multipliers are normalised to a day-weighted mean of 1 so the annual
   volume stays the figure the planner typed;
 * capacities: a step function of time (``times_h``, ``values``), with
-  ``inf`` for "unlimited" and a change dated before the run applying from t = 0.
+  ``inf`` for "unlimited" and a change dated before the run applying from t = 0;
+* dated changes (``[[changes]]``): the run is cut into phases at their dates,
+  each built from its own scenario (:attr:`Scenario.phases`); what varies hour
+  by hour (arrival rates, schedules, capacities) is spliced from the phases into
+  one run-long view, and the rest (probabilities, distributions) is read from
+  the phase in force, :meth:`ModelParams.phase` (docs/scenario.md, "Dated changes").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -75,32 +82,63 @@ class CohortParams:
     """Avoidable share by financial-year index of the run (clamped at the ends)."""
 
 
+def _splice(timelines: list[Timeline], starts_h: list[float]) -> Timeline:
+    """One timeline from the phases': phase ``i``'s from ``starts_h[i]`` to the next start."""
+    times: list[float] = []
+    values: list[float] = []
+    ends = [*starts_h[1:], math.inf]
+    for timeline, start, end in zip(timelines, starts_h, ends, strict=True):
+        at = int(np.searchsorted(timeline.times_h, start, side="right")) - 1
+        pairs = [(start, float(timeline.values[max(at, 0)]))]
+        pairs += [
+            (float(t), float(v))
+            for t, v in zip(timeline.times_h, timeline.values, strict=True)
+            if start < t < end
+        ]
+        for t, v in pairs:
+            if not values or v != values[-1]:
+                times.append(t)
+                values.append(v)
+    return Timeline(np.array(times), np.array(values, dtype=float))
+
+
 @dataclass(frozen=True)
 class ServiceParams:
     name: str
     index: int
     capacity: Timeline
-    accepts: Schedule
+    accepts_by_hour: np.ndarray
+    """Whether the service takes new patients in each hour of the run (bank holidays closed
+    for a weekday rota)."""
     episode_h: Distribution
 
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Everything an engine needs, in hours."""
+    """Everything an engine needs, in hours.
+
+    With dated changes, the arrival rates, schedules (``*_by_hour``) and
+    capacities (:class:`Timeline`) cover the whole run, changes included; the
+    other values are those at the start, and an engine reads them from the phase
+    in force, :meth:`phase` (``phase_by_hour``): a probability for a patient from
+    the phase they arrived in, a duration from the phase its episode starts in.
+    """
 
     scenario_name: str
     calendar: Calendar
     cohorts: tuple[CohortParams, ...]
-    ed_cubicles: float
+    ed_cubicles: Timeline
     ed_decision_h: Distribution
     boarding_holds_cubicle: bool
     sdec_chairs: Timeline
-    sdec_open: Schedule
+    sdec_open_by_hour: np.ndarray
+    """Whether SDEC is open in each hour of the run."""
     sdec_episode_h: Distribution
     sdec_p_admit: float
     sdec_counts_as_admission: bool
     beds: Timeline
-    discharge_hours: Schedule
+    discharge_open_by_hour: np.ndarray
+    """Whether wards discharge (P0) in each hour of the run."""
     diversion_threshold: int | None
     services: tuple[ServiceParams | None, ...]
     """Indexed as SERVICES: urgent_response, p1, p2, p3 (None when not configured)."""
@@ -111,39 +149,57 @@ class ModelParams:
     bank_holidays: tuple[dt.date, ...] = ()
     """The English bank holidays in the run on which weekday rotas close (none when the
     scenario's ``run.bank_holidays`` is off)."""
+    phases: tuple[ModelParams, ...] = ()
+    """With dated changes, each phase's own parameters (from its scenario, unspliced); empty
+    when the scenario has none (its one phase is itself)."""
+    phase_starts_h: tuple[int, ...] = (0,)
+    """The hour of the run at which each phase begins (the first at 0)."""
 
     @property
     def cohort_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.cohorts)
 
+    @property
+    def n_phases(self) -> int:
+        return len(self.phase_starts_h)
+
+    def phase(self, index: int) -> ModelParams:
+        """The parameters in force in phase ``index`` (itself without dated changes)."""
+        return self.phases[index] if self.phases else self
+
+    @cached_property
+    def phase_by_hour(self) -> np.ndarray:
+        """The phase in force in each hour of the run."""
+        out = np.zeros(self.calendar.n_hours, dtype=np.int64)
+        for i, start in enumerate(self.phase_starts_h[1:], start=1):
+            out[start:] = i
+        return out
+
     def service(self, name: str) -> ServiceParams | None:
         return self.services[SERVICES.index(name)]
 
-    def open_by_hour(self, schedule: Schedule) -> np.ndarray:
-        """Whether ``schedule`` is open in each hour of the run: its week repeated, closed on
-        the bank holidays if it is a weekday rota (:attr:`Schedule.is_weekday_rota`)."""
-        cal = self.calendar
-        closed = (
-            [(day - cal.sim_start).days for day in self.bank_holidays]
-            if schedule.is_weekday_rota
-            else []
-        )
-        return over_run(schedule, cal.week_offset_h, cal.n_hours, closed)
-
-    @cached_property
-    def sdec_open_by_hour(self) -> np.ndarray:
-        """SDEC's opening hours over the run (:meth:`open_by_hour`)."""
-        return self.open_by_hour(self.sdec_open)
-
-    @cached_property
+    @property
     def accepts_by_hour(self) -> tuple[np.ndarray | None, ...]:
         """Each community service's accepting hours over the run (None: not configured)."""
-        return tuple(None if s is None else self.open_by_hour(s.accepts) for s in self.services)
+        return tuple(None if s is None else s.accepts_by_hour for s in self.services)
 
     @cached_property
     def discharge_wait_h(self) -> np.ndarray:
         """Whole hours from each hour of the run to the next P0 discharge hour."""
-        return run_hours_until_open(self.open_by_hour(self.discharge_hours))
+        return run_hours_until_open(self.discharge_open_by_hour)
+
+
+def open_by_hour(
+    schedule: Schedule, calendar: Calendar, bank_holidays: Sequence[dt.date]
+) -> np.ndarray:
+    """Whether ``schedule`` is open in each hour of the run: its week repeated, closed on
+    the bank holidays if it is a weekday rota (:attr:`Schedule.is_weekday_rota`)."""
+    closed = (
+        [(day - calendar.sim_start).days for day in bank_holidays]
+        if schedule.is_weekday_rota
+        else []
+    )
+    return over_run(schedule, calendar.week_offset_h, calendar.n_hours, closed)
 
 
 def _hourly_rate(
@@ -163,13 +219,91 @@ def _hourly_rate(
 
 
 def build_params(scenario: Scenario) -> ModelParams:
-    """Resolve a validated scenario into engine units."""
+    """Resolve a validated scenario into engine units, its dated changes included."""
+    phases = scenario.phases
+    built = [_build_phase(phase) for _, phase in phases]
+    if len(built) == 1:
+        return built[0]
+    cal = built[0].calendar
+    starts = [0] + [
+        int(min(max(cal.hours_at(day), 0.0), cal.n_hours)) for day, _ in phases[1:] if day
+    ]
+    # a change dated before the run replaces the phase before it; one at or after its end
+    # never takes effect
+    kept = [
+        i
+        for i in range(len(starts))
+        if (i + 1 == len(starts) or starts[i + 1] > starts[i])
+        and (i == 0 or starts[i] < cal.n_hours)
+    ]
+    built = [built[i] for i in kept]
+    starts = [0] + [starts[i] for i in kept[1:]]
+    if len(built) == 1:
+        return built[0]
+    return _spliced(built, starts)
+
+
+def _spliced(phases: list[ModelParams], starts: list[int]) -> ModelParams:
+    """The run-long view of the phases (see :class:`ModelParams`)."""
+    first = phases[0]
+    n = first.calendar.n_hours
+    ends = [*starts[1:], n]
+
+    def by_hour(arrays: list[np.ndarray]) -> np.ndarray:
+        out = np.empty_like(arrays[0])
+        for a, start, end in zip(arrays, starts, ends, strict=True):
+            out[start:end] = a[start:end]
+        return out
+
+    def timeline(timelines: list[Timeline]) -> Timeline:
+        return _splice(timelines, [float(t) for t in starts])
+
+    cohorts = tuple(
+        dataclasses.replace(
+            c,
+            ed_rate_h=by_hour([p.cohorts[c.index].ed_rate_h for p in phases]),
+            direct_rate_h=by_hour([p.cohorts[c.index].direct_rate_h for p in phases]),
+        )
+        for c in first.cohorts
+    )
+    services = tuple(
+        None
+        if s is None
+        else dataclasses.replace(
+            s,
+            capacity=timeline([p.services[s.index].capacity for p in phases]),  # type: ignore[union-attr]
+            accepts_by_hour=by_hour(
+                [p.services[s.index].accepts_by_hour for p in phases]  # type: ignore[union-attr]
+            ),
+        )
+        for s in first.services
+    )
+    return dataclasses.replace(
+        first,
+        cohorts=cohorts,
+        ed_cubicles=timeline([p.ed_cubicles for p in phases]),
+        sdec_chairs=timeline([p.sdec_chairs for p in phases]),
+        sdec_open_by_hour=by_hour([p.sdec_open_by_hour for p in phases]),
+        beds=timeline([p.beds for p in phases]),
+        discharge_open_by_hour=by_hour([p.discharge_open_by_hour for p in phases]),
+        services=services,
+        phases=tuple(phases),
+        phase_starts_h=tuple(starts),
+    )
+
+
+def _build_phase(scenario: Scenario) -> ModelParams:
+    """One phase's parameters (a scenario with no dated changes of its own)."""
     run = scenario.run
     cal = Calendar(run.start_date, run.warm_up_days, run.horizon_years)
+    holidays = english_bank_holidays(cal.sim_start, cal.end_date) if run.bank_holidays else ()
     profiles = {name: p.weights() for name, p in scenario.demand.profiles.items()}
     profiles.setdefault("flat", [1.0 / HOURS_PER_WEEK] * HOURS_PER_WEEK)
     global_months = np.asarray(scenario.demand.month_multipliers, dtype=float)
     day = float(HOURS_PER_DAY)
+
+    def schedule(spec: str | tuple[int, ...]) -> np.ndarray:
+        return open_by_hour(Schedule.parse(spec), cal, holidays)
 
     cohorts = []
     for index, (name, c) in enumerate(scenario.cohorts.items()):
@@ -218,7 +352,7 @@ def build_params(scenario: Scenario) -> ModelParams:
                 name=name,
                 index=index,
                 capacity=_timeline(as_capacity(spec.capacity), changes),
-                accepts=Schedule.parse(spec.accepts),
+                accepts_by_hour=schedule(spec.accepts),
                 episode_h=spec.episode_days.scaled(day),
             )
         )
@@ -229,11 +363,11 @@ def build_params(scenario: Scenario) -> ModelParams:
         scenario_name=scenario.name,
         calendar=cal,
         cohorts=tuple(cohorts),
-        ed_cubicles=as_capacity(scenario.ed.cubicles),
+        ed_cubicles=_timeline(as_capacity(scenario.ed.cubicles), []),
         ed_decision_h=scenario.ed.time_to_decision_minutes.scaled(1 / 60),
         boarding_holds_cubicle=scenario.ed.boarding_holds_cubicle,
         sdec_chairs=_timeline(as_capacity(scenario.sdec.chairs), []),
-        sdec_open=Schedule.parse(scenario.sdec.open),
+        sdec_open_by_hour=schedule(scenario.sdec.open),
         sdec_episode_h=scenario.sdec.episode_hours,
         sdec_p_admit=scenario.sdec.p_admit,
         sdec_counts_as_admission=scenario.sdec.counts_as_admission,
@@ -241,7 +375,7 @@ def build_params(scenario: Scenario) -> ModelParams:
             as_capacity(acute.beds),
             [(cal.hours_at(ch.date), as_capacity(ch.beds)) for ch in acute.capacity_changes],
         ),
-        discharge_hours=Schedule.parse(acute.discharge_hours),
+        discharge_open_by_hour=schedule(acute.discharge_hours),
         diversion_threshold=acute.diversion_queue_threshold,
         services=tuple(services),
         readmit_delay_h=scenario.readmission.delay_days.scaled(day),
@@ -253,9 +387,7 @@ def build_params(scenario: Scenario) -> ModelParams:
             state.community_in_use.p2,
             state.community_in_use.p3,
         ),
-        bank_holidays=(
-            english_bank_holidays(cal.sim_start, cal.end_date) if run.bank_holidays else ()
-        ),
+        bank_holidays=holidays,
     )
 
 

@@ -42,7 +42,7 @@ from ..codes import HOURS_PER_WEEK, SERVICES
 from ..errors import ScenarioError
 from ..rng.distributions import Distribution, Fixed, Uniform
 from .files import resolve_file, set_dotted
-from .messages import NAME_PATTERN, at_key, format_errors
+from .messages import NAME_PATTERN, at_key, format_errors, show_value
 
 UNLIMITED: Literal["unlimited"] = "unlimited"
 
@@ -524,6 +524,67 @@ def _check_financial_year(v: str) -> None:
         raise ValueError(f"must be a financial year like 2016/17, got {v!r}")
 
 
+CHANGE_KEY_PATTERN = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$"
+
+
+class Change(StrictModel):
+    """A dated change: from ``from`` on, each dotted key of ``set`` takes the value given.
+
+    A plan is its scenario plus a timeline of changes (docs/scenario.md, "Dated
+    changes")::
+
+        [[changes]]
+        from = 2017-04-01
+        set = { "community.p1.accepts" = "every day 08:00-20:00", "sdec.chairs" = 20 }
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        validate_default=True,
+        strict=False,
+        populate_by_name=True,
+    )
+
+    from_date: dt.date = Field(alias="from", ge=FIRST_DATE, le=LAST_DATE)
+    """The first day the new values hold (from its midnight)."""
+    values: dict[Annotated[str, Field(pattern=CHANGE_KEY_PATTERN, max_length=200)], Any] = Field(
+        alias="set", min_length=1
+    )
+    """Dotted keys of the scenario and their new values, validated as the keys themselves."""
+    label: Annotated[str, Field(max_length=200)] = ""
+
+
+CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
+    ("name", "names the scenario for the whole run"),
+    ("description", "describes the scenario for the whole run"),
+    ("run", "says how to run, not what the system is"),
+    ("plan", "says how the run is reported"),
+    ("initial_state", "is the position at the start of the run"),
+    ("changes", "cannot be nested"),
+    ("extends", "is read with the file"),
+    ("costs", "cannot change at a date yet (a price change needs a scenario of its own)"),
+    (
+        "cohorts.*.pathway",
+        "cannot change at a date yet: a patient's pathway is drawn with their arrival, "
+        "before the date they arrive at is known",
+    ),
+    (
+        "ed.boarding_holds_cubicle",
+        "cannot change at a date: a boarder's cubicle would depend on when they were admitted",
+    ),
+    ("sdec.counts_as_admission", "is how the whole run counts admissions"),
+    ("community.*.cost_basis", "is how the whole run pays for the service"),
+    ("acute.capacity_changes", "is a timeline already: date bed changes as changes of acute.beds"),
+    (
+        "community.*.capacity_changes",
+        "is a timeline already: date them as changes of the service's places or workforce",
+    ),
+)
+"""Keys a dated change may not set, and why."""
+
+
 class Scenario(StrictModel):
     """A validated, frozen scenario. Build with :func:`load_scenario` or :meth:`from_dict`."""
 
@@ -541,9 +602,12 @@ class Scenario(StrictModel):
     initial_state: InitialState = InitialState()
     costs: Costs = Costs()
     plan: Plan = Plan()
+    changes: tuple[Change, ...] = ()
+    """Dated changes to any value of the system, in date order (docs/scenario.md)."""
 
     _source: str = PrivateAttr(default="<scenario>")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _phases: tuple[tuple[dt.date | None, Scenario], ...] = PrivateAttr(default=())
 
     @field_validator("name")
     @classmethod
@@ -593,17 +657,6 @@ class Scenario(StrictModel):
                     f"needs a [community.{service}] service",
                     in_use,
                 )
-            if (
-                in_use
-                and spec is not None
-                and spec.capacity != UNLIMITED
-                and in_use > spec.capacity
-            ):
-                raise at_key(
-                    f"initial_state.community_in_use.{service}",
-                    f"must be <= the service's places ({spec.capacity})",
-                    in_use,
-                )
         for pathway in ("p1", "p2", "p3"):
             if getattr(state.delayed, pathway) and getattr(self.community, pathway) is None:
                 raise at_key(
@@ -612,12 +665,8 @@ class Scenario(StrictModel):
                     getattr(state.delayed, pathway),
                 )
         occupied = state.acute_treating + state.delayed.p1 + state.delayed.p2 + state.delayed.p3
-        if occupied and isinstance(self.acute.beds, int) and occupied > self.acute.beds:
-            raise at_key(
-                "initial_state",
-                f"must occupy no more than acute.beds ({self.acute.beds})",
-                occupied,
-            )
+        # a starting state may hold more than today's capacity, as real positions do: the
+        # excess drains, as after a capacity cut (nobody is admitted until a place is free)
         year = self.plan.baseline_year
         if year is not None:
             years = _reported_years(self.run)
@@ -626,6 +675,14 @@ class Scenario(StrictModel):
                     "plan.baseline_year",
                     f"must be a financial year the run reports ({', '.join(years)})",
                     year,
+                )
+        dates = [change.from_date for change in self.changes]
+        for i in range(1, len(dates)):
+            if dates[i] <= dates[i - 1]:
+                raise at_key(
+                    f"changes[{i}].from",
+                    f"must come after the change before it ({dates[i - 1]})",
+                    dates[i],
                 )
         if occupied and self.run.warm_up_days:
             raise at_key(
@@ -650,6 +707,7 @@ class Scenario(StrictModel):
             raise ScenarioError(format_errors(exc, source, raw, cls)) from None
         scenario._source = source
         scenario._raw = raw
+        scenario._phases = _phases(scenario, raw, source)
         return scenario
 
     @property
@@ -664,18 +722,178 @@ class Scenario(StrictModel):
         """A new scenario with dotted keys replaced, validated again.
 
         >>> base.override({"acute.beds": 500, "community.p1.accepts": "24/7"})
+
+        An overridden key holds for the whole run: the dated changes (``[[changes]]``) stop
+        setting it, or anything inside it (a change left with nothing to set is dropped).
         """
         raw = copy.deepcopy(self._raw)
         for dotted, value in changes.items():
             set_dotted(raw, dotted, value, self._source)
+            _undate(raw, dotted)
         if name is not None:
             raw["name"] = name
         return Scenario.from_dict(raw, source=self._source)
+
+    @property
+    def phases(self) -> tuple[tuple[dt.date | None, Scenario], ...]:
+        """The system from one dated change to the next: ``(from, scenario)`` pairs, the first
+        ``(None, the scenario before any change)``; each scenario has no changes of its own.
+        A scenario without changes has one phase, itself."""
+        return self._phases or ((None, self),)
 
     # --- convenience ----------------------------------------------------------------------
 
     def service(self, name: str) -> CommunityService | None:
         return getattr(self.community, name)
+
+
+def _undate(raw: dict[str, Any], dotted: str) -> None:
+    """Remove ``dotted`` and the keys inside it from the dated changes in ``raw``."""
+    changes = raw.get("changes")
+    if dotted == "changes" or not isinstance(changes, list):
+        return
+    kept = []
+    for change in changes:
+        values = change.get("set") if isinstance(change, dict) else None
+        if isinstance(values, dict):
+            change["set"] = {
+                k: v for k, v in values.items() if k != dotted and not k.startswith(dotted + ".")
+            }
+            if not change["set"]:
+                continue
+        kept.append(change)
+    raw["changes"] = kept
+
+
+def _phases(
+    scenario: Scenario, raw: Mapping[str, Any], source: str
+) -> tuple[tuple[dt.date | None, Scenario], ...]:
+    """Each phase's scenario: the one before it with the change's keys set, validated; and
+    every key a change may not set (:data:`CHANGE_REFUSED`) refused, naming the change."""
+    if not scenario.changes:
+        return ()
+    data = copy.deepcopy(dict(raw))
+    data.pop("changes", None)
+    first = Scenario.model_validate(data)
+    first._source = source
+    phases: list[tuple[dt.date | None, Scenario]] = [(None, first)]
+    problems: list[str] = []
+    for i, change in enumerate(scenario.changes):
+        where = f"{source}: changes[{i}] (from {change.from_date})"
+        for key, value in change.values.items():
+            refused = _refused(key, first)
+            if refused is not None:
+                problems.append(f"{where}: {key} {refused}, got {show_value(value)}")
+                continue
+            try:
+                set_dotted(data, key, value, source)
+            except ScenarioError as exc:
+                problems += [m.replace(f"{source}: ", f"{where}: ", 1) for m in exc.messages]
+        if problems:
+            continue
+        try:
+            phase = Scenario.model_validate(data)
+        except ValidationError as exc:
+            problems += [
+                m.replace(f"{source}: ", f"{where}: ", 1)
+                for m in format_errors(exc, source, data, Scenario)
+            ]
+            continue
+        problems += [f"{where}: {m}" for m in _same_shape(first, phase, change)]
+        phase._source = source
+        phases.append((change.from_date, phase))
+    if problems:
+        raise ScenarioError(problems)
+    return tuple(phases)
+
+
+def _refused(key: str, scenario: Scenario) -> str | None:
+    """Why a dated change may not set ``key`` (None if it may): a key of
+    :data:`CHANGE_REFUSED` or one inside it, or a cohort or service the scenario lacks
+    (a table that holds a refused key is checked once set, by :func:`_same_shape`)."""
+    parts = key.split(".")
+    for pattern, why in CHANGE_REFUSED:
+        wanted = pattern.split(".")
+        if len(parts) >= len(wanted) and all(
+            w in ("*", p) for w, p in zip(wanted, parts, strict=False)
+        ):
+            return why
+    if parts[0] == "cohorts" and len(parts) > 1 and parts[1] not in scenario.cohorts:
+        return (
+            f"names no cohort of the scenario ({', '.join(scenario.cohorts)}): a change "
+            "cannot add one"
+        )
+    if (
+        parts[0] == "community"
+        and len(parts) > 1
+        and parts[1] in SERVICES
+        and scenario.service(parts[1]) is None
+    ):
+        return (
+            f"names a service the scenario does not have: give [community.{parts[1]}] from "
+            "the start (places = 0 until it opens)"
+        )
+    return None
+
+
+def _at(model: Any, path: Sequence[str]) -> list[tuple[str, Any]]:
+    """The values at a dotted path of :data:`CHANGE_REFUSED` (``*`` for every cohort or
+    service), with their concrete keys."""
+    if not path:
+        return [("", model)]
+    head, rest = path[0], path[1:]
+    if isinstance(model, Mapping):
+        items = list(model.items()) if head == "*" else [(head, model.get(head))]
+    elif head == "*":
+        items = [(name, getattr(model, name, None)) for name in type(model).model_fields]
+    else:
+        items = [(head, getattr(model, head, None))]
+    found = []
+    for name, value in items:
+        if value is None:
+            continue
+        found += [(f"{name}.{k}".rstrip("."), v) for k, v in _at(value, rest)]
+    return found
+
+
+def _same_shape(first: Scenario, phase: Scenario, change: Change) -> list[str]:
+    """A change alters values, not what the system is made of: the same cohorts and
+    services, and no capacity dated twice (by a change and by ``capacity_changes``)."""
+    problems = []
+    keys = ", ".join(change.values)
+    for pattern, why in CHANGE_REFUSED:
+        old = dict(_at(first, pattern.split(".")))
+        for key, value in _at(phase, pattern.split(".")):
+            if key in old and old[key] != value:
+                problems.append(f"{keys} would change {key}, which {why}")
+    if list(phase.cohorts) != list(first.cohorts):
+        problems.append(
+            f"{keys} must not add or remove a cohort ({', '.join(first.cohorts)} at the start, "
+            f"{', '.join(phase.cohorts)} after)"
+        )
+    for name in SERVICES:
+        before, after = first.service(name), phase.service(name)
+        if (before is None) != (after is None):
+            problems.append(
+                f"community.{name} must not be added or removed by a change "
+                "(give it from the start, with places = 0 until it opens)"
+            )
+        elif (
+            before is not None
+            and after is not None
+            and before.capacity_changes
+            and after.capacity != before.capacity
+        ):
+            problems.append(
+                f"community.{name}'s places must not change at a date while "
+                f"community.{name}.capacity_changes is given (date them in one place)"
+            )
+    if first.acute.capacity_changes and phase.acute.beds != first.acute.beds:
+        problems.append(
+            "acute.beds must not change at a date while acute.capacity_changes is given "
+            "(date them in one place)"
+        )
+    return problems
 
 
 def _reported_years(run: RunSpec) -> list[str]:
