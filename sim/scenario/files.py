@@ -14,6 +14,9 @@ Everything here works on plain data; validation is :mod:`sim.scenario.schema`'s.
 from __future__ import annotations
 
 import copy
+import csv
+import datetime as dt
+import io
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -121,6 +124,7 @@ def resolve_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, A
         cycle = " -> ".join(str(p.name) for p in (*_chain, real))
         raise ScenarioError([f"{shown}: extends makes a cycle ({cycle})"])
     data = read_toml(path, shown)
+    _read_series_file(data, path, shown)
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -158,3 +162,107 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any, source: str) -> Non
         node = nxt
     _drop_replaced(node, [parts[-1]])
     node[parts[-1]] = copy.deepcopy(value)
+
+
+SERIES_COLUMNS = ("date", "cohort", "attendances", "direct_admissions")
+"""The columns of a demand series file; ``direct_admissions`` may be left out."""
+
+
+def _read_series_file(data: dict[str, Any], path: Path, shown: str) -> None:
+    """Replace ``[demand.series] file = ...`` by the counts the file holds (relative to the
+    scenario file), so the scenario carries its demand with it."""
+    demand = data.get("demand")
+    series = demand.get("series") if isinstance(demand, dict) else None
+    if not isinstance(series, dict) or "file" not in series or "cohorts" in series:
+        return
+    name = series["file"]
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise ScenarioError(
+            [f"{shown}: demand.series.file must name a CSV file, got {show_value(name)}"]
+        )
+    period = series.get("period", "day")
+    days = 7 if period == "week" else 1
+    series.update(read_series(path.parent / name, f"{shown}: demand.series.file {name}", days))
+
+
+def read_series(path: Path, shown: str, period_days: int = 1) -> dict[str, Any]:
+    """A demand series CSV (columns :data:`SERIES_COLUMNS`): one row per cohort and day (or
+    week, ``period_days = 7``), the periods of every cohort the same and without gaps.
+
+    Returns ``{"start": first date, "cohorts": {name: {"attendances": [...], ...}}}``;
+    a problem raises ScenarioError naming the file, the line, the column and the value.
+    """
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ScenarioError([f"{shown}: larger than {MAX_FILE_BYTES:,} bytes"])
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ScenarioError([f"{shown}: no such file ({show_value(str(path))})"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{shown}: cannot read the file ({exc})"]) from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in reader.fieldnames or []]
+    problems = [
+        f"{shown}: has no column {column!r} (columns: {', '.join(SERIES_COLUMNS)})"
+        for column in SERIES_COLUMNS[:3]
+        if column not in header
+    ] + [
+        f"{shown}: column {column!r} is not known (columns: {', '.join(SERIES_COLUMNS)})"
+        for column in header
+        if column not in SERIES_COLUMNS
+    ]
+    if problems:
+        raise ScenarioError(problems)
+    counts: dict[str, dict[dt.date, tuple[float, float | None]]] = {}
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        where = f"{shown}: line {line}"
+        try:
+            day = dt.date.fromisoformat(row["date"])
+        except ValueError:
+            problems.append(f"{where}: date must be a date like 2016-04-01, got {row['date']!r}")
+            continue
+        values: list[float | None] = []
+        for column in ("attendances", "direct_admissions"):
+            given = row.get(column, "")
+            if column == "direct_admissions" and given == "":
+                values.append(None)
+                continue
+            try:
+                value = float(given)
+            except ValueError:
+                value = -1.0
+            if not value >= 0 or value == float("inf"):
+                problems.append(f"{where}: {column} must be a number >= 0, got {given!r}")
+            values.append(value)
+        cohort = counts.setdefault(row["cohort"], {})
+        if day in cohort:
+            problems.append(f"{where}: {row['cohort']} on {day} is given twice")
+        cohort[day] = (values[0] or 0.0, values[1])
+    if not counts and not problems:
+        problems.append(f"{shown}: has no rows")
+    if problems:
+        raise ScenarioError(problems)
+    dates = {name: sorted(days) for name, days in counts.items()}
+    first = min(d[0] for d in dates.values())
+    step = dt.timedelta(days=period_days)
+    unit = "week" if period_days == 7 else "day"
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, days in dates.items():
+        expected = [first + i * step for i in range(len(days))]
+        if days != expected:
+            gap = next(d for d, e in zip(days, expected, strict=True) if d != e)
+            raise ScenarioError(
+                [
+                    f"{shown}: {name} needs a row for every {unit} from {first} without "
+                    f"gaps, got {gap} where {expected[days.index(gap)]} was due"
+                ]
+            )
+        out[name] = {"attendances": [counts[name][d][0] for d in days]}
+        direct = [counts[name][d][1] for d in days]
+        if any(v is not None for v in direct):
+            out[name]["direct_admissions"] = [v or 0.0 for v in direct]
+    lengths = {len(v["attendances"]) for v in out.values()}
+    if len(lengths) > 1:
+        raise ScenarioError([f"{shown}: every cohort needs the same dates, got {sorted(lengths)}"])
+    return {"start": first, "cohorts": out}

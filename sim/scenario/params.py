@@ -9,7 +9,9 @@ scenario, so units are converted in exactly one place:
   where ``fy`` counts financial years from the one holding ``start_date``
   (so the warm-up, in the year before, runs at last year's demand), and the
   month multipliers are normalised to a day-weighted mean of 1 so the annual
-  volume stays the figure the planner typed;
+  volume stays the figure the planner typed; a demand series
+  (``[demand.series]``) replaces the hours of its days or weeks: each period's
+  count spread over its hours by the cohort's profile;
 * capacities: a step function of time (``times_h``, ``values``), with
   ``inf`` for "unlimited" and a change dated before the run applying from t = 0;
 * dated changes (``[[changes]]``): the run is cut into phases at their dates,
@@ -218,6 +220,30 @@ def _hourly_rate(
     )
 
 
+def _series_rate(
+    rate: np.ndarray,
+    counts: Sequence[float],
+    start_h: float,
+    period_h: int,
+    profile: list[float],
+    cal: Calendar,
+) -> np.ndarray:
+    """``rate`` with the hours of each period of a demand series replaced: the period's count
+    spread over its hours by the profile (its weights over the period, made to sum to 1)."""
+    out = rate.copy()
+    shape = np.asarray(profile)
+    hours = np.arange(period_h)
+    for i, count in enumerate(counts):
+        first = int(start_h) + i * period_h
+        lo, hi = max(first, 0), min(first + period_h, cal.n_hours)
+        if lo >= hi:
+            continue
+        weights = shape[(cal.week_offset_h + first + hours) % HOURS_PER_WEEK]
+        total = float(weights.sum())
+        out[lo:hi] = count * weights[lo - first : hi - first] / total if total > 0 else 0.0
+    return out
+
+
 def build_params(scenario: Scenario) -> ModelParams:
     """Resolve a validated scenario into engine units, its dated changes included."""
     phases = scenario.phases
@@ -305,29 +331,40 @@ def _build_phase(scenario: Scenario) -> ModelParams:
     def schedule(spec: str | tuple[int, ...]) -> np.ndarray:
         return open_by_hour(Schedule.parse(spec), cal, holidays)
 
+    series = scenario.demand.series
     cohorts = []
     for index, (name, c) in enumerate(scenario.cohorts.items()):
         months = np.asarray(c.month_multipliers, float) if c.month_multipliers else global_months
         shares = c.avoidable_share if isinstance(c.avoidable_share, tuple) else (c.avoidable_share,)
         los_h = c.treatment_los_days.scaled(day)
+        ed_rate = _hourly_rate(
+            c.attendances_per_year, c.growth_per_year, profiles[c.arrival_profile], months, cal
+        )
+        direct_rate = _hourly_rate(
+            c.direct_admissions_per_year, c.growth_per_year, profiles[c.direct_profile], months, cal
+        )
+        counted = None if series is None else series.cohorts.get(name)
+        if series is not None and series.start is not None and counted is not None:
+            start_h = cal.hours_at(series.start)
+            period_h = series.period_days * HOURS_PER_DAY
+            ed_rate = _series_rate(
+                ed_rate, counted.attendances, start_h, period_h, profiles[c.arrival_profile], cal
+            )
+            if counted.direct_admissions is not None:
+                direct_rate = _series_rate(
+                    direct_rate,
+                    counted.direct_admissions,
+                    start_h,
+                    period_h,
+                    profiles[c.direct_profile],
+                    cal,
+                )
         cohorts.append(
             CohortParams(
                 name=name,
                 index=index,
-                ed_rate_h=_hourly_rate(
-                    c.attendances_per_year,
-                    c.growth_per_year,
-                    profiles[c.arrival_profile],
-                    months,
-                    cal,
-                ),
-                direct_rate_h=_hourly_rate(
-                    c.direct_admissions_per_year,
-                    c.growth_per_year,
-                    profiles[c.direct_profile],
-                    months,
-                    cal,
-                ),
+                ed_rate_h=ed_rate,
+                direct_rate_h=direct_rate,
                 p_admit=c.p_admit,
                 p_sdec=c.p_sdec,
                 los_h=los_h,

@@ -272,9 +272,61 @@ class Cohort(StrictModel):
         return float(shares[min(max(fy_index, 0), len(shares) - 1)])
 
 
+MAX_PER_PERIOD = 10_000_000
+"""Largest count in one day or week of a demand series."""
+
+PerPeriod = Annotated[float, Field(ge=0, le=MAX_PER_PERIOD)]
+
+
+class CohortSeries(StrictModel):
+    """One cohort's arrivals, period by period from the series' ``start``."""
+
+    attendances: tuple[PerPeriod, ...]
+    direct_admissions: tuple[PerPeriod, ...] | None = None
+
+
+class DemandSeries(StrictModel):
+    """Demand as observed or forecast counts by day or week, instead of a profile x growth.
+
+    Written in a scenario as ``[demand.series] file = "demand.csv"`` (and ``period``);
+    the file is read with the scenario (:func:`sim.scenario.files.read_series`) into
+    ``start`` and ``cohorts``. Within a period, arrivals follow the cohort's profile;
+    outside the series' periods, its ``attendances_per_year`` x profile x growth.
+    """
+
+    file: str = ""
+    """The CSV file the counts came from (columns date, cohort, attendances and optionally
+    direct_admissions), relative to the scenario file."""
+    period: Literal["day", "week"] = "day"
+    start: dt.date | None = Field(default=None, ge=FIRST_DATE, le=LAST_DATE)
+    """The first day of the first period (read from the file)."""
+    cohorts: dict[Identifier, CohortSeries] = {}
+    """Each cohort's counts (read from the file)."""
+
+    @property
+    def period_days(self) -> int:
+        return 7 if self.period == "week" else 1
+
+    @model_validator(mode="after")
+    def _same_length(self) -> DemandSeries:
+        if self.start is None or not self.cohorts:
+            raise ValueError(
+                "needs its counts: give file = a CSV beside the scenario file (read by "
+                "load_scenario), or start and cohorts"
+            )
+        lengths = {len(c.attendances) for c in self.cohorts.values()} | {
+            len(c.direct_admissions) for c in self.cohorts.values() if c.direct_admissions
+        }
+        if len(lengths) > 1:
+            raise ValueError(f"every cohort needs the same periods, got {sorted(lengths)} periods")
+        return self
+
+
 class Demand(StrictModel):
     month_multipliers: MonthMultipliers = (1.0,) * 12
     profiles: dict[Identifier, ArrivalProfile] = {}
+    series: DemandSeries | None = None
+    """Counts by day or week from a CSV file, for the cohorts it names (docs/scenario.md)."""
 
 
 class ED(StrictModel):
@@ -565,6 +617,7 @@ CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
     ("changes", "cannot be nested"),
     ("extends", "is read with the file"),
     ("costs", "cannot change at a date yet (a price change needs a scenario of its own)"),
+    ("demand.series", "is dated already, period by period"),
     (
         "cohorts.*.pathway",
         "cannot change at a date yet: a patient's pathway is drawn with their arrival, "
@@ -618,6 +671,36 @@ class Scenario(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        series = self.demand.series
+        if series is not None:
+            for name, counted in series.cohorts.items():
+                if name not in self.cohorts:
+                    raise at_key(
+                        "demand.series.cohorts",
+                        f"must name cohorts of the scenario ({', '.join(self.cohorts)})",
+                        name,
+                    )
+                cohort = self.cohorts[name]
+                assert series.start is not None  # validated
+                for key, profile_name, values in (
+                    ("attendances", cohort.arrival_profile, counted.attendances),
+                    ("direct_admissions", cohort.direct_profile, counted.direct_admissions or ()),
+                ):
+                    profile = self.demand.profiles.get(profile_name)
+                    weights = [1.0] * HOURS_PER_WEEK if profile is None else profile.weights()
+                    for i, value in enumerate(values):
+                        first = series.start + dt.timedelta(days=i * series.period_days)
+                        hours = [
+                            (first + dt.timedelta(days=d)).weekday() * 24 + h
+                            for d in range(series.period_days)
+                            for h in range(24)
+                        ]
+                        if value > 0 and not any(weights[h] for h in hours):
+                            raise at_key(
+                                f"demand.series.cohorts.{name}.{key}[{i}] ({first})",
+                                f"must be 0: the profile {profile_name!r} has no arrivals then",
+                                value,
+                            )
         known = set(self.demand.profiles) | {"flat"}
         for name, cohort in self.cohorts.items():
             for key in ("arrival_profile", "direct_profile"):
