@@ -51,6 +51,21 @@ FILES = {
     OFFICE_HOURS: HERE / "office_hours.toml",
     COHORT: HERE / "cohort_evidence.toml",
 }
+DO_NOTHING_FROZEN = "do_nothing_frozen"
+PLAN_GROWN = "business_case_grown"
+OFFICE_HOURS_GROWN = "business_case_office_hours_grown"
+LABELS = {
+    DO_NOTHING: "do nothing (beds and D2A places grow with demand)",
+    DO_NOTHING_FROZEN: "do nothing, beds and D2A places frozen at 2016/17 (as the plan)",
+    PLAN: "business case (beds and D2A frozen, as the plan assumed)",
+    PLAN_GROWN: "business case with D2A places grown as in do nothing",
+    FUNDED: "business case with the urgent response its projection needs",
+    OFFICE_HOURS: "business case, office-hours commissioning (D2A frozen)",
+    OFFICE_HOURS_GROWN: "business case, office-hours commissioning, D2A grown",
+    COHORT: "cohort evidence applied to its cohort",
+}
+"""Each scenario's capacity assumption, in words: the findings label every figure with it."""
+D2A = ("p1", "p2", "p3")
 BASE_YEAR = "2016/17"
 FIRST_YEAR = "2017/18"
 FINAL_PLAN_YEAR = "2020/21"
@@ -144,7 +159,7 @@ def plan_against_outcome(v: Values, plans: dict[str, sim.Scenario]) -> list[dict
     }
     for metric, label in labels.items():
         base = v.rate(DO_NOTHING, metric, BASE_YEAR)
-        for name in (DO_NOTHING, PLAN, FUNDED):
+        for name in (DO_NOTHING, DO_NOTHING_FROZEN, PLAN, PLAN_GROWN, FUNDED):
             if not v.has(name):
                 continue
             final = v.rate(name, metric)
@@ -257,23 +272,56 @@ HOURS_MEASURES = (
 
 
 def opening_hours(v: Values) -> list[dict[str, object]]:
-    """What 7-day, 08:00-20:00 commissioning changes against weekday office hours (paired)."""
-    if not (v.has(PLAN) and v.has(OFFICE_HOURS)):
-        return []
+    """What 7-day, 08:00-20:00 commissioning changes against weekday office hours (paired),
+    with D2A capacity frozen (as the plan assumed) and grown with demand."""
     rows = []
-    for metric, label, unit in HOURS_MEASURES:
-        for name in (OFFICE_HOURS, PLAN):
-            rows.append(_row("opening_hours", label, name, v.final, v(name, metric), unit))
-        rows.append(
-            _row(
-                "opening_hours",
-                f"{label}: 7-day 08:00-20:00 minus office hours",
-                PLAN,
-                v.final,
-                v(PLAN, metric) - v(OFFICE_HOURS, metric),
-                "points" if unit == "share" else unit,
+    for seven_day, office in ((PLAN, OFFICE_HOURS), (PLAN_GROWN, OFFICE_HOURS_GROWN)):
+        if not (v.has(seven_day) and v.has(office)):
+            continue
+        for metric, label, unit in HOURS_MEASURES:
+            for name in (office, seven_day):
+                rows.append(_row("opening_hours", label, name, v.final, v(name, metric), unit))
+            rows.append(
+                _row(
+                    "opening_hours",
+                    f"{label}: 7-day 08:00-20:00 minus office hours",
+                    seven_day,
+                    v.final,
+                    v(seven_day, metric) - v(office, metric),
+                    "points" if unit == "share" else unit,
+                )
             )
-        )
+    return rows
+
+
+ED_MEASURES = (
+    ("ed_4h_share", "A&E: seen within 4 hours", "share"),
+    ("ed_12h_waits", "A&E: 12-hour waits from decision to admit", "patients"),
+    ("acute_occupancy_mean", "acute occupancy, mean", "share"),
+)
+
+
+def ed_performance(v: Values) -> list[dict[str, object]]:
+    """What the plan does to A&E performance against do nothing, under each capacity
+    assumption: reported whether it flatters the plan or not."""
+    rows = []
+    pairs = ((PLAN, DO_NOTHING), (PLAN, DO_NOTHING_FROZEN), (PLAN_GROWN, DO_NOTHING))
+    for metric, label, unit in ED_MEASURES:
+        for name in (DO_NOTHING, DO_NOTHING_FROZEN, PLAN, PLAN_GROWN):
+            if v.has(name):
+                rows.append(_row("ed_performance", label, name, v.final, v(name, metric), unit))
+        for name, comparator in pairs:
+            if v.has(name) and v.has(comparator):
+                rows.append(
+                    _row(
+                        "ed_performance",
+                        f"{label}: minus {comparator.replace('_', ' ')}",
+                        name,
+                        v.final,
+                        v(name, metric) - v(comparator, metric),
+                        "points" if unit == "share" else unit,
+                    )
+                )
     return rows
 
 
@@ -382,6 +430,7 @@ def findings(replications: pd.DataFrame, plans: dict[str, sim.Scenario]) -> pd.D
         *plan_against_outcome(v, plans),
         *community_capacity(v, plans),
         *opening_hours(v),
+        *ed_performance(v),
         *cohort_scale(v),
         *sdec_counting(v),
         *net_cost(v),
@@ -454,6 +503,8 @@ def summary(table: pd.DataFrame, plans: dict[str, sim.Scenario]) -> list[tuple[s
     ]
     if (table.question == "opening_hours").any():
         sections.append(("Seven-day, 08:00-20:00 commissioning against office hours", _hours(say)))
+    if (table.question == "ed_performance").any():
+        sections.append(("What the plan does to A&E performance", _ed(say)))
     if (table.question == "cohort_scale").any():
         sections.append(
             ("A 25% reduction in a high-need cohort, across the population", _cohort(say))
@@ -516,10 +567,25 @@ def _capacity(say: Reader) -> list[str]:
 def _hours(say: Reader) -> list[str]:
     h, final = "opening_hours", say.final
     gap = ": 7-day 08:00-20:00 minus office hours"
+    grown = []
+    if (say.table.scenario == PLAN_GROWN).any():
+        kept = say.mean(h, "delayed bed days" + gap, PLAN_GROWN) / say.mean(
+            h, "delayed bed days" + gap, PLAN
+        )
+        grown.append(
+            f"With D2A places grown with demand (as do nothing grows them), the difference in "
+            f"delayed bed days in {final} is {say(h, 'delayed bed days' + gap, PLAN_GROWN)} "
+            f"(office hours {say(h, 'delayed bed days', OFFICE_HOURS_GROWN)}, 7-day "
+            f"{say(h, 'delayed bed days', PLAN_GROWN)}): "
+            f"{kept:.0%} of the gain measured with capacity frozen; the rest is the hours "
+            "standing in for places the plan did not add."
+        )
     return [
-        f"Delayed bed days in {final}: office hours {say(h, 'delayed bed days', OFFICE_HOURS)}, "
+        f"With beds and D2A places frozen at 2016/17, as the plan assumed: delayed bed days in "
+        f"{final}: office hours {say(h, 'delayed bed days', OFFICE_HOURS)}, "
         f"7-day 08:00-20:00 {say(h, 'delayed bed days', PLAN)}; difference "
         f"{say(h, 'delayed bed days' + gap, PLAN)}.",
+        *grown,
         f"Mean acute occupancy: office hours {say(h, 'acute occupancy, mean', OFFICE_HOURS)}, "
         f"7-day {say(h, 'acute occupancy, mean', PLAN)}; difference "
         f"{say(h, 'acute occupancy, mean' + gap, PLAN)}.",
@@ -527,6 +593,37 @@ def _hours(say: Reader) -> list[str]:
         f"{say(h, 'wait for P1 home care' + gap, PLAN)}; attendances avoided: difference "
         f"{say(h, 'attendances avoided' + gap, PLAN)}.",
     ]
+
+
+def _ed(say: Reader) -> list[str]:
+    e, final = "ed_performance", say.final
+    four, twelve = "A&E: seen within 4 hours", "A&E: 12-hour waits from decision to admit"
+    out = [
+        f"Seen within 4 hours in {final}: do nothing {say(e, four, DO_NOTHING)}, do nothing "
+        f"with beds and D2A frozen {say(e, four, DO_NOTHING_FROZEN)}, business case "
+        f"{say(e, four, PLAN)}; the plan minus do nothing "
+        f"{say(e, four + ': minus do nothing', PLAN)}, minus do nothing frozen "
+        f"{say(e, four + ': minus do nothing frozen', PLAN)}.",
+        f"12-hour waits from decision to admit in {final}: do nothing "
+        f"{say(e, twelve, DO_NOTHING)}, frozen {say(e, twelve, DO_NOTHING_FROZEN)}, business "
+        f"case {say(e, twelve, PLAN)}; the plan minus do nothing "
+        f"{say(e, twelve + ': minus do nothing', PLAN)}.",
+    ]
+
+    def verdict(comparator: str) -> str:
+        r = say.row(e, f"{four}: minus {comparator.replace('_', ' ')}", PLAN)
+        if r["ci_high"] < 0:
+            return "does worse on the 4-hour standard"
+        if r["ci_low"] > 0:
+            return "does better on the 4-hour standard"
+        return "is not clearly different on the 4-hour standard"
+
+    out.append(
+        "Against a do nothing that grows its beds and D2A places, the plan, which freezes "
+        f"them, {verdict(DO_NOTHING)}; against a do nothing frozen as the plan is (the plan's "
+        f"levers alone), it {verdict(DO_NOTHING_FROZEN)}."
+    )
+    return out
 
 
 def _cohort(say: Reader) -> list[str]:
@@ -623,7 +720,40 @@ def _findings_table(table: pd.DataFrame) -> str:
 
 
 def load(names: Sequence[str]) -> dict[str, sim.Scenario]:
-    return {name: sim.load_scenario(FILES[name]) for name in names}
+    """The case study's scenarios: its files, and the capacity variants made from them."""
+    plans = {name: sim.load_scenario(FILES[name]) for name in names}
+    return {**plans, **variants(plans)}
+
+
+def _capacity_of(donor: sim.Scenario, services: Sequence[str]) -> dict[str, object]:
+    """Overrides that give a scenario the donor's capacity timeline for ``services``."""
+    out: dict[str, object] = {}
+    for name in services:
+        spec = donor.service(name)
+        if spec is not None:
+            out[f"community.{name}.capacity_changes"] = [
+                c.model_dump(mode="json", exclude_none=True) for c in spec.capacity_changes
+            ]
+    return out
+
+
+def variants(plans: dict[str, sim.Scenario]) -> dict[str, sim.Scenario]:
+    """Do nothing with beds and D2A frozen as the plan froze them, and the plan (and its
+    office-hours twin) with D2A places grown as do nothing grows them: the 7-day finding and
+    the plan's effect under both capacity assumptions. Made from the files, so each figure
+    stays in one place (do_nothing.toml's growth, business_case.toml's freeze)."""
+    out: dict[str, sim.Scenario] = {}
+    if DO_NOTHING in plans:
+        frozen = {
+            "acute.capacity_changes": [],
+            **{f"community.{s}.capacity_changes": [] for s in D2A},
+        }
+        out[DO_NOTHING_FROZEN] = plans[DO_NOTHING].override(frozen, name=DO_NOTHING_FROZEN)
+        grown = _capacity_of(plans[DO_NOTHING], D2A)
+        for name, variant in ((PLAN, PLAN_GROWN), (OFFICE_HOURS, OFFICE_HOURS_GROWN)):
+            if name in plans:
+                out[variant] = plans[name].override(grown, name=variant)
+    return out
 
 
 def saved_scenarios(out: Path) -> dict[str, sim.Scenario]:
