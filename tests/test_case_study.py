@@ -155,6 +155,24 @@ def test_a_projection_needs_a_baseline_year(tmp_path: Path) -> None:
 # --- the findings' arithmetic ------------------------------------------------------------------
 
 
+def test_the_capacity_variants_take_each_timeline_from_its_file() -> None:
+    cs = _case_study()
+    plans = cs.load([cs.DO_NOTHING, cs.PLAN, cs.OFFICE_HOURS])
+    do_nothing, frozen = plans[cs.DO_NOTHING], plans[cs.DO_NOTHING_FROZEN]
+    assert do_nothing.community.p1.capacity_changes  # do nothing grows its D2A places
+    for service in ("p1", "p2", "p3"):
+        assert frozen.service(service).capacity_changes == ()
+        for grown in (cs.PLAN_GROWN, cs.OFFICE_HOURS_GROWN):
+            assert plans[grown].service(service).capacity_changes == (
+                do_nothing.service(service).capacity_changes
+            )
+    assert frozen.acute.capacity_changes == ()
+    # the plan's levers start in its first year, whatever the capacity assumption
+    for name in (cs.PLAN, cs.PLAN_GROWN):
+        assert [str(d) for d, _ in plans[name].phases] == ["None", "2017-04-01"]
+    assert all(label for label in cs.LABELS.values())
+
+
 def _frame(values: dict[tuple[str, str, str], list[float]]) -> pd.DataFrame:
     rows = [
         {"scenario": s, "metric": m, "period": p, "replication": r, "value": x}

@@ -497,7 +497,16 @@ def summary(table: pd.DataFrame, plans: dict[str, sim.Scenario]) -> list[tuple[s
         change = _projection(plans.get(PLAN), metric, year, vs_comparator)
         return "no projection for that year" if np.isnan(change) else f"projected {change:+.0%}"
 
+    present = set(table["scenario"])
     sections = [
+        (
+            "The scenarios, and what each assumes about capacity",
+            [
+                f"{name.replace('_', ' ')}: {label}."
+                for name, label in LABELS.items()
+                if name in present
+            ],
+        ),
         ("Did the plan's reductions happen?", _outcome(say, projected)),
         ("What community capacity does the projection need?", _capacity(say)),
     ]
