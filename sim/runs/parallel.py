@@ -46,8 +46,10 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-IDLE_WORKER_S = 10
-"""Seconds an idle local worker waits for more work before it exits."""
+IDLE_WORKER_S = 300
+"""Seconds an idle local worker waits for more work before it exits (loky's default: with a
+short one, 10 s, a worker on a loaded machine can time out as a task is handed to it, and loky
+then breaks the pool, "A worker stopped while some jobs were given to the executor")."""
 
 CONNECT_TIMEOUT_S = 5.0
 """How long to try to reach a Dask scheduler before saying it cannot be reached."""
