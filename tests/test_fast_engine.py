@@ -302,6 +302,12 @@ scenario = small_system(**{'run.horizon_years': 0.05, 'run.warm_up_days': 0, 'ac
 scenario['initial_state'] = {'acute_treating': 30, 'delayed': {'p1': 2}}
 assert_identical(build_params(Scenario.from_dict(scenario)), reps=1)
 assert_identical(build_params(_beds_then_community(None, 'Mon-Fri 09:00-17:00')), reps=1)
+import datetime
+dated = small_system(**{'run.horizon_years': 0.05, 'run.warm_up_days': 0})
+dated['changes'] = [{'from': datetime.date(2016, 4, 15), 'set': {
+    'acute.beds': 40, 'cohorts.older.p_admit': 0.7, 'acute.diversion_queue_threshold': 2,
+    'cohorts.older.treatment_los_days': {'dist': 'fixed', 'value': 2}}}]
+assert_identical(build_params(Scenario.from_dict(dated)), reps=1)
 print('identical')
 """
 
