@@ -56,17 +56,22 @@ def _upload(configs: str, name: str, data: bytes) -> sim.Scenario | list[str]:
         return list(err.messages)
 
 
-@st.cache_data(
-    show_spinner=False, max_entries=32, hash_funcs={sim.Scenario: _scenario_key}
-)
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs={sim.Scenario: _scenario_key})
 def _answer(
-    scenario: sim.Scenario,
-    comparator: sim.Scenario | None,
-    reps: int,
-    seed: int,
-    _progress: Any = None,
+    scenario: sim.Scenario, comparator: sim.Scenario | None, reps: int, seed: int
 ) -> Answer:
-    return answer(scenario, comparator, reps, seed, _progress)
+    """A run, cached by the resolved scenarios, replications and seed. The progress bar is
+    made here, where Streamlit's cache can replay it (gone, as it ends) on a hit."""
+    total = reps * (1 if comparator is None else 2)
+    bar = st.progress(0.0, text=f"0/{total} replications")
+
+    def progress(done: int) -> None:
+        bar.progress(min(done / total, 1.0), text=f"{done}/{total} replications")
+
+    try:
+        return answer(scenario, comparator, reps, seed, progress)
+    finally:
+        bar.empty()
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -174,7 +179,10 @@ def main() -> None:
     library = sources.scenario_files(configs)
     with st.sidebar:
         st.header("Scenario")
-        default = library.index("baseline.toml") if "baseline.toml" in library else 0
+        asked = st.query_params.get("scenario")  # a link can name one: ?scenario=winter.toml
+        default = library.index(asked) if asked in library else None
+        if default is None:
+            default = library.index("baseline.toml") if "baseline.toml" in library else 0
         choice = st.selectbox("From the library (configs/)", library, index=default, key="file")
         upload = st.file_uploader(
             "Or upload a scenario file",
@@ -230,7 +238,8 @@ def main() -> None:
             index=1,
             key="against",
             help="The comparator: each headline is also shown as its paired change against "
-            "this scenario on the same replications.",
+            "this scenario on the same replications. The run settings changed here apply "
+            "to it too, so both cover the same days.",
         )
         for path in RUN_KEYS:
             _widget(by_path[path])
@@ -248,7 +257,7 @@ def main() -> None:
     edited = _edited(scenario, changes)
     if edited is None or problems:
         return
-    comparator = _comparator(scenario, edited, against, configs)
+    comparator = _comparator(scenario, edited, changes, against, configs)
     if comparator is False:
         return
     request = (_scenario_key(edited), None if comparator is None else _scenario_key(comparator))
@@ -287,7 +296,11 @@ def _edited(scenario: sim.Scenario, changes: dict[str, Any]) -> sim.Scenario | N
 
 
 def _comparator(
-    scenario: sim.Scenario, edited: sim.Scenario, against: str, configs: Path
+    scenario: sim.Scenario,
+    edited: sim.Scenario,
+    changes: dict[str, Any],
+    against: str,
+    configs: Path,
 ) -> sim.Scenario | None | bool:
     """The comparator asked for; None to run the scenario alone; False if it cannot load."""
     if against == NO_COMPARATOR:
@@ -301,6 +314,8 @@ def _comparator(
                 st.error(f"error: {message}")
             return False
         chosen = loaded
+    run_changes = {p: v for p, v in changes.items() if p.startswith("run.")}
+    chosen = chosen.override(run_changes) if run_changes else chosen
     if _scenario_key(chosen.override({}, name=edited.name)) == _scenario_key(edited):
         return None  # the scenario itself: a comparison of nothing
     if chosen.name == edited.name:
@@ -320,17 +335,7 @@ def _run(edited: sim.Scenario, comparator: sim.Scenario | None) -> Answer:
         note.success(f"Fast engine ready ({seconds:.0f} s).")
     else:
         note.empty()
-    total = reps * (1 if comparator is None else 2)
-    bar = st.progress(0.0, text=f"0/{total} replications")
-
-    def progress(done: int) -> None:
-        bar.progress(min(done / total, 1.0), text=f"{done}/{total} replications")
-
-    try:
-        shown = _answer(edited, comparator, reps, seed, _progress=progress)
-    finally:
-        bar.empty()
-    return shown
+    return _answer(edited, comparator, reps, seed)
 
 
 def _results(shown: Answer, edited: sim.Scenario, comparator: sim.Scenario | None) -> None:
@@ -345,7 +350,7 @@ def _results(shown: Answer, edited: sim.Scenario, comparator: sim.Scenario | Non
         f"{shown.elapsed_s:.1f} s. Mean (95% CI)"
         + ("; paired differences (95% CI) against the comparator." if comparator else ".")
     )
-    st.dataframe(shown.table, hide_index=True, width="stretch")
+    st.table(shown.table.set_index(shown.table.columns[0]))  # the metric labels head the rows
     st.subheader("Charts")
     for figure in shown.figures:
         st.markdown(f"**{figure.heading}**")
@@ -368,6 +373,7 @@ def _downloads(
         f"and run it with: leftshift run {edited.name}.toml"
     )
     text = inputs.extension_toml(extends, edited.name, changes, note)
+    st.session_state["scenario_toml"] = text  # what the button gives, for tests to read
     st.download_button(
         f"Scenario file ({edited.name}.toml)",
         text.encode("utf-8"),
@@ -377,6 +383,7 @@ def _downloads(
     )
     if shown is None:
         return
+    st.session_state["summary_csv"] = shown.summary_csv
     st.download_button(
         REPORT, shown.report_html, file_name=REPORT, mime="text/html", key="download_report"
     )
