@@ -209,6 +209,7 @@ def test_load_change_p1_places_run_and_see_the_headline_change(app, baseline):
     delayed = delayed.iloc[0] if isinstance(delayed, pd.DataFrame) else delayed
     assert delayed[change].startswith("+"), delayed  # fewer P1 places: more delayed bed days
     assert "leftshift" in " ".join(c.value for c in app.caption)
+    assert len(app.get("vega_lite_chart")) >= 5  # the report's charts
     labels = [b.label for b in app.get("download_button")]
     assert labels == ["Scenario file (baseline_edited.toml)", "report.html", "summary.csv"]
 

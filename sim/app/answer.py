@@ -3,10 +3,10 @@ take away (``report.html``, ``summary.csv``), from one run or comparison.
 
 :func:`answer` runs through the public API (:func:`sim.run`, :func:`sim.compare`),
 saves the results in a temporary folder as ``leftshift run`` and ``compare`` do, and
-reads them back with the report's own reader, so the app's table and charts are the
-report's (:func:`sim.present.report.headline`, :func:`sim.present.report.figures`) and
-its ``report.html`` is the one :func:`sim.present.report.write_report` writes. Nothing
-here knows of Streamlit: the page caches what this returns.
+reads them back with the report's own reader, so the app's table is the report's
+(:func:`sim.present.report.headline`); :func:`drawn` then builds the report's charts
+(:func:`sim.present.report.figures`) and its page, which the planner sees a few seconds
+after the headline. Nothing here knows of Streamlit: the page caches what these return.
 """
 
 from __future__ import annotations
@@ -22,7 +22,17 @@ from typing import Any
 import pandas as pd
 
 import sim
-from sim.present.report import REPORT, Figure, Table, figures, headline, load_saved, write_report
+from sim.present.report import (
+    REPORT,
+    Figure,
+    Saved,
+    Table,
+    figures,
+    headline,
+    load_saved,
+    render_html,
+    vega_javascript,
+)
 
 
 @dataclass(frozen=True)
@@ -34,11 +44,11 @@ class Answer:
     table: pd.DataFrame
     """The headline table: one row per metric (and period), one column per report column,
     each cell the value and, after a semicolon,, its 95% interval."""
-    figures: list[Figure]
+    saved: Saved
+    """The results as the report reads them from a folder (the folder itself is gone)."""
     summary: pd.DataFrame
     """``summary.csv``: scenario, metric, period, mean, ci_low, ci_high, n_reps."""
     comparison: pd.DataFrame | None
-    report_html: bytes
     summary_csv: bytes
     meta: dict[str, Any]
     """Seed, replications, engine, version, run date and provenance, as ``scenario.json``."""
@@ -91,14 +101,12 @@ def answer(
         else:
             results.save(out)
         saved = load_saved(out)
-        report = write_report(out)
         return Answer(
             kind=saved.kind,
             table=table_frame(headline(saved)),
-            figures=figures(saved),
+            saved=saved,
             summary=results.summary,
             comparison=None if comparison is None else comparison.table,
-            report_html=report.read_bytes(),
             summary_csv=(out / "summary.csv").read_bytes(),
             meta=dict(results.meta),
             elapsed_s=elapsed,
@@ -107,4 +115,19 @@ def answer(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["REPORT", "Answer", "answer", "table_frame"]
+@dataclass(frozen=True)
+class Drawn:
+    """A run's charts and its ``report.html``: what takes seconds after the headline."""
+
+    figures: list[Figure]
+    report_html: bytes
+
+
+def drawn(saved: Saved) -> Drawn:
+    """The report's charts and the page :func:`sim.present.report.write_report` would write
+    (the same builders, template and libraries; the charts drawn once for both)."""
+    figs = figures(saved)
+    return Drawn(figs, render_html(saved, figs, vega_javascript()).encode("utf-8"))
+
+
+__all__ = ["REPORT", "Answer", "Drawn", "answer", "drawn", "table_frame"]

@@ -267,7 +267,9 @@ def inputs_of(resolved: Mapping[str, Any], schema: Mapping[str, Any]) -> list[In
         low, high = _bounds(node)
         choices = _choices(node)
         kind: Kind
-        if isinstance(value, bool):
+        if any(o.get("type") == "array" for o in node.get("anyOf", ())):
+            kind = "toml"  # a number or a list (avoidable_share by year): typed as TOML
+        elif isinstance(value, bool):
             kind = "bool"
         elif isinstance(value, int):
             kind = "int"  # a capacity too: "unlimited" is typed as TOML once it is one

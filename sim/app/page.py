@@ -20,16 +20,15 @@ import streamlit as st
 
 import sim
 from sim.app import CONFIGS_ENV, inputs, sources
-from sim.app.answer import Answer, answer
+from sim.app.answer import Answer, Drawn, answer, drawn
 from sim.app.inputs import Input
 from sim.present.report import REPORT
 
 NO_COMPARATOR = "none"
 AS_LOADED = "the scenario as loaded"
-RUN_KEYS = ("run.reps", "run.seed")
-"""Inputs shown beside the Run button rather than in the run settings."""
-SAFE_INT = 2**53 - 1
-"""The largest whole number a browser's number input holds exactly."""
+# (comments, not docstrings: Streamlit's magic would show a bare string on the page)
+RUN_KEYS = ("run.reps", "run.seed")  # shown beside the Run button, not in the run settings
+SAFE_INT = 2**53 - 1  # the largest whole number a browser's number input holds exactly
 
 
 def _configs() -> Path:
@@ -74,6 +73,14 @@ def _answer(
         bar.empty()
 
 
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs={sim.Scenario: _scenario_key})
+def _drawn(
+    scenario: sim.Scenario, comparator: sim.Scenario | None, reps: int, seed: int
+) -> Drawn:
+    """The run's charts and report.html, cached as the run is."""
+    return drawn(_answer(scenario, comparator, reps, seed).saved)
+
+
 # --- inputs -------------------------------------------------------------------------------------
 
 
@@ -96,10 +103,13 @@ def _widget_value(item: Input) -> Any:
     return item.value
 
 
-def _widget(item: Input) -> None:
-    """The widget of one input, its value kept in session state under ``in:<key>``."""
+def _widget(item: Input, lever: bool = False) -> None:
+    """The widget of one input, its value kept in session state under ``in:<key>``; a lever,
+    shown apart from its section, is named with it (``P1 (home care): places``)."""
     key = _state_key(item)
-    label = item.label + (f" ({item.unit})" if item.unit else "")
+    label = item.label + (f" ({item.unit})" if item.unit and item.unit != item.label else "")
+    if lever:
+        label = f"{item.group.split(': ')[-1]}: {label}"
     if item.kind == "bool":
         st.checkbox(label, key=key, help=item.help)
     elif item.kind == "int":
@@ -217,7 +227,7 @@ def main() -> None:
     columns = st.columns(3)
     for k, item in enumerate(levers):
         with columns[k % 3]:
-            _widget(item)
+            _widget(item, lever=True)
             _mark(item, changes)
     rest = [i for i in items if not inputs.is_lever(i.path) and i.path not in RUN_KEYS]
     st.subheader("Every input")
@@ -265,14 +275,17 @@ def main() -> None:
         st.session_state["request"] = request
     if st.session_state.get("request") is None:
         st.info("Press Run to simulate (the first run on a machine compiles the engine).")
-        _downloads(scenario, edited, changes, None)
+        _downloads(scenario, edited, changes, None, None)
         return
     if st.session_state["request"] != request:
         st.warning("The inputs changed since the last run: press Run to see their results.")
         return
     shown = _run(edited, comparator)
     _results(shown, edited, comparator)
-    _downloads(scenario, edited, changes, shown)
+    with st.spinner("Drawing the charts and report.html ..."):
+        charts = _drawn(edited, comparator, edited.run.reps, edited.run.seed)
+    _downloads(scenario, edited, changes, shown, charts)
+    _charts(charts)
 
 
 def _shown_source(scenario: sim.Scenario) -> str:
@@ -351,8 +364,12 @@ def _results(shown: Answer, edited: sim.Scenario, comparator: sim.Scenario | Non
         + ("; paired differences (95% CI) against the comparator." if comparator else ".")
     )
     st.table(shown.table.set_index(shown.table.columns[0]))  # the metric labels head the rows
+
+
+def _charts(charts: Drawn) -> None:
     st.subheader("Charts")
-    for figure in shown.figures:
+    st.caption("The charts of report.html, drawn by the same builders.")
+    for figure in charts.figures:
         st.markdown(f"**{figure.heading}**")
         if figure.note:
             st.caption(figure.note)
@@ -360,7 +377,11 @@ def _results(shown: Answer, edited: sim.Scenario, comparator: sim.Scenario | Non
 
 
 def _downloads(
-    scenario: sim.Scenario, edited: sim.Scenario, changes: dict[str, Any], shown: Answer | None
+    scenario: sim.Scenario,
+    edited: sim.Scenario,
+    changes: dict[str, Any],
+    shown: Answer | None,
+    charts: Drawn | None,
 ) -> None:
     st.subheader("Take it away")
     source = st.session_state.get("source", ("library", "", ""))
@@ -381,11 +402,11 @@ def _downloads(
         mime="application/toml",
         key="download_toml",
     )
-    if shown is None:
+    if shown is None or charts is None:
         return
     st.session_state["summary_csv"] = shown.summary_csv
     st.download_button(
-        REPORT, shown.report_html, file_name=REPORT, mime="text/html", key="download_report"
+        REPORT, charts.report_html, file_name=REPORT, mime="text/html", key="download_report"
     )
     st.download_button(
         "summary.csv",
