@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -25,6 +24,16 @@ PAGE = ROOT / "sim" / "app" / "page.py"
 CONFIGS = ROOT / "configs"
 TINY = {"run.horizon_years": 0.05, "run.warm_up_days": 7, "run.reps": 2}
 """Run settings that keep an app run to a second or two."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _streamlit_folder():
+    """AppTest keeps a temporary folder for the process; removed here, not at exit (where
+    Python would warn of it)."""
+    yield
+    from streamlit.testing.v1 import app_test
+
+    app_test.TMP_DIR.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +66,8 @@ def test_inputs_carry_their_unit_group_and_help(baseline_inputs):
     by_path = {i.path: i for i in baseline_inputs}
     beds = by_path["acute.beds"]
     assert (beds.unit, beds.group, beds.kind) == ("places", "Beds", "int")
-    assert '"unlimited"' in beds.help and "from 0" not in beds.help
+    assert '"unlimited"' in beds.help
+    assert "from 0" not in beds.help
     assert by_path["community.p1.places"].group == "Community: P1 (home care)"
     assert by_path["community.p1.episode_days"].unit == "days"
     assert by_path["costs.acute_bed_day_gbp"].unit == "GBP"
@@ -70,8 +80,16 @@ def test_inputs_carry_their_unit_group_and_help(baseline_inputs):
 
 @pytest.mark.parametrize(
     "value",
-    [130, 0.25, True, "Mon-Fri 09:00-17:00", 'a "quoted"\\ value\x7f', [0.0, 0.2, 0.25],
-     {"dist": "lognormal", "mean": 6.5, "sd": 9.0}, "unlimited"],
+    [
+        130,
+        0.25,
+        True,
+        "Mon-Fri 09:00-17:00",
+        'a "quoted"\\ value\x7f',
+        [0.0, 0.2, 0.25],
+        {"dist": "lognormal", "mean": 6.5, "sd": 9.0},
+        "unlimited",
+    ],
 )
 def test_a_value_reads_back_as_written(value):
     assert inputs.parse(inputs.show(value)) == value
@@ -147,7 +165,8 @@ def test_the_library_lists_scenarios_not_experiments(tmp_path):
     shutil.copytree(CONFIGS, tmp_path / "configs")
     (tmp_path / "configs" / "sweep.toml").write_text('scenario = "x"\n[[vary]]\n')
     listed = sources.scenario_files(tmp_path / "configs")
-    assert "baseline.toml" in listed and "examples/p1_plus_20.toml" in listed
+    assert "baseline.toml" in listed
+    assert "examples/p1_plus_20.toml" in listed
     assert "sweep.toml" not in listed
     with pytest.raises(sim.ScenarioError, match="not a scenario file"):
         sources.load_library(tmp_path / "configs", "../pyproject.toml")

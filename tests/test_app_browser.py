@@ -16,7 +16,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -142,7 +141,8 @@ def test_the_app_runs_a_scenario_in_a_browser(server: str, browser: object) -> N
         90,
     )
     page = browser.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
-    assert "Scenario explorer" in page and "Main levers" in page
+    assert "Scenario explorer" in page
+    assert "Main levers" in page
     assert "tiny" in page
     run[0].click()  # type: ignore[index]
     table = _wait_for(
@@ -156,7 +156,8 @@ def test_the_app_runs_a_scenario_in_a_browser(server: str, browser: object) -> N
         180,
     )
     text = table[0].text  # type: ignore[index]
-    assert "Delayed bed days (P1-P3)" in text and "%" in text
+    assert "Delayed bed days (P1-P3)" in text
+    assert "%" in text
     caption = browser.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert "2 replications, seed 20160401" in caption
     _wait_for(

@@ -372,10 +372,10 @@ def extension_toml(extends: str, name: str, changes: Mapping[str, Any], note: st
     lines += [f"extends = {show(extends)}", f"name = {show(name)}"]
     tables: dict[tuple[str, ...], list[str]] = {}
     for path, value in changes.items():
-        *table, key = path.split(".")
-        tables.setdefault(tuple(table), []).append(f"{_key(key)} = {show(value)}")
+        *parents, key = path.split(".")
+        tables.setdefault(tuple(parents), []).append(f"{_key(key)} = {show(value)}")
     for table, entries in sorted(tables.items(), key=lambda item: item[0] != ()):
-        if table:
+        if table:  # top-level keys first: a key after a [table] header would belong to it
             lines += ["", "[" + ".".join(_key(t) for t in table) + "]"]
         lines += entries
     return "\n".join(lines) + "\n"

@@ -74,9 +74,7 @@ def _answer(
 
 
 @st.cache_data(show_spinner=False, max_entries=32, hash_funcs={sim.Scenario: _scenario_key})
-def _drawn(
-    scenario: sim.Scenario, comparator: sim.Scenario | None, reps: int, seed: int
-) -> Drawn:
+def _drawn(scenario: sim.Scenario, comparator: sim.Scenario | None, reps: int, seed: int) -> Drawn:
     """The run's charts and report.html, cached as the run is."""
     return drawn(_answer(scenario, comparator, reps, seed).saved)
 
@@ -199,7 +197,7 @@ def main() -> None:
             type=["toml"],
             key="upload",
             help=f"A TOML scenario file of at most {sources.MAX_UPLOAD_BYTES:,} bytes; its "
-            "extends may name a file of the library (extends = \"baseline.toml\").",
+            'extends may name a file of the library (extends = "baseline.toml").',
         )
     scenario = _load(choice, upload)
     if scenario is None:
@@ -208,20 +206,20 @@ def main() -> None:
     for item in items:
         st.session_state.setdefault(_state_key(item), _widget_value(item))
 
+    by_path = {item.path: item for item in items}
     values = {item.path: _current(item) for item in items}
     problems = [p for _, p in values.values() if p]
     changes = {
         path: value
         for path, (value, problem) in values.items()
-        if problem is None and not inputs.same(value, next(i.value for i in items if i.path == path))
+        if problem is None and not inputs.same(value, by_path[path].value)
     }
 
     st.header(scenario.name.replace("_", " "))
     if scenario.description:
         st.write(scenario.description)
-    st.caption(f"From {_shown_source(scenario)}. Hover over ⓘ for a key's unit and rule.")
+    st.caption(f"From {_shown_source(scenario)}. Each input's ? says its unit, rule and default.")
 
-    by_path = {item.path: item for item in items}
     st.subheader("Main levers")
     levers = [i for i in items if inputs.is_lever(i.path)]
     columns = st.columns(3)
@@ -267,8 +265,8 @@ def main() -> None:
     edited = _edited(scenario, changes)
     if edited is None or problems:
         return
-    comparator = _comparator(scenario, edited, changes, against, configs)
-    if comparator is False:
+    found, comparator = _comparator(scenario, edited, changes, against, configs)
+    if not found:
         return
     request = (_scenario_key(edited), None if comparator is None else _scenario_key(comparator))
     if clicked:
@@ -314,10 +312,11 @@ def _comparator(
     changes: dict[str, Any],
     against: str,
     configs: Path,
-) -> sim.Scenario | None | bool:
-    """The comparator asked for; None to run the scenario alone; False if it cannot load."""
+) -> tuple[bool, sim.Scenario | None]:
+    """Whether the comparator asked for loads (its problems shown if not), and it: None to
+    run the scenario alone."""
     if against == NO_COMPARATOR:
-        return None
+        return True, None
     if against == AS_LOADED:
         chosen = scenario
     else:
@@ -325,15 +324,15 @@ def _comparator(
         if isinstance(loaded, list):
             for message in loaded:
                 st.error(f"error: {message}")
-            return False
+            return False, None
         chosen = loaded
     run_changes = {p: v for p, v in changes.items() if p.startswith("run.")}
     chosen = chosen.override(run_changes) if run_changes else chosen
     if _scenario_key(chosen.override({}, name=edited.name)) == _scenario_key(edited):
-        return None  # the scenario itself: a comparison of nothing
+        return True, None  # the scenario itself: a comparison of nothing
     if chosen.name == edited.name:
         chosen = chosen.override({}, name=f"{chosen.name}_comparator")
-    return chosen
+    return True, chosen
 
 
 def _run(edited: sim.Scenario, comparator: sim.Scenario | None) -> Answer:
@@ -353,9 +352,7 @@ def _run(edited: sim.Scenario, comparator: sim.Scenario | None) -> Answer:
 
 def _results(shown: Answer, edited: sim.Scenario, comparator: sim.Scenario | None) -> None:
     meta = shown.meta
-    what = (
-        f"{edited.name} against {comparator.name}" if comparator is not None else edited.name
-    )
+    what = f"{edited.name} against {comparator.name}" if comparator is not None else edited.name
     st.subheader("Headline")
     st.caption(
         f"{what}: {meta.get('reps')} replications, seed {meta.get('seed')}, engine "
