@@ -18,17 +18,10 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+import test_report_browser as report_browser
 from conftest import ROOT
-from test_report_browser import CHROMEDRIVER, CHROMIUM
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium "
-        "chromium-driver)",
-    ),
-]
+pytestmark = report_browser.pytestmark  # a browser test, skipped without Chromium
 
 SCREENSHOT = ROOT / "outputs" / "app_screenshot.png"
 TINY = """extends = "baseline.toml"
@@ -89,22 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    webdriver = pytest.importorskip("selenium.webdriver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1400,1000",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-    ):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = report_browser.chrome(window="1400,1000")
     try:
         yield driver
     finally:
