@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -278,8 +279,12 @@ def main() -> None:
     if st.session_state["request"] != request:
         st.warning("The inputs changed since the last run: press Run to see their results.")
         return
+    started = time.perf_counter()
     shown = _run(edited, comparator)
     _results(shown, edited, comparator)
+    st.caption(
+        f"Answered in {time.perf_counter() - started:.1f} s (the cache answers a run asked again)."
+    )
     with st.spinner("Drawing the charts and report.html ..."):
         charts = _drawn(edited, comparator, edited.run.reps, edited.run.seed)
     _downloads(scenario, edited, changes, shown, charts)
