@@ -40,8 +40,14 @@ def _scenario_key(scenario: sim.Scenario) -> str:
     return json.dumps(scenario.to_dict(), sort_keys=True, default=str)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def _library(configs: str, name: str) -> sim.Scenario | list[str]:
+    """A library scenario (or its problems), read again when a file of the library changes."""
+    stamps = tuple(p.stat().st_mtime_ns for p in sorted(Path(configs).rglob("*.toml")))
+    return _library_read(configs, name, stamps)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _library_read(configs: str, name: str, stamps: tuple[int, ...]) -> sim.Scenario | list[str]:
     try:
         return sources.load_library(Path(configs), name)
     except sim.ScenarioError as err:
