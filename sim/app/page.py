@@ -280,7 +280,7 @@ def main() -> None:
         st.session_state["request"] = request
     if st.session_state.get("request") is None:
         st.info("Press Run to simulate (the first run on a machine compiles the engine).")
-        _downloads(scenario, edited, changes, None, None)
+        _downloads(edited, changes, None, None)
         return
     if st.session_state["request"] != request:
         st.warning("The inputs changed since the last run: press Run to see their results.")
@@ -293,7 +293,7 @@ def main() -> None:
     )
     with st.spinner("Drawing the charts and report.html ..."):
         charts = _drawn(edited, comparator, edited.run.reps, edited.run.seed)
-    _downloads(scenario, edited, changes, shown, charts)
+    _downloads(edited, changes, shown, charts)
     _charts(charts)
 
 
@@ -306,10 +306,8 @@ def _edited(scenario: sim.Scenario, changes: dict[str, Any]) -> sim.Scenario | N
     """The scenario with the changes made, or None (its problems shown)."""
     if not changes:
         return scenario
-    model_changes = [p for p in changes if p not in RUN_KEYS]
-    name = f"{scenario.name}_edited" if model_changes else None
-    try:
-        return scenario.override(changes, name=name)
+    try:  # a name of its own, so its file never takes its parent's name
+        return scenario.override(changes, name=f"{scenario.name}_edited")
     except sim.ScenarioError as err:
         st.subheader("The changes have problems")
         for message in err.messages:
@@ -385,7 +383,6 @@ def _charts(charts: Drawn) -> None:
 
 
 def _downloads(
-    scenario: sim.Scenario,
     edited: sim.Scenario,
     changes: dict[str, Any],
     shown: Answer | None,
@@ -394,22 +391,25 @@ def _downloads(
     st.subheader("Take it away")
     source = st.session_state.get("source", ("library", "", ""))
     if source[0] == "upload":
-        extends, where = Path(source[1]).name, f"beside {Path(source[1]).name}"
+        extends, where, folder = Path(source[1]).name, f"beside {Path(source[1]).name}", ""
     else:
-        extends, where = source[1], "in configs/"
+        extends, where, folder = source[1], "in configs/", "configs/"
     note = (
         f"Made by the leftshift {sim.__version__} app from {extends}; save it {where}\n"
-        f"and run it with: leftshift run {edited.name}.toml"
+        f"and run it with: leftshift run {folder}{edited.name}.toml"
     )
-    text = inputs.extension_toml(extends, edited.name, changes, note)
-    st.session_state["scenario_toml"] = text  # what the button gives, for tests to read
-    st.download_button(
-        f"Scenario file ({edited.name}.toml)",
-        text.encode("utf-8"),
-        file_name=f"{edited.name}.toml",
-        mime="application/toml",
-        key="download_toml",
-    )
+    if not changes:
+        st.caption(f"Nothing is changed yet: the scenario is {extends} as it stands.")
+    else:
+        text = inputs.extension_toml(extends, edited.name, changes, note)
+        st.session_state["scenario_toml"] = text  # what the button gives, for tests to read
+        st.download_button(
+            f"Scenario file ({edited.name}.toml)",
+            text.encode("utf-8"),
+            file_name=f"{edited.name}.toml",
+            mime="application/toml",
+            key="download_toml",
+        )
     if shown is None or charts is None:
         return
     st.session_state["summary_csv"] = shown.summary_csv

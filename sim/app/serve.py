@@ -40,6 +40,8 @@ def command(address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT) -> list[st
         str(upload_mb),
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # no Deploy button: the app is local
         "--runner.magicEnabled",
         "false",
         "--global.developmentMode",
