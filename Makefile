@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 
-.PHONY: run test test-all lint bench case-study clean constraints
+.PHONY: run app test test-all lint bench case-study clean constraints
 
 # the exact versions in constraints.txt, so a new upstream release cannot break `make test`
 $(STAMP): pyproject.toml $(CONSTRAINTS)
@@ -26,6 +26,9 @@ constraints:  ## refresh constraints.txt: the newest versions pyproject.toml all
 
 run: $(STAMP)  ## run the default scenario and write outputs/baseline/
 	$(BIN)/leftshift run configs/baseline.toml --out outputs/baseline
+
+app: $(STAMP)  ## serve the scenario explorer on http://127.0.0.1:8501
+	$(BIN)/leftshift app
 
 test: $(STAMP)  ## the default suite on 2 processes with coverage of sim/ (fails under 90%), and the short benchmark
 	$(BIN)/python -m sim.engines.compiled  # compile the fast engine once, before the workers start

@@ -41,8 +41,8 @@ from .experiments.search import capacity_search
 from .experiments.sweep import SweepResults, load_experiment, run_sweep
 from .experiments.warmup import suggest_warm_up
 from .runs.results import Results, load_results
-from .runs.runner import run, run_experiment
-from .scenario.schema import Scenario, load_scenario
+from .runs.runner import prepare_engine, run, run_experiment
+from .scenario.schema import Scenario, json_schema, load_scenario
 
 CHART_BUILDERS = (
     "annual_activity",
@@ -79,7 +79,9 @@ __all__ = [
     "compare",
     "load_experiment",
     "load_results",
+    "json_schema",
     "load_scenario",
+    "prepare_engine",
     "replications_needed",
     "run",
     "run_experiment",

@@ -8,6 +8,7 @@
     leftshift report outputs/baseline [--png]
     leftshift validate configs/*.toml experiments/*.toml
     leftshift schema [--out scenario.schema.json]
+    leftshift app [--port 8501] [--address 127.0.0.1] [--configs configs]
 
 ``run``, ``compare``, ``sweep`` and ``search`` take ``--workers N`` (local
 processes) or ``--scheduler tcp://host:port`` (a Dask cluster); the numbers
@@ -59,7 +60,7 @@ from .present.console import comparison_table, summary_table, sweep_table, table
 from .present.format import fmt_number
 from .present.progress import progress_bar
 from .runs.outputs import atomic_write, claim, text_writer
-from .runs.runner import run
+from .runs.runner import prepare_engine, run
 from .scenario.schema import Scenario, json_schema, load_scenario
 
 EXIT_FAILED = 1
@@ -103,7 +104,7 @@ def _prepare(console: Console, quiet: bool, engine: str) -> None:
         if not quiet:
             console.print(message, markup=False, highlight=False)
 
-    seconds = registry.get(engine).prepare(say)
+    seconds = prepare_engine(engine, say)
     if seconds > 5:
         say(f"Fast engine ready ({seconds:.0f} s).")
 
@@ -373,6 +374,38 @@ def schema_command(out: Path | None) -> None:
         click.echo(f"error: could not write {out}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     click.echo(f"Schema: {out}")
+
+
+# --- app ---------------------------------------------------------------------------------------
+
+
+@main.command("app")
+@click.option(
+    "--address",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (another than 127.0.0.1 lets other machines reach the app).",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+@click.option(
+    "--configs",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("configs"),
+    show_default=True,
+    help="The scenario library the app offers (and the only files an upload may extend).",
+)
+def app_command(address: str, port: int, configs: Path) -> None:
+    """Serve the scenario explorer, a web app to change the levers, run and compare."""
+    import subprocess
+
+    from .app import serve
+
+    click.echo(f"leftshift app: http://{address}:{port} (Ctrl-C to stop)", err=True)
+    try:
+        code = subprocess.call(serve.command(address, port), env=serve.environment(configs))
+    except KeyboardInterrupt:  # the server has had the same signal and stops by itself
+        code = 0
+    sys.exit(code)
 
 
 # --- compare -----------------------------------------------------------------------------------

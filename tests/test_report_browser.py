@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ROOT
@@ -34,8 +35,8 @@ pytestmark = [
 SCREENSHOT = ROOT / "outputs" / "report_screenshot.png"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def chrome(*flags: str, window: str = "1200,900") -> Any:
+    """Headless Chromium through its driver (the caller quits it), with ``flags`` added."""
     webdriver = pytest.importorskip("selenium.webdriver")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
@@ -44,16 +45,22 @@ def browser() -> Iterator[object]:
         "--no-sandbox",  # CI runs as root
         "--disable-dev-shm-usage",
         "--disable-gpu",
-        "--window-size=1200,900",
-        "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: nothing can be fetched
+        f"--window-size={window}",
         "--disable-background-networking",
         "--disable-component-update",
         "--no-first-run",
+        *flags,
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
-    driver = webdriver.Chrome(options=options, service=service)
+    return webdriver.Chrome(options=options, service=service)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    # no name resolves: nothing can be fetched
+    driver = chrome("--host-resolver-rules=MAP * ~NOTFOUND")
     try:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd(

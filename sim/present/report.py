@@ -443,6 +443,14 @@ def _sweep_table(saved: Saved) -> Table:
     return Table(head, rows, "headline sweep", lead)
 
 
+def headline(saved: Saved) -> Table:
+    """The report's headline table: a run's means and 95% CIs; a comparison's, with the paired
+    change against the comparator and against each plan's baseline year; a sweep's points.
+    The app shows the same table."""
+    build = {"sweep": _sweep_table, "comparison": _comparison_table}.get(saved.kind, _run_table)
+    return build(saved)
+
+
 # --- provenance ---------------------------------------------------------------------------------
 
 
@@ -604,9 +612,7 @@ def _template() -> jinja2.Template:
 
 def render_html(saved: Saved, figs: Sequence[Figure], javascript: str) -> str:
     """The report page (a pure function of the tables, the charts and the libraries)."""
-    table = {"sweep": _sweep_table, "comparison": _comparison_table}.get(saved.kind, _run_table)(
-        saved
-    )
+    table = headline(saved)
     facts, resolved = _provenance(saved)
     charts_json = [
         # safe: JSON inside <script type="application/json"> is read by JSON.parse, not as
