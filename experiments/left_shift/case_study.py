@@ -32,6 +32,7 @@ import pandas as pd
 from rich.console import Console
 
 import sim
+from sim.analysis import net_cost as net_cost_table
 from sim.analysis import t_interval
 from sim.present.progress import progress_bar
 from sim.present.report import write_report
@@ -396,30 +397,25 @@ def sdec_counting(v: Values) -> list[dict[str, object]]:
     return rows
 
 
-def net_cost(v: Values) -> list[dict[str, object]]:
-    """Cumulative cost against do nothing, by financial year, with the investment in it."""
+def net_cost(replications: pd.DataFrame, plans: dict[str, sim.Scenario]) -> list[dict[str, object]]:
+    """Cumulative cost against do nothing from the plan's first year, with the investment in
+    it; the base year's own difference apart (:func:`sim.analysis.net_cost`)."""
+    costs = plans[DO_NOTHING].costs if DO_NOTHING in plans else None
+    rate = costs.discount_rate if costs is not None else 0.0
+    table = net_cost_table(replications, DO_NOTHING, BASE_YEAR, rate)
     rows = []
     for name in (PLAN, FUNDED):
-        if not v.has(name):
-            continue
-        total = np.zeros(len(v(name, "cost_total", BASE_YEAR)))
-        invested = np.zeros_like(total)
-        for year in v.years(name):
-            total += v(name, "cost_total", year) - v(DO_NOTHING, "cost_total", year)
-            invested += v(name, "cost_investment", year)
-            rows.append(
-                _row(
-                    "net_cost",
-                    "cumulative net cost against do nothing",
-                    name,
-                    year,
-                    total.copy(),
-                    "GBP",
-                )
-            )
-            rows.append(
-                _row("net_cost", "cumulative investment", name, year, invested.copy(), "GBP")
-            )
+        mine = table[table["scenario"] == name]
+        for year, group in mine.groupby("period", sort=True):
+            if group["plan_year"].iloc[0] < 1:
+                measure, column = "base-year net cost against do nothing", "net_gbp"
+                rows.append(_row("net_cost", measure, name, year, group[column].to_numpy(), "GBP"))
+                continue
+            for measure, column in (
+                ("cumulative net cost against do nothing", "cumulative_gbp"),
+                ("cumulative investment", "cumulative_investment_gbp"),
+            ):
+                rows.append(_row("net_cost", measure, name, year, group[column].to_numpy(), "GBP"))
     return rows
 
 
@@ -433,7 +429,7 @@ def findings(replications: pd.DataFrame, plans: dict[str, sim.Scenario]) -> pd.D
         *ed_performance(v),
         *cohort_scale(v),
         *sdec_counting(v),
-        *net_cost(v),
+        *net_cost(replications, plans),
     ]
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
@@ -672,10 +668,13 @@ def _sdec(say: Reader) -> list[str]:
 def _cost(say: Reader) -> list[str]:
     n, final = "net_cost", say.final
     net = "cumulative net cost against do nothing"
+    base = "base-year net cost against do nothing"
     return [
-        f"By the end of {final}: business case {say(n, net, PLAN)}, funded {say(n, net, FUNDED)} "
-        "against do nothing (positive costs more), each including "
-        f"{say(n, 'cumulative investment', PLAN)} of transformation funding.",
+        f"From {FIRST_YEAR} (the plan's first year) to the end of {final}: business case "
+        f"{say(n, net, PLAN)}, funded {say(n, net, FUNDED)} against do nothing (positive costs "
+        f"more), each including {say(n, 'cumulative investment', PLAN)} of transformation "
+        f"funding. In the base year {BASE_YEAR}, not counted: business case "
+        f"{say(n, base, PLAN, BASE_YEAR)}, funded {say(n, base, FUNDED, BASE_YEAR)}.",
         "The business case expected savings of about £40m a year, recurrent.",
     ]
 
