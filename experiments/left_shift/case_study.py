@@ -406,7 +406,8 @@ def net_cost(replications: pd.DataFrame, plans: dict[str, sim.Scenario]) -> list
     rows = []
     for name in (PLAN, FUNDED):
         mine = table[table["scenario"] == name]
-        for year, group in mine.groupby("period", sort=True):
+        for period, group in mine.groupby("period", sort=True):
+            year = str(period)
             if group["plan_year"].iloc[0] < 1:
                 measure, column = "base-year net cost against do nothing", "net_gbp"
                 rows.append(_row("net_cost", measure, name, year, group[column].to_numpy(), "GBP"))
