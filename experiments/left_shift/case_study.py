@@ -292,6 +292,29 @@ def opening_hours(v: Values) -> list[dict[str, object]]:
                     "points" if unit == "share" else unit,
                 )
             )
+    # longer hours cost staff: the D2A acceptance rotas' FTE and cost (config staffing)
+    if not (v.has(PLAN) and v.has(OFFICE_HOURS)):
+        return rows
+    for kind, label, unit in (
+        ("community_staff_fte", "D2A acceptance staff (FTE, P1-P3)", "FTE"),
+        ("cost_staff", "D2A acceptance staff cost (P1-P3)", "GBP"),
+    ):
+        totals = {
+            name: np.sum([v(name, f"{kind}_{s}") for s in ("p1", "p2", "p3")], axis=0)
+            for name in (OFFICE_HOURS, PLAN)
+        }
+        for name, total in totals.items():
+            rows.append(_row("opening_hours", label, name, v.final, total, unit))
+        rows.append(
+            _row(
+                "opening_hours",
+                f"{label}: 7-day 08:00-20:00 minus office hours",
+                PLAN,
+                v.final,
+                totals[PLAN] - totals[OFFICE_HOURS],
+                unit,
+            )
+        )
     return rows
 
 
@@ -598,6 +621,11 @@ def _hours(say: Reader) -> list[str]:
         "Mean wait for P1 home care (days): difference "
         f"{say(h, 'wait for P1 home care' + gap, PLAN)}; attendances avoided: difference "
         f"{say(h, 'attendances avoided' + gap, PLAN)}.",
+        f"Longer hours cost staff: the D2A acceptance rotas need "
+        f"{say(h, 'D2A acceptance staff (FTE, P1-P3)', PLAN)} FTE for 7-day 08:00-20:00 against "
+        f"{say(h, 'D2A acceptance staff (FTE, P1-P3)', OFFICE_HOURS)} for office hours, "
+        f"{say(h, 'D2A acceptance staff cost (P1-P3)' + gap, PLAN)} more in {final} "
+        "(one on duty per open hour at GBP 45,000 an FTE-year, both assumptions).",
     ]
 
 
@@ -670,12 +698,15 @@ def _cost(say: Reader) -> list[str]:
     n, final = "net_cost", say.final
     net = "cumulative net cost against do nothing"
     base = "base-year net cost against do nothing"
+    invested = "cumulative investment"
     return [
         f"From {FIRST_YEAR} (the plan's first year) to the end of {final}: business case "
-        f"{say(n, net, PLAN)}, funded {say(n, net, FUNDED)} against do nothing (positive costs "
-        f"more), each including {say(n, 'cumulative investment', PLAN)} of transformation "
-        f"funding. In the base year {BASE_YEAR}, not counted: business case "
-        f"{say(n, base, PLAN, BASE_YEAR)}, funded {say(n, base, FUNDED, BASE_YEAR)}.",
+        f"{say(n, net, PLAN)}, including {say(n, invested, PLAN)} of transformation funding, "
+        f"and funded {say(n, net, FUNDED)}, including {say(n, invested, FUNDED)} (the fund "
+        "and the 67 extra urgent response places), against do nothing (positive costs more; "
+        "discounted as do_nothing.toml's costs.discount_rate says). In the base year "
+        f"{BASE_YEAR}, not counted: business case {say(n, base, PLAN, BASE_YEAR)}, funded "
+        f"{say(n, base, FUNDED, BASE_YEAR)}.",
         "The business case expected savings of about £40m a year, recurrent.",
     ]
 
