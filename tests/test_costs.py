@@ -233,3 +233,24 @@ def test_paying_for_a_service_that_is_not_there_is_refused():
         r"\(no \[community\.p3\]\), got 'community\.p3'",
     ):
         Scenario.from_dict(data, source="x.toml")
+
+
+def test_a_dated_change_of_hours_changes_the_staff_from_its_date():
+    data = two_years()
+    data["community"]["p1"]["staffing"] = {
+        "staff_per_open_hour": 2,
+        "cost_per_fte_year_gbp": 30_000,
+    }
+    data["changes"] = [{"from": "2017-04-01", "set": {"community.p1.accepts": EXTENDED}}]
+    results = sim.run(Scenario.from_dict(data), reps=1, seed=1)
+    # 2016/17, office hours: 2.1333 FTE, GBP 64,000 a year for 89 of 365 days = 15,605.48
+    assert value(results, "community_staff_fte_p1", "2016/17") == pytest.approx(80 / 37.5)
+    assert value(results, "cost_staff_p1", "2016/17") == pytest.approx(64_000 * 89 / 365)
+    # 2017/18, 7 days 08:00-20:00: 4.48 FTE, GBP 134,400 a year for 94 of 365 days = 34,612.60
+    assert value(results, "community_staff_fte_p1", "2017/18") == pytest.approx(4.48)
+    assert value(results, "cost_staff_p1", "2017/18") == pytest.approx(134_400 * 94 / 365)
+    # the whole run: FTE weighted by days (89 x 2.1333 + 94 x 4.48) / 183 = 3.3388
+    assert value(results, "community_staff_fte_p1", "all") == pytest.approx(
+        (89 * 80 / 37.5 + 94 * 4.48) / 183
+    )
+    assert value(results, "community_staff_per_open_hour_p1", "all") == pytest.approx(2)

@@ -784,7 +784,7 @@ def variants(plans: dict[str, sim.Scenario]) -> dict[str, sim.Scenario]:
     stays in one place (do_nothing.toml's growth, business_case.toml's freeze)."""
     out: dict[str, sim.Scenario] = {}
     if DO_NOTHING in plans:
-        frozen = {
+        frozen: dict[str, list[object]] = {
             "acute.capacity_changes": [],
             **{f"community.{s}.capacity_changes": [] for s in D2A},
         }

@@ -640,18 +640,10 @@ class MetricAccumulator:
                 costs["cost_urgent_response_episodes"], funded = self._unpaid(episodes, whole)
                 covered += funded
             costs[f"cost_community_{s}"] = place_cost
-            rota = self.costs.staff(s)
-            m[f"community_staff_fte_{s}"] = np.full(
-                (R, n_periods), 0.0 if rota is None else rota.fte
-            )
-            m[f"community_staff_per_open_hour_{s}"] = np.full(
-                (R, n_periods), 0.0 if rota is None else rota.staff_per_open_hour
-            )
-            staff = np.zeros((R, n_periods))
-            if rota is not None:
-                staff = np.broadcast_to(
-                    rota.cost_per_year_gbp * self._year_shares(), (R, n_periods)
-                )
+            fte, cover, yearly = self._rota(s)
+            m[f"community_staff_fte_{s}"] = np.broadcast_to(fte, (R, n_periods))
+            m[f"community_staff_per_open_hour_{s}"] = np.broadcast_to(cover, (R, n_periods))
+            staff = np.broadcast_to(yearly, (R, n_periods))
             for key in (whole, f"{whole}.staffing"):
                 staff, funded = self._unpaid(staff, key)
                 covered += funded
@@ -716,21 +708,31 @@ class MetricAccumulator:
         funded[:, 0] = funded[:, 1:].sum(axis=1)
         return charge - funded, funded
 
-    def _year_shares(self) -> np.ndarray:
-        """Each period's length as a share of its financial year [periods] (``all``: their sum).
+    def _rota(self, service: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A service's staff by period [periods]: mean FTE and staff per open hour, and cost.
 
-        A yearly cost (staff) is spread over a financial year by its days, so a
-        whole year costs exactly the yearly figure, leap year or not.
+        The mean is weighted by the hours each rota (each dated change's) holds in
+        the period; the cost is each rota's yearly cost times the share of its
+        financial year it holds, so a whole year costs exactly the yearly figure,
+        leap year or not (``all``: the sum of its years). No rota: zeros.
         """
-        shares = [
-            (p.end_h - p.start_h)
-            / (
-                self.params.calendar.hours_at(dt.date(int(p.label[:4]) + 1, 4, 1))
-                - self.params.calendar.hours_at(dt.date(int(p.label[:4]), 4, 1))
-            )
-            for p in self.periods[1:]
-        ]
-        return np.array([sum(shares), *shares])
+        cal = self.params.calendar
+        fte, cover, cost = (np.zeros(len(self.periods)) for _ in range(3))
+        segments = self.costs.staff_segments(service, self.end_h)
+        for i, p in enumerate(self.periods):
+            year_h = 0.0
+            if i:  # a financial year, 2016/17: its whole length, for a yearly cost's share
+                first = int(p.label[:4])
+                year_h = cal.hours_at(dt.date(first + 1, 4, 1)) - cal.hours_at(dt.date(first, 4, 1))
+            for start, stop, rota in segments:
+                held = max(0.0, min(p.end_h, stop) - max(p.start_h, start))
+                if held > 0:
+                    fte[i] += rota.fte * held / (p.end_h - p.start_h)
+                    cover[i] += rota.staff_per_open_hour * held / (p.end_h - p.start_h)
+                    if i:
+                        cost[i] += rota.cost_per_year_gbp * held / year_h
+        cost[0] = cost[1:].sum()
+        return fte, cover, cost
 
     def _investment(self, label: str) -> float:
         """Investment dated to the period's financial year (every observed year for ``all``)."""

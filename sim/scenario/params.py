@@ -471,9 +471,10 @@ class CostParams:
     costed by the place days used."""
     investment_by_fy: dict[str, float]
     """Scenario investment (GBP) by financial year label (``2016/17``)."""
-    staffing: tuple[StaffParams | None, ...] = ()
-    """Indexed as ``SERVICES``: each service's rota (None: no ``staffing`` given; empty: no
-    service has one)."""
+    staffing: tuple[tuple[float, tuple[StaffParams | None, ...]], ...] = ()
+    """The rotas over the run: ``(start_h, rotas)`` from each dated change on (the first
+    from 0), ``rotas`` indexed as ``SERVICES`` (None: no ``staffing``); a rota holds from
+    its start to the next one's, so a change of hours (``accepts``) changes the FTE."""
     paid_by_investment: dict[str, frozenset[str]] = field(default_factory=dict)
     """Financial year label -> what investment lines dated to it pay for
     (``community.p1``, ``community.p1.staffing``): those charges are not counted that year."""
@@ -483,16 +484,30 @@ class CostParams:
         """Nothing costs anything: for tables that need no costs (the daily series)."""
         return cls(Costs(), (None,) * len(params.services), {})
 
-    def staff(self, service: str) -> StaffParams | None:
-        """The rota of ``service`` (None when it has no ``staffing``)."""
-        return self.staffing[SERVICES.index(service)] if self.staffing else None
+    def staff(self, service: str, phase: int = 0) -> StaffParams | None:
+        """The rota of ``service`` in ``phase`` (0: before any dated change; None when it has
+        no ``staffing``)."""
+        return self.staffing[phase][1][SERVICES.index(service)] if self.staffing else None
+
+    def staff_segments(self, service: str, end_h: float) -> list[tuple[float, float, StaffParams]]:
+        """``(start_h, end_h, rota)`` of each stretch of the run ending at ``end_h`` in which
+        ``service`` has a rota; stretches cut short by a later change are shortened, and a
+        change dated before an earlier one's start leaves the earlier none."""
+        k = SERVICES.index(service)
+        starts = [start for start, _ in self.staffing] + [end_h]
+        out = []
+        for i, (start, rotas) in enumerate(self.staffing):
+            stop = max(start, min(starts[i + 1 :]))
+            rota = rotas[k]
+            if rota is not None and stop > start:
+                out.append((start, stop, rota))
+        return out
 
 
 def build_costs(scenario: Scenario, params: ModelParams | None = None) -> CostParams:
     """Resolve a scenario's costing (``params``: its :func:`build_params`, if already built)."""
     params = build_params(scenario) if params is None else params
     commissioned: list[Timeline | None] = []
-    staffing: list[StaffParams | None] = []
     for name, service in zip(SERVICES, params.services, strict=True):
         spec = scenario.service(name)
         paid_by_places = (
@@ -502,9 +517,17 @@ def build_costs(scenario: Scenario, params: ModelParams | None = None) -> CostPa
             and bool(np.isfinite(service.capacity.values).all())
         )
         commissioned.append(service.capacity if paid_by_places and service else None)
-        rota = None if spec is None else spec.staffing
-        hours = None if service is None else service.accepts.hours_per_week
-        staffing.append(None if rota is None or hours is None else staff_params(hours, rota))
+    cal = params.calendar
+    staffing = []
+    for day, phase in scenario.phases:
+        start = 0.0 if day is None else min(max(cal.hours_at(day), 0.0), float(cal.n_hours))
+        rotas = []
+        for name in SERVICES:
+            spec = phase.service(name)
+            rota = None if spec is None else spec.staffing
+            hours = 0 if spec is None else Schedule.parse(spec.accepts).hours_per_week
+            rotas.append(None if rota is None else staff_params(hours, rota))
+        staffing.append((start, tuple(rotas)))
     by_fy: dict[str, float] = {}
     paid: dict[str, frozenset[str]] = {}
     for item in scenario.costs.investment:
