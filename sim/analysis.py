@@ -27,7 +27,7 @@ precision or to measure a warm-up is in :mod:`sim.experiment`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +57,7 @@ COMPARISON_COLUMNS = [
 ]
 """Columns of :func:`compare`: each scenario's mean and CI; the paired difference
 against the comparator (``diff``, its CI, ``rel_change = diff / comparator mean``);
-and the paired change against the scenario's own baseline year."""
+and the paired change against the comparator's baseline year (one baseline for all)."""
 
 
 def _t_quantile(level: float, dof: Any) -> Any:
@@ -181,7 +181,7 @@ def _by_scenario(replications: pd.DataFrame) -> pd.DataFrame:
 def compare(
     replications: pd.DataFrame,
     against: str,
-    baseline_years: Mapping[str, str | None] | None = None,
+    baseline_year: str | None = None,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Each scenario against a comparator, per metric and period (columns: COMPARISON_COLUMNS).
@@ -189,10 +189,11 @@ def compare(
     ``replications`` is a run's long table (scenario, replication, metric,
     period, value) with every scenario run on the same replications.
     Differences are paired by replication (common random numbers).
-    ``baseline_years`` maps a scenario to its baseline financial year
-    (``"2016/17"``): each year's change against it, paired by replication
-    within the scenario, is added (NaN for the period ``all``, and for
-    scenarios without one).
+    ``baseline_year`` (``"2016/17"``) adds each year's change against the
+    *comparator's* value in that year, paired by replication, for every
+    scenario: one baseline, so a plan whose levers already act in its own
+    baseline year is still measured from where do nothing stood (NaN for the
+    period ``all``).
     """
     _check_level(level)
     scenarios = list(dict.fromkeys(replications["scenario"]))
@@ -201,7 +202,6 @@ def compare(
     wide = _by_scenario(replications)
     keys = ["metric", "period"]
     flat = wide.reset_index()
-    baseline_years = baseline_years or {}
     frames = []
     for name in scenarios:
         own = _t_table(flat, keys, name, level)
@@ -218,13 +218,12 @@ def compare(
             own["diff_ci_low"] = diff["ci_low"]
             own["diff_ci_high"] = diff["ci_high"]
             own["rel_change"] = diff["mean"] / comparator_mean.where(comparator_mean != 0)
-        year = baseline_years.get(name)
-        own["baseline_year"] = year
+        own["baseline_year"] = baseline_year
         for column in ("vs_baseline", "vs_baseline_ci_low", "vs_baseline_ci_high"):
             own[column] = np.nan
         own["rel_vs_baseline"] = np.nan
-        if year is not None:
-            own.update(_against_year(flat, name, year, level))
+        if baseline_year is not None:
+            own.update(_against_year(flat, name, against, baseline_year, level))
         frames.append(own.reset_index())
     out = pd.concat(frames, ignore_index=True)
     order = {
@@ -243,10 +242,12 @@ def compare(
     return out[COMPARISON_COLUMNS].reset_index(drop=True)
 
 
-def _against_year(flat: pd.DataFrame, scenario: str, year: str, level: float) -> pd.DataFrame:
-    """Per metric and year: the scenario's paired change against its own baseline year."""
+def _against_year(
+    flat: pd.DataFrame, scenario: str, against: str, year: str, level: float
+) -> pd.DataFrame:
+    """Per metric and year: the scenario's paired change against the comparator's ``year``."""
+    base = flat[flat["period"] == year].set_index(["metric", "replication"])[against]
     values = flat[["metric", "period", "replication", scenario]]
-    base = values[values["period"] == year].set_index(["metric", "replication"])[scenario]
     yearly = values[values["period"] != "all"]
     joined = yearly.join(base.rename("base"), on=["metric", "replication"])
     change = joined.assign(d=joined[scenario] - joined["base"])
@@ -261,6 +262,96 @@ def _against_year(flat: pd.DataFrame, scenario: str, year: str, level: float) ->
             "rel_vs_baseline": table["mean"] / np.where(metric_base != 0, metric_base, np.nan),
         },
         index=table.index,
+    )
+
+
+# --- net cost against the comparator -----------------------------------------------------------
+
+NET_COST_COLUMNS = [
+    "scenario",
+    "replication",
+    "period",
+    "plan_year",
+    "net_gbp",
+    "discounted_gbp",
+    "cumulative_gbp",
+    "investment_gbp",
+    "cumulative_investment_gbp",
+]
+"""Columns of :func:`net_cost`."""
+
+
+def net_cost(
+    replications: pd.DataFrame,
+    against: str,
+    baseline_year: str | None = None,
+    discount_rate: float = 0.0,
+) -> pd.DataFrame:
+    """Each scenario's net cost against the comparator by financial year, and its running sum.
+
+    Paired by replication: ``net_gbp`` is a scenario's ``cost_total`` minus the
+    comparator's in the same replication and year. A plan is costed from its
+    first year, the year after ``baseline_year``: that year is ``plan_year`` 1,
+    the next 2, and so on; the baseline year is 0 and earlier years negative,
+    shown with their own net cost but kept out of the running sums
+    (``cumulative_gbp`` and ``cumulative_investment_gbp`` are NaN there).
+    Without a baseline year every reported year is a plan year.
+    ``discounted_gbp = net_gbp / (1 + discount_rate) ** (plan_year - 1)``: the
+    first plan year is the present (year 0 of HM Treasury's Green Book
+    convention) and is not discounted; the running sum is of the discounted
+    values. Prices are as the unit costs give them (``costs.price_base``).
+    ``investment_gbp`` is the scenario's ``cost_investment`` (part of its cost),
+    undiscounted.
+    """
+    if not 0 <= discount_rate <= 1:
+        raise ValueError(f"discount_rate must be between 0 and 1, got {discount_rate}")
+    rows = replications[
+        replications["metric"].isin(["cost_total", "cost_investment"])
+        & (replications["period"] != "all")
+    ]
+    years = sorted(set(rows["period"]))
+    wide = rows.pivot_table(
+        index=["period", "replication"], columns=["metric", "scenario"], values="value"
+    )
+    if baseline_year is None:
+        first = 0
+    elif baseline_year in years:
+        first = years.index(baseline_year) + 1
+    else:
+        raise ValueError(
+            f"baseline_year must be a reported year ({', '.join(years)}), got {baseline_year!r}"
+        )
+    plan_year = {year: i - first + 1 for i, year in enumerate(years)}
+    frames = []
+    for name in dict.fromkeys(replications["scenario"]):
+        if name == against or ("cost_total", name) not in wide:
+            continue
+        frame = pd.DataFrame(
+            {
+                "net_gbp": wide[("cost_total", name)] - wide[("cost_total", against)],
+                "investment_gbp": wide.get(("cost_investment", name), 0.0),
+            }
+        ).reset_index()
+        frame["scenario"] = name
+        frame["plan_year"] = frame["period"].map(plan_year)
+        in_plan = frame["plan_year"] >= 1
+        factor = (1.0 + discount_rate) ** (frame["plan_year"] - 1).clip(lower=0)
+        frame["discounted_gbp"] = np.where(in_plan, frame["net_gbp"] / factor, np.nan)
+        frame = frame.sort_values(["replication", "plan_year"], kind="stable")
+        for column, running in (
+            ("discounted_gbp", "cumulative_gbp"),
+            ("investment_gbp", "cumulative_investment_gbp"),
+        ):
+            kept = frame[column].where(in_plan, 0.0)
+            frame[running] = kept.groupby(frame["replication"]).cumsum().where(in_plan)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=NET_COST_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    return (
+        out[NET_COST_COLUMNS]
+        .sort_values(["scenario", "plan_year", "replication"], kind="stable")
+        .reset_index(drop=True)
     )
 
 

@@ -11,6 +11,7 @@ from sim.analysis import (
     clip_counts,
     compare,
     mser,
+    net_cost,
     relative_half_width,
     summarise,
     t_interval,
@@ -91,14 +92,14 @@ def test_welch_interval_against_scipy():
     assert (low, high) == pytest.approx((ci.low, ci.high))
 
 
-def test_change_against_the_baseline_year_is_paired_within_the_scenario():
+def test_change_against_the_baseline_year_is_paired_by_replication():
     frames = [
         _long({"plan": [100.0, 110.0, 90.0]}, period="2016/17"),
         _long({"plan": [80.0, 90.0, 69.0]}, period="2017/18"),
         _long({"plan": [180.0, 200.0, 159.0]}, period="all"),
     ]
     frame = pd.concat(frames, ignore_index=True)
-    table = compare(frame, against="plan", baseline_years={"plan": "2016/17"})
+    table = compare(frame, against="plan", baseline_year="2016/17")
     later = table[table.period == "2017/18"].iloc[0]
     mean, low, high = t_interval(np.array([-20.0, -20.0, -21.0]))
     assert (later["vs_baseline"], later["vs_baseline_ci_low"], later["vs_baseline_ci_high"]) == (
@@ -107,6 +108,24 @@ def test_change_against_the_baseline_year_is_paired_within_the_scenario():
     assert later["rel_vs_baseline"] == pytest.approx(mean / 100.0)
     assert table[table.period == "2016/17"].iloc[0]["vs_baseline"] == 0.0
     assert np.isnan(table[table.period == "all"].iloc[0]["vs_baseline"])
+
+
+def test_every_scenario_is_measured_from_the_comparators_baseline_year():
+    # the plan's levers already act in 2016/17 (95, 104, 85 against do nothing's 100, 110, 90)
+    frames = [
+        _long({"do_nothing": [100.0, 110.0, 90.0], "plan": [95.0, 104.0, 85.0]}, period="2016/17"),
+        _long({"do_nothing": [102.0, 113.0, 92.0], "plan": [80.0, 90.0, 69.0]}, period="2017/18"),
+    ]
+    table = compare(pd.concat(frames, ignore_index=True), "do_nothing", baseline_year="2016/17")
+    row = table.set_index(["scenario", "period"])
+    # plan 2017/18 minus do nothing 2016/17, replication by replication: -20, -20, -21
+    assert row.loc[("plan", "2017/18"), "vs_baseline"] == pytest.approx(-61 / 3)
+    assert row.loc[("plan", "2017/18"), "rel_vs_baseline"] == pytest.approx(-61 / 3 / 100)
+    # its own base year is a change too: -5, -6, -5, not 0
+    assert row.loc[("plan", "2016/17"), "vs_baseline"] == pytest.approx(-16 / 3)
+    # do nothing against itself: +2, +3, +2
+    assert row.loc[("do_nothing", "2017/18"), "vs_baseline"] == pytest.approx(7 / 3)
+    assert (table["baseline_year"] == "2016/17").all()
 
 
 def test_compare_rejects_an_unknown_comparator():
@@ -155,3 +174,50 @@ def test_relative_half_width():
     assert rel.iloc[0] == pytest.approx(0.1)
     assert rel.iloc[1] == 0.0
     assert np.isnan(rel.iloc[2])
+
+
+def _costs(scenario: str, totals: list[float], invested: list[float]) -> pd.DataFrame:
+    years = ["2016/17", "2017/18", "2018/19"]
+    frames = []
+    for year, total, money in zip(years, totals, invested, strict=True):
+        frames.append(_long({scenario: [total, total + 10]}, "cost_total", year))
+        frames.append(_long({scenario: [money, money]}, "cost_investment", year))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_net_cost_cumulates_from_the_plans_first_year_with_the_base_year_apart():
+    frame = pd.concat(
+        [
+            _costs("do_nothing", [100, 100, 100], [0, 0, 0]),
+            # the plan already costs 30 more in its base year; 50 more, then 20 less
+            _costs("plan", [130, 150, 80], [0, 40, 40]),
+        ],
+        ignore_index=True,
+    )
+    table = net_cost(frame, "do_nothing", baseline_year="2016/17")
+    rep0 = table[table.replication == 0].set_index("period")
+    assert list(rep0["plan_year"]) == [0, 1, 2]
+    assert rep0.loc["2016/17", "net_gbp"] == 30  # shown apart
+    assert np.isnan(rep0.loc["2016/17", "cumulative_gbp"])  # and not counted
+    assert rep0.loc["2017/18", "cumulative_gbp"] == 50
+    assert rep0.loc["2018/19", "cumulative_gbp"] == 30  # 50 - 20
+    assert rep0.loc["2018/19", "cumulative_investment_gbp"] == 80
+    assert set(table.scenario) == {"plan"}
+
+
+def test_net_cost_discounts_each_plan_year_after_the_first():
+    frame = pd.concat(
+        [
+            _costs("do_nothing", [100, 100, 100], [0, 0, 0]),
+            _costs("plan", [130, 150, 80], [0, 0, 0]),
+        ],
+        ignore_index=True,
+    )
+    table = net_cost(frame, "do_nothing", baseline_year="2016/17", discount_rate=0.035)
+    rep1 = table[table.replication == 1].set_index("period")
+    assert rep1.loc["2017/18", "discounted_gbp"] == 50  # year 1 is the present: undiscounted
+    assert rep1.loc["2018/19", "discounted_gbp"] == pytest.approx(-20 / 1.035)  # -19.32
+    assert rep1.loc["2018/19", "cumulative_gbp"] == pytest.approx(50 - 20 / 1.035)  # 30.68
+    # without a baseline year every year is a plan year, counted from the first
+    every = net_cost(frame, "do_nothing").set_index(["replication", "period"])
+    assert every.loc[(0, "2018/19"), "cumulative_gbp"] == 60  # 30 + 50 - 20

@@ -16,6 +16,7 @@ import sim
 from sim.analysis import relative_half_width, unpaired_interval
 from sim.cli import main
 from sim.errors import ScenarioError
+from sim.experiments.compare import baseline_year
 from sim.scenario.schema import Scenario
 
 BASELINE = CONFIGS / "baseline.toml"
@@ -92,7 +93,7 @@ def test_compare_cli_writes_tables_and_prints_both_changes(plan_files, tmp_path)
     )
     assert result.exit_code == 0, result.output
     assert "vs do_nothing" in result.output
-    assert "vs 2016/17" in result.output
+    assert "vs 2016/17 of do_nothing" in result.output
     assert sorted(p.name for p in out.iterdir()) == [
         ".leftshift.lock",
         "comparison.csv",
@@ -160,6 +161,46 @@ def test_compare_cli_rejects_bad_input_and_writes_nothing(plan_files, tmp_path):
     assert result.exit_code == 2
     assert f"error: {bad}: acute.beds must be >= 0, got -5" in result.stderr
     assert not out.exists()
+
+
+def test_every_scenario_is_measured_from_the_comparators_baseline_year():
+    """A plan whose lever (more SDEC chairs) acts in its base year is measured from do
+    nothing's 2016/17, not its own: in 2016/17 the change is the plan's difference."""
+    short = {
+        "run.start_date": "2017-03-01",
+        "run.warm_up_days": 10,
+        "run.horizon_years": 0.12,
+        "plan.baseline_year": "2016/17",
+    }
+    nothing = sim.load_scenario(BASELINE).override(short, name="do_nothing")
+    plan = nothing.override({"sdec.chairs": 30}, name="plan")
+    comparison = sim.compare([nothing, plan], against="do_nothing", reps=3, seed=5)
+    assert comparison.baseline_year == "2016/17"
+    r = comparison.results.replications
+    sdec = r[r.metric == "sdec_episodes"].pivot_table(
+        index="replication", columns=["scenario", "period"], values="value"
+    )
+    base = sdec[("do_nothing", "2016/17")]
+    for period in ("2016/17", "2017/18"):
+        row = comparison.row("sdec_episodes", "plan", period)
+        assert row["vs_baseline"] == pytest.approx((sdec[("plan", period)] - base).mean())
+        assert row["rel_vs_baseline"] == pytest.approx(row["vs_baseline"] / base.mean())
+    in_base_year = comparison.row("sdec_episodes", "plan", "2016/17")
+    assert in_base_year["vs_baseline"] > 0  # the plan's own base year already has the lever
+    assert in_base_year["vs_baseline"] == pytest.approx(in_base_year["diff"])
+
+
+def test_compared_scenarios_must_share_one_baseline_year():
+    nothing = sim.load_scenario(BASELINE).override(
+        {"run.horizon_years": 2, "plan.baseline_year": "2016/17"}, name="do_nothing"
+    )
+    plan = nothing.override({"plan.baseline_year": "2017/18"}, name="plan")
+    with pytest.raises(
+        ScenarioError,
+        match=r"plan.baseline_year must be the same year in every compared scenario .*"
+        r"got do_nothing 2016/17, plan 2017/18",
+    ):
+        baseline_year([nothing, plan], "do_nothing")
 
 
 def test_baseline_year_must_be_a_reported_year(tmp_path):

@@ -11,6 +11,7 @@ shuffled chunks with the bed events in time-ordered chunks.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import numpy as np
@@ -20,6 +21,7 @@ from conftest import CONFIGS, single_unit, small_system
 
 from sim.clock import stepfn
 from sim.clock.calendar import Period
+from sim.clock.schedule import Schedule
 from sim.codes import EPS_HOURS, HOURS_PER_DAY, SERVICES
 from sim.engines.reference import simulate
 from sim.metrics.accumulator import (
@@ -255,12 +257,10 @@ def _reference_period_metrics(
         yield f"delayed_share_p{k}", float(share)
 
     # --- community ---
-    place_days: dict[str, float] = {}
     for s in SERVICES:
         if s not in series.capacity:
             continue
         in_use = f"community_in_use_{s}"
-        place_days[s] = total(in_use) / HOURS_PER_DAY
         yield f"community_in_use_{s}", mean(in_use)
         yield (
             f"community_occupancy_{s}",
@@ -272,6 +272,9 @@ def _reference_period_metrics(
             waits = (P["comm_start"] - P["t_fit"])[started] / HOURS_PER_DAY
             yield f"community_starts_{s}", float(started.sum())
             yield f"community_wait_days_{s}", float(waits.mean()) if started.any() else np.nan
+        rota = _reference_rota(scenario, s)
+        yield f"community_staff_fte_{s}", rota[0]
+        yield f"community_staff_per_open_hour_{s}", rota[1]
 
     # --- costs ---
     c = scenario.costs
@@ -285,20 +288,79 @@ def _reference_period_metrics(
         "cost_sdec": float(sdec.sum()) * c.sdec_episode_gbp,
         "cost_acute_bed_days": (bed_days - delayed_total) * c.acute_bed_day_gbp,
         "cost_delayed_bed_days": delayed_total * c.delayed_bed_day_gbp,
-        "cost_urgent_response_episodes": float((_in(P["ur_start"], period) & (origin != 3)).sum())
-        * c.urgent_response_episode_gbp,
         "cost_diversion": float(_in(P["diverted"], period).sum()) * c.diversion_gbp,
     }
-    for s, used_days in place_days.items():
-        service = scenario.service(s)
-        assert service is not None
-        days = used_days
-        if service.cost_basis == "commissioned" and np.isfinite(series.capacity[s][1]).all():
-            days = _reference_window_total(series.capacity[s], a, b, end) / HOURS_PER_DAY
-        costs[f"cost_community_{s}"] = days * getattr(c.community_place_day_gbp, s)
+    # service charges are counted by financial year (an investment pays for a year's);
+    # the whole run is the sum of its years
+    years = [period] if period.label != "all" else list(params.calendar.periods[1:])
+    paid_by_investment = 0.0
+    for year in years:
+        paid = {
+            named
+            for item in c.investment
+            if item.financial_year == year.label
+            for named in item.pays_for
+        }
+        for metric, (charge, payers) in _reference_charges(series, year, scenario).items():
+            funded = bool(paid & payers)
+            costs[metric] = costs.get(metric, 0.0) + (0.0 if funded else charge)
+            paid_by_investment += charge if funded else 0.0
     costs["cost_investment"] = _reference_investment(params, scenario, period)
     yield from costs.items()
     yield "cost_total", float(sum(costs.values()))
+    yield "paid_by_investment", paid_by_investment
+
+
+def _reference_rota(scenario: Scenario, service: str) -> tuple[float, float, float]:
+    """(FTE, staff per open hour, cost a year) of a service's staffing, worked directly."""
+    spec = scenario.service(service)
+    assert spec is not None
+    rota = spec.staffing
+    if rota is None:
+        return 0.0, 0.0, 0.0
+    hours = float(np.sum(Schedule.parse(spec.accepts).open_hours))
+    week = rota.contracted_hours_per_fte_week
+    if rota.staff_per_open_hour is not None:
+        fte, cover = hours * rota.staff_per_open_hour / week, rota.staff_per_open_hour
+    else:
+        assert rota.fte is not None
+        fte, cover = rota.fte, (rota.fte * week / hours if hours else np.nan)
+    return fte, cover, fte * rota.cost_per_fte_year_gbp
+
+
+def _reference_charges(
+    series: _ReferenceSeries, year: Period, scenario: Scenario
+) -> dict[str, tuple[float, set[str]]]:
+    """Each service charge in one financial year, with the pays_for names that cover it."""
+    P = series.r.patients
+    a, b, end = year.start_h, year.end_h, series.end
+    c = scenario.costs
+    episodes = float((_in(P["ur_start"], year) & (P["origin"] != 3)).sum())
+    charges = {
+        "cost_urgent_response_episodes": (
+            episodes * c.urgent_response_episode_gbp,
+            {"community.urgent_response"},
+        )
+    }
+    first = int(year.label[:4])
+    year_days = (dt.date(first + 1, 4, 1) - dt.date(first, 4, 1)).days
+    for s in SERVICES:
+        if s not in series.capacity:
+            continue
+        service = scenario.service(s)
+        assert service is not None
+        days = _reference_window_total(series.steps[f"community_in_use_{s}"], a, b, end)
+        if service.cost_basis == "commissioned" and np.isfinite(series.capacity[s][1]).all():
+            days = _reference_window_total(series.capacity[s], a, b, end)
+        whole = f"community.{s}"
+        rate = getattr(c.community_place_day_gbp, s)
+        charges[f"cost_community_{s}"] = (days / HOURS_PER_DAY * rate, {whole})
+        yearly = _reference_rota(scenario, s)[2]
+        charges[f"cost_staff_{s}"] = (
+            yearly * year.days / year_days,
+            {whole, f"{whole}.staffing"},
+        )
+    return charges
 
 
 def _reference_investment(params: ModelParams, scenario: Scenario, period: Period) -> float:
@@ -392,7 +454,14 @@ def _several_financial_years() -> Scenario:
     data["acute"]["capacity_changes"] = [{"date": "2017-04-01", "beds": 52}]
     data["community"]["p3"]["cost_basis"] = "commissioned"
     data["community"]["p2"]["capacity_changes"] = [{"date": "2017-01-15", "places": 3}]
-    data["costs"]["investment"] = [{"financial_year": "2017/18", "amount_gbp": 250_000}]
+    data["community"]["p1"]["staffing"] = {"staff_per_open_hour": 2, "cost_per_fte_year_gbp": 9e4}
+    data["community"]["p3"]["staffing"] = {"fte": 1.5, "cost_per_fte_year_gbp": 4e4}
+    data["costs"]["urgent_response_episode_gbp"] = 250
+    data["costs"]["investment"] = [
+        {"financial_year": "2017/18", "amount_gbp": 250_000, "pays_for": ["community.p3"]},
+        {"financial_year": "2016/17", "amount_gbp": 1, "pays_for": ["community.urgent_response"]},
+        {"financial_year": "2017/18", "amount_gbp": 2, "pays_for": ["community.p1.staffing"]},
+    ]
     return Scenario.from_dict(data)
 
 

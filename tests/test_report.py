@@ -227,21 +227,39 @@ def test_community_and_ed_charts(comparison) -> None:
     assert '"95% standard"' in json.dumps(ed.to_dict())
 
 
-def test_cumulative_cost_is_paired_and_cumulative(comparison) -> None:
+def test_cumulative_cost_is_paired_and_starts_in_the_plans_first_year(comparison) -> None:
     result, _ = comparison
     reps = result.results.replications
-    rows = _data(charts.cumulative_cost(reps, "small"))
+    rows = _data(charts.cumulative_cost(reps, "small", "2016/17"))
     change = {r["period"]: r for r in rows if r.get("line") == "Change in total cost"}
     total = reps[reps.metric == "cost_total"].pivot_table(
         index=["period", "replication"], columns="scenario", values="value"
     )
     diff = total["more_p1"] - total["small"]
-    first, second = diff.loc["2016/17"], diff.loc["2017/18"]
-    assert change["2016/17"]["mean"] == pytest.approx(first.mean() / 1e6)
-    assert change["2017/18"]["mean"] == pytest.approx((first + second).mean() / 1e6)
+    base, first = diff.loc["2016/17"], diff.loc["2017/18"]
+    # the plan's first year is 2017/18: the sum starts there, the base year is apart
+    assert set(change) == {"start of 2017/18", "2017/18"}
+    assert change["2017/18"]["mean"] == pytest.approx(first.mean() / 1e6)
+    apart = [r for r in rows if r.get("line") == "Base year"]
+    assert [r["period"] for r in apart] == ["2016/17 (base year)"]
+    assert apart[0]["mean"] == pytest.approx(base.mean() / 1e6)
     invest = {r["period"]: r["mean"] for r in rows if r.get("line", "").startswith("Investment")}
-    assert invest == pytest.approx({"start of 2016/17": 0.0, "2016/17": 0.0, "2017/18": 0.05})
-    assert change["start of 2016/17"]["mean"] == 0.0  # every line starts from zero
+    assert invest == pytest.approx({"start of 2017/18": 0.0, "2017/18": 0.05})
+    assert change["start of 2017/18"]["mean"] == 0.0  # every line starts from zero
+
+
+def test_cumulative_cost_without_a_baseline_year_sums_every_year(comparison) -> None:
+    result, _ = comparison
+    reps = result.results.replications
+    rows = _data(charts.cumulative_cost(reps, "small", discount_rate=0.5))
+    change = {r["period"]: r for r in rows if r.get("line") == "Change in total cost"}
+    total = reps[reps.metric == "cost_total"].pivot_table(
+        index=["period", "replication"], columns="scenario", values="value"
+    )
+    diff = total["more_p1"] - total["small"]
+    # 2016/17 is year 1 (undiscounted), 2017/18 year 2 (divided by 1.5)
+    expected = (diff.loc["2016/17"] + diff.loc["2017/18"] / 1.5).mean() / 1e6
+    assert change["2017/18"]["mean"] == pytest.approx(expected)
 
 
 def _sweep_summary() -> pd.DataFrame:

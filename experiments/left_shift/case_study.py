@@ -32,6 +32,7 @@ import pandas as pd
 from rich.console import Console
 
 import sim
+from sim.analysis import net_cost as net_cost_table
 from sim.analysis import t_interval
 from sim.present.progress import progress_bar
 from sim.present.report import write_report
@@ -291,6 +292,29 @@ def opening_hours(v: Values) -> list[dict[str, object]]:
                     "points" if unit == "share" else unit,
                 )
             )
+    # longer hours cost staff: the D2A acceptance rotas' FTE and cost (config staffing)
+    if not (v.has(PLAN) and v.has(OFFICE_HOURS)):
+        return rows
+    for kind, label, unit in (
+        ("community_staff_fte", "D2A acceptance staff (FTE, P1-P3)", "FTE"),
+        ("cost_staff", "D2A acceptance staff cost (P1-P3)", "GBP"),
+    ):
+        totals = {
+            name: np.sum([v(name, f"{kind}_{s}") for s in ("p1", "p2", "p3")], axis=0)
+            for name in (OFFICE_HOURS, PLAN)
+        }
+        for name, total in totals.items():
+            rows.append(_row("opening_hours", label, name, v.final, total, unit))
+        rows.append(
+            _row(
+                "opening_hours",
+                f"{label}: 7-day 08:00-20:00 minus office hours",
+                PLAN,
+                v.final,
+                totals[PLAN] - totals[OFFICE_HOURS],
+                unit,
+            )
+        )
     return rows
 
 
@@ -396,30 +420,26 @@ def sdec_counting(v: Values) -> list[dict[str, object]]:
     return rows
 
 
-def net_cost(v: Values) -> list[dict[str, object]]:
-    """Cumulative cost against do nothing, by financial year, with the investment in it."""
+def net_cost(replications: pd.DataFrame, plans: dict[str, sim.Scenario]) -> list[dict[str, object]]:
+    """Cumulative cost against do nothing from the plan's first year, with the investment in
+    it; the base year's own difference apart (:func:`sim.analysis.net_cost`)."""
+    costs = plans[DO_NOTHING].costs if DO_NOTHING in plans else None
+    rate = costs.discount_rate if costs is not None else 0.0
+    table = net_cost_table(replications, DO_NOTHING, BASE_YEAR, rate)
     rows = []
     for name in (PLAN, FUNDED):
-        if not v.has(name):
-            continue
-        total = np.zeros(len(v(name, "cost_total", BASE_YEAR)))
-        invested = np.zeros_like(total)
-        for year in v.years(name):
-            total += v(name, "cost_total", year) - v(DO_NOTHING, "cost_total", year)
-            invested += v(name, "cost_investment", year)
-            rows.append(
-                _row(
-                    "net_cost",
-                    "cumulative net cost against do nothing",
-                    name,
-                    year,
-                    total.copy(),
-                    "GBP",
-                )
-            )
-            rows.append(
-                _row("net_cost", "cumulative investment", name, year, invested.copy(), "GBP")
-            )
+        mine = table[table["scenario"] == name]
+        for period, group in mine.groupby("period", sort=True):
+            year = str(period)
+            if group["plan_year"].iloc[0] < 1:
+                measure, column = "base-year net cost against do nothing", "net_gbp"
+                rows.append(_row("net_cost", measure, name, year, group[column].to_numpy(), "GBP"))
+                continue
+            for measure, column in (
+                ("cumulative net cost against do nothing", "cumulative_gbp"),
+                ("cumulative investment", "cumulative_investment_gbp"),
+            ):
+                rows.append(_row("net_cost", measure, name, year, group[column].to_numpy(), "GBP"))
     return rows
 
 
@@ -433,7 +453,7 @@ def findings(replications: pd.DataFrame, plans: dict[str, sim.Scenario]) -> pd.D
         *ed_performance(v),
         *cohort_scale(v),
         *sdec_counting(v),
-        *net_cost(v),
+        *net_cost(replications, plans),
     ]
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
@@ -601,6 +621,11 @@ def _hours(say: Reader) -> list[str]:
         "Mean wait for P1 home care (days): difference "
         f"{say(h, 'wait for P1 home care' + gap, PLAN)}; attendances avoided: difference "
         f"{say(h, 'attendances avoided' + gap, PLAN)}.",
+        f"Longer hours cost staff: the D2A acceptance rotas need "
+        f"{say(h, 'D2A acceptance staff (FTE, P1-P3)', PLAN)} FTE for 7-day 08:00-20:00 against "
+        f"{say(h, 'D2A acceptance staff (FTE, P1-P3)', OFFICE_HOURS)} for office hours, "
+        f"{say(h, 'D2A acceptance staff cost (P1-P3)' + gap, PLAN)} more in {final} "
+        "(one on duty per open hour at GBP 45,000 an FTE-year, both assumptions).",
     ]
 
 
@@ -672,10 +697,16 @@ def _sdec(say: Reader) -> list[str]:
 def _cost(say: Reader) -> list[str]:
     n, final = "net_cost", say.final
     net = "cumulative net cost against do nothing"
+    base = "base-year net cost against do nothing"
+    invested = "cumulative investment"
     return [
-        f"By the end of {final}: business case {say(n, net, PLAN)}, funded {say(n, net, FUNDED)} "
-        "against do nothing (positive costs more), each including "
-        f"{say(n, 'cumulative investment', PLAN)} of transformation funding.",
+        f"From {FIRST_YEAR} (the plan's first year) to the end of {final}: business case "
+        f"{say(n, net, PLAN)}, including {say(n, invested, PLAN)} of transformation funding, "
+        f"and funded {say(n, net, FUNDED)}, including {say(n, invested, FUNDED)} (the fund "
+        "and the 67 extra urgent response places), against do nothing (positive costs more; "
+        "discounted as do_nothing.toml's costs.discount_rate says). In the base year "
+        f"{BASE_YEAR}, not counted: business case {say(n, base, PLAN, BASE_YEAR)}, funded "
+        f"{say(n, base, FUNDED, BASE_YEAR)}.",
         "The business case expected savings of about £40m a year, recurrent.",
     ]
 
@@ -753,7 +784,7 @@ def variants(plans: dict[str, sim.Scenario]) -> dict[str, sim.Scenario]:
     stays in one place (do_nothing.toml's growth, business_case.toml's freeze)."""
     out: dict[str, sim.Scenario] = {}
     if DO_NOTHING in plans:
-        frozen = {
+        frozen: dict[str, list[object]] = {
             "acute.capacity_changes": [],
             **{f"community.{s}.capacity_changes": [] for s in D2A},
         }

@@ -4,7 +4,13 @@
 numbers) through :func:`sim.runs.runner.run_experiment`, so it takes the same
 ``workers`` and ``scheduler`` and its numbers do not depend on them, and
 compares them with the pure functions of :mod:`sim.analysis`: against the
-comparator, and against each scenario's baseline year.
+comparator, and against the baseline year.
+
+There is one baseline year, the comparator's (``[plan] baseline_year`` of
+"do nothing"), and every scenario's change against it is measured from the
+comparator's values in that year. A plan's own base year may already hold its
+levers (a changed SDEC, extended hours); measured from itself, its "change
+against 2016/17" would start from a different place than do nothing's.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ class Comparison:
     results: Results
     table: pd.DataFrame
     against: str
+    baseline_year: str | None = None
+    """The one year every scenario's change is also measured against, at the comparator's
+    values (None: no scenario names a ``[plan] baseline_year``)."""
 
     @classmethod
     def from_results(
@@ -42,9 +51,9 @@ class Comparison:
             raise ScenarioError(
                 [f"against must name one of the scenarios ({', '.join(names)}), got {against!r}"]
             )
-        years = {s.name: s.plan.baseline_year for s in results.scenarios}
-        table = analysis.compare(results.replications, against, years, level)
-        return cls(results, table, against)
+        year = baseline_year(results.scenarios, against)
+        table = analysis.compare(results.replications, against, year, level)
+        return cls(results, table, against, year)
 
     def row(self, metric: str, scenario: str, period: str = "all") -> pd.Series:
         """One row of the table (for quick looks and tests)."""
@@ -63,6 +72,28 @@ class Comparison:
             kind="comparison",
             overwrite=overwrite,
         )
+
+
+def baseline_year(scenarios: Sequence[Scenario], against: str) -> str | None:
+    """The comparator's ``[plan] baseline_year``; failing that, the one the others name.
+
+    Scenarios that name different years are refused: changes against "the
+    baseline year" must all start from one place.
+    """
+    named = {s.name: s.plan.baseline_year for s in scenarios if s.plan.baseline_year}
+    years = set(named.values())
+    if len(years) > 1:
+        stated = ", ".join(f"{name} {year}" for name, year in named.items())
+        raise ScenarioError(
+            [
+                "plan.baseline_year must be the same year in every compared scenario "
+                f"(changes are measured from the comparator's), got {stated}"
+            ]
+        )
+    comparator = next((s for s in scenarios if s.name == against), None)
+    if comparator is not None and comparator.plan.baseline_year:
+        return comparator.plan.baseline_year
+    return next(iter(years), None)
 
 
 def compare(
@@ -87,8 +118,8 @@ def compare(
     ``rel_change`` is a fraction of the comparator's mean. Per metric
     and period the table gives each scenario's mean and CI, the paired
     difference against the comparator with its CI and relative change, and,
-    for scenarios with ``[plan] baseline_year``, the paired change against
-    that year of the same scenario.
+    when the scenarios name a ``[plan] baseline_year`` (:func:`baseline_year`),
+    every scenario's paired change against the comparator's value in that year.
     """
     names = [s.name for s in scenarios]
     if against is not None and against not in names:

@@ -22,6 +22,7 @@ with one :class:`~sim.model.record.Record`.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -614,7 +615,7 @@ class MetricAccumulator:
                 m[f"community_starts_{s}"] = starts[:, :, k]
                 m[f"community_wait_days_{s}"] = ratio(waits[:, :, k], starts[:, :, k])
 
-        # costs
+        # costs: each service's charges, less those an investment line pays for that year
         c = self.costs.costs
         costs = {
             "cost_ed": admitted_attendances * c.ed_attendance_admitted_gbp
@@ -622,23 +623,39 @@ class MetricAccumulator:
             "cost_sdec": n_sdec * c.sdec_episode_gbp,
             "cost_acute_bed_days": (bed_days - delayed_total) * c.acute_bed_day_gbp,
             "cost_delayed_bed_days": delayed_total * c.delayed_bed_day_gbp,
-            "cost_urgent_response_episodes": self._counts("ur_start")[:, :, 0]
-            * c.urgent_response_episode_gbp,
-            "cost_diversion": diverted * c.diversion_gbp,
         }
+        covered = np.zeros((R, n_periods))
+        staff_costs = {}
         for s, used_days in place_days.items():
-            service = params.service(s)
-            assert service is not None
             days = used_days
             paid = self.costs.commissioned[Service[s.upper()]]
             if paid is not None:
                 places = _capacity_by_day(paid, self.day_starts[: self.D])
                 days = np.broadcast_to(self._per_period(places[None, :]), (R, n_periods))
-            costs[f"cost_community_{s}"] = days * getattr(c.community_place_day_gbp, s)
+            whole = f"community.{s}"
+            place_cost, funded = self._unpaid(days * getattr(c.community_place_day_gbp, s), whole)
+            covered += funded
+            if s == "urgent_response":
+                episodes = self._counts("ur_start")[:, :, 0] * c.urgent_response_episode_gbp
+                costs["cost_urgent_response_episodes"], funded = self._unpaid(episodes, whole)
+                covered += funded
+            costs[f"cost_community_{s}"] = place_cost
+            fte, cover, yearly = self._rota(s)
+            m[f"community_staff_fte_{s}"] = np.broadcast_to(fte, (R, n_periods))
+            m[f"community_staff_per_open_hour_{s}"] = np.broadcast_to(cover, (R, n_periods))
+            staff = np.broadcast_to(yearly, (R, n_periods))
+            for key in (whole, f"{whole}.staffing"):
+                staff, funded = self._unpaid(staff, key)
+                covered += funded
+            staff_costs[f"cost_staff_{s}"] = staff
+        costs["cost_urgent_response_episodes"] = costs.get("cost_urgent_response_episodes", 0.0)
+        costs["cost_diversion"] = diverted * c.diversion_gbp
+        costs.update(staff_costs)
         costs["cost_investment"] = np.broadcast_to(
             np.array([self._investment(p.label) for p in self.periods]), (R, n_periods)
         )
         m.update(costs)
+        m["paid_by_investment"] = covered
         total: np.ndarray | float = 0.0
         for value in costs.values():
             total = total + value
@@ -671,6 +688,51 @@ class MetricAccumulator:
         with np.errstate(divide="ignore", invalid="ignore"):
             share_hours = np.where(places > 0, by_day / places, np.where(by_day > 0, np.inf, DAY))
         return np.where(np.isinf(places), 0.0, share_hours)
+
+    def _unpaid(self, charge: np.ndarray, paid_for: str) -> tuple[np.ndarray, np.ndarray]:
+        """``charge`` [R, periods] split into what is counted and what investment pays for.
+
+        In a financial year whose investment lines pay for ``paid_for``
+        (``community.p1``, ``community.p1.staffing``) the charge is not counted
+        again; ``all`` is the sum of its years.
+        """
+        paid = self.costs.paid_by_investment
+        years = np.array([paid_for in paid.get(p.label, ()) for p in self.periods[1:]])
+        charge = np.broadcast_to(
+            np.asarray(charge, dtype=float), (len(self.replications), len(self.periods))
+        )
+        if not years.any():
+            return charge, np.zeros_like(charge)
+        funded = np.zeros_like(charge)
+        funded[:, 1:] = np.where(years, charge[:, 1:], 0.0)
+        funded[:, 0] = funded[:, 1:].sum(axis=1)
+        return charge - funded, funded
+
+    def _rota(self, service: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A service's staff by period [periods]: mean FTE and staff per open hour, and cost.
+
+        The mean is weighted by the hours each rota (each dated change's) holds in
+        the period; the cost is each rota's yearly cost times the share of its
+        financial year it holds, so a whole year costs exactly the yearly figure,
+        leap year or not (``all``: the sum of its years). No rota: zeros.
+        """
+        cal = self.params.calendar
+        fte, cover, cost = (np.zeros(len(self.periods)) for _ in range(3))
+        segments = self.costs.staff_segments(service, self.end_h)
+        for i, p in enumerate(self.periods):
+            year_h = 0.0
+            if i:  # a financial year, 2016/17: its whole length, for a yearly cost's share
+                first = int(p.label[:4])
+                year_h = cal.hours_at(dt.date(first + 1, 4, 1)) - cal.hours_at(dt.date(first, 4, 1))
+            for start, stop, rota in segments:
+                held = max(0.0, min(p.end_h, stop) - max(p.start_h, start))
+                if held > 0:
+                    fte[i] += rota.fte * held / (p.end_h - p.start_h)
+                    cover[i] += rota.staff_per_open_hour * held / (p.end_h - p.start_h)
+                    if i:
+                        cost[i] += rota.cost_per_year_gbp * held / year_h
+        cost[0] = cost[1:].sum()
+        return fte, cover, cost
 
     def _investment(self, label: str) -> float:
         """Investment dated to the period's financial year (every observed year for ``all``)."""

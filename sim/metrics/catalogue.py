@@ -20,9 +20,9 @@ from typing import Literal
 
 from ..codes import SERVICES
 
-Unit = Literal["count", "share", "days", "hours", "gbp"]
+Unit = Literal["count", "share", "days", "hours", "staff", "gbp"]
 """How a metric's numbers are shown: whole numbers, percentages (shares are
-fractions 0-1), days and hours (two decimals), pounds (millions)."""
+fractions 0-1), days, hours and staff (FTE; two decimals), pounds (millions)."""
 
 Family = Literal["cohort", "service", "pathway", "pathway_service"]
 """What a templated name ranges over: each cohort; each configured community
@@ -149,6 +149,20 @@ CATALOGUE: tuple[Metric, ...] = (
         "days",
         "pathway_service",
     ),
+    _m(
+        "community_staff_fte_{service}",
+        "{service} staff (FTE)",
+        "staff",
+        "FTE",
+        "service",
+    ),
+    _m(
+        "community_staff_per_open_hour_{service}",
+        "{service} staff on duty per open hour",
+        "staff",
+        "staff",
+        "service",
+    ),
     # costs
     _m("cost_ed", "Cost: A&E attendances", "gbp", "GBP"),
     _m("cost_sdec", "Cost: SDEC episodes", "gbp", "GBP"),
@@ -157,8 +171,10 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("cost_urgent_response_episodes", "Cost: urgent response episodes", "gbp", "GBP"),
     _m("cost_diversion", "Cost: diversions", "gbp", "GBP"),
     _m("cost_community_{service}", "Cost: {service} place days", "gbp", "GBP", "service"),
+    _m("cost_staff_{service}", "Cost: {service} staff", "gbp", "GBP", "service"),
     _m("cost_investment", "Cost: investment", "gbp", "GBP"),
     _m("cost_total", "Total cost", "gbp", "GBP"),
+    _m("paid_by_investment", "Charges paid by investment (not counted again)", "gbp", "GBP"),
 )
 """Every metric, in the order the tables list them (docs/metrics.md's order)."""
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..analysis import net_cost
 from ..codes import SERVICE_NAMES, WEEKDAYS
 from ..metrics import catalogue
 
@@ -929,57 +930,69 @@ def ed_time_distribution(
 # --- money --------------------------------------------------------------------------------------
 
 
-def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
-    """Cumulative change in total cost against the comparator, by financial year, with investment.
+CHANGE, INVESTED, BASE = "Change in total cost", "Investment (included above)", "Base year"
+"""The cumulative cost chart's lines: the running change, the running investment, and the
+base year's own change, shown apart."""
 
-    Paired by replication: each scenario's ``cost_total`` minus the
-    comparator's in the same replication, summed over the years so far, then
-    mean and 95% CI. Below zero is a saving. The dashed line is the
-    scenario's cumulative investment (``cost_investment``, part of its cost).
+
+def cumulative_cost(
+    replications: pd.DataFrame,
+    against: str,
+    baseline_year: str | None = None,
+    discount_rate: float = 0.0,
+    price_base: str = "",
+) -> Chart:
+    """Cumulative change in total cost against the comparator, from the plan's first year.
+
+    Paired by replication (:func:`sim.analysis.net_cost`): each scenario's
+    ``cost_total`` minus the comparator's in the same replication, discounted
+    at ``discount_rate`` from the plan's first year (the year after
+    ``baseline_year``) and summed over the plan's years so far, then mean and
+    95% CI. Below zero is a saving. The baseline year's own change is a point
+    apart, never in the sum. The dashed line is the scenario's cumulative
+    investment (``cost_investment``, part of its cost, undiscounted).
     """
-    years = [p for p in _order(replications["period"]) if p != "all"]
     everyone = _order(replications["scenario"])
     names = [n for n in everyone if n != against]
-    rows = replications[
-        replications["metric"].isin(["cost_total", "cost_investment"])
-        & replications["period"].isin(years)
-    ]
-    if not names or rows.empty:
+    has_costs = replications["metric"].eq("cost_total") & replications["period"].ne("all")
+    if not names or not has_costs.any():
         return _empty("No costs to compare in these results.")
-    wide = rows.pivot_table(
-        index=["metric", "period", "replication"], columns="scenario", values="value"
-    )
+    net = net_cost(replications, against, baseline_year, discount_rate)
+    plan = net[net["plan_year"] >= 1]
+    years = list(dict.fromkeys(plan.sort_values("plan_year")["period"]))
+    if not years:
+        return _empty("No plan years after the baseline year in these results.")
+    base_label = f"{baseline_year} (base year)"
     frames = []
     for name in names:
-        total = wide.loc["cost_total"]
-        diff = (total[name] - total[against]).rename("value").reset_index()
-        diff["order"] = diff["period"].map({p: i for i, p in enumerate(years)})
-        diff = diff.sort_values(["replication", "order"])
-        diff["value"] = diff.groupby("replication")["value"].cumsum()
-        band = _band(diff, ["period"])
-        band["scenario"] = name
-        band["line"] = "Change in total cost"
-        frames.append(band)
-        if "cost_investment" in wide.index.get_level_values(0):
-            invest = wide.loc["cost_investment"][name].groupby("period").mean()
-            invest = invest.reindex(years).fillna(0.0).cumsum()
+        mine = plan[plan["scenario"] == name]
+        band = _band(mine, ["period"], "cumulative_gbp")
+        frames.append(band.assign(scenario=name, line=CHANGE))
+        invest = mine.groupby("period", sort=False)["cumulative_investment_gbp"].mean()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "period": years,
+                    "mean": invest.reindex(years).to_numpy(),
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                    "scenario": name,
+                    "line": INVESTED,
+                }
+            )
+        )
+        base = net[(net["scenario"] == name) & (net["plan_year"] == 0)]
+        if len(base):
             frames.append(
-                pd.DataFrame(
-                    {
-                        "period": years,
-                        "mean": invest.to_numpy(),
-                        "ci_low": np.nan,
-                        "ci_high": np.nan,
-                        "scenario": name,
-                        "line": "Investment (included above)",
-                    }
+                _band(base, ["period"], "net_gbp").assign(
+                    period=base_label, scenario=name, line=BASE
                 )
             )
     start = f"start of {years[0]}"  # every line starts from zero, so one year still draws one
     starts = [
         {"period": start, "mean": 0.0, "ci_low": 0.0, "ci_high": 0.0, "scenario": n, "line": line}
         for n in names
-        for line in _order(pd.concat(frames)["line"])
+        for line in (CHANGE, INVESTED)
     ]
     data = pd.concat([pd.DataFrame(starts), *frames], ignore_index=True)
     data["scenario_label"] = data["scenario"].map(readable)
@@ -988,7 +1001,8 @@ def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
     # the same colour per scenario as in the other charts; the comparator has no line
     colour = _scenario_colour(everyone)
     colour = colour.legend(values=[readable(n) for n in names], symbolOpacity=1)
-    x = alt.X("period:O", title="Financial year (cumulative to its end)", sort=[start, *years])
+    order = ([base_label] if (data["line"] == BASE).any() else []) + [start, *years]
+    x = alt.X("period:O", title="Financial year (cumulative to its end)", sort=order)
     x = x.axis(labelAngle=0)
     tooltip = [
         alt.Tooltip("scenario_label:N", title="Scenario"),
@@ -996,8 +1010,9 @@ def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
         alt.Tooltip("period:O", title="To the end of (or at)"),
         *_ci_tooltips("GBP million", ",.2f"),
     ]
-    change = alt.Chart(data).transform_filter(alt.datum.line == "Change in total cost")
-    invest = alt.Chart(data).transform_filter(alt.datum.line != "Change in total cost")
+    change = alt.Chart(data).transform_filter(alt.datum.line == CHANGE)
+    invest = alt.Chart(data).transform_filter(alt.datum.line == INVESTED)
+    apart = alt.Chart(data).transform_filter(alt.datum.line == BASE)
     y = alt.Y("mean:Q", title=f"GBP million against {readable(against)}")
     layers = [
         change.mark_area(opacity=0.2).encode(x=x, y="ci_low:Q", y2="ci_high:Q", color=colour),
@@ -1008,16 +1023,26 @@ def cumulative_cost(replications: pd.DataFrame, against: str) -> Chart:
         invest.mark_line(point=True, strokeDash=[6, 4]).encode(
             x=x, y="mean:Q", color=colour, tooltip=tooltip
         ),
+        apart.mark_rule(strokeWidth=2).encode(
+            x=x, y="ci_low:Q", y2="ci_high:Q", color=colour, tooltip=tooltip
+        ),
+        apart.mark_point(shape="diamond", filled=True, size=60).encode(
+            x=x, y="mean:Q", color=colour, tooltip=tooltip
+        ),
         alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#888").encode(y="zero:Q"),
     ]
+    subtitle = "Paired change in total cost (mean and 95% CI; below zero is a saving)"
+    if discount_rate:
+        subtitle += f", discounted at {100 * discount_rate:g}% a year after {years[0]}"
+    if baseline_year is not None:
+        subtitle += f"; the base year {baseline_year} is shown apart and not summed"
+    subtitle += "; dashed: cumulative investment"
+    if price_base:
+        subtitle += f"; {price_base}"
     return alt.layer(*layers).properties(
         width=WIDTH,
         height=HEIGHT,
-        title=_title(
-            f"Cumulative cost against {readable(against)}",
-            subtitle="Paired change in total cost (mean and 95% CI; below zero is a saving); "
-            "dashed: cumulative investment",
-        ),
+        title=_title(f"Cumulative cost against {readable(against)}", subtitle=subtitle),
     )
 
 

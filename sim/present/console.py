@@ -52,12 +52,13 @@ def summary_table(results: Results, title: str) -> Table:
 
 def comparison_table(comparison: Comparison, title: str) -> Table:
     """Headline metrics: each scenario's mean and CI, the paired change against the
-    comparator, and the change against each scenario's baseline year."""
+    comparator, and every scenario's change against the comparator's baseline year."""
     t = comparison.table
     results = comparison.results
     names = list(dict.fromkeys(t["scenario"]))
     others = [n for n in names if n != comparison.against]
-    with_year = [s for s in results.scenarios if s.plan.baseline_year is not None]
+    year = comparison.baseline_year
+    with_year = names if year is not None else []
     periods = shown_periods(results.summary)
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
@@ -68,8 +69,8 @@ def comparison_table(comparison: Comparison, title: str) -> Table:
         )
     for name in others:
         table.add_column(f"{name}\nvs {comparison.against}", justify="right")
-    for scenario in with_year:
-        table.add_column(f"{scenario.name}\nvs {scenario.plan.baseline_year}", justify="right")
+    for name in with_year:
+        table.add_column(f"{name}\nvs {year} of {comparison.against}", justify="right")
     indexed: dict[Any, dict[Any, Any]] = t.set_index(["metric", "period", "scenario"]).to_dict(
         "index"
     )
@@ -87,8 +88,8 @@ def comparison_table(comparison: Comparison, title: str) -> Table:
                 cell = _cell(row["diff"], row["diff_ci_low"], row["diff_ci_high"], kind, diff=True)
                 head, _, rest = cell.partition("\n")
                 cells.append(head + fmt_rel(row["rel_change"]) + (f"\n{rest}" if rest else ""))
-            for scenario in with_year:
-                row = indexed[(metric.name, period, scenario.name)]
+            for name in with_year:
+                row = indexed[(metric.name, period, name)]
                 cell = _cell(
                     row["vs_baseline"],
                     row["vs_baseline_ci_low"],

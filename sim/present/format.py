@@ -1,7 +1,7 @@
 """Numbers as tables show them: the command line, the HTML report and the app alike.
 
 Every function takes a metric's unit from :mod:`sim.metrics.catalogue`
-(``count``, ``share``, ``days``, ``hours``, ``gbp``). Shares are fractions,
+(``count``, ``share``, ``days``, ``hours``, ``staff``, ``gbp``). Shares are fractions,
 shown as percentages; their differences are percentage points. A missing
 value (``NaN``) shows as ``-``.
 """
@@ -24,7 +24,7 @@ def fmt(value: float, unit: str) -> str:
         return "-"
     if unit == "share":
         return f"{100 * value:.1f}%"
-    if unit in ("days", "hours"):
+    if unit in ("days", "hours", "staff"):
         return f"{value:.2f}"
     if unit == "gbp":
         return f"£{value / 1e6:,.1f}m"
@@ -37,7 +37,7 @@ def fmt_diff(value: float, unit: str) -> str:
         return "-"
     if unit == "share":
         return f"{100 * value:+.1f} pp"
-    if unit in ("days", "hours"):
+    if unit in ("days", "hours", "staff"):
         return f"{value:+.2f}"
     if unit == "gbp":
         return f"{'-' if value < 0 else '+'}£{abs(value) / 1e6:,.1f}m"

@@ -83,25 +83,50 @@ class Saved:
 
     @property
     def baseline_years(self) -> dict[str, str | None]:
+        """Each scenario's ``[plan] baseline_year``; in a comparison, only the comparator's,
+        the one baseline every scenario is measured from."""
+        year, against = self.comparison_baseline_year, self.against
+        if year is not None and against is not None:
+            return {against: year}
         return {
             s["name"]: (s.get("resolved", {}).get("plan") or {}).get("baseline_year")
             for s in self.provenance.get("scenarios", [])
         }
 
+    @property
+    def comparison_baseline_year(self) -> str | None:
+        """The one baseline year of a comparison (the comparator's), if it has one."""
+        if self.comparison is None or "baseline_year" not in self.comparison:
+            return None
+        years = self.comparison["baseline_year"].dropna()
+        return str(years.iloc[0]) if len(years) else None
+
+    @property
+    def comparator_costs(self) -> dict[str, Any]:
+        """The comparator's resolved ``[costs]``: its discount rate and price base are the
+        comparison's, as its baseline year is."""
+        for s in self.provenance.get("scenarios", []):
+            if s["name"] == self.against:
+                return dict(s.get("resolved", {}).get("costs") or {})
+        return {}
+
     def plan_trajectory(self) -> pd.DataFrame:
         """Each plan's projected level (scenario, metric, period, value) from its ``[plan]``.
 
         A projection is a change against the baseline year, so its level is the
-        scenario's own simulated mean in that year times (1 + change); the
-        baseline year itself starts the line.
+        simulated mean in that year times (1 + change); the baseline year itself
+        starts the line. In a comparison that year's mean is the comparator's (one
+        baseline for every scenario, as :mod:`sim.experiments.compare` measures it);
+        in a run, the scenario's own.
         """
         rows = []
         means = self.summary.set_index(["scenario", "metric", "period"])["mean"]
         for s in self.provenance.get("scenarios", []):
             plan = s.get("resolved", {}).get("plan") or {}
-            year = plan.get("baseline_year")
+            year = self.comparison_baseline_year or plan.get("baseline_year")
+            source = self.against or s["name"]
             for metric, changes in (plan.get("projected") or {}).items():
-                base = means.get((s["name"], metric, year))
+                base = means.get((source, metric, year))
                 if base is None or not changes:
                     continue
                 rows.append((s["name"], metric, year, float(base)))
@@ -228,7 +253,13 @@ def figures(saved: Saved) -> list[Figure]:
                 Figure(
                     "cost",
                     f"Cumulative cost against {charts.readable(against)}",
-                    charts.cumulative_cost(saved.replications, against),
+                    charts.cumulative_cost(
+                        saved.replications,
+                        against,
+                        saved.comparison_baseline_year,
+                        float(saved.comparator_costs.get("discount_rate") or 0.0),
+                        str(saved.comparator_costs.get("price_base") or ""),
+                    ),
                 )
             )
     return out
@@ -392,12 +423,15 @@ def _comparison_table(saved: Saved) -> Table:
     against = saved.against
     names = list(dict.fromkeys(t["scenario"]))
     others = [n for n in names if n != against]
-    years = {n: y for n, y in saved.baseline_years.items() if y}
+    year = saved.comparison_baseline_year
+    years = {n: year for n in names} if year else {}
     periods = shown_periods(saved.summary)
     head = ["metric", "period"]
     head += [charts.readable(n) + (" (comparator)" if n == against else "") for n in names]
     head += [f"{charts.readable(n)} vs {charts.readable(str(against))}" for n in others]
-    head += [f"{charts.readable(n)} vs {y}" for n, y in years.items()]
+    head += [
+        f"{charts.readable(n)} vs {y} of {charts.readable(str(against))}" for n, y in years.items()
+    ]
     indexed = t.set_index(["metric", "period", "scenario"]).to_dict("index")
     rows = []
     for metric in catalogue.headlines(t["metric"]):

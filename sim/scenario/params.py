@@ -27,7 +27,7 @@ import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -37,7 +37,7 @@ from ..clock.holidays import english_bank_holidays
 from ..clock.schedule import Schedule, over_run, run_hours_until_open
 from ..codes import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR, PATHWAYS, ROUTES, SERVICES
 from ..rng.distributions import Distribution
-from .schema import UNLIMITED, Costs, Scenario
+from .schema import UNLIMITED, Costs, Scenario, Staffing
 
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
 
@@ -429,6 +429,33 @@ def _build_phase(scenario: Scenario) -> ModelParams:
 
 
 @dataclass(frozen=True)
+class StaffParams:
+    """A service's rota resolved: how many open hours a week, the FTE, the cover, the cost."""
+
+    open_hours_per_week: int
+    """Hours a week the service accepts new patients (its ``accepts`` schedule)."""
+    fte: float
+    """Whole-time equivalents: open hours x staff per open hour / contracted hours a week."""
+    staff_per_open_hour: float
+    """Staff on duty in each open hour (NaN when a fixed FTE has no open hour to cover)."""
+    cost_per_year_gbp: float
+    """FTE x cost per FTE-year: the staff cost of a whole financial year."""
+
+
+def staff_params(hours_per_week: int, staffing: Staffing) -> StaffParams:
+    """FTE and cover of a rota open ``hours_per_week`` hours a week (:class:`Staffing`)."""
+    week = staffing.contracted_hours_per_fte_week
+    if staffing.staff_per_open_hour is not None:
+        cover = staffing.staff_per_open_hour
+        fte = hours_per_week * cover / week
+    else:
+        assert staffing.fte is not None
+        fte = staffing.fte
+        cover = fte * week / hours_per_week if hours_per_week else math.nan
+    return StaffParams(hours_per_week, fte, cover, fte * staffing.cost_per_fte_year_gbp)
+
+
+@dataclass(frozen=True)
 class CostParams:
     """What costing needs besides the metrics: unit costs, how each service is paid, investment.
 
@@ -444,11 +471,37 @@ class CostParams:
     costed by the place days used."""
     investment_by_fy: dict[str, float]
     """Scenario investment (GBP) by financial year label (``2016/17``)."""
+    staffing: tuple[tuple[float, tuple[StaffParams | None, ...]], ...] = ()
+    """The rotas over the run: ``(start_h, rotas)`` from each dated change on (the first
+    from 0), ``rotas`` indexed as ``SERVICES`` (None: no ``staffing``); a rota holds from
+    its start to the next one's, so a change of hours (``accepts``) changes the FTE."""
+    paid_by_investment: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Financial year label -> what investment lines dated to it pay for
+    (``community.p1``, ``community.p1.staffing``): those charges are not counted that year."""
 
     @classmethod
     def free(cls, params: ModelParams) -> CostParams:
         """Nothing costs anything: for tables that need no costs (the daily series)."""
         return cls(Costs(), (None,) * len(params.services), {})
+
+    def staff(self, service: str, phase: int = 0) -> StaffParams | None:
+        """The rota of ``service`` in ``phase`` (0: before any dated change; None when it has
+        no ``staffing``)."""
+        return self.staffing[phase][1][SERVICES.index(service)] if self.staffing else None
+
+    def staff_segments(self, service: str, end_h: float) -> list[tuple[float, float, StaffParams]]:
+        """``(start_h, end_h, rota)`` of each stretch of the run ending at ``end_h`` in which
+        ``service`` has a rota; stretches cut short by a later change are shortened, and a
+        change dated before an earlier one's start leaves the earlier none."""
+        k = SERVICES.index(service)
+        starts = [start for start, _ in self.staffing] + [end_h]
+        out = []
+        for i, (start, rotas) in enumerate(self.staffing):
+            stop = max(start, min(starts[i + 1 :]))
+            rota = rotas[k]
+            if rota is not None and stop > start:
+                out.append((start, stop, rota))
+        return out
 
 
 def build_costs(scenario: Scenario, params: ModelParams | None = None) -> CostParams:
@@ -464,7 +517,20 @@ def build_costs(scenario: Scenario, params: ModelParams | None = None) -> CostPa
             and bool(np.isfinite(service.capacity.values).all())
         )
         commissioned.append(service.capacity if paid_by_places and service else None)
+    cal = params.calendar
+    staffing = []
+    for day, phase in scenario.phases:
+        start = 0.0 if day is None else min(max(cal.hours_at(day), 0.0), float(cal.n_hours))
+        rotas = []
+        for name in SERVICES:
+            spec = phase.service(name)
+            rota = None if spec is None else spec.staffing
+            hours = 0 if spec is None else Schedule.parse(spec.accepts).hours_per_week
+            rotas.append(None if rota is None else staff_params(hours, rota))
+        staffing.append((start, tuple(rotas)))
     by_fy: dict[str, float] = {}
+    paid: dict[str, frozenset[str]] = {}
     for item in scenario.costs.investment:
         by_fy[item.financial_year] = by_fy.get(item.financial_year, 0.0) + item.amount_gbp
-    return CostParams(scenario.costs, tuple(commissioned), by_fy)
+        paid[item.financial_year] = paid.get(item.financial_year, frozenset()) | set(item.pays_for)
+    return CostParams(scenario.costs, tuple(commissioned), by_fy, tuple(staffing), paid)

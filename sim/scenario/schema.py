@@ -462,6 +462,41 @@ class PlacesChange(_PlacesOrWorkforce):
     date: dt.date
 
 
+CONTRACTED_HOURS_PER_FTE_WEEK = 37.5
+"""A full-time working week in hours [A: the NHS Agenda for Change standard week; not in
+the project's sourced figures]."""
+
+
+class Staffing(StrictModel):
+    """The rota that keeps a service accepting new patients in its ``accepts`` hours.
+
+    Give either the staff on duty in each open hour (the FTE follows) or the FTE
+    (the cover follows), never both::
+
+        FTE   = open hours a week x staff_per_open_hour / contracted_hours_per_fte_week
+        cover = fte x contracted_hours_per_fte_week / open hours a week
+
+    So a service that moves from Mon-Fri 09:00-17:00 (40 hours a week) to every
+    day 08:00-20:00 (84 hours) needs 84 / 40 = 2.1 times the FTE for the same
+    cover, or spreads a fixed FTE 2.1 times thinner. The staff cost,
+    FTE x ``cost_per_fte_year_gbp`` a financial year, comes on top of the
+    service's place-day or episode costs (those pay for the care).
+    """
+
+    staff_per_open_hour: Annotated[float, Field(ge=0, le=MAX_PLACES)] | None = None
+    fte: Annotated[float, Field(ge=0, le=MAX_PLACES)] | None = None
+    contracted_hours_per_fte_week: Annotated[float, Field(gt=0, le=HOURS_PER_WEEK)] = (
+        CONTRACTED_HOURS_PER_FTE_WEEK
+    )
+    cost_per_fte_year_gbp: Gbp = 0.0
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Staffing:
+        if (self.staff_per_open_hour is None) == (self.fte is None):
+            raise ValueError("needs exactly one of staff_per_open_hour or fte")
+        return self
+
+
 class CommunityService(_PlacesOrWorkforce):
     """A community service: places, when it takes new patients, episode length."""
 
@@ -469,6 +504,7 @@ class CommunityService(_PlacesOrWorkforce):
     episode_days: Duration
     capacity_changes: tuple[PlacesChange, ...] = ()
     cost_basis: Literal["occupied", "commissioned"] = "occupied"
+    staffing: Staffing | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> CommunityService:
@@ -508,10 +544,45 @@ class InitialState(StrictModel):
     community_in_use: ServiceCounts = ServiceCounts()
 
 
+PaysFor = Literal[
+    "community.urgent_response",
+    "community.p1",
+    "community.p2",
+    "community.p3",
+    "community.urgent_response.staffing",
+    "community.p1.staffing",
+    "community.p2.staffing",
+    "community.p3.staffing",
+]
+"""What an investment line can pay for: a whole service (its episodes, place days and
+staff), or only a service's staff (``[community.SERVICE.staffing]``)."""
+
+
 class Investment(StrictModel):
+    """Money dated to a financial year, and what it buys.
+
+    ``pays_for`` names the capacity the money buys; in that financial year the
+    named charges (a service's episodes, place days and staff, or its staff
+    alone) are not counted again, so the same money is never counted twice.
+    """
+
     financial_year: Annotated[str, Field(pattern=r"^\d{4}/\d{2}$")]
     amount_gbp: Gbp
     label: str = "investment"
+    pays_for: tuple[PaysFor, ...] = ()
+
+    @field_validator("pays_for")
+    @classmethod
+    def _no_repeats(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for item in v:
+            if v.count(item) > 1:
+                raise ValueError(f"names {item!r} twice")
+            if item.endswith(".staffing") and item.removesuffix(".staffing") in v:
+                raise ValueError(
+                    f"names both {item.removesuffix('.staffing')!r} and {item!r}: "
+                    "the service's staff are part of the service"
+                )
+        return v
 
 
 class PlaceDayCosts(StrictModel):
@@ -522,7 +593,7 @@ class PlaceDayCosts(StrictModel):
 
 
 class Costs(StrictModel):
-    """Unit costs in pounds sterling."""
+    """Unit costs in pounds sterling, at the ``price_base`` they are quoted in."""
 
     ed_attendance_admitted_gbp: Gbp = 0.0
     ed_attendance_not_admitted_gbp: Gbp = 0.0
@@ -533,6 +604,24 @@ class Costs(StrictModel):
     diversion_gbp: Gbp = 0.0
     community_place_day_gbp: PlaceDayCosts = PlaceDayCosts()
     investment: tuple[Investment, ...] = ()
+    price_base: Annotated[str, Field(max_length=100)] = ""
+    """The prices' base, as text a report shows ("2017/18 prices"); empty: not stated."""
+    discount_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """A yearly rate by which net cost against the comparator is discounted, from the
+    plan's first year (0.035 is 3.5%); 0: not discounted."""
+
+    @model_validator(mode="after")
+    def _urgent_response_costed_once(self) -> Costs:
+        # an episode price and a place-day price would pay for the same care twice
+        per_day = self.community_place_day_gbp.urgent_response
+        if per_day > 0 and self.urgent_response_episode_gbp > 0:
+            raise at_key(
+                "costs.community_place_day_gbp.urgent_response",
+                "must be 0 when costs.urgent_response_episode_gbp is given "
+                "(a service is paid by place days or by episodes, never both)",
+                per_day,
+            )
+        return self
 
 
 class Plan(StrictModel):
@@ -668,6 +757,25 @@ class Scenario(StrictModel):
         if any(ch in v for ch in "/\\") or v in (".", "..") or not v.isprintable():
             raise ValueError("must be printable text with no / or \\ (it names the output folder)")
         return v
+
+    @model_validator(mode="after")
+    def _investment_pays_for_what_exists(self) -> Scenario:
+        for i, item in enumerate(self.costs.investment):
+            for named in item.pays_for:
+                service = self.service(named.split(".")[1])
+                if service is None:
+                    raise at_key(
+                        f"costs.investment[{i}].pays_for",
+                        f"must name a configured service (no [{named.removesuffix('.staffing')}])",
+                        named,
+                    )
+                if named.endswith(".staffing") and service.staffing is None:
+                    raise at_key(
+                        f"costs.investment[{i}].pays_for",
+                        f"must name staff that exist (no [{named}])",
+                        named,
+                    )
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
