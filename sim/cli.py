@@ -192,6 +192,12 @@ def _overwrite_option(command: Any) -> Any:
     )(command)
 
 
+def _seed_option(command: Any) -> Any:
+    return click.option(
+        "--seed", type=click.IntRange(min=0), help="Base seed (default: the scenario's [run] seed)."
+    )(command)
+
+
 def _engine_option(command: Any) -> Any:
     return click.option(
         "--engine",
@@ -259,9 +265,7 @@ def _show_warning(
 @click.option(
     "--reps", type=click.IntRange(min=1), help="Replications (default: the scenario's [run] reps)."
 )
-@click.option(
-    "--seed", type=click.IntRange(min=0), help="Base seed (default: the scenario's [run] seed)."
-)
+@_seed_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -756,9 +760,7 @@ def search_command(
     help="Days to run from empty (default: 4 x the scenario's warm-up + its horizon, at "
     "least 365; MSER-5 searches the first half).",
 )
-@click.option(
-    "--seed", type=click.IntRange(min=0), help="Base seed (default: the scenario's [run] seed)."
-)
+@_seed_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

@@ -1,4 +1,4 @@
-"""Back-test: the default scenario, in steady state, against the published figures it was sized from.
+"""Back-test: the default scenario in steady state against the published figures it was sized from.
 
 Each bound comes from ../shared/reference/figures.md (the source is named beside
 it), never from the model's own output. The scenario runs with its configured

@@ -118,16 +118,22 @@ def test_the_warm_up_chart_shows_each_series_and_the_recommendation(infinite_ser
     assert {v["recommended"] for v in values if "recommended" in v} - {None} == {found.days}
 
 
-def test_warmup_cli_prints_the_table_and_writes_its_files(tmp_path):
+def unit_file(tmp_path, *, warm_up_days: int, years: float, growth: float, los_mean: float):
+    """An M/M/inf scenario file (8 a day, unlimited beds), for the command line."""
     path = tmp_path / "unit.toml"
     path.write_text(
-        'name = "unit"\n[run]\nstart_date = 2016-04-04\nwarm_up_days = 0\nhorizon_years = 0.1\n'
-        "[cohorts.patients]\nattendances_per_year = 0\ndirect_admissions_per_year = 2922\n"
-        "growth_per_year = 0.1\np_admit = 0.0\n"
-        'treatment_los_days = { dist = "exponential", mean = 10 }\n'
+        f'name = "unit"\n[run]\nstart_date = 2016-04-04\nwarm_up_days = {warm_up_days}\n'
+        f"horizon_years = {years}\n[cohorts.patients]\nattendances_per_year = 0\n"
+        f"direct_admissions_per_year = 2922\ngrowth_per_year = {growth}\np_admit = 0.0\n"
+        f'treatment_los_days = {{ dist = "exponential", mean = {los_mean} }}\n'
         '[ed]\ntime_to_decision_minutes = { dist = "fixed", value = 0 }\n'
         '[acute]\nbeds = "unlimited"\n'
     )
+    return path
+
+
+def test_warmup_cli_prints_the_table_and_writes_its_files(tmp_path):
+    path = unit_file(tmp_path, warm_up_days=0, years=0.1, growth=0.1, los_mean=10)
     out = tmp_path / "warm"
     result = CliRunner().invoke(
         main, ["warmup", str(path), "--reps", "4", "--days", "200", "--out", str(out)]
@@ -232,15 +238,7 @@ def test_a_run_from_empty_warns_and_names_the_series():
 
 @pytest.mark.filterwarnings("default::sim.runs.drift.DriftWarning")  # shown, as outside tests
 def test_the_run_command_says_drift_on_one_line(tmp_path):
-    path = tmp_path / "unit.toml"
-    path.write_text(
-        'name = "unit"\n[run]\nstart_date = 2016-04-04\nwarm_up_days = 2\nhorizon_years = 1\n'
-        "[cohorts.patients]\nattendances_per_year = 0\ndirect_admissions_per_year = 2922\n"
-        "p_admit = 0.0\n"
-        'treatment_los_days = { dist = "exponential", mean = 60 }\n'
-        '[ed]\ntime_to_decision_minutes = { dist = "fixed", value = 0 }\n'
-        '[acute]\nbeds = "unlimited"\n'
-    )
+    path = unit_file(tmp_path, warm_up_days=2, years=1, growth=0.0, los_mean=60)
     result = CliRunner().invoke(
         main,
         ["run", str(path), "--reps", "3", "--out", str(tmp_path / "out"), "--no-report"],

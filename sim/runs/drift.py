@@ -38,7 +38,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..codes import HOURS_PER_DAY, SERVICES
 from ..scenario.params import ModelParams, build_params
@@ -101,10 +100,12 @@ def watched_series(daily: pd.DataFrame) -> list[str]:
 def find_drift(scenario: Scenario, daily: pd.DataFrame) -> list[Drift]:
     """Each watched series' unexplained trend in each checked period of one scenario's
     daily table (scenario, replication, date, series, value)."""
-    params = build_params(scenario)
-    cal = params.calendar
     if daily.empty or daily["replication"].nunique() < 2:
         return []
+    from scipy import stats  # here, not at import: the command line starts without it
+
+    params = build_params(scenario)
+    cal = params.calendar
     series = watched_series(daily)
     rows = daily[daily["series"].isin(series)]
     day_of = ((rows["date"] - pd.Timestamp(cal.start_date)).dt.days).to_numpy()
