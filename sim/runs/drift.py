@@ -45,8 +45,9 @@ from ..scenario.schema import Scenario
 
 MIN_PERIOD_DAYS = 120
 """Shorter periods are not checked: their quarters are too short to compare."""
-LEVEL = 0.99
-"""Confidence of the interval of the change (several series and years are checked)."""
+LEVEL = 0.95
+"""Confidence of the interval of the change (the tolerance, not a stricter level, keeps
+several series and years from warning by chance: a slow drift is hard enough to see)."""
 TOLERANCE = 0.02
 """A drift must exceed what demand explains by this share of the first quarter's level."""
 MAX_RHO = 0.95
