@@ -53,6 +53,7 @@ CHART_BUILDERS = (
     "ed_performance",
     "sensitivity",
     "sweep_heatmap",
+    "warm_up",
     "weekly_pattern",
 )
 """Chart builders of :mod:`sim.present.charts`, also available as ``sim.<name>``."""

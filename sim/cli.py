@@ -6,6 +6,7 @@
     leftshift search A.toml --vary community.p1.places --low 80 --high 200 \
         --metric delayed_bed_days --at-most 3000
     leftshift report outputs/baseline [--png]
+    leftshift warmup configs/baseline.toml [--reps N] [--days D] [--seed S] [--out DIR]
     leftshift validate configs/*.toml experiments/*.toml
     leftshift schema [--out scenario.schema.json]
     leftshift app [--port 8501] [--address 127.0.0.1] [--configs configs]
@@ -43,6 +44,7 @@ import logging
 import sys
 import time
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,9 +58,11 @@ from .errors import ClusterError, InvariantError, OutputError, ReportError, Scen
 from .experiments.compare import compare
 from .experiments.search import capacity_search, max_evaluations
 from .experiments.sweep import load_experiment, run_sweep
+from .experiments.warmup import suggest_warm_up
 from .present.console import comparison_table, summary_table, sweep_table, table_console
 from .present.format import fmt_number
 from .present.progress import progress_bar
+from .runs.drift import DriftWarning
 from .runs.outputs import atomic_write, claim, text_writer
 from .runs.runner import prepare_engine, run
 from .scenario.schema import Scenario, json_schema, load_scenario
@@ -189,6 +193,12 @@ def _overwrite_option(command: Any) -> Any:
     )(command)
 
 
+def _seed_option(command: Any) -> Any:
+    return click.option(
+        "--seed", type=click.IntRange(min=0), help="Base seed (default: the scenario's [run] seed)."
+    )(command)
+
+
 def _engine_option(command: Any) -> Any:
     return click.option(
         "--engine",
@@ -228,6 +238,27 @@ def setup_logging(verbose: int) -> None:
 def main(verbose: int) -> None:
     """leftshift: test a 'shift care left' plan before betting on it."""
     setup_logging(verbose)
+    warnings.showwarning = _show_warning
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A drift warning as one line on standard error, as the command's other warnings read;
+    any other warning as Python shows it."""
+    if issubclass(category, DriftWarning):
+        sys.stderr.write(f"warning: {message}\n")
+        sys.stderr.flush()
+        return
+    _python_show_warning(message, category, filename, lineno, file, line)
 
 
 @main.command("run")
@@ -235,9 +266,7 @@ def main(verbose: int) -> None:
 @click.option(
     "--reps", type=click.IntRange(min=1), help="Replications (default: the scenario's [run] reps)."
 )
-@click.option(
-    "--seed", type=click.IntRange(min=0), help="Base seed (default: the scenario's [run] seed)."
-)
+@_seed_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -744,6 +773,106 @@ def search_command(
             )
         Console().print(table)
     click.echo(found.describe())
+
+
+# --- warm-up -------------------------------------------------------------------------------------
+
+
+@main.command("warmup")
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--reps",
+    type=click.IntRange(min=2),
+    default=10,
+    show_default=True,
+    help="Replications (each half is also judged apart).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=20),
+    help="Days to run from empty (default: 4 x the scenario's warm-up + its horizon, at "
+    "least 365; MSER-5 searches the first half).",
+)
+@_seed_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: outputs/warmup-<scenario name>).",
+)
+@_engine_option
+@_where_options
+@_overwrite_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or table; print the days.")
+def warmup_command(
+    scenario_file: Path,
+    reps: int,
+    days: int | None,
+    seed: int | None,
+    out: Path | None,
+    engine: str,
+    workers: int | None,
+    scheduler: str | None,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Recommend a warm-up: run the scenario from empty, held still, and apply MSER-5.
+
+    Writes warmup.csv (each series' truncation), warmup_daily.csv (the series
+    averaged over replications) and the chart as warmup.svg and warmup.png.
+    """
+    from .present.charts import warm_up
+    from .present.report import chart_files
+
+    console = Console(stderr=True)
+    try:
+        scenario = load_scenario(scenario_file)
+        target = out if out is not None else Path("outputs") / f"warmup-{scenario.name}"
+        with claim(target, "warmup", overwrite=overwrite) as claimed:
+            _prepare(console, quiet, engine)
+            with progress_bar(console, quiet) as bar:
+                task = bar.add_task(f"{scenario.name} from empty", total=reps, unit="replications")
+                found = suggest_warm_up(
+                    scenario,
+                    reps=reps,
+                    days=days,
+                    seed=seed,
+                    engine=engine,
+                    workers=workers,
+                    scheduler=scheduler,
+                    progress=lambda done: bar.update(task, completed=done),
+                )
+            chart = warm_up(found.daily, found.by_series, found.days)
+            by_series, daily = found.by_series, found.daily
+            files = {
+                "warmup.csv": lambda p: by_series.to_csv(p, index=False),
+                "warmup_daily.csv": lambda p: daily.to_csv(p, index=False),
+                **chart_files(chart, "warmup"),
+            }
+            claimed.write(files, kept="nothing was saved; the recommendation: " + found.describe())
+    except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
+        _fail(err)
+        return
+    if quiet:
+        click.echo(str(found.days))
+        return
+    click.echo("Held still: " + ("; ".join(found.held_still) or "nothing moved over time"))
+    table = Table(
+        title=f"{scenario.name}: {found.reps} replications x {found.run_days} days from empty",
+        title_justify="left",
+    )
+    for column in ("series", "MSER-5 (days)", "halves (days)", "reliable", "settled mean"):
+        table.add_column(column, justify="left" if column == "series" else "right")
+    for row in found.by_series.to_dict("records"):
+        table.add_row(
+            str(row["series"]),
+            str(row["truncate_days"]),
+            str(row["truncate_days_halves"]),
+            "yes" if row["reliable"] else "no",
+            fmt_number(float(row["settled_mean"])),
+        )
+    table_console().print(table)
+    click.echo(found.describe() + f". Configured: {scenario.run.warm_up_days} days.")
+    click.echo(f"Results in {target}/ (warmup.csv, warmup_daily.csv, warmup.svg, warmup.png)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -240,19 +240,20 @@ def test_warm_up_of_an_infinite_server_queue_from_empty():
 
     At 20 days the mean is still 11 beds short of its equilibrium of 80, a
     bias several times the noise of 5 replications, so MSER-5 must cut at
-    least that; it searches only the first half of the 365-day run.
+    least that; it searches only the first half of the 365-day run. (More in
+    tests/test_warmup.py.)
     """
     scenario = Scenario.from_dict(
         single_unit(
             beds="unlimited", per_day=8, los={"dist": "exponential", "mean": 10}, warm_up_days=0
         )
     )
-    found = sim.suggest_warm_up(scenario, reps=5)
+    found = sim.suggest_warm_up(scenario, series="acute_occupied", reps=5)
     assert found.reliable
-    assert 20 <= found.days <= 180
-    assert found.days % 5 == 0
+    assert 20 <= found.mser.truncate <= 180
+    assert found.mser.truncate % 5 == 0
     assert len(found.daily) == 365
-    settled = found.daily["value"].iloc[found.days :].mean()
+    settled = found.daily["value"].iloc[found.mser.truncate :].mean()
     assert settled == pytest.approx(80, rel=0.05)
 
 

@@ -23,6 +23,7 @@ Hour-of-week heatmaps and the A&E time distribution draw the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -1196,6 +1197,100 @@ def sensitivity(
                 "Sensitivity: one parameter at a time",
                 subtitle="Each metric at a parameter's lowest and highest value (averaged over "
                 "the other parameters), against its mean over the sweep",
+            )
+        )
+    )
+
+
+WARM_UP_SERIES_NAMES = {
+    "acute_occupied": "Acute beds occupied",
+    "delayed": "Delayed discharges (P1-P3)",
+    **{f"community_in_use_{k}": f"{v}: places in use" for k, v in SERVICE_NAMES.items()},
+}
+"""How the warm-up chart heads each daily series."""
+
+
+MAX_WARM_UP_POINTS = 4000
+"""Above this many series-days the warm-up chart draws means over several days."""
+
+
+def warm_up(daily: pd.DataFrame, by_series: pd.DataFrame, days: int) -> Chart:
+    """Each daily series from empty, its MSER-5 truncation and the recommended warm-up.
+
+    ``daily`` has ``day`` (days from empty), ``series`` and ``value`` (the mean over
+    replications, as :func:`sim.suggest_warm_up` returns it); ``by_series`` has
+    ``series`` and ``truncate_days`` (the series' MSER-5 truncation point); ``days`` is the
+    recommended warm-up. One panel a series, each on its own scale.
+    """
+    if daily.empty:
+        return _empty("No daily series to show.")
+    names = list(dict.fromkeys(by_series["series"]))
+    frame = daily[daily["series"].isin(names)]
+    step = max(1, math.ceil(len(frame) / MAX_WARM_UP_POINTS))
+    if step > 1:  # long runs: means over ``step`` days, so the page stays light
+        frame = (
+            frame.assign(day=frame["day"] // step * step)
+            .groupby(["series", "day"], sort=False, observed=True)["value"]
+            .mean()
+            .reset_index()
+        )
+    frame = frame.copy()
+    frame["label"] = frame["series"].map(lambda s: WARM_UP_SERIES_NAMES.get(s, readable(s)))
+    cuts = by_series[["series", "truncate_days"]].copy()
+    cuts["label"] = cuts["series"].map(lambda s: WARM_UP_SERIES_NAMES.get(s, readable(s)))
+    cuts["recommended"] = days
+    order = [WARM_UP_SERIES_NAMES.get(s, readable(s)) for s in names]
+    x = alt.X("day:Q", title="Days from an empty system")
+    line = (
+        alt.Chart()
+        .mark_line(strokeWidth=1.2, color="#1f77b4")
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title="Mean", scale=alt.Scale(zero=False)),
+            tooltip=[
+                alt.Tooltip("label:N", title="Series"),
+                alt.Tooltip("day:Q", title="Day"),
+                alt.Tooltip("value:Q", title="Mean", format=",.1f"),
+            ],
+        )
+    )
+    own = (
+        alt.Chart()
+        .transform_filter(alt.datum.truncate_days >= 0)
+        .mark_rule(strokeDash=[4, 3], color="#888")
+        .encode(
+            x="truncate_days:Q",
+            tooltip=[alt.Tooltip("truncate_days:Q", title="This series' MSER-5 truncation (days)")],
+        )
+    )
+    recommended = (
+        alt.Chart()
+        .mark_rule(color="#d62728", strokeWidth=1.5)
+        .encode(
+            x="recommended:Q",
+            tooltip=[alt.Tooltip("recommended:Q", title="Recommended warm-up (days)")],
+        )
+    )
+    data = pd.concat([frame, cuts], ignore_index=True)
+    return (
+        alt.layer(line, own, recommended, data=data)
+        .properties(width=WIDTH, height=120)
+        .facet(
+            row=alt.Row(
+                "label:N",
+                title=None,
+                sort=order,
+                header=alt.Header(labelAngle=0, labelOrient="top", labelAnchor="start"),
+            )
+        )
+        .resolve_scale(y="independent")
+        .properties(
+            title=_title(
+                f"Warm-up from empty: recommended {days} days",
+                subtitle="Each series' mean over replications"
+                + (f" ({step}-day means)" if step > 1 else "")
+                + ", held still (no growth or dated changes); dashed: its MSER-5 truncation; "
+                "red: the recommendation",
             )
         )
     )

@@ -688,6 +688,20 @@ def static_files(figs: Sequence[Figure], scale: float = 2.0) -> dict[str, bytes]
     return files
 
 
+def chart_files(
+    chart: charts.Chart, stem: str, scale: float = 2.0
+) -> dict[str, Callable[[Path], None]]:
+    """Writers of one chart as ``<stem>.svg`` and ``<stem>.png`` (``scale`` x its size), by
+    file name, for a claimed folder's ``write``."""
+    import vl_convert as vlc
+
+    spec = chart.to_dict()
+    return {
+        f"{stem}.svg": _bytes_writer(vlc.vegalite_to_svg(spec).encode("utf-8")),
+        f"{stem}.png": _bytes_writer(vlc.vegalite_to_png(spec, scale=scale)),
+    }
+
+
 def _bytes_writer(data: bytes) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         path.write_bytes(data)

@@ -49,13 +49,14 @@ log = logging.getLogger(__name__)
 
 MARKER = "leftshift.json"
 LOCK = ".leftshift.lock"
-KINDS = ("run", "comparison", "sweep", "search")
+KINDS = ("run", "comparison", "sweep", "search", "warmup")
 
 KIND_WORDS = {
     "run": "a run",
     "comparison": "a comparison",
     "sweep": "a sweep",
     "search": "a capacity search",
+    "warmup": "a warm-up diagnostic",
 }
 
 LEGACY_FILES = {

@@ -39,6 +39,7 @@ from ..metrics.accumulator import MetricAccumulator, Tables
 from ..model.invariants import assert_ok
 from ..scenario.params import CostParams, ModelParams, build_costs, build_params
 from ..scenario.schema import Scenario
+from .drift import warn_of_drift
 from .parallel import imap, workers_for
 from .provenance import provenance
 from .results import Results
@@ -168,6 +169,7 @@ def run_experiment(
     check: bool | None = None,
     progress: Callable[[int], None] | None = None,
     first_replication: int = 0,
+    drift: bool = True,
 ) -> Results:
     """Run the same replications of one or more scenarios; return their tables together.
 
@@ -196,6 +198,10 @@ def run_experiment(
     (over all scenarios). ``first_replication`` runs replications
     ``first_replication .. first_replication + reps - 1`` instead of ``0 ..
     reps - 1``, to add replications to an earlier run.
+
+    Each reported financial year is checked for drift its scenario's demand does not
+    explain (:mod:`sim.runs.drift`): a :class:`~sim.runs.drift.DriftWarning` names the
+    series and figures (``drift=False``: not checked, as for a run from empty on purpose).
     """
     listed = [scenarios] if isinstance(scenarios, Scenario) else list(scenarios)
     if not listed:
@@ -253,6 +259,8 @@ def run_experiment(
     }
     if first_replication:
         meta["first_replication"] = first_replication
+    if drift:
+        warn_of_drift(tuple(listed), daily)
     return Results(
         summarise(replications),
         replications,
