@@ -149,6 +149,13 @@ def test_an_upload_cannot_extend_a_file_outside_the_library(parent):
         sources.load_upload(CONFIGS, "escape.toml", data)
 
 
+@pytest.mark.parametrize("path", ["../README.md", "/etc/passwd"])
+def test_an_upload_cannot_read_a_demand_series_outside_the_library(path):
+    data = f'extends = "baseline.toml"\n[demand.series]\nfile = "{path}"\n'.encode()
+    with pytest.raises(sim.ScenarioError, match="demand.series.file must name a file in the scen"):
+        sources.load_upload(CONFIGS, "escape.toml", data)
+
+
 def test_a_large_upload_is_refused_unread():
     with pytest.raises(sim.ScenarioError, match="larger than 1,000,000 bytes"):
         sources.load_upload(CONFIGS, "big.toml", b"#" * (sources.MAX_UPLOAD_BYTES + 1))

@@ -1,7 +1,8 @@
 """Where the app's scenarios come from: the files in ``configs/``, or one uploaded file.
 
 An upload is read as if it sat in ``configs/`` (its ``extends = "baseline.toml"`` names
-the library's baseline) and may read nothing else: an ``extends`` that leaves
+the library's baseline) and may read nothing else: an ``extends`` (or a demand series
+file) that leaves
 ``configs/`` (``../secrets.toml``, an absolute path) is refused before anything is read,
 uploads over :data:`MAX_UPLOAD_BYTES` are refused unread, and the file is loaded by
 :func:`sim.load_scenario` from a private copy of the library in a temporary folder, so
@@ -81,24 +82,31 @@ def load_upload(configs: Path, name: str, data: bytes) -> sim.Scenario:
 
 
 def _check_extends(configs: Path, shown: str, data: bytes) -> None:
-    """Refuse an ``extends`` that names a file outside ``configs/`` (an unreadable file is
-    left to the loader, which says why)."""
+    """Refuse an ``extends`` or a ``demand.series.file`` that names a file outside
+    ``configs/`` (an unreadable file is left to the loader, which says why)."""
     try:
-        parent = tomllib.loads(data.decode("utf-8-sig")).get("extends")
+        table = tomllib.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return
-    if not isinstance(parent, str):
-        return  # the loader names the rule
+    demand = table.get("demand")
+    series = demand.get("series") if isinstance(demand, dict) else None
+    named = {
+        "extends": table.get("extends"),
+        "demand.series.file": series.get("file") if isinstance(series, dict) else None,
+    }
     root = configs.resolve()
-    try:
-        target = (root / parent).resolve()
-        inside = "\0" not in parent and target.is_relative_to(root)
-    except (OSError, ValueError):
-        inside = False
-    if not inside:
-        raise sim.ScenarioError(
-            [
-                f"{shown}: extends must name a file in the scenario library ({configs}), "
-                f"got {parent!r}: an uploaded file can build only on the library's files"
-            ]
-        )
+    for key, value in named.items():
+        if not isinstance(value, str):
+            continue  # absent, or the loader names the rule
+        try:
+            target = (root / value).resolve()
+            inside = "\0" not in value and target.is_relative_to(root)
+        except (OSError, ValueError):
+            inside = False
+        if not inside:
+            raise sim.ScenarioError(
+                [
+                    f"{shown}: {key} must name a file in the scenario library ({configs}), "
+                    f"got {value!r}: an uploaded file can read only the library's files"
+                ]
+            )
