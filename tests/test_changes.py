@@ -161,7 +161,8 @@ def test_a_starting_state_above_capacity_drains_before_anyone_is_admitted() -> N
         ({"acute.beds": -3}, "acute.beds must be >= 0, got -3"),
         ({"community.p1.accepts": "Mon-Fru"}, "community.p1.accepts: cannot read schedule"),
         ({"cohorts.newborn.p_admit": 0.3}, "cohorts.newborn.p_admit names no cohort"),
-        ({"costs.acute_bed_day_gbp": 400}, "costs.acute_bed_day_gbp cannot change at a date yet"),
+        ({"costs.acute_bed_day_gbp": 400}, "costs.acute_bed_day_gbp may change only from 1 April"),
+        ({"costs.discount_rate": 0.1}, "costs.discount_rate is how the whole run is discounted"),
         (
             {"community.p1": {"places": 3, "cost_basis": "commissioned", "episode_days": EPISODE}},
             "would change community.p1.cost_basis",
@@ -235,3 +236,29 @@ def test_a_file_changes_its_parents_change_on_the_same_date(tmp_path) -> None:
     changes = load_scenario(child).changes
     assert [c.from_date for c in changes] == [dt.date(2016, 5, 1), dt.date(2016, 6, 1)]
     assert changes[1].values == {"sdec.chairs": 20, "community.p1.accepts": "Mon-Fri 09:00-17:00"}
+
+
+def test_unit_costs_change_from_a_financial_years_first_day() -> None:
+    """A bed day at 346 in 2016/17 and 400 from 1 April 2017: each year's cost at its price,
+    the whole run their sum (worked from the delayed bed days' own cost, which stays)."""
+    import sim
+
+    data = dated(
+        {"from": dt.date(2017, 4, 1), "set": {"costs.delayed_bed_day_gbp": 500}},
+        **{"run.start_date": "2016-04-01", "run.warm_up_days": 20, "run.horizon_years": 2},
+    )
+    results = sim.run_experiment([Scenario.from_dict(data)], reps=1, seed=3, drift=False)
+    m = results.replications.pivot_table(index="metric", columns="period", values="value")
+    delayed = m.loc["delayed_bed_days"]
+    cost = m.loc["cost_delayed_bed_days"]
+    assert delayed["2016/17"] > 0
+    assert delayed["2017/18"] > 0
+    assert cost["2016/17"] == pytest.approx(346 * delayed["2016/17"], rel=1e-12)
+    assert cost["2017/18"] == pytest.approx(500 * delayed["2017/18"], rel=1e-12)
+    assert cost["all"] == pytest.approx(cost["2016/17"] + cost["2017/18"], rel=1e-12)
+    # another day than 1 April is refused, naming the change
+    data["changes"][0]["from"] = dt.date(2017, 5, 1)
+    with pytest.raises(
+        ScenarioError, match=r"costs.delayed_bed_day_gbp may change only from 1 Apr"
+    ):
+        Scenario.from_dict(data, source="plan.toml")

@@ -23,7 +23,7 @@ with one :class:`~sim.model.record.Record`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -42,6 +42,7 @@ from ..model.tally import (
     Tally,
 )
 from ..scenario.params import CostParams, ModelParams, Timeline
+from ..scenario.schema import Costs
 from . import catalogue
 
 ED_TIME_GROUPS = ("not admitted", "admitted", "still in A&E")
@@ -615,14 +616,15 @@ class MetricAccumulator:
                 m[f"community_starts_{s}"] = starts[:, :, k]
                 m[f"community_wait_days_{s}"] = ratio(waits[:, :, k], starts[:, :, k])
 
-        # costs: each service's charges, less those an investment line pays for that year
-        c = self.costs.costs
+        # costs: each service's charges at each year's prices, less those an investment line
+        # pays for that year
+        price = self._priced
         costs = {
-            "cost_ed": admitted_attendances * c.ed_attendance_admitted_gbp
-            + (attended - admitted_attendances) * c.ed_attendance_not_admitted_gbp,
-            "cost_sdec": n_sdec * c.sdec_episode_gbp,
-            "cost_acute_bed_days": (bed_days - delayed_total) * c.acute_bed_day_gbp,
-            "cost_delayed_bed_days": delayed_total * c.delayed_bed_day_gbp,
+            "cost_ed": price(admitted_attendances, lambda c: c.ed_attendance_admitted_gbp)
+            + price(attended - admitted_attendances, lambda c: c.ed_attendance_not_admitted_gbp),
+            "cost_sdec": price(n_sdec, lambda c: c.sdec_episode_gbp),
+            "cost_acute_bed_days": price(bed_days - delayed_total, lambda c: c.acute_bed_day_gbp),
+            "cost_delayed_bed_days": price(delayed_total, lambda c: c.delayed_bed_day_gbp),
         }
         covered = np.zeros((R, n_periods))
         staff_costs = {}
@@ -633,10 +635,17 @@ class MetricAccumulator:
                 places = _capacity_by_day(paid, self.day_starts[: self.D])
                 days = np.broadcast_to(self._per_period(places[None, :]), (R, n_periods))
             whole = f"community.{s}"
-            place_cost, funded = self._unpaid(days * getattr(c.community_place_day_gbp, s), whole)
+
+            def place_day(c: Costs, s: str = s) -> float:
+                return float(getattr(c.community_place_day_gbp, s))
+
+            per_day = price(days, place_day)
+            place_cost, funded = self._unpaid(per_day, whole)
             covered += funded
             if s == "urgent_response":
-                episodes = self._counts("ur_start")[:, :, 0] * c.urgent_response_episode_gbp
+                episodes = price(
+                    self._counts("ur_start")[:, :, 0], lambda c: c.urgent_response_episode_gbp
+                )
                 costs["cost_urgent_response_episodes"], funded = self._unpaid(episodes, whole)
                 covered += funded
             costs[f"cost_community_{s}"] = place_cost
@@ -649,7 +658,7 @@ class MetricAccumulator:
                 covered += funded
             staff_costs[f"cost_staff_{s}"] = staff
         costs["cost_urgent_response_episodes"] = costs.get("cost_urgent_response_episodes", 0.0)
-        costs["cost_diversion"] = diverted * c.diversion_gbp
+        costs["cost_diversion"] = price(diverted, lambda c: c.diversion_gbp)
         costs.update(staff_costs)
         costs["cost_investment"] = np.broadcast_to(
             np.array([self._investment(p.label) for p in self.periods]), (R, n_periods)
@@ -688,6 +697,20 @@ class MetricAccumulator:
         with np.errstate(divide="ignore", invalid="ignore"):
             share_hours = np.where(places > 0, by_day / places, np.where(by_day > 0, np.inf, DAY))
         return np.where(np.isinf(places), 0.0, share_hours)
+
+    def _priced(self, amount: np.ndarray | float, unit: Callable[[Costs], float]) -> np.ndarray:
+        """``amount`` [R, periods] at each financial year's price (``unit`` of its costs,
+        :meth:`CostParams.prices`); ``all`` the sum of its years. One price: a product."""
+        prices = [unit(self.costs.prices(p.label)) for p in self.periods[1:]]
+        if len(set(prices)) <= 1:
+            return np.asarray(amount * (prices[0] if prices else unit(self.costs.costs)))
+        charge = np.broadcast_to(
+            np.asarray(amount, dtype=float), (len(self.replications), len(self.periods))
+        )
+        out = np.empty_like(charge)
+        out[:, 1:] = charge[:, 1:] * np.array(prices)
+        out[:, 0] = out[:, 1:].sum(axis=1)
+        return out
 
     def _unpaid(self, charge: np.ndarray, paid_for: str) -> tuple[np.ndarray, np.ndarray]:
         """``charge`` [R, periods] split into what is counted and what investment pays for.

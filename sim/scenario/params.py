@@ -478,6 +478,13 @@ class CostParams:
     paid_by_investment: dict[str, frozenset[str]] = field(default_factory=dict)
     """Financial year label -> what investment lines dated to it pay for
     (``community.p1``, ``community.p1.staffing``): those charges are not counted that year."""
+    costs_by_fy: dict[str, Costs] = field(default_factory=dict)
+    """Financial year label -> the unit costs of that year, where a dated change (on 1 April)
+    gives the year prices other than ``costs``."""
+
+    def prices(self, label: str) -> Costs:
+        """The unit costs of a financial year (``2017/18``)."""
+        return self.costs_by_fy.get(label, self.costs)
 
     @classmethod
     def free(cls, params: ModelParams) -> CostParams:
@@ -533,4 +540,13 @@ def build_costs(scenario: Scenario, params: ModelParams | None = None) -> CostPa
     for item in scenario.costs.investment:
         by_fy[item.financial_year] = by_fy.get(item.financial_year, 0.0) + item.amount_gbp
         paid[item.financial_year] = paid.get(item.financial_year, frozenset()) | set(item.pays_for)
-    return CostParams(scenario.costs, tuple(commissioned), by_fy, tuple(staffing), paid)
+    prices: dict[str, Costs] = {}
+    phases = scenario.phases
+    for period in cal.periods:
+        if period.label == "all":
+            continue
+        first_day = dt.date(int(period.label[:4]), 4, 1)  # prices change only on 1 April
+        in_force = [phase for day, phase in phases if day is None or day <= first_day][-1]
+        if in_force.costs != scenario.costs:
+            prices[period.label] = in_force.costs
+    return CostParams(scenario.costs, tuple(commissioned), by_fy, tuple(staffing), paid, prices)

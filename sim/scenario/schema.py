@@ -705,7 +705,9 @@ CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
     ("initial_state", "is the position at the start of the run"),
     ("changes", "cannot be nested"),
     ("extends", "is read with the file"),
-    ("costs", "cannot change at a date yet (a price change needs a scenario of its own)"),
+    ("costs.investment", "is dated already, by its financial_year"),
+    ("costs.price_base", "is the price base of the whole run"),
+    ("costs.discount_rate", "is how the whole run is discounted"),
     ("demand.series", "is dated already, period by period"),
     (
         "cohorts.*.pathway",
@@ -975,6 +977,15 @@ def _phases(
             refused = _refused(key, first)
             if refused is not None:
                 problems.append(f"{where}: {key} {refused}, got {show_value(value)}")
+                continue
+            if key.split(".")[0] == "costs" and (change.from_date.month, change.from_date.day) != (
+                4,
+                1,
+            ):
+                problems.append(
+                    f"{where}: {key} may change only from 1 April (prices hold for a financial "
+                    f"year), got {show_value(value)}"
+                )
                 continue
             try:
                 set_dotted(data, key, value, source)
