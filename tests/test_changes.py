@@ -27,6 +27,13 @@ from sim.scenario.params import build_params
 from sim.scenario.schema import Scenario
 
 EPISODE = {"dist": "fixed", "value": 3}
+ROOMY = {
+    "acute.beds": 90,
+    "community.p1.places": 20,
+    "community.p2.places": 20,
+    "community.p3.places": 15,
+}
+"""Enough places that the small system admits patients throughout (it gridlocks without)."""
 CHANGE_DAY = dt.date(2016, 5, 16)
 """A Monday inside the small system's run (2016-03-15 to 2016-07-04)."""
 
@@ -92,6 +99,38 @@ def test_schedule_probability_and_distribution_change_at_the_date_in_both_engine
     assert ((P["bed_start"] < t0) & (P["t_fit"] > t0) & older).any()  # kept the old stay
 
 
+def test_a_pathway_mix_applies_to_patients_arriving_after_it() -> None:
+    """From the date no older patient needs P3 (their share goes to P1); one who arrived
+    before keeps the old mix whenever they become fit; a P1 episode under the new
+    distribution is one that starts after the date."""
+    data = dated(
+        {
+            "from": CHANGE_DAY,
+            "set": {
+                "cohorts.older.pathway": {"p0": 0.6, "p1": 0.3, "p2": 0.1},
+                "community.p1.episode_days": {"dist": "fixed", "value": 5},
+            },
+        },
+        **ROOMY,
+    )
+    params = build_params(Scenario.from_dict(data))
+    t0 = params.phase_starts_h[1]
+    P = _columns(assert_identical(params, reps=2))
+    older = (P["cohort"] == 0) & (P["origin"] != Origin.INITIAL) & (P["pathway"] >= 0)
+    after, before = older & (P["t_arrival"] >= t0), older & (P["t_arrival"] < t0)
+    assert not (after & (P["pathway"] == 3)).any()  # the new mix has no P3
+    assert (before & (P["pathway"] == 3)).any()
+    assert after.sum() > 200
+    late_fit = before & (P["t_fit"] >= t0) & (P["pathway"] == 3)
+    assert late_fit.any()  # fit after the date, on the mix they arrived under
+    p1 = (P["pathway"] == 1) & ~np.isnan(P["comm_end"])
+    episode = P["comm_end"] - P["comm_start"]
+    new = p1 & (P["comm_start"] >= t0)
+    assert new.sum() > 20
+    np.testing.assert_allclose(episode[new], 120.0, rtol=0, atol=1e-9)
+    assert (np.abs(episode[p1 & (P["comm_start"] < t0)] - 120.0) > 1e-6).all()
+
+
 def test_capacity_changes_never_evict_and_hold_from_the_date() -> None:
     data = dated(
         {"from": CHANGE_DAY, "set": {"acute.beds": 40, "ed.cubicles": 5, "sdec.chairs": 4}},
@@ -155,7 +194,7 @@ def test_a_starting_state_above_capacity_drains_before_anyone_is_admitted() -> N
         ({"run.seed": 3}, "changes[0] (from 2016-05-16): run.seed says how to run"),
         (
             {"cohorts.older.pathway.p1": 0.3},
-            "cohorts.older.pathway.p1 cannot change at a date yet",
+            "cohorts.older.pathway: pathway shares must sum to 1",
         ),
         ({"acute.bedz": 3}, "acute.bedz is not a known key (did you mean 'beds'?)"),
         ({"acute.beds": -3}, "acute.beds must be >= 0, got -3"),

@@ -306,7 +306,9 @@ import datetime
 dated = small_system(**{'run.horizon_years': 0.05, 'run.warm_up_days': 0})
 dated['changes'] = [{'from': datetime.date(2016, 4, 15), 'set': {
     'acute.beds': 40, 'cohorts.older.p_admit': 0.7, 'acute.diversion_queue_threshold': 2,
-    'cohorts.older.treatment_los_days': {'dist': 'fixed', 'value': 2}}}]
+    'cohorts.older.treatment_los_days': {'dist': 'fixed', 'value': 2},
+    'cohorts.older.pathway': {'p0': 0.5, 'p1': 0.5},
+    'community.p1.episode_days': {'dist': 'fixed', 'value': 3}}}]
 assert_identical(build_params(Scenario.from_dict(dated)), reps=1)
 print('identical')
 """

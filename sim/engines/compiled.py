@@ -91,6 +91,7 @@ class Scenario:
     thresholds: np.ndarray
     phase_by_hour: np.ndarray
     rows: np.ndarray
+    episode_rows: np.ndarray
     streams: tuple[tuple[int, Origin, str, np.ndarray, np.ndarray], ...]
     """(cohort, origin, stream name, hourly rate, cumulative rate), in the SimPy engine's order."""
 
@@ -113,6 +114,7 @@ class Scenario:
             self.thresholds,
             self.phase_by_hour,
             self.rows,
+            self.episode_rows,
         )
 
 
@@ -170,6 +172,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         ):
             if rate.any():
                 streams.append((c.index, origin, f"{name}/{c.name}", rate, cumulative_rate(rate)))
+    drawn = versions(params)
     return Scenario(
         scal_f=np.array([cal.end_h]),
         scal_i=np.array([int(params.boarding_holds_cubicle)], dtype=np.int64),
@@ -190,7 +193,8 @@ def scenario_arrays(params: ModelParams) -> Scenario:
             dtype=np.int64,
         ),
         phase_by_hour=phase_by_hour if params.n_phases > 1 else np.zeros(1, dtype=np.int64),
-        rows=versions(params).row,
+        rows=drawn.row,
+        episode_rows=drawn.episode,
         streams=tuple(streams),
     )
 
@@ -306,7 +310,7 @@ def draw_patients(
     rank[order] = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
     delayed = init_kind_a == _INITIAL_KIND["delayed"]
     at = draw_off[init_cohort_a * 4 + Origin.INITIAL] + rank
-    for version in set(rows.row[Attr.COMMUNITY_EPISODE_H].tolist()):  # every version of it
+    for version in set(rows.episode.ravel().tolist()):  # every version of it
         draws[version, at[delayed]] = init_left_a[delayed]
     return Patients(
         arr_t=np.concatenate(times) if times else np.zeros(0),
@@ -641,6 +645,7 @@ def _tiny_run() -> None:
         -np.ones(1, dtype=i),
         z(1, dtype=i),
         np.arange(len(Attr), dtype=i)[:, None],
+        np.full((1, 1), Attr.COMMUNITY_EPISODE_H, dtype=i),
         z(0),
         z(1, dtype=i),
         z(0, dtype=i),

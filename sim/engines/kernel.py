@@ -452,6 +452,7 @@ def run_replication(
     thresholds: np.ndarray,
     phase_by_hour: np.ndarray,
     rows: np.ndarray,
+    episode_rows: np.ndarray,
     # the replication's patients
     arr_t: np.ndarray,
     arr_off: np.ndarray,
@@ -506,7 +507,8 @@ def run_replication(
     ``p_sdec`` [phase, cohort], ``p_readmit`` [phase, cohort, route],
     ``sdec_p_admit`` and the diversion ``thresholds`` (-1: none) [phase]; ``rows``
     [Attr, phase] the row of ``draws`` holding each duration's version in each
-    phase. ``open_hours`` [pool, hour of
+    phase (the pathway's: by the phase the patient arrived in), ``episode_rows`` [arrival
+    phase, phase now] the community episode's. ``open_hours`` [pool, hour of
     the run + 1], ``opens`` [pool, hour + 1] and ``discharge_wait`` [hour]: the
     schedules over the run (:mod:`sim.clock.schedule`), each pool's last column
     a mark (always open; has openings).
@@ -858,7 +860,8 @@ def run_replication(
                 step = AFTER_FIT
             elif step == AFTER_FIT:
                 if pc[slot, Code.PATHWAY] < 0:
-                    pc[slot, Code.PATHWAY] = int(attr(draws, pm, slot, Attr.PATHWAY))
+                    dealt = rows[Attr.PATHWAY, pm[slot, M_PHASE]]  # their phase's mix
+                    pc[slot, Code.PATHWAY] = int(draws[dealt, pm[slot, M_DRAW]])
                 pathway = pc[slot, Code.PATHWAY]
                 if pathway == Pathway.P0:
                     delay = _p0_discharge_delay(now, discharge_wait)
@@ -900,9 +903,10 @@ def run_replication(
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
-                episode = duration(
-                    draws, rows, phase_by_hour, pm, slot, Attr.COMMUNITY_EPISODE_H, now
-                )
+                at = episode_rows[0, 0]
+                if len(phase_by_hour) > 1:
+                    at = episode_rows[pm[slot, M_PHASE], _phase_at(now, phase_by_hour)]
+                episode = draws[at, pm[slot, M_DRAW]]
                 push(ht, hs, hv, st, now + episode, EV_COMM_END, slot, 0, now)
                 step = DONE
             elif step == COMMUNITY_END:

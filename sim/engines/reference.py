@@ -221,7 +221,9 @@ class SimPyReplication:
         self.discharge_wait = params.discharge_wait_h.tolist()
         self.fy_index = cal.hourly("fy_index").tolist()
         self.phase_by_hour = params.phase_by_hour.tolist()
-        self.rows = versions(params).row.tolist()
+        drawn = versions(params)
+        self.rows = drawn.row.tolist()
+        self.episode_rows = drawn.episode.tolist()
         self.in_ed = 0
         self.sources: dict[tuple[int, int], AttributeSource] = {
             (c.index, origin): AttributeSource(params, c, origin.key, self.streams)
@@ -367,7 +369,7 @@ class SimPyReplication:
             yield env.timeout(self._duration(p, Attr.LOS_H))
             p.t_fit = env.now
         if p.pathway < 0:
-            p.pathway = int(p.attrs[Attr.PATHWAY])
+            p.pathway = int(p.attrs[self.rows[Attr.PATHWAY][p.phase]])  # their phase's mix
         if p.pathway == Pathway.P0:
             delay = rules.p0_discharge_delay(env.now, self.discharge_wait)
             if delay > 0:
@@ -382,7 +384,7 @@ class SimPyReplication:
             yield service.wait()
         p.comm_start = env.now
         self._leave_bed(p)
-        yield env.timeout(self._duration(p, Attr.COMMUNITY_EPISODE_H))
+        yield env.timeout(p.attrs[self.episode_rows[p.phase][self._phase()]])
         yield from self._community_end(p)
 
     def _leave_bed(self, p: Patient) -> None:
@@ -468,7 +470,7 @@ class SimPyReplication:
                     assert remaining is not None
                     p.bed_start = p.t_fit = 0.0
                     p.pathway = k
-                    for row in set(self.rows[Attr.COMMUNITY_EPISODE_H]):  # every version
+                    for row in {r for rs in self.episode_rows for r in rs}:  # every version
                         p.attrs[row] = float(remaining[i])
                     self.beds.in_use += 1
                     self._bed_event(1)

@@ -181,11 +181,18 @@ class Versions(NamedTuple):
     """
 
     row: np.ndarray
-    """[len(Attr), n_phases]: the table row of each attribute in each phase."""
+    """[len(Attr), n_phases]: the table row of each attribute in each phase (for ``PATHWAY``
+    the phase the patient arrived in; ``COMMUNITY_EPISODE_H`` is read from ``episode``)."""
     n_rows: int
     """Rows of the table of draws."""
     phase_of: tuple[tuple[int, ...], ...]
     """For each attribute, the first phase of each of its versions (version 0 first)."""
+    episode: np.ndarray
+    """[arrival phase, phase the episode starts in]: the row of the community episode, drawn
+    for the patients on each pathway as the arrival phase's pathway mix deals them, from the
+    distributions of the phase the episode starts in."""
+    episode_of: tuple[tuple[int, int], ...]
+    """Each community-episode version's (arrival phase, start phase), version 0 first."""
 
 
 def _duration_key(params: ModelParams, attr: Attr) -> object:
@@ -203,28 +210,50 @@ def _duration_key(params: ModelParams, attr: Attr) -> object:
         return tuple(None if s is None else s.episode_h for s in params.services[1:])
     if attr == Attr.READMIT_DELAY_H:
         return params.readmit_delay_h
+    if attr == Attr.PATHWAY:  # not a duration, but dealt by each phase's mix
+        return tuple(tuple(c.pathway_cdf.tolist()) for c in params.cohorts)
     return None
 
 
 def versions(params: ModelParams) -> Versions:
-    """The versions of every duration over the run's phases (one each without changes)."""
-    row = np.repeat(np.arange(len(Attr), dtype=np.int64)[:, None], params.n_phases, axis=1)
+    """The versions of every duration (and of the pathway) over the run's phases: one each
+    without dated changes."""
+    n = params.n_phases
+    row = np.repeat(np.arange(len(Attr), dtype=np.int64)[:, None], n, axis=1)
     n_rows = len(Attr)
     phase_of: list[tuple[int, ...]] = []
     for attr in Attr:
         keys: list[object] = []
         firsts: list[int] = []
         rows: list[int] = []
-        for p in range(params.n_phases):
-            key = _duration_key(params.phase(p), attr)
+        for p in range(n):
+            key = None if attr == Attr.COMMUNITY_EPISODE_H else _duration_key(params.phase(p), attr)
             if key not in keys:
                 keys.append(key)
                 firsts.append(p)
-                rows.append(int(attr) if len(rows) == 0 else n_rows)
+                rows.append(int(attr) if not rows else n_rows)
                 n_rows += len(rows) > 1
             row[attr, p] = rows[keys.index(key)]
         phase_of.append(tuple(firsts))
-    return Versions(row, n_rows, tuple(phase_of))
+    # the community episode: dealt to pathways by the arrival phase's mix, drawn from the
+    # distributions of the phase the episode starts in
+    episode = np.zeros((n, n), dtype=np.int64)
+    pairs: list[tuple[int, object]] = []
+    episode_of: list[tuple[int, int]] = []
+    episode_rows: list[int] = []
+    for arrived in range(n):
+        for starts in range(n):
+            key = (
+                int(row[Attr.PATHWAY, arrived]),
+                _duration_key(params.phase(starts), Attr.COMMUNITY_EPISODE_H),
+            )
+            if key not in pairs:
+                pairs.append(key)
+                episode_of.append((arrived, starts))
+                episode_rows.append(int(Attr.COMMUNITY_EPISODE_H) if not episode_rows else n_rows)
+                n_rows += len(episode_rows) > 1
+            episode[arrived, starts] = episode_rows[pairs.index(key)]
+    return Versions(row, n_rows, tuple(phase_of), episode, tuple(episode_of))
 
 
 def draw_attributes(
@@ -297,21 +326,27 @@ def draw_attributes(
     duration(Attr.SDEC_EPISODE_H, "sdec_episode", sdec)
     uniform(Attr.U_SDEC_ADMIT, "sdec_admit", sdec)
     duration(Attr.LOS_H, "los", True)
-    counts = np.zeros(4, dtype=np.int64)
-    rng("pathway").random(n, out=table[Attr.PATHWAY])
-    _pathways(table[Attr.PATHWAY], np.asarray(cohort.pathway_cdf, dtype=float), counts)
-    for version, p in enumerate(rows.phase_of[Attr.COMMUNITY_EPISODE_H]):
-        at = rows.row[Attr.COMMUNITY_EPISODE_H, p]
+    uniforms = rng("pathway").random(n)
+    counts = np.zeros((params.n_phases, 4), dtype=np.int64)
+    for p in rows.phase_of[Attr.PATHWAY]:  # each phase's mix deals the same uniforms
+        at = rows.row[Attr.PATHWAY, p]
+        table[at] = uniforms
+        cdf = np.asarray(phases[p].cohorts[cohort.index].pathway_cdf, dtype=float)
+        _pathways(table[at], cdf, counts[p])
+    for version, (arrived, starts) in enumerate(rows.episode_of):
+        at = rows.episode[arrived, starts]
+        dealt = rows.row[Attr.PATHWAY, arrived]  # the pathways of the arrival phase's mix
+        mix = next(q for q in rows.phase_of[Attr.PATHWAY] if rows.row[Attr.PATHWAY, q] == dealt)
         table[at] = 0.0
         for k in (1, 2, 3):
-            service = phases[p].services[k]
-            if service is not None and counts[k]:
+            service = phases[starts].services[k]
+            if service is not None and counts[mix, k]:
                 episode = service.episode_h
                 draw = episode.sample_residual if residual else episode.sample
                 episodes = np.asarray(
-                    draw(rng(f"episode_p{k}", version), int(counts[k])), dtype=float
+                    draw(rng(f"episode_p{k}", version), int(counts[mix, k])), dtype=float
                 )
-                _scatter(table[at], table[Attr.PATHWAY], k, episodes)
+                _scatter(table[at], table[dealt], k, episodes)
     uniform(Attr.U_READMIT, "readmit", readmit)
     duration(Attr.READMIT_DELAY_H, "readmit_delay", readmit)
     return table

@@ -103,7 +103,12 @@ class StrictModel(BaseModel):
     """The base of every scenario table: frozen, unknown keys refused, no NaN or infinity."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True, strict=False
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        validate_default=True,
+        strict=False,
+        use_attribute_docstrings=True,  # a key's docstring is its description in the schema
     )
 
 
@@ -686,6 +691,7 @@ class Change(StrictModel):
         validate_default=True,
         strict=False,
         populate_by_name=True,
+        use_attribute_docstrings=True,
     )
 
     from_date: dt.date = Field(alias="from", ge=FIRST_DATE, le=LAST_DATE)
@@ -709,11 +715,6 @@ CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
     ("costs.price_base", "is the price base of the whole run"),
     ("costs.discount_rate", "is how the whole run is discounted"),
     ("demand.series", "is dated already, period by period"),
-    (
-        "cohorts.*.pathway",
-        "cannot change at a date yet: a patient's pathway is drawn with their arrival, "
-        "before the date they arrive at is known",
-    ),
     (
         "ed.boarding_holds_cubicle",
         "cannot change at a date: a boarder's cubicle would depend on when they were admitted",
