@@ -76,6 +76,17 @@ def test_inputs_carry_their_unit_group_and_help(baseline_inputs):
     assert by_path["community.p1.cost_basis"].choices == ("occupied", "commissioned")
     assert by_path["run.bank_holidays"].kind == "bool"
     assert all(i.help for i in baseline_inputs)
+    assert beds.help.startswith("Open acute beds.")  # the key's own description comes first
+
+
+def test_every_input_has_its_own_description_in_the_schema(baseline_inputs):
+    from sim.app.inputs import schema_at
+
+    schema = sim.json_schema()
+    undescribed = [
+        i.path for i in baseline_inputs if not schema_at(schema, i.path)[0].get("description")
+    ]
+    assert undescribed == []
 
 
 @pytest.mark.parametrize(

@@ -194,7 +194,7 @@ def _help(node: Mapping[str, Any], table: str, unit: str, value: Any) -> str:
     bounds, its default, and what its table is."""
     words: list[str] = []
     if node.get("description"):
-        words.append(str(node["description"]).rstrip(".") + ".")
+        words.append(" ".join(str(node["description"]).split()).rstrip(".") + ".")
     low, high = _bounds(node)
     kinds = {o.get("type") for o in (node, *node.get("anyOf", ())) if o.get("type")}
     if _allows_unlimited(node):

@@ -151,10 +151,16 @@ class RunSpec(StrictModel):
     """How to run: calendar, warm-up, replications and seed."""
 
     start_date: dt.date = Field(default=dt.date(2016, 4, 4), ge=FIRST_DATE, le=LAST_DATE)
+    """First reported day; the warm-up runs before it."""
     warm_up_days: int = Field(default=0, ge=0, le=3650)
+    """Days simulated from empty before start_date and not reported (set it from leftshift warmup).
+    Days simulated from empty before start_date and not reported (set it from leftshift warmup)."""
     horizon_years: float = Field(default=1.0, gt=0, le=50)
+    """Calendar years reported from start_date."""
     reps: int = Field(default=10, ge=1, le=100_000)
+    """Replications (--reps overrides)."""
     seed: int = Field(default=1, ge=0, lt=2**63)
+    """Base seed of the named random streams (--seed overrides)."""
     bank_holidays: bool = True
     """Weekday rotas (schedules open on no weekend hour, e.g. Mon-Fri 09:00-17:00) close on
     English bank holidays, as at weekends."""
@@ -168,8 +174,11 @@ class ArrivalProfile(StrictModel):
     """
 
     hour_of_week: tuple[Weight, ...] | None = None
+    """168 weights, Monday 00:00 first: the week's arrival shape written out."""
     day_of_week: tuple[Weight, ...] | None = None
+    """7 weights, Monday first; multiplied by hour_of_day."""
     hour_of_day: tuple[Weight, ...] | None = None
+    """24 weights, midnight first; multiplied by day_of_week."""
 
     @model_validator(mode="after")
     def _one_form(self) -> ArrivalProfile:
@@ -220,9 +229,13 @@ class PathwayMix(StrictModel):
     """Shares of discharges by pathway (must sum to 1)."""
 
     p0: Probability = 1.0
+    """Share discharged home with no new support (P0)."""
     p1: Probability = 0.0
+    """Share needing support at home (P1, home care or reablement)."""
     p2: Probability = 0.0
+    """Share needing a rehabilitation or short-term care bed (P2)."""
     p3: Probability = 0.0
+    """Share needing a care home place (P3)."""
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> PathwayMix:
@@ -236,28 +249,48 @@ class ReadmissionRisk(StrictModel):
     """Probability of an emergency re-attendance after discharge, by route home."""
 
     p0: Probability = 0.0
+    """Probability of coming back to A&E after a P0 discharge."""
     p1: Probability = 0.0
+    """Probability of coming back after a P1 episode ends."""
     p2: Probability = 0.0
+    """Probability of coming back after a P2 episode ends."""
     p3: Probability = 0.0
+    """Probability of coming back after a P3 episode ends."""
     urgent_response: Probability = 0.0
+    """Probability of coming back after an urgent response episode ends."""
 
 
 class Cohort(StrictModel):
     """A population group with its own demand, acuity and discharge needs."""
 
     label: str = ""
+    """Readable name for tables and charts."""
     attendances_per_year: PerYear
+    """New would-be A&E attendances a year, before avoidance (readmissions come on top)."""
     direct_admissions_per_year: PerYear = 0.0
+    """GP and other direct admissions a year."""
     growth_per_year: float = Field(default=0.0, ge=-0.5, le=1.0)
+    """Do-nothing demand growth, compounded by financial year (0.02 is 2% a year)."""
     arrival_profile: str = "flat"
+    """Weekly shape of would-be attendances: a name in demand.profiles, or flat."""
     direct_profile: str = "flat"
+    """Weekly shape of direct admissions: a name in demand.profiles, or flat."""
     month_multipliers: MonthMultipliers | None = None
+    """12 numbers, January first: this cohort's seasonal shape (overrides
+    demand.month_multipliers)."""
     p_admit: Probability
+    """Share of A&E decisions that admit to a bed."""
     p_sdec: Probability = 0.0
+    """Share of A&E decisions that refer to SDEC (home otherwise)."""
     treatment_los_days: Duration
+    """Time in an acute bed until medically fit, in days (a distribution)."""
     pathway: PathwayMix = PathwayMix()
+    """Discharge pathway shares p0-p3, summing to 1."""
     p_readmit: ReadmissionRisk = ReadmissionRisk()
+    """Readmission probability by route home."""
     avoidable_share: Probability | tuple[Probability, ...] = 0.0
+    """Share of would-be attendances the urgent response could care for at home: one value, or a
+    list by financial year of the run."""
 
     @model_validator(mode="after")
     def _outcomes(self) -> Cohort:
@@ -287,7 +320,9 @@ class CohortSeries(StrictModel):
     """One cohort's arrivals, period by period from the series' ``start``."""
 
     attendances: tuple[PerPeriod, ...]
+    """Would-be A&E attendances in each period of the series."""
     direct_admissions: tuple[PerPeriod, ...] | None = None
+    """Direct admissions in each period of the series (absent: the annual volume applies)."""
 
 
 class DemandSeries(StrictModel):
@@ -303,6 +338,7 @@ class DemandSeries(StrictModel):
     """The CSV file the counts came from (columns date, cohort, attendances and optionally
     direct_admissions), relative to the scenario file."""
     period: Literal["day", "week"] = "day"
+    """What one row of the file counts: a day, or a week from its date."""
     start: dt.date | None = Field(default=None, ge=FIRST_DATE, le=LAST_DATE)
     """The first day of the first period (read from the file)."""
     cohorts: dict[Identifier, CohortSeries] = {}
@@ -329,7 +365,9 @@ class DemandSeries(StrictModel):
 
 class Demand(StrictModel):
     month_multipliers: MonthMultipliers = (1.0,) * 12
+    """12 numbers, January first: the seasonal shape, normalised to a mean of 1 over the year."""
     profiles: dict[Identifier, ArrivalProfile] = {}
+    """Named weekly arrival shapes that cohorts refer to."""
     series: DemandSeries | None = None
     """Counts by day or week from a CSV file, for the cohorts it names (docs/scenario.md)."""
 
@@ -338,8 +376,11 @@ class ED(StrictModel):
     """The emergency department: treatment places and time to a decision."""
 
     cubicles: Capacity = UNLIMITED
+    """A&E treatment places (a whole number, or unlimited)."""
     time_to_decision_minutes: Duration
+    """From taking a cubicle to the decision, in minutes (a distribution)."""
     boarding_holds_cubicle: bool = False
+    """Whether admitted patients keep their cubicle while they wait for a bed."""
 
     @field_validator("cubicles")
     @classmethod
@@ -353,10 +394,15 @@ class SDEC(StrictModel):
     """Same-day emergency care: chairs, opening hours, episode length, outcome."""
 
     chairs: Capacity = 0
+    """Same-day emergency care places."""
     open: ScheduleSpec = "every day 08:00-20:00"
+    """When SDEC takes referrals, e.g. 'every day 08:00-20:00'."""
     episode_hours: Duration = Field(default_factory=lambda: Fixed(value=6))
+    """Length of an SDEC episode, in hours (a distribution)."""
     p_admit: Probability = 0.0
+    """Share of SDEC episodes that end in a bed."""
     counts_as_admission: bool = True
+    """Whether SDEC episodes count in admissions_nhs, as NHS counting does."""
 
     @field_validator("chairs")
     @classmethod
@@ -368,7 +414,9 @@ class SDEC(StrictModel):
 
 class BedChange(StrictModel):
     date: dt.date
+    """The day the new number of beds holds from."""
     beds: Capacity
+    """Open beds from that day (a cut drains, never evicts)."""
 
     @field_validator("beds")
     @classmethod
@@ -388,9 +436,13 @@ class Acute(StrictModel):
     """The acute bed pool."""
 
     beds: Capacity
+    """Open acute beds."""
     capacity_changes: tuple[BedChange, ...] = ()
+    """Dated changes of open beds: escalation, winter beds, closures."""
     discharge_hours: ScheduleSpec = "24/7"
+    """When P0 patients may leave the ward, e.g. 'every day 08:00-20:00'."""
     diversion_queue_threshold: int | None = Field(default=None, ge=0, le=MAX_PLACES)
+    """Divert when no bed is free and this many already wait (0: a loss system; unset: never)."""
 
     @field_validator("beds")
     @classmethod
@@ -414,10 +466,15 @@ class Workforce(StrictModel):
     """
 
     qualified_fte: Annotated[float, Field(ge=0, le=MAX_PLACES)]
+    """Qualified staff, full-time equivalents."""
     support_fte: Annotated[float, Field(ge=0, le=MAX_PLACES)] = 0.0
+    """Support workers, full-time equivalents."""
     caseload_per_qualified_fte: Annotated[float, Field(ge=0, le=1000)]
+    """Patients one qualified FTE carries at a time."""
     caseload_per_support_fte: Annotated[float, Field(ge=0, le=1000)] = 0.0
+    """Patients one support FTE carries at a time."""
     supervision_fte_per_support_fte: float = Field(default=0.0, ge=0, le=1)
+    """Qualified time each support worker takes in supervision (FTE per FTE)."""
 
     @model_validator(mode="after")
     def _enough_supervisors(self) -> Workforce:
@@ -445,7 +502,10 @@ class _PlacesOrWorkforce(StrictModel):
     """Capacity given directly (``places``) or derived from staff (``workforce``)."""
 
     places: Capacity | None = None
+    """Patients the service can hold at once (a whole number or unlimited), or give workforce
+    instead."""
     workforce: Workforce | None = None
+    """Staff whose caseloads give the places, instead of places."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> _PlacesOrWorkforce:
@@ -465,6 +525,7 @@ class _PlacesOrWorkforce(StrictModel):
 
 class PlacesChange(_PlacesOrWorkforce):
     date: dt.date
+    """The day the new capacity holds from."""
 
 
 CONTRACTED_HOURS_PER_FTE_WEEK = 37.5
@@ -489,11 +550,15 @@ class Staffing(StrictModel):
     """
 
     staff_per_open_hour: Annotated[float, Field(ge=0, le=MAX_PLACES)] | None = None
+    """Staff on duty in every open hour (or give fte)."""
     fte: Annotated[float, Field(ge=0, le=MAX_PLACES)] | None = None
+    """A fixed establishment, full-time equivalents (or give staff_per_open_hour)."""
     contracted_hours_per_fte_week: Annotated[float, Field(gt=0, le=HOURS_PER_WEEK)] = (
         CONTRACTED_HOURS_PER_FTE_WEEK
     )
+    """A full-time week in hours."""
     cost_per_fte_year_gbp: Gbp = 0.0
+    """Pounds for one FTE for a financial year, on-costs included."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Staffing:
@@ -506,10 +571,16 @@ class CommunityService(_PlacesOrWorkforce):
     """A community service: places, when it takes new patients, episode length."""
 
     accepts: ScheduleSpec = "24/7"
+    """When the service takes new patients, e.g. 'Mon-Fri 09:00-17:00'."""
     episode_days: Duration
+    """Length of an episode of care, in days (a distribution)."""
     capacity_changes: tuple[PlacesChange, ...] = ()
+    """Dated changes of places or workforce: investment ramps or cuts."""
     cost_basis: Literal["occupied", "commissioned"] = "occupied"
+    """What the place-day cost is paid on: places occupied, or places commissioned (paid empty or
+    full)."""
     staffing: Staffing | None = None
+    """The rota that keeps the service accepting in its hours: it gives FTE and staff cost."""
 
     @model_validator(mode="after")
     def _ordered(self) -> CommunityService:
@@ -519,34 +590,49 @@ class CommunityService(_PlacesOrWorkforce):
 
 class Community(StrictModel):
     urgent_response: CommunityService | None = None
+    """Urgent community response: cares at home for avoidable would-be attendances."""
     p1: CommunityService | None = None
+    """Pathway 1: support at home after discharge."""
     p2: CommunityService | None = None
+    """Pathway 2: rehabilitation or short-term care beds."""
     p3: CommunityService | None = None
+    """Pathway 3: care home places."""
 
 
 class Readmission(StrictModel):
     delay_days: Duration = Field(default_factory=lambda: Uniform(low=0, high=30))
+    """Time from the end of care to re-attendance, in days (a distribution)."""
 
 
 class ServiceCounts(StrictModel):
     urgent_response: Count = 0
+    """Urgent response places in use at the start."""
     p1: Count = 0
+    """P1 places in use at the start."""
     p2: Count = 0
+    """P2 places in use at the start."""
     p3: Count = 0
+    """P3 places in use at the start."""
 
 
 class DelayedCounts(StrictModel):
     p1: Count = 0
+    """Fit patients waiting in beds for P1 at the start."""
     p2: Count = 0
+    """Fit patients waiting in beds for P2 at the start."""
     p3: Count = 0
+    """Fit patients waiting in beds for P3 at the start."""
 
 
 class InitialState(StrictModel):
     """Today's position: patients already in beds and in community services at t = 0."""
 
     acute_treating: Count = 0
+    """Patients in beds, still in treatment, at the start."""
     delayed: DelayedCounts = DelayedCounts()
+    """Fit patients waiting in beds for each pathway at the start."""
     community_in_use: ServiceCounts = ServiceCounts()
+    """Community places in use at the start."""
 
 
 PaysFor = Literal[
@@ -572,9 +658,14 @@ class Investment(StrictModel):
     """
 
     financial_year: Annotated[str, Field(pattern=r"^\d{4}/\d{2}$")]
+    """The financial year the money is spent in, e.g. '2017/18'."""
     amount_gbp: Gbp
+    """Amount in pounds."""
     label: str = "investment"
+    """What the money is, for tables."""
     pays_for: tuple[PaysFor, ...] = ()
+    """What the money buys that year ('community.p1', 'community.p1.staffing'): those charges are
+    not counted again."""
 
     @field_validator("pays_for")
     @classmethod
@@ -592,23 +683,36 @@ class Investment(StrictModel):
 
 class PlaceDayCosts(StrictModel):
     urgent_response: Gbp = 0.0
+    """Pounds per urgent response place day (or pay it by episode, not both)."""
     p1: Gbp = 0.0
+    """Pounds per P1 place day."""
     p2: Gbp = 0.0
+    """Pounds per P2 place day."""
     p3: Gbp = 0.0
+    """Pounds per P3 place day."""
 
 
 class Costs(StrictModel):
     """Unit costs in pounds sterling, at the ``price_base`` they are quoted in."""
 
     ed_attendance_admitted_gbp: Gbp = 0.0
+    """Pounds per A&E attendance that is admitted."""
     ed_attendance_not_admitted_gbp: Gbp = 0.0
+    """Pounds per A&E attendance not admitted."""
     sdec_episode_gbp: Gbp = 0.0
+    """Pounds per SDEC episode."""
     acute_bed_day_gbp: Gbp = 0.0
+    """Pounds per acute bed day in treatment."""
     delayed_bed_day_gbp: Gbp = 0.0
+    """Pounds per bed day of a fit patient waiting to leave."""
     urgent_response_episode_gbp: Gbp = 0.0
+    """Pounds per urgent response episode (or pay it by place day, not both)."""
     diversion_gbp: Gbp = 0.0
+    """Pounds per patient diverted for want of a bed."""
     community_place_day_gbp: PlaceDayCosts = PlaceDayCosts()
+    """Pounds per community place day, by service."""
     investment: tuple[Investment, ...] = ()
+    """Money put in, by financial year."""
     price_base: Annotated[str, Field(max_length=100)] = ""
     """The prices' base, as text a report shows ("2017/18 prices"); empty: not stated."""
     discount_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
@@ -701,6 +805,7 @@ class Change(StrictModel):
     )
     """Dotted keys of the scenario and their new values, validated as the keys themselves."""
     label: Annotated[str, Field(max_length=200)] = ""
+    """What the change is, for tables."""
 
 
 CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
@@ -736,17 +841,29 @@ class Scenario(StrictModel):
     name: Annotated[str, Field(max_length=100)] = ""
     """Names the scenario in tables and its default output folder (outputs/<name>)."""
     description: Annotated[str, Field(max_length=10_000)] = ""
+    """What the scenario is, in a sentence or two, for reports."""
     run: RunSpec = RunSpec()
+    """How to run: calendar, warm-up, replications and seed."""
     demand: Demand = Demand()
+    """Seasonal and weekly shapes of demand, and demand as a dated series."""
     cohorts: dict[Identifier, Cohort] = Field(min_length=1)
+    """Population groups, each with its own demand, acuity and discharge needs."""
     ed: ED
+    """The emergency department."""
     sdec: SDEC = SDEC()
+    """Same-day emergency care."""
     acute: Acute
+    """The acute bed pool."""
     community: Community = Community()
+    """Community services: urgent response and discharge pathways P1-P3."""
     readmission: Readmission = Readmission()
+    """When discharged patients come back."""
     initial_state: InitialState = InitialState()
+    """Today's position: patients in beds and community places at the start."""
     costs: Costs = Costs()
+    """Unit costs, investment, price base and discounting."""
     plan: Plan = Plan()
+    """How a plan reports its changes: baseline year and its own projection."""
     changes: tuple[Change, ...] = ()
     """Dated changes to any value of the system, in date order (docs/scenario.md)."""
 
