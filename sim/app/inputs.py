@@ -89,6 +89,7 @@ SECTIONS = {
     "initial_state": "Starting state",
     "costs": "Costs",
     "plan": "Plan",
+    "changes": "Dated changes",
 }
 """The app's sections by top-level table, in the order shown."""
 
