@@ -110,3 +110,14 @@ def test_a_bad_series_file_names_the_file_the_line_and_the_value(
     text = str(caught.value)
     assert "observed.toml" in text
     assert message in text
+
+
+def test_a_count_on_a_day_its_profile_has_no_arrivals_is_refused() -> None:
+    data = small_system()
+    data["demand"]["profiles"]["ed"]["day_of_week"] = [1, 1, 1, 1, 1, 1, 0]  # no Sundays
+    counts = [10.0] * 6 + [5.0]  # Monday 11 to Sunday 17 April 2016
+    data["demand"]["series"] = {"start": START, "cohorts": {"adults": {"attendances": counts}}}
+    with pytest.raises(ScenarioError, match=r"adults\.attendances\[6\] \(2016-04-17\)"):
+        Scenario.from_dict(data, source="observed.toml")
+    counts[6] = 0.0  # none that day: accepted
+    Scenario.from_dict(data, source="observed.toml")

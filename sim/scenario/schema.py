@@ -788,15 +788,7 @@ class Change(StrictModel):
         set = { "community.p1.accepts" = "every day 08:00-20:00", "sdec.chairs" = 20 }
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        allow_inf_nan=False,
-        validate_default=True,
-        strict=False,
-        populate_by_name=True,
-        use_attribute_docstrings=True,
-    )
+    model_config = ConfigDict(populate_by_name=True)  # the rest from StrictModel
 
     from_date: dt.date = Field(alias="from", ge=FIRST_DATE, le=LAST_DATE)
     """The first day the new values hold (from its midnight)."""
@@ -916,14 +908,14 @@ class Scenario(StrictModel):
                 ):
                     profile = self.demand.profiles.get(profile_name)
                     weights = [1.0] * HOURS_PER_WEEK if profile is None else profile.weights()
+                    # a profile has arrivals in some hour of every week, so only a day can
+                    # fall where it has none
+                    empty_days = {d for d in range(7) if not any(weights[d * 24 : d * 24 + 24])}
+                    if series.period_days != 1 or not empty_days:
+                        continue
                     for i, value in enumerate(values):
-                        first = series.start + dt.timedelta(days=i * series.period_days)
-                        hours = [
-                            (first + dt.timedelta(days=d)).weekday() * 24 + h
-                            for d in range(series.period_days)
-                            for h in range(24)
-                        ]
-                        if value > 0 and not any(weights[h] for h in hours):
+                        first = series.start + dt.timedelta(days=i)
+                        if value > 0 and first.weekday() in empty_days:
                             raise at_key(
                                 f"demand.series.cohorts.{name}.{key}[{i}] ({first})",
                                 f"must be 0: the profile {profile_name!r} has no arrivals then",
