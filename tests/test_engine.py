@@ -256,6 +256,33 @@ def test_deterministic_durations_give_exact_times_in_system():
     assert np.allclose(record["ed_departure"][home] - record["ed_arrival"][home], 2.0)
 
 
+def test_each_outcome_takes_its_own_time_to_decision():
+    """Exit block: a decision to admit (or to refer to SDEC) may take its own time; the
+    outcome is the one the patient would have had anyway (its uniform is untouched)."""
+    base = small_system(**UNLIMITED_EVERYWHERE)
+    base["ed"]["time_to_decision_minutes"] = {"dist": "fixed", "value": 60}
+    own = small_system(**UNLIMITED_EVERYWHERE)
+    own["ed"]["time_to_decision_minutes"] = {"dist": "fixed", "value": 60}
+    own["ed"]["admit_time_to_decision_minutes"] = {"dist": "fixed", "value": 300}
+    own["ed"]["sdec_time_to_decision_minutes"] = {"dist": "fixed", "value": 120}
+    before, _ = record_of(base)
+    record, _ = record_of(own)
+    via_ed = ~np.isnan(record["ed_decision"])
+    outcome = record["ed_outcome"][via_ed]
+    took = (record["ed_decision"] - record["ed_start"])[via_ed]
+    for code, hours in ((0, 1.0), (1, 2.0), (2, 5.0)):
+        assert (outcome == code).sum() > 50
+        assert np.allclose(took[outcome == code], hours)
+    first = np.flatnonzero(~np.isnan(before["ed_decision"]))[:200]
+    assert (before["ed_outcome"][first] == record["ed_outcome"][first]).all()
+    results = sim.run(Scenario.from_dict(own), reps=1, seed=1)
+    assert metric(results, "ed_4h_share_admitted").iloc[0] == 0.0
+    assert metric(results, "ed_4h_share_not_admitted").iloc[0] == 1.0
+    # medians come from 15-minute bins: exact to a bin
+    assert metric(results, "ed_time_median_hours_admitted").iloc[0] == pytest.approx(5.0, abs=0.25)
+    assert 0.75 <= metric(results, "ed_time_median_hours_not_admitted").iloc[0] <= 2.0
+
+
 def test_readmissions_follow_discharge_by_the_delay():
     data = single_unit(per_day=4.0, beds="unlimited", years=0.25)
     data["cohorts"]["patients"]["p_readmit"] = {"p0": 1.0}

@@ -104,6 +104,19 @@ SMALL_VARIANTS: dict[str, dict[str, Any]] = {
         "acute.beds": 45,
         "ed.boarding_holds_cubicle": True,
     },
+    "decision_time_by_outcome": {
+        "ed.cubicles": 8,
+        "acute.beds": 45,
+        "ed.boarding_holds_cubicle": True,
+        "ed.admit_time_to_decision_minutes": {"dist": "lognormal", "mean": 240, "sd": 120},
+        "ed.sdec_time_to_decision_minutes": {"dist": "exponential", "mean": 90},
+        "changes": [
+            {
+                "from": "2016-05-10",
+                "set": {"ed.admit_time_to_decision_minutes": {"dist": "fixed", "value": 30}},
+            }
+        ],
+    },
     "deterministic_unlimited": DETERMINISTIC,
     "capacity_changes": {
         "acute.capacity_changes": [

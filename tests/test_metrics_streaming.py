@@ -197,6 +197,15 @@ def _reference_period_metrics(
     yield "ed_12h_waits", float((waited > HOUR_12).sum())
     yield "boarding_hours", total("boarding")
     yield "ed_in_department_mean", mean("ed_in_department")
+    admitted_group = (P["ed_outcome"][attended] == 2) | P["sdec_refused"][attended]
+    for group, suffix in ((admitted_group, "admitted"), (~admitted_group, "not_admitted")):
+        stays = (departure - arrival)[left & group]
+        n = len(stays)
+        yield (
+            f"ed_4h_share_{suffix}",
+            float((stays <= HOUR_4 + EPS_HOURS).mean()) if n else float("nan"),
+        )
+        yield f"ed_time_median_hours_{suffix}", _grouped_median(stays)
 
     # --- SDEC and admissions ---
     sdec = _in(P["sdec_start"], period)
@@ -490,6 +499,22 @@ def scenario(request) -> Scenario:
 def records(scenario) -> list[Record]:
     params = build_params(scenario)
     return [simulate(params, 5, r) for r in REPLICATIONS]
+
+
+def _grouped_median(stays: np.ndarray) -> float:
+    """The median of a grouped sample, in 15-minute classes up to 24 hours (past them:
+    24): L + (n/2 - F) / f x width, F the count at or below the class's lower edge."""
+    n = len(stays)
+    if not n:
+        return float("nan")
+    edges = np.arange(0, 97) * 0.25
+    at_or_below = np.array([(stays <= e + EPS_HOURS).sum() for e in edges], dtype=float)
+    at_or_below[0] = 0.0  # the first class holds stays from zero
+    k = int(np.argmax(at_or_below >= n / 2)) - 1 if (at_or_below >= n / 2).any() else 96
+    if k >= 96:
+        return 24.0
+    f = at_or_below[k + 1] - at_or_below[k]
+    return float(edges[k] + (n / 2 - at_or_below[k]) / f * 0.25)
 
 
 def _reference(records: list[Record], scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -175,7 +175,10 @@ def scenario_arrays(params: ModelParams) -> Scenario:
     drawn = versions(params)
     return Scenario(
         scal_f=np.array([cal.end_h]),
-        scal_i=np.array([int(params.boarding_holds_cubicle)], dtype=np.int64),
+        scal_i=np.array(
+            [int(params.boarding_holds_cubicle), int(params.ed_decision_by_outcome)],
+            dtype=np.int64,
+        ),
         discharge_wait=params.discharge_wait_h.astype(np.int64),
         p_admit=np.array([[c.p_admit for c in p.cohorts] for p in phases]),
         p_sdec=np.array([[c.p_sdec for c in p.cohorts] for p in phases]),
@@ -629,7 +632,7 @@ def _tiny_run() -> None:
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
         np.array([0.0]),
-        np.array([0], dtype=i),
+        np.array([0, 0], dtype=i),
         z(1, dtype=i),
         z((1, 1)),
         z((1, 1)),

@@ -135,6 +135,7 @@ _ed_outcome = jit(rules.ed_outcome)
 _p0_discharge_delay = jit(rules.p0_discharge_delay)
 _readmitted = jit(rules.readmitted)
 _hours_to_next_opening = jit(rules.hours_to_next_opening)
+_decision_attribute = jit(rules.decision_attribute)
 
 
 # --- events: a 4-ary heap keyed (time, order scheduled) --------------------------------------
@@ -502,7 +503,8 @@ def run_replication(
 ) -> None:
     """Simulate one replication; results in the tally arrays, ``rec_*`` and ``out``.
 
-    ``scal_f``: end of the run (h). ``scal_i``: boarders hold a cubicle (0/1).
+    ``scal_f``: end of the run (h). ``scal_i``: boarders hold a cubicle (0/1); a decision's
+    time depends on its outcome (0/1, :func:`sim.model.rules.decision_attribute`).
     By phase of the run (dated changes; ``phase_by_hour`` [hour]): ``p_admit``,
     ``p_sdec`` [phase, cohort], ``p_readmit`` [phase, cohort, route],
     ``sdec_p_admit`` and the diversion ``thresholds`` (-1: none) [phase]; ``rows``
@@ -523,6 +525,7 @@ def run_replication(
     """
     end_h = scal_f[0]
     holds_cubicle = scal_i[0] != 0
+    by_outcome = scal_i[1] != 0
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
@@ -772,7 +775,16 @@ def run_replication(
                     step = DONE
             elif step == ED_STARTED:
                 pt[slot, Time.ED_START] = now
-                decision_h = duration(draws, rows, phase_by_hour, pm, slot, Attr.ED_DECISION_H, now)
+                cohort, phase = pc[slot, Code.COHORT], pm[slot, M_PHASE]
+                u = attr(draws, pm, slot, Attr.U_OUTCOME)  # the outcome it will have, known now
+                decision = _decision_attribute(
+                    _ed_outcome(u, p_admit[phase, cohort], p_sdec[phase, cohort]),
+                    by_outcome,
+                    Attr.ED_DECISION_H,
+                    Attr.ED_DECISION_ADMIT_H,
+                    Attr.ED_DECISION_SDEC_H,
+                )
+                decision_h = duration(draws, rows, phase_by_hour, pm, slot, decision, now)
                 push(ht, hs, hv, st, now + decision_h, EV_DECISION, slot, 0, now)
                 step = DONE
             elif step == DECISION:

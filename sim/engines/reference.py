@@ -223,6 +223,7 @@ class SimPyReplication:
         self.phase_by_hour = params.phase_by_hour.tolist()
         drawn = versions(params)
         self.rows = drawn.row.tolist()
+        self.by_outcome = params.ed_decision_by_outcome
         self.episode_rows = drawn.episode.tolist()
         self.in_ed = 0
         self.sources: dict[tuple[int, int], AttributeSource] = {
@@ -305,10 +306,18 @@ class SimPyReplication:
         if not self.cubicles.take():
             yield self.cubicles.wait()
         p.ed_start = env.now
-        yield env.timeout(self._duration(p, Attr.ED_DECISION_H))
-        p.ed_decision = env.now
         c = self._rules(p)
-        p.ed_outcome = rules.ed_outcome(p.attrs[Attr.U_OUTCOME], c.p_admit, c.p_sdec)
+        outcome = rules.ed_outcome(p.attrs[Attr.U_OUTCOME], c.p_admit, c.p_sdec)
+        decision = rules.decision_attribute(
+            outcome,
+            self.by_outcome,
+            Attr.ED_DECISION_H,
+            Attr.ED_DECISION_ADMIT_H,
+            Attr.ED_DECISION_SDEC_H,
+        )
+        yield env.timeout(self._duration(p, Attr(decision)))
+        p.ed_decision = env.now
+        p.ed_outcome = outcome
         if p.ed_outcome == EdOutcome.HOME:
             self._leave_ed(p)
             self.cubicles.release()

@@ -36,6 +36,7 @@ from ..model.tally import (
     DAY,
     ED_BIN_HOURS,
     ED_BINS,
+    ED_FOUR_HOUR_BIN,
     ED_LEFT_CODES,
     F_OFFSET,
     HOUR_OF_WEEK_SERIES,
@@ -92,6 +93,24 @@ def ed_time_bins() -> pd.DataFrame:
             "hours_to": np.concatenate((stop, stop, [tally.HOUR_4, np.inf])),
         }
     )
+
+
+def _histogram_median(counts: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The median time in A&E (hours) from counts [..., ED_LEFT_CODES] in the bins of
+    :func:`ed_time_bins`, interpolated linearly within its 15-minute bin (the open bin past
+    24 hours gives 24); NaN where nothing was counted."""
+    cum = np.cumsum(counts, axis=-1)
+    half = n[..., None] / 2.0
+    k = np.minimum((cum < half).sum(axis=-1), ED_BINS)  # the bin holding the median
+    before = (
+        np.take_along_axis(cum, k[..., None], axis=-1)[..., 0]
+        - np.take_along_axis(counts, k[..., None], axis=-1)[..., 0]
+    )
+    inside = np.take_along_axis(counts, k[..., None], axis=-1)[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(inside > 0, (n / 2.0 - before) / inside, 0.0)
+    hours = (k + np.where(k < ED_BINS, frac, 0.0)) * ED_BIN_HOURS
+    return np.where(n > 0, hours, np.nan)
 
 
 def _capacity_by_day(timeline: Timeline, day_starts: np.ndarray) -> np.ndarray:
@@ -547,6 +566,13 @@ class MetricAccumulator:
         m["ed_12h_waits"] = decisions[:, :, from_ed & ((code // 2) % 2 == 1)].sum(axis=2)
         m["boarding_hours"] = totals["boarding"]
         m["ed_in_department_mean"] = mean("ed_in_department")
+        # by outcome (exit block): those who left A&E, from the time histogram
+        ed_time = self._counts("ed_time")
+        for group, suffix in ((1, "admitted"), (0, "not_admitted")):
+            left = ed_time[:, :, group * ED_LEFT_CODES : (group + 1) * ED_LEFT_CODES]
+            n_left = left.sum(axis=2)
+            m[f"ed_4h_share_{suffix}"] = ratio(left[:, :, :ED_FOUR_HOUR_BIN].sum(axis=2), n_left)
+            m[f"ed_time_median_hours_{suffix}"] = _histogram_median(left, n_left)
 
         # SDEC and admissions
         sdec = self._counts("sdec_start")

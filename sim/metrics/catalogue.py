@@ -81,6 +81,20 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("ed_12h_waits", "A&E: 12-hour waits from decision to admit", "count", "patients"),
     _m("boarding_hours", "A&E: hours boarding after a decision to admit", "count", "patient-hours"),
     _m("ed_in_department_mean", "A&E: patients in the department, mean", "count", "patients"),
+    _m("ed_4h_share_admitted", "A&E: admitted, left within 4 hours", "share", "share 0-1"),
+    _m("ed_4h_share_not_admitted", "A&E: not admitted, left within 4 hours", "share", "share 0-1"),
+    _m(
+        "ed_time_median_hours_admitted",
+        "A&E: admitted, median time in department (hours)",
+        "hours",
+        "hours",
+    ),
+    _m(
+        "ed_time_median_hours_not_admitted",
+        "A&E: not admitted, median time in department (hours)",
+        "hours",
+        "hours",
+    ),
     # SDEC and admissions
     _m("sdec_episodes", "SDEC episodes", "count", "episodes"),
     _m("sdec_refused", "SDEC referrals admitted (SDEC closed or full)", "count", "patients"),

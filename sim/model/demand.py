@@ -162,6 +162,8 @@ class Attr(IntEnum):
     COMMUNITY_EPISODE_H = 8
     U_READMIT = 9
     READMIT_DELAY_H = 10
+    ED_DECISION_ADMIT_H = 11
+    ED_DECISION_SDEC_H = 12
 
 
 ATTRIBUTES = tuple(a.name.lower() for a in Attr)
@@ -202,6 +204,10 @@ def _duration_key(params: ModelParams, attr: Attr) -> object:
         return None if urgent is None else urgent.episode_h
     if attr == Attr.ED_DECISION_H:
         return params.ed_decision_h
+    if attr == Attr.ED_DECISION_ADMIT_H:
+        return params.ed_decision_outcome_h[0]
+    if attr == Attr.ED_DECISION_SDEC_H:
+        return params.ed_decision_outcome_h[1]
     if attr == Attr.SDEC_EPISODE_H:
         return params.sdec_episode_h
     if attr == Attr.LOS_H:
@@ -349,6 +355,10 @@ def draw_attributes(
                 _scatter(table[at], table[dealt], k, episodes)
     uniform(Attr.U_READMIT, "readmit", readmit)
     duration(Attr.READMIT_DELAY_H, "readmit_delay", readmit)
+    # a decision's time by its outcome: drawn only when some phase gives an outcome its own
+    by_outcome = via_ed and params.ed_decision_by_outcome
+    duration(Attr.ED_DECISION_ADMIT_H, "ed_decision_admit", by_outcome)
+    duration(Attr.ED_DECISION_SDEC_H, "ed_decision_sdec", by_outcome and sdec)
     return table
 
 

@@ -54,6 +54,20 @@ def ed_outcome(u: float, p_admit: float, p_sdec: float) -> int:
     return EdOutcome.HOME
 
 
+def decision_attribute(outcome: int, by_outcome: bool, home: int, admit: int, sdec: int) -> int:
+    """Which attribute holds the time to a decision with this ``outcome``: the shared one
+    (``home``) unless the scenario gives decisions by outcome their own (exit block: a
+    decision to admit takes longer), then that of a decision to admit or to refer to SDEC.
+
+    The outcome is known when the patient takes a cubicle: it depends only on their
+    outcome uniform and the probabilities of the phase they arrived in."""
+    if by_outcome and outcome == EdOutcome.ADMIT:
+        return admit
+    if by_outcome and outcome == EdOutcome.SDEC:
+        return sdec
+    return home
+
+
 def schedule_hour(t: float, n_hours: int) -> int:
     """The hour of the run whose schedule applies at ``t``: a schedule over the run (one
     flag an hour, :func:`sim.clock.schedule.over_run`) is open at ``t`` when

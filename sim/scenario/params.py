@@ -156,6 +156,26 @@ class ModelParams:
     when the scenario has none (its one phase is itself)."""
     phase_starts_h: tuple[int, ...] = (0,)
     """The hour of the run at which each phase begins (the first at 0)."""
+    ed_decision_by_outcome_h: tuple[Distribution | None, Distribution | None] = (None, None)
+    """Time to a decision to admit and to refer to SDEC (hours), where the scenario gives them
+    their own (``ed.admit_time_to_decision_minutes``, ``ed.sdec_time_to_decision_minutes``);
+    None: ``ed_decision_h``."""
+
+    @property
+    def ed_decision_outcome_h(self) -> tuple[Distribution, Distribution]:
+        """The time to a decision to admit and to refer to SDEC (hours), own or shared."""
+        admit, sdec = self.ed_decision_by_outcome_h
+        return (admit or self.ed_decision_h, sdec or self.ed_decision_h)
+
+    @property
+    def ed_decision_by_outcome(self) -> bool:
+        """Whether a decision's time depends on its outcome in any phase of the run (else every
+        outcome's is ``ed_decision_h``, as before the outcome had its own)."""
+        return any(
+            d is not None
+            for i in range(self.n_phases)
+            for d in self.phase(i).ed_decision_by_outcome_h
+        )
 
     @property
     def cohort_names(self) -> tuple[str, ...]:
@@ -403,6 +423,14 @@ def _build_phase(scenario: Scenario) -> ModelParams:
         ed_cubicles=_timeline(as_capacity(scenario.ed.cubicles), []),
         ed_decision_h=scenario.ed.time_to_decision_minutes.scaled(1 / 60),
         boarding_holds_cubicle=scenario.ed.boarding_holds_cubicle,
+        ed_decision_by_outcome_h=(
+            None
+            if scenario.ed.admit_time_to_decision_minutes is None
+            else scenario.ed.admit_time_to_decision_minutes.scaled(1 / 60),
+            None
+            if scenario.ed.sdec_time_to_decision_minutes is None
+            else scenario.ed.sdec_time_to_decision_minutes.scaled(1 / 60),
+        ),
         sdec_chairs=_timeline(as_capacity(scenario.sdec.chairs), []),
         sdec_open_by_hour=schedule(scenario.sdec.open),
         sdec_episode_h=scenario.sdec.episode_hours,

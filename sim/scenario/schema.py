@@ -378,9 +378,14 @@ class ED(StrictModel):
     cubicles: Capacity = UNLIMITED
     """A&E treatment places (a whole number, or unlimited)."""
     time_to_decision_minutes: Duration
-    """From taking a cubicle to the decision, in minutes (a distribution)."""
+    """From taking a cubicle to the decision, in minutes (a distribution); sent home, and any
+    outcome without its own below."""
     boarding_holds_cubicle: bool = False
     """Whether admitted patients keep their cubicle while they wait for a bed."""
+    admit_time_to_decision_minutes: Duration | None = None
+    """From taking a cubicle to a decision to admit, in minutes (unset: the shared time)."""
+    sdec_time_to_decision_minutes: Duration | None = None
+    """From taking a cubicle to a referral to SDEC, in minutes (unset: the shared time)."""
 
     @field_validator("cubicles")
     @classmethod
