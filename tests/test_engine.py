@@ -283,6 +283,25 @@ def test_each_outcome_takes_its_own_time_to_decision():
     assert 0.75 <= metric(results, "ed_time_median_hours_not_admitted").iloc[0] <= 2.0
 
 
+def test_a_referral_finding_sdec_closed_may_stay_its_sdec_episode():
+    data = small_system(**{**UNLIMITED_EVERYWHERE, "sdec.chairs": 0, "sdec.p_admit": 0.3})
+    data["sdec"]["episode_hours"] = {"dist": "fixed", "value": 4.5}
+    for cohort in data["cohorts"].values():
+        cohort["treatment_los_days"] = {"dist": "fixed", "value": 2}
+    record, _ = record_of(data)
+    refused = record["sdec_refused"] & ~np.isnan(record["t_fit"])
+    assert refused.sum() > 200
+    assert np.allclose((record["t_fit"] - record["bed_start"])[refused], 48.0)
+    data["sdec"]["refused_stay"] = "sdec"
+    record, _ = record_of(data)
+    refused = record["sdec_refused"] & ~np.isnan(record["t_fit"])
+    stay = (record["t_fit"] - record["bed_start"])[refused]
+    then_bed = np.isclose(stay, 4.5 + 48.0)  # their SDEC episode would have ended in a bed
+    assert (then_bed | np.isclose(stay, 4.5)).all()
+    n = len(stay)  # the share that would have gone on to a bed: sdec.p_admit, binomial 4 sd
+    assert abs(then_bed.mean() - 0.3) < 4 * np.sqrt(0.3 * 0.7 / n)
+
+
 def test_readmissions_follow_discharge_by_the_delay():
     data = single_unit(per_day=4.0, beds="unlimited", years=0.25)
     data["cohorts"]["patients"]["p_readmit"] = {"p0": 1.0}

@@ -117,6 +117,12 @@ SMALL_VARIANTS: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    "sdec_refused_stay": {
+        "sdec.chairs": 1,
+        "sdec.p_admit": 0.3,
+        "sdec.refused_stay": "sdec",
+        "acute.beds": 50,
+    },
     "deterministic_unlimited": DETERMINISTIC,
     "capacity_changes": {
         "acute.capacity_changes": [

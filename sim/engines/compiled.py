@@ -176,7 +176,11 @@ def scenario_arrays(params: ModelParams) -> Scenario:
     return Scenario(
         scal_f=np.array([cal.end_h]),
         scal_i=np.array(
-            [int(params.boarding_holds_cubicle), int(params.ed_decision_by_outcome)],
+            [
+                int(params.boarding_holds_cubicle),
+                int(params.ed_decision_by_outcome),
+                int(params.sdec_refused_stay_sdec),
+            ],
             dtype=np.int64,
         ),
         discharge_wait=params.discharge_wait_h.astype(np.int64),
@@ -632,7 +636,7 @@ def _tiny_run() -> None:
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
         np.array([0.0]),
-        np.array([0, 0], dtype=i),
+        np.array([0, 0, 0], dtype=i),
         z(1, dtype=i),
         z((1, 1)),
         z((1, 1)),

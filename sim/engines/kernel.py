@@ -136,6 +136,7 @@ _p0_discharge_delay = jit(rules.p0_discharge_delay)
 _readmitted = jit(rules.readmitted)
 _hours_to_next_opening = jit(rules.hours_to_next_opening)
 _decision_attribute = jit(rules.decision_attribute)
+_refused_sdec_stay = jit(rules.refused_sdec_stay)
 
 
 # --- events: a 4-ary heap keyed (time, order scheduled) --------------------------------------
@@ -504,7 +505,9 @@ def run_replication(
     """Simulate one replication; results in the tally arrays, ``rec_*`` and ``out``.
 
     ``scal_f``: end of the run (h). ``scal_i``: boarders hold a cubicle (0/1); a decision's
-    time depends on its outcome (0/1, :func:`sim.model.rules.decision_attribute`).
+    time depends on its outcome (0/1, :func:`sim.model.rules.decision_attribute`); an SDEC
+    referral refused for want of SDEC stays its SDEC episode (0/1,
+    :func:`sim.model.rules.refused_sdec_stay`).
     By phase of the run (dated changes; ``phase_by_hour`` [hour]): ``p_admit``,
     ``p_sdec`` [phase, cohort], ``p_readmit`` [phase, cohort, route],
     ``sdec_p_admit`` and the diversion ``thresholds`` (-1: none) [phase]; ``rows``
@@ -526,6 +529,7 @@ def run_replication(
     end_h = scal_f[0]
     holds_cubicle = scal_i[0] != 0
     by_outcome = scal_i[1] != 0
+    refused_sdec_stay = scal_i[2] != 0
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
@@ -863,6 +867,15 @@ def run_replication(
             elif step == STAY:
                 if math.isnan(pt[slot, Time.T_FIT]):
                     los = duration(draws, rows, phase_by_hour, pm, slot, Attr.LOS_H, now)
+                    if refused_sdec_stay and pc[slot, Code.SDEC_REFUSED] != 0:
+                        los = _refused_sdec_stay(
+                            los,
+                            duration(
+                                draws, rows, phase_by_hour, pm, slot, Attr.SDEC_EPISODE_H, now
+                            ),
+                            attr(draws, pm, slot, Attr.U_SDEC_ADMIT),
+                            sdec_p_admit[pm[slot, M_PHASE]],
+                        )
                     push(ht, hs, hv, st, now + los, EV_FIT, slot, 0, now)
                     step = DONE
                 else:

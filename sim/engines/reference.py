@@ -375,7 +375,15 @@ class SimPyReplication:
     def _stay(self, p: Patient) -> Journey:
         env = self.env
         if math.isnan(p.t_fit):
-            yield env.timeout(self._duration(p, Attr.LOS_H))
+            los = self._duration(p, Attr.LOS_H)
+            if p.sdec_refused and self.p.sdec_refused_stay_sdec:
+                los = rules.refused_sdec_stay(
+                    los,
+                    self._duration(p, Attr.SDEC_EPISODE_H),
+                    p.attrs[Attr.U_SDEC_ADMIT],
+                    self.p.phase(p.phase).sdec_p_admit,
+                )
+            yield env.timeout(los)
             p.t_fit = env.now
         if p.pathway < 0:
             p.pathway = int(p.attrs[self.rows[Attr.PATHWAY][p.phase]])  # their phase's mix

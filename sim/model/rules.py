@@ -68,6 +68,16 @@ def decision_attribute(outcome: int, by_outcome: bool, home: int, admit: int, sd
     return home
 
 
+def refused_sdec_stay(los: float, episode: float, u_sdec_admit: float, p_admit: float) -> float:
+    """The bed stay (hours) of an SDEC referral admitted because SDEC was closed or full, when
+    the scenario gives it an SDEC-type stay (``sdec.refused_stay = "sdec"``): the SDEC episode
+    it would have had, then its cohort's stay ``los`` only if that episode would have ended in
+    a bed (its SDEC-admission uniform below ``sdec.p_admit``)."""
+    if u_sdec_admit < p_admit:
+        return episode + los
+    return episode
+
+
 def schedule_hour(t: float, n_hours: int) -> int:
     """The hour of the run whose schedule applies at ``t``: a schedule over the run (one
     flag an hour, :func:`sim.clock.schedule.over_run`) is open at ``t`` when

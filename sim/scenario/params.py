@@ -161,6 +161,11 @@ class ModelParams:
     their own (``ed.admit_time_to_decision_minutes``, ``ed.sdec_time_to_decision_minutes``);
     None: ``ed_decision_h``."""
 
+    sdec_refused_stay_sdec: bool = False
+    """Whether an SDEC referral admitted because SDEC was closed or full stays its SDEC
+    episode (then the cohort's stay only if that episode would have ended in a bed), not the
+    cohort's stay (``sdec.refused_stay``)."""
+
     @property
     def ed_decision_outcome_h(self) -> tuple[Distribution, Distribution]:
         """The time to a decision to admit and to refer to SDEC (hours), own or shared."""
@@ -436,6 +441,7 @@ def _build_phase(scenario: Scenario) -> ModelParams:
         sdec_episode_h=scenario.sdec.episode_hours,
         sdec_p_admit=scenario.sdec.p_admit,
         sdec_counts_as_admission=scenario.sdec.counts_as_admission,
+        sdec_refused_stay_sdec=scenario.sdec.refused_stay == "sdec",
         beds=_timeline(
             as_capacity(acute.beds),
             [(cal.hours_at(ch.date), as_capacity(ch.beds)) for ch in acute.capacity_changes],

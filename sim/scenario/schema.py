@@ -408,6 +408,8 @@ class SDEC(StrictModel):
     """Share of SDEC episodes that end in a bed."""
     counts_as_admission: bool = True
     """Whether SDEC episodes count in admissions_nhs, as NHS counting does."""
+    refused_stay: Literal["cohort", "sdec"] = "cohort"
+    """A referral finding SDEC closed or full stays its cohort's stay, or 'sdec': its episode."""
 
     @field_validator("chairs")
     @classmethod
@@ -822,6 +824,10 @@ CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
         "cannot change at a date: a boarder's cubicle would depend on when they were admitted",
     ),
     ("sdec.counts_as_admission", "is how the whole run counts admissions"),
+    (
+        "sdec.refused_stay",
+        "is how the whole run treats a referral that finds SDEC closed or full",
+    ),
     ("community.*.cost_basis", "is how the whole run pays for the service"),
     ("acute.capacity_changes", "is a timeline already: date bed changes as changes of acute.beds"),
     (
