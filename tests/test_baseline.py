@@ -42,6 +42,40 @@ def test_emergency_admissions_match_the_jsna(baseline):
     assert admissions == pytest.approx(39_700, rel=0.05)
 
 
+def test_attendance_conversion_matches_the_jsna(baseline):
+    # 30% of Stockport residents' attendances admitted (JSNA 2016), counting ambulatory (SDEC)
+    # care as admissions as local coding then did: the A&E share of admissions_nhs over
+    # attendances; the JSNA gives a round figure, so +-3 points
+    attendances, _, _ = ci(baseline, "attendances")
+    admissions, _, _ = ci(baseline, "admissions_nhs")
+    direct, _, _ = ci(baseline, "admissions_direct")
+    assert (admissions - direct) / attendances == pytest.approx(0.30, abs=0.03)
+
+
+def test_admitted_time_in_ae_matches_jones_et_al(baseline):
+    # admitted type-1 patients' time in the department, England 2016-18: median 234 min,
+    # IQR 185-342 (Jones et al., EMJ 2022;39:168, Table 1). A national figure for one trust:
+    # held to +-15% (199-269 min), well inside the IQR.
+    mean, low, high = ci(baseline, "ed_time_median_hours_admitted")
+    assert 199 / 60 <= mean <= 269 / 60, (mean, low, high)
+    assert low <= 234 / 60 + 0.5, (mean, low, high)
+    assert high >= 234 / 60 - 0.5, (mean, low, high)
+    # a median of 234 minutes puts about half of them within 4 hours: 46% under a lognormal
+    # through the IQR [C], at least 50% by the median itself; held to 40-60%
+    share, _, _ = ci(baseline, "ed_4h_share_admitted")
+    assert 0.40 <= share <= 0.60, share
+
+
+def test_four_hour_share_is_stockports(baseline):
+    # Stockport FT type-1 attendances within 4 hours: 65% (May 2022, ManchesterWorld quoting NHS
+    # Digital); the issue (#11) puts the late 2010s in the 60s-70s %. No 2016/17 figure was
+    # retrieved, so the band is the range the two give: 60-75%.
+    share, low, high = ci(baseline, "ed_4h_share")
+    assert 0.60 <= share <= 0.75, (share, low, high)
+    # and admitted patients wait longer than those sent home, as exit block makes them
+    assert ci(baseline, "ed_4h_share_admitted")[0] < ci(baseline, "ed_4h_share_not_admitted")[0]
+
+
 def test_complex_discharges_match_scaled_bnssg_referrals(baseline):
     # BNSSG P1/P2/P3 referrals 135.5 / 53.0 / 37.6 a week per ~1m (IPACS_params.xlsx), scaled to
     # 290k: ~2,040 / 800 / 570 a year [C]
