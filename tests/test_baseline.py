@@ -76,6 +76,18 @@ def test_four_hour_share_is_stockports(baseline):
     assert ci(baseline, "ed_4h_share_admitted")[0] < ci(baseline, "ed_4h_share_not_admitted")[0]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="#11 item 6 not done: length of stay is drawn apart from the pathway, and the HES "
+    "lognormal fits' tails put about 25% of bed time past day 21",
+)
+def test_long_stay_share_of_bed_time_is_the_published_one(baseline):
+    # stays of 21 days or more held 19% of G&A beds (2017-18), 17% (Nov 2018) (HSJ 2018): a
+    # national figure of two dates two points apart, so 15-21%
+    share, low, high = ci(baseline, "acute_long_stay_share")
+    assert 0.15 <= share <= 0.21, (share, low, high)
+
+
 def test_complex_discharges_match_scaled_bnssg_referrals(baseline):
     # BNSSG P1/P2/P3 referrals 135.5 / 53.0 / 37.6 a week per ~1m (IPACS_params.xlsx), scaled to
     # 290k: ~2,040 / 800 / 570 a year [C]

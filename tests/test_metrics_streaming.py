@@ -99,6 +99,14 @@ class _ReferenceSeries:
 
         self.steps: dict[str, _Step] = {
             "acute_occupied": count(P["bed_start"], P["bed_end"]),
+            "acute_long_stay": count(
+                np.where(
+                    np.isnan(P["bed_end"]) | (P["bed_end"] - P["bed_start"] > 21 * 24),
+                    P["bed_start"] + 21 * 24,
+                    np.nan,
+                ),
+                P["bed_end"],
+            ),
             "bed_queue": count(P["bed_request"], bed_leave),
             "ed_in_department": count(P["ed_arrival"], P["ed_departure"]),
             "boarding": count(
@@ -238,6 +246,8 @@ def _reference_period_metrics(
     bed_days = total("acute_occupied") / HOURS_PER_DAY
     yield "emergency_bed_days", bed_days
     yield "acute_beds_occupied_mean", mean("acute_occupied")
+    occupied = total("acute_occupied")
+    yield "acute_long_stay_share", total("acute_long_stay") / occupied if occupied else float("nan")
     share = series.occupancy_share
     yield "acute_occupancy_mean", stepfn.window_mean(share, a, b, end)
     yield "acute_occupancy_p95", _reference_window_quantile(share, a, b, 0.95)

@@ -599,6 +599,7 @@ class MetricAccumulator:
         bed_days = totals["acute_occupied"] / DAY
         m["emergency_bed_days"] = bed_days
         m["acute_beds_occupied_mean"] = mean("acute_occupied")
+        m["acute_long_stay_share"] = ratio(totals["acute_long_stay"], totals["acute_occupied"])
         m["acute_occupancy_mean"] = self._share_mean("acute_occupied", self.params.beds)
         levels = self._level_metrics()
         bed_hours = levels.pop("_bed_hours")

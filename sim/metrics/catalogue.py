@@ -111,6 +111,7 @@ CATALOGUE: tuple[Metric, ...] = (
     # acute beds
     _m("emergency_bed_days", "Emergency bed days", "count", "bed days"),
     _m("acute_beds_occupied_mean", "Acute beds occupied, mean", "count", "beds"),
+    _m("acute_long_stay_share", "Bed time in stays past day 21", "share", "share 0-1"),
     _m("acute_occupancy_mean", "Acute occupancy, mean", "share", "share 0-1"),
     _m("acute_occupancy_p95", "Acute occupancy, 95th percentile", "share", "share 0-1"),
     _m("acute_time_at_or_above_92", "Time at or above 92% occupancy", "share", "share 0-1"),

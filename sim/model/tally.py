@@ -56,6 +56,9 @@ from .record import Code, Time
 HOUR_4 = 4.0
 HOUR_12 = 12.0
 DAY = float(HOURS_PER_DAY)
+LONG_STAY_HOURS = 21.0 * DAY
+"""A bed's time past day 21 of a stay is long-stay bed time (NHS "super-stranded": 21 days
+or more; HSJ 2018 puts it at 17-19% of beds)."""
 
 DAILY_SERIES = (
     "acute_occupied",
@@ -71,6 +74,7 @@ DAILY_SERIES = (
     "community_in_use_p1",
     "community_in_use_p2",
     "community_in_use_p3",
+    "acute_long_stay",
 )
 """Counting processes reported day by day (``daily.parquet``), in this order (a
 community service's only if it is configured), followed by ``delayed``,
@@ -142,7 +146,9 @@ G_WEEK_OF_SERIES = 28
 """Where each daily series' hour-of-week profile (-1: none) starts."""
 G_SEG_OF_SLOT = 29
 """Where each day slot's capacity segment (n_seg outside the window) starts."""
-G_SIZE = 30
+G_S_LONG_STAY = 30
+"""Daily series number of ``acute_long_stay``: beds held by stays past day 21."""
+G_SIZE = 31
 
 # The geometry's times
 F_WARM, F_END, F_OFFSET = range(3)
@@ -250,6 +256,7 @@ def geometry(params: ModelParams) -> Geometry:
         (G_S_ED, "ed_in_department"),
         (G_S_SDEC, "sdec_in_use"),
         (G_S_DIRECT, "direct_waiting"),
+        (G_S_LONG_STAY, "acute_long_stay"),
     ):
         scalars[slot] = index[name]
     for k in range(4):
@@ -492,6 +499,9 @@ def tally_patient(
         t_fit, decision = times[i, Time.T_FIT], times[i, Time.ED_DECISION]
         leave = bed_start if not math.isnan(bed_start) else diverted  # a bed, or diverted
         slot = _interval(gi, gf, flows, hours, week, gi[G_S_ACUTE], bed_start, bed_end)
+        long_from = bed_start + LONG_STAY_HOURS
+        if math.isnan(bed_end) or bed_end > long_from:  # a stay past day 21 (or still there)
+            _interval(gi, gf, flows, hours, week, gi[G_S_LONG_STAY], long_from, bed_end)
         _interval(gi, gf, flows, hours, week, gi[G_S_QUEUE], bed_request, leave)
         if admitted:
             _interval(gi, gf, flows, hours, week, gi[G_S_BOARDING], decision, ed_departure)
