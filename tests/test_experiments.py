@@ -164,8 +164,10 @@ def test_compare_cli_rejects_bad_input_and_writes_nothing(plan_files, tmp_path):
 
 
 def test_every_scenario_is_measured_from_the_comparators_baseline_year():
-    """A plan whose lever (more SDEC chairs) acts in its base year is measured from do
-    nothing's 2016/17, not its own: in 2016/17 the change is the plan's difference."""
+    """A plan whose lever (more SDEC chairs, open round the clock) acts in its base year is
+    measured from do nothing's 2016/17, not its own: in 2016/17 the change is the plan's
+    difference. (More chairs alone stopped acting in this month-long window when the
+    baseline's A&E was calibrated for exit block: its referrals find SDEC closed, not full.)"""
     short = {
         "run.start_date": "2017-03-01",
         "run.warm_up_days": 10,
@@ -173,7 +175,7 @@ def test_every_scenario_is_measured_from_the_comparators_baseline_year():
         "plan.baseline_year": "2016/17",
     }
     nothing = sim.load_scenario(BASELINE).override(short, name="do_nothing")
-    plan = nothing.override({"sdec.chairs": 30}, name="plan")
+    plan = nothing.override({"sdec.chairs": 30, "sdec.open": "24/7"}, name="plan")
     comparison = sim.compare([nothing, plan], against="do_nothing", reps=3, seed=5)
     assert comparison.baseline_year == "2016/17"
     r = comparison.results.replications
