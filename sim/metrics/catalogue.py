@@ -197,6 +197,7 @@ HEADLINES: tuple[str, ...] = (
     "attendances",
     "avoided_attendances",
     "ed_4h_share",
+    "ed_time_median_hours_admitted",
     "ed_12h_waits",
     "sdec_episodes",
     "admissions_nhs",
