@@ -203,6 +203,14 @@ def test_a_starting_state_above_capacity_drains_before_anyone_is_admitted() -> N
         ({"costs.acute_bed_day_gbp": 400}, "costs.acute_bed_day_gbp may change only from 1 April"),
         ({"costs.discount_rate": 0.1}, "costs.discount_rate is how the whole run is discounted"),
         (
+            {"sdec.refused_stay": "sdec"},
+            "sdec.refused_stay is how the whole run treats a referral that finds SDEC closed",
+        ),
+        (
+            {"cohorts.older.treatment_los_days_by_pathway.p1": EPISODE},
+            "cohorts.older.treatment_los_days_by_pathway.p1 cannot change at a date (yet)",
+        ),
+        (
             {"community.p1": {"places": 3, "cost_basis": "commissioned", "episode_days": EPISODE}},
             "would change community.p1.cost_basis",
         ),

@@ -302,6 +302,34 @@ def test_a_referral_finding_sdec_closed_may_stay_its_sdec_episode():
     assert abs(then_bed.mean() - 0.3) < 4 * np.sqrt(0.3 * 0.7 / n)
 
 
+def test_a_pathway_may_have_its_own_treatment_stay():
+    """Case mix: the patients who will leave on P1 or P3 stay their pathway's own time; the
+    others, and P2 (none given), the cohort's; pathways are dealt as without it."""
+    data = small_system(**UNLIMITED_EVERYWHERE)
+    for cohort in data["cohorts"].values():
+        cohort["treatment_los_days"] = {"dist": "fixed", "value": 2}
+    before, _ = record_of(data)
+    data["cohorts"]["older"]["treatment_los_days_by_pathway"] = {
+        "p1": {"dist": "fixed", "value": 5},
+        "p3": {"dist": "fixed", "value": 12},
+    }
+    record, _ = record_of(data)
+    older = (record["cohort"] == 0) & ~np.isnan(record["t_fit"]) & (record["bed_start"] > 0)
+    stay = (record["t_fit"] - record["bed_start"])[older]
+    pathway = record["pathway"][older]
+    for k, days in ((0, 2), (1, 5), (2, 2), (3, 12)):
+        assert (pathway == k).sum() > 5, k
+        assert np.allclose(stay[pathway == k], 24.0 * days), k
+    def dealt(r):  # new patients' pathways, by arrival (readmissions' timing moved)
+        new = (r["cohort"] == 0) & (r["origin"] != 2) & (r["pathway"] >= 0)
+        return dict(zip(r["t_arrival"][new].tolist(), r["pathway"][new].tolist(), strict=True))
+
+    a, b = dealt(before), dealt(record)
+    both = a.keys() & b.keys()
+    assert len(both) > 300
+    assert all(a[t] == b[t] for t in both)
+
+
 def test_readmissions_follow_discharge_by_the_delay():
     data = single_unit(per_day=4.0, beds="unlimited", years=0.25)
     data["cohorts"]["patients"]["p_readmit"] = {"p0": 1.0}

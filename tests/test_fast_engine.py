@@ -123,6 +123,17 @@ SMALL_VARIANTS: dict[str, dict[str, Any]] = {
         "sdec.refused_stay": "sdec",
         "acute.beds": 50,
     },
+    "los_by_pathway": {
+        "acute.beds": 50,
+        "cohorts.older.treatment_los_days_by_pathway": {
+            "p1": {"dist": "lognormal", "mean": 9, "sd": 8},
+            "p3": {"dist": "fixed", "value": 12},
+        },
+        "cohorts.older.pathway": {"p0": 0.5, "p1": 0.3, "p2": 0.1, "p3": 0.1},
+        "changes": [
+            {"from": "2016-05-20", "set": {"cohorts.older.pathway": {"p0": 0.8, "p1": 0.2}}}
+        ],
+    },
     "deterministic_unlimited": DETERMINISTIC,
     "capacity_changes": {
         "acute.capacity_changes": [

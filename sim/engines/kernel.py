@@ -137,6 +137,7 @@ _readmitted = jit(rules.readmitted)
 _hours_to_next_opening = jit(rules.hours_to_next_opening)
 _decision_attribute = jit(rules.decision_attribute)
 _refused_sdec_stay = jit(rules.refused_sdec_stay)
+_pathway_los = jit(rules.pathway_los)
 
 
 # --- events: a 4-ary heap keyed (time, order scheduled) --------------------------------------
@@ -867,6 +868,14 @@ def run_replication(
             elif step == STAY:
                 if math.isnan(pt[slot, Time.T_FIT]):
                     los = duration(draws, rows, phase_by_hour, pm, slot, Attr.LOS_H, now)
+                    k = pc[slot, Code.PATHWAY]
+                    if k < 0:  # the pathway they will leave on, dealt by their arrival phase
+                        k = int(draws[rows[Attr.PATHWAY, pm[slot, M_PHASE]], pm[slot, M_DRAW]])
+                    if k > 0:
+                        own = duration(
+                            draws, rows, phase_by_hour, pm, slot, Attr.LOS_P1_H + k - 1, now
+                        )
+                        los = _pathway_los(los, own)
                     if refused_sdec_stay and pc[slot, Code.SDEC_REFUSED] != 0:
                         los = _refused_sdec_stay(
                             los,

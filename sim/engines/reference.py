@@ -376,6 +376,9 @@ class SimPyReplication:
         env = self.env
         if math.isnan(p.t_fit):
             los = self._duration(p, Attr.LOS_H)
+            k = p.pathway if p.pathway >= 0 else int(p.attrs[self.rows[Attr.PATHWAY][p.phase]])
+            if k > 0:  # the stay of the pathway they will leave on, if it has its own
+                los = rules.pathway_los(los, self._duration(p, Attr(Attr.LOS_P1_H + k - 1)))
             if p.sdec_refused and self.p.sdec_refused_stay_sdec:
                 los = rules.refused_sdec_stay(
                     los,

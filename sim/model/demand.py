@@ -164,6 +164,9 @@ class Attr(IntEnum):
     READMIT_DELAY_H = 10
     ED_DECISION_ADMIT_H = 11
     ED_DECISION_SDEC_H = 12
+    LOS_P1_H = 13
+    LOS_P2_H = 14
+    LOS_P3_H = 15
 
 
 ATTRIBUTES = tuple(a.name.lower() for a in Attr)
@@ -216,6 +219,8 @@ def _duration_key(params: ModelParams, attr: Attr) -> object:
         return tuple(None if s is None else s.episode_h for s in params.services[1:])
     if attr == Attr.READMIT_DELAY_H:
         return params.readmit_delay_h
+    if attr in (Attr.LOS_P1_H, Attr.LOS_P2_H, Attr.LOS_P3_H):
+        return tuple(c.los_by_pathway_h[attr - Attr.LOS_P1_H] for c in params.cohorts)
     if attr == Attr.PATHWAY:  # not a duration, but dealt by each phase's mix
         return tuple(tuple(c.pathway_cdf.tolist()) for c in params.cohorts)
     return None
@@ -359,6 +364,16 @@ def draw_attributes(
     by_outcome = via_ed and params.ed_decision_by_outcome
     duration(Attr.ED_DECISION_ADMIT_H, "ed_decision_admit", by_outcome)
     duration(Attr.ED_DECISION_SDEC_H, "ed_decision_sdec", by_outcome and sdec)
+    # a treatment stay by pathway (case mix): drawn for every patient of a cohort that gives
+    # the pathway its own, whatever pathway they are dealt; -1 where it gives none
+    for k, attr in enumerate((Attr.LOS_P1_H, Attr.LOS_P2_H, Attr.LOS_P3_H)):
+        for version, p in enumerate(rows.phase_of[attr]):
+            own = phases[p].cohorts[cohort.index].los_by_pathway_h[k]
+            if own is None:
+                table[rows.row[attr, p]] = -1.0
+            else:
+                draw = own.sample_residual if residual else own.sample
+                table[rows.row[attr, p]] = draw(rng(f"los_p{k + 1}", version), n)
     return table
 
 

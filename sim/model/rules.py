@@ -78,6 +78,15 @@ def refused_sdec_stay(los: float, episode: float, u_sdec_admit: float, p_admit: 
     return episode
 
 
+def pathway_los(los: float, own: float) -> float:
+    """A treatment stay (hours): the patient's pathway's own draw ``own`` where their cohort
+    gives the pathway one (``treatment_los_days_by_pathway``; -1 where it does not), else the
+    cohort's ``los``."""
+    if own >= 0:
+        return own
+    return los
+
+
 def schedule_hour(t: float, n_hours: int) -> int:
     """The hour of the run whose schedule applies at ``t``: a schedule over the run (one
     flag an hour, :func:`sim.clock.schedule.over_run`) is open at ``t`` when

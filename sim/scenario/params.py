@@ -82,6 +82,18 @@ class CohortParams:
     """Readmission probability by route home (:class:`sim.codes.Route`: p0-p3, urgent response)."""
     avoidable_by_fy: np.ndarray
     """Avoidable share by financial-year index of the run (clamped at the ends)."""
+    los_by_pathway_h: tuple[Distribution | None, Distribution | None, Distribution | None] = (
+        None,
+        None,
+        None,
+    )
+    """The treatment stay (hours) of the patients of P1, P2 and P3 where the cohort gives them
+    their own (``treatment_los_days_by_pathway``); None: ``los_h``."""
+
+
+def _scaled(d: Distribution | None, factor: float) -> Distribution | None:
+    """``d`` in other units (None stays None)."""
+    return None if d is None else d.scaled(factor)
 
 
 def _splice(timelines: list[Timeline], starts_h: list[float]) -> Timeline:
@@ -394,6 +406,11 @@ def _build_phase(scenario: Scenario) -> ModelParams:
                 p_sdec=c.p_sdec,
                 los_h=los_h,
                 los_mean_h=los_h.mean,
+                los_by_pathway_h=(
+                    _scaled(c.treatment_los_days_by_pathway.p1, day),
+                    _scaled(c.treatment_los_days_by_pathway.p2, day),
+                    _scaled(c.treatment_los_days_by_pathway.p3, day),
+                ),
                 pathway_cdf=np.cumsum([getattr(c.pathway, p) for p in PATHWAYS]),
                 p_readmit=np.array([getattr(c.p_readmit, k) for k in ROUTES]),
                 avoidable_by_fy=np.asarray(shares, dtype=float),

@@ -245,6 +245,18 @@ class PathwayMix(StrictModel):
         return self
 
 
+class LosByPathway(StrictModel):
+    """Time in an acute bed until medically fit, in days, for the patients of one discharge
+    pathway; a pathway left out takes the cohort's ``treatment_los_days``."""
+
+    p1: Duration | None = None
+    """Treatment stay of patients who will leave on P1 (support at home), in days."""
+    p2: Duration | None = None
+    """Treatment stay of patients who will leave on P2 (a rehabilitation bed), in days."""
+    p3: Duration | None = None
+    """Treatment stay of patients who will leave on P3 (a care home), in days."""
+
+
 class ReadmissionRisk(StrictModel):
     """Probability of an emergency re-attendance after discharge, by route home."""
 
@@ -286,6 +298,8 @@ class Cohort(StrictModel):
     """Time in an acute bed until medically fit, in days (a distribution)."""
     pathway: PathwayMix = PathwayMix()
     """Discharge pathway shares p0-p3, summing to 1."""
+    treatment_los_days_by_pathway: LosByPathway = LosByPathway()
+    """Treatment stays of the patients of pathways p1-p3 apart from the cohort's (case mix)."""
     p_readmit: ReadmissionRisk = ReadmissionRisk()
     """Readmission probability by route home."""
     avoidable_share: Probability | tuple[Probability, ...] = 0.0
@@ -824,6 +838,10 @@ CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
         "cannot change at a date: a boarder's cubicle would depend on when they were admitted",
     ),
     ("sdec.counts_as_admission", "is how the whole run counts admissions"),
+    (
+        "cohorts.*.treatment_los_days_by_pathway",
+        "cannot change at a date (yet): date a change of the cohort's treatment_los_days",
+    ),
     (
         "sdec.refused_stay",
         "is how the whole run treats a referral that finds SDEC closed or full",
