@@ -320,6 +320,7 @@ def test_a_pathway_may_have_its_own_treatment_stay():
     for k, days in ((0, 2), (1, 5), (2, 2), (3, 12)):
         assert (pathway == k).sum() > 5, k
         assert np.allclose(stay[pathway == k], 24.0 * days), k
+
     def dealt(r):  # new patients' pathways, by arrival (readmissions' timing moved)
         new = (r["cohort"] == 0) & (r["origin"] != 2) & (r["pathway"] >= 0)
         return dict(zip(r["t_arrival"][new].tolist(), r["pathway"][new].tolist(), strict=True))
