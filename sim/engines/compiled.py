@@ -47,7 +47,7 @@ from ..model.sink import Sink
 from ..rng.streams import Streams
 from ..scenario.params import ModelParams, Timeline
 from . import kernel
-from .kernel import N_POOLS, P_BEDS, P_SDEC, P_UR
+from .kernel import N_POOLS, P_BEDS, P_SDEC, P_STAGE, P_UR
 
 _INITIAL_KIND = {"treating": 0, "delayed": 1, "community": 2}
 
@@ -120,7 +120,8 @@ class Scenario:
 
 def _pool_timelines(params: ModelParams) -> list[Timeline | None]:
     services = [None if s is None else s.capacity for s in params.services]
-    return [params.ed_cubicles, params.sdec_chairs, params.beds, *services]
+    stages = [None if g is None else g.capacity for g in params.stages]
+    return [params.ed_cubicles, params.sdec_chairs, params.beds, *services, *stages]
 
 
 def scenario_arrays(params: ModelParams) -> Scenario:
@@ -149,6 +150,9 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         for k, accepts in enumerate(params.accepts_by_hour)
         if accepts is not None
     ]
+    by_hour += [  # discharge stages have queues too
+        (P_STAGE + g.index, g.open_by_hour, True) for g in params.stages if g is not None
+    ]
     for pool, open_by_hour, queues in by_hour:
         always = bool(open_by_hour.all())
         open_hours[pool, :n] = open_by_hour
@@ -175,7 +179,10 @@ def scenario_arrays(params: ModelParams) -> Scenario:
     drawn = versions(params)
     return Scenario(
         scal_f=np.array([cal.end_h]),
-        scal_i=np.array([int(params.boarding_holds_cubicle)], dtype=np.int64),
+        scal_i=np.array(
+            [int(params.boarding_holds_cubicle), *(int(g is not None) for g in params.stages)],
+            dtype=np.int64,
+        ),
         discharge_wait=params.discharge_wait_h.astype(np.int64),
         p_admit=np.array([[c.p_admit for c in p.cohorts] for p in phases]),
         p_sdec=np.array([[c.p_sdec for c in p.cohorts] for p in phases]),
@@ -492,6 +499,7 @@ def _record(
         else:
             patients[name] = rec_c[:n, len(INT_COLUMNS) + BOOL_COLUMNS.index(name)] != 0
     names = ["ed", "sdec", "acute", *(s.name if s else "" for s in params.services)]
+    names += [g.name if g else "" for g in params.stages]
     capacity = {
         name: CapacityLog(np.asarray(t.times_h, dtype=float), np.asarray(t.values, dtype=float))
         for name, t in zip(names, _pool_timelines(params), strict=True)
@@ -507,6 +515,9 @@ def _record(
     for k, service in enumerate(params.services):
         if service is not None:
             live[service.name] = int(use[P_UR + k])
+    for g in params.stages:
+        if g is not None:
+            live[g.name] = int(use[P_STAGE + g.index])
     return Record(params, replication, patients, capacity, live)
 
 
@@ -629,7 +640,7 @@ def _tiny_run() -> None:
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
         np.array([0.0]),
-        np.array([0], dtype=i),
+        np.array([0, 0, 0], dtype=i),
         z(1, dtype=i),
         z((1, 1)),
         z((1, 1)),

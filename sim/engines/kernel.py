@@ -54,7 +54,10 @@ from ..model.record import Code, Time
 # the pools, in the order the SimPy engine creates them
 P_ED, P_SDEC, P_BEDS, P_UR = 0, 1, 2, 3
 """Pools: A&E cubicles, SDEC chairs, acute beds, then community service ``k`` at ``P_UR + k``."""
-N_POOLS = 7
+P_STAGE = 7
+"""Discharge stage ``g`` (:data:`sim.scenario.params.STAGES`: assessment, brokerage) at
+``P_STAGE + g``."""
+N_POOLS = 9
 
 # event kinds
 EV_RESUME = 0
@@ -73,6 +76,8 @@ EV_OPEN = 9
 """A pool's schedule opens (a = pool)."""
 EV_ARRIVAL = 10
 """Not in the heap: the next arrival of a stream."""
+EV_STAGE_END = 11
+"""A discharge stage's case ends (a = slot; the stage is the pool in ``M_WAIT``)."""
 
 # run state
 S_HEAP = 0
@@ -112,6 +117,8 @@ N_M = 4
     COMMUNITY_END,
     URGENT_END,
 ) = range(15)
+# the discharge stages' steps (sim.engines.reference's _stage), after the steps above
+STAGE_NEXT, STAGE_STARTED, STAGE_END, SERVICE_ASK = range(15, 19)
 
 N_TIME = len(Time)
 N_CODE = len(Code)
@@ -135,6 +142,7 @@ _ed_outcome = jit(rules.ed_outcome)
 _p0_discharge_delay = jit(rules.p0_discharge_delay)
 _readmitted = jit(rules.readmitted)
 _hours_to_next_opening = jit(rules.hours_to_next_opening)
+_working_end = jit(rules.working_end)
 
 
 # --- events: a 4-ary heap keyed (time, order scheduled) --------------------------------------
@@ -523,6 +531,7 @@ def run_replication(
     """
     end_h = scal_f[0]
     holds_cubicle = scal_i[0] != 0
+    has_stage = (scal_i[1] != 0, scal_i[2] != 0)  # assessment, brokerage configured
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
@@ -670,6 +679,8 @@ def run_replication(
                         step = ED_STARTED
                     elif pool == P_BEDS:
                         step = BED_STARTED
+                    elif pool >= P_STAGE:
+                        step = STAGE_STARTED
                     else:
                         step = COMMUNITY_STARTED
                 elif kind == EV_READMIT:
@@ -691,6 +702,8 @@ def run_replication(
                     step = JOURNEY
                 elif kind == EV_UR_END:
                     step = URGENT_END
+                elif kind == EV_STAGE_END:
+                    step = STAGE_END
                 elif kind == EV_CHANGE:
                     cap[a] = chg_v[b]
                     serve(cap, pl, qb, open_hours, ht, hs, hv, st, a, now)
@@ -870,7 +883,45 @@ def run_replication(
                         step = DONE
                     else:
                         step = P0_LEAVE
-                elif take(cap, pl, open_hours, P_UR + pathway, now):
+                else:
+                    step = STAGE_NEXT
+            elif step == STAGE_NEXT:  # the next discharge stage, or the service
+                pool = -1
+                if has_stage[0] and math.isnan(pt[slot, Time.ASSESS_START]):
+                    pool = P_STAGE
+                elif has_stage[1] and math.isnan(pt[slot, Time.BROKER_START]):
+                    pool = P_STAGE + 1
+                if pool < 0:
+                    step = SERVICE_ASK
+                elif take(cap, pl, open_hours, pool, now):
+                    pm[slot, M_WAIT] = pool
+                    step = STAGE_STARTED
+                else:
+                    wait(pl, qb, pm, pool, slot)
+                    step = DONE
+            elif step == STAGE_STARTED:
+                pool = pm[slot, M_WAIT]
+                first = pool == P_STAGE
+                pt[slot, Time.ASSESS_START if first else Time.BROKER_START] = now
+                a_stage = Attr.ASSESSMENT_H if first else Attr.BROKERAGE_H
+                hours_of_case = duration(draws, rows, phase_by_hour, pm, slot, a_stage, now)
+                if hours_of_case > 0:
+                    ends = now + hours_of_case
+                    if not open_hours[pool, n_hours]:  # the clock stops while closed
+                        working = _working_end(now, hours_of_case, open_hours[pool, :n_hours])
+                        ends = now + (working - now)
+                    push(ht, hs, hv, st, ends, EV_STAGE_END, slot, 0, now)
+                    step = DONE
+                else:
+                    step = STAGE_END
+            elif step == STAGE_END:
+                pool = pm[slot, M_WAIT]
+                pt[slot, Time.ASSESS_END if pool == P_STAGE else Time.BROKER_END] = now
+                release(cap, pl, qb, open_hours, ht, hs, hv, st, pool, now)
+                step = STAGE_NEXT
+            elif step == SERVICE_ASK:
+                pathway = pc[slot, Code.PATHWAY]
+                if take(cap, pl, open_hours, P_UR + pathway, now):
                     step = COMMUNITY_STARTED
                 else:
                     wait(pl, qb, pm, P_UR + pathway, slot)

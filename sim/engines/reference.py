@@ -77,6 +77,7 @@ class Patient:
     t_arrival = ur_start = ur_end = ed_arrival = ed_start = ed_decision = ed_departure = _NAN
     sdec_start = sdec_end = bed_request = diverted = bed_start = t_fit = bed_end = _NAN
     comm_start = comm_end = _NAN
+    assess_start = assess_end = broker_start = broker_end = _NAN
     row = -1
 
     def __init__(
@@ -217,6 +218,16 @@ class SimPyReplication:
         self.services: list[Places | None] = [
             None if s is None else Places(env, s.name, s.capacity, accepts, queues=s.index > 0)
             for s, accepts in zip(params.services, params.accepts_by_hour, strict=True)
+        ]
+        self.stages: list[tuple[Places, Attr, list[bool] | None, str]] = [
+            (
+                Places(env, g.name, g.capacity, g.open_by_hour, queues=True),
+                Attr.ASSESSMENT_H if g.index == 0 else Attr.BROKERAGE_H,
+                None if bool(g.open_by_hour.all()) else g.open_by_hour.tolist(),
+                "assess" if g.index == 0 else "broker",
+            )
+            for g in params.stages
+            if g is not None
         ]
         self.discharge_wait = params.discharge_wait_h.tolist()
         self.fy_index = cal.hourly("fy_index").tolist()
@@ -378,6 +389,8 @@ class SimPyReplication:
             self._finish(p)
             yield from self._readmission(p, Route.P0)
             return
+        for stage in self.stages:
+            yield from self._stage(p, *stage)
         service = self.services[p.pathway]
         assert service is not None  # validated: a pathway in use needs its service
         if not service.take():
@@ -386,6 +399,23 @@ class SimPyReplication:
         self._leave_bed(p)
         yield env.timeout(p.attrs[self.episode_rows[p.phase][self._phase()]])
         yield from self._community_end(p)
+
+    def _stage(
+        self, p: Patient, pool: Places, attr: Attr, open_by_hour: list[bool] | None, name: str
+    ) -> Journey:
+        """A discharge stage (assessment, brokerage): a case taken when the stage works and
+        has room, lasting its working hours; a case with no duration ends at once."""
+        env = self.env
+        if not pool.take():
+            yield pool.wait()
+        setattr(p, f"{name}_start", env.now)
+        hours = self._duration(p, attr)
+        if hours > 0 and open_by_hour is None:
+            yield env.timeout(hours)
+        elif hours > 0:
+            yield env.timeout(rules.working_end(env.now, hours, open_by_hour) - env.now)
+        setattr(p, f"{name}_end", env.now)
+        pool.release()
 
     def _leave_bed(self, p: Patient) -> None:
         p.bed_end = self.env.now
@@ -533,6 +563,7 @@ class SimPyReplication:
         columns = _columns(self.patients)
         pools = {"ed": self.cubicles, "sdec": self.sdec, "acute": self.beds}
         pools.update({s.name: s for s in self.services if s is not None})
+        pools.update({pool.name: pool for pool, *_ in self.stages})
         live = {
             "ed": self.in_ed,
             "acute": self.beds.in_use,

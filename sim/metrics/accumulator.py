@@ -592,6 +592,24 @@ class MetricAccumulator:
             delayed_total = delayed_total + days
             m[f"delayed_bed_days_p{k}"] = days
         m["delayed_bed_days"] = np.asarray(delayed_total)
+        # by discharge stage: fit to the end of assessment, then to the end of brokerage, then
+        # the place (all of it without stages); and the patients who waited at each
+        waited = self._counts("stage_wait")  # stage x 3 + pathway - 1
+        none = np.zeros_like(totals["acute_occupied"])
+        for g, stage in enumerate(("assessment", "brokerage", "place")):
+            stage_total: np.ndarray | float = 0.0
+            for k in (1, 2, 3):
+                if stage == "place":
+                    days = m[f"delayed_bed_days_p{k}"] - sum(
+                        m[f"delay_{earlier}_bed_days_p{k}"] for earlier in ("assessment", "brokerage")
+                    )
+                else:
+                    days = totals.get(f"waiting_{stage}_p{k}", none) / DAY
+                m[f"delay_{stage}_bed_days_p{k}"] = days
+                stage_total = stage_total + days
+                m[f"delay_{stage}_patients_p{k}"] = waited[:, :, 3 * g + k - 1]
+            m[f"delay_{stage}_bed_days"] = np.asarray(stage_total)
+            m[f"delay_{stage}_patients"] = waited[:, :, 3 * g : 3 * g + 3].sum(axis=2)
         m["p0_discharge_wait_bed_days"] = totals["waiting_discharge_p0"] / DAY
         fit = self._counts("t_fit")  # 0: P0; 1-3: P1-P3 delayed; 4-6: P1-P3 not delayed
         m["delayed_discharges"] = fit[:, :, 1:4].sum(axis=2)

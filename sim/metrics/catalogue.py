@@ -118,6 +118,32 @@ CATALOGUE: tuple[Metric, ...] = (
         "patients",
         "pathway",
     ),
+    *(
+        metric
+        for stage, waiting in (
+            ("assessment", "waiting for assessment"),
+            ("brokerage", "waiting for brokerage"),
+            ("place", "waiting for a place"),
+        )
+        for metric in (
+            _m(f"delay_{stage}_bed_days", f"Delayed bed days {waiting}", "count", "bed days"),
+            _m(
+                f"delay_{stage}_bed_days_{{pathway}}",
+                f"Delayed bed days {waiting}: {{pathway}}",
+                "count",
+                "bed days",
+                "pathway",
+            ),
+            _m(f"delay_{stage}_patients", f"Delayed patients {waiting}", "count", "patients"),
+            _m(
+                f"delay_{stage}_patients_{{pathway}}",
+                f"Delayed patients {waiting}: {{pathway}}",
+                "count",
+                "patients",
+                "pathway",
+            ),
+        )
+    ),
     _m("delayed_share", "Fit P1-P3 patients delayed", "share", "share 0-1"),
     _m(
         "delayed_share_{pathway}",

@@ -162,6 +162,10 @@ class Attr(IntEnum):
     COMMUNITY_EPISODE_H = 8
     U_READMIT = 9
     READMIT_DELAY_H = 10
+    ASSESSMENT_H = 11
+    """Working hours of the discharge assessment (``[discharge.assessment]``)."""
+    BROKERAGE_H = 12
+    """Working hours of brokerage (``[discharge.brokerage]``)."""
 
 
 ATTRIBUTES = tuple(a.name.lower() for a in Attr)
@@ -210,6 +214,9 @@ def _duration_key(params: ModelParams, attr: Attr) -> object:
         return tuple(None if s is None else s.episode_h for s in params.services[1:])
     if attr == Attr.READMIT_DELAY_H:
         return params.readmit_delay_h
+    if attr in (Attr.ASSESSMENT_H, Attr.BROKERAGE_H):
+        stage = params.stages[0 if attr == Attr.ASSESSMENT_H else 1]
+        return None if stage is None else stage.duration_h
     if attr == Attr.PATHWAY:  # not a duration, but dealt by each phase's mix
         return tuple(tuple(c.pathway_cdf.tolist()) for c in params.cohorts)
     return None
@@ -349,6 +356,10 @@ def draw_attributes(
                 _scatter(table[at], table[dealt], k, episodes)
     uniform(Attr.U_READMIT, "readmit", readmit)
     duration(Attr.READMIT_DELAY_H, "readmit_delay", readmit)
+    # a discharge stage's duration, for every patient (as the length of stay), from its own
+    # stream: drawn only when the stage is configured (else 0, never used)
+    duration(Attr.ASSESSMENT_H, "discharge_assessment", True)
+    duration(Attr.BROKERAGE_H, "discharge_brokerage", True)
     return table
 
 

@@ -35,6 +35,8 @@ patient as one row of :class:`Time` and one of :class:`Code`):
 ``pathway``            :class:`sim.codes.Pathway`: -1 none, 0..3 for P0..P3
 ``bed_end``            left the acute bed
 ``comm_start/comm_end`` P1-P3 community episode
+``assess_start/_end``  P1-P3 discharge assessment case (``[discharge.assessment]``)
+``broker_start/_end``  P1-P3 brokerage case (``[discharge.brokerage]``)
 =====================  =====================================================
 """
 
@@ -68,6 +70,10 @@ class Time(IntEnum):
     BED_END = 13
     COMM_START = 14
     COMM_END = 15
+    ASSESS_START = 16
+    ASSESS_END = 17
+    BROKER_START = 18
+    BROKER_END = 19
 
 
 class Code(IntEnum):

@@ -115,6 +115,25 @@ class ServiceParams:
     episode_h: Distribution
 
 
+STAGES = ("assessment", "brokerage")
+"""The stages of a P1-P3 discharge before the service accepts the patient, in order."""
+
+
+@dataclass(frozen=True)
+class StageParams:
+    """A discharge stage (``[discharge.<name>]``): its capacity, working hours and duration."""
+
+    name: str
+    index: int
+    """Its place in :data:`STAGES`."""
+    capacity: Timeline
+    open_by_hour: np.ndarray
+    """Whether the stage works in each hour of the run (bank holidays closed for a weekday
+    rota)."""
+    duration_h: Distribution
+    """Working hours a case takes."""
+
+
 @dataclass(frozen=True)
 class ModelParams:
     """Everything an engine needs, in hours.
@@ -156,6 +175,8 @@ class ModelParams:
     when the scenario has none (its one phase is itself)."""
     phase_starts_h: tuple[int, ...] = (0,)
     """The hour of the run at which each phase begins (the first at 0)."""
+    stages: tuple[StageParams | None, ...] = (None, None)
+    """The discharge stages, indexed as :data:`STAGES` (None when not configured)."""
 
     @property
     def cohort_names(self) -> tuple[str, ...]:
@@ -304,6 +325,18 @@ def _spliced(phases: list[ModelParams], starts: list[int]) -> ModelParams:
         )
         for s in first.services
     )
+    stages = tuple(
+        None
+        if g is None
+        else dataclasses.replace(
+            g,
+            capacity=timeline([p.stages[g.index].capacity for p in phases]),  # type: ignore[union-attr]
+            open_by_hour=by_hour(
+                [p.stages[g.index].open_by_hour for p in phases]  # type: ignore[union-attr]
+            ),
+        )
+        for g in first.stages
+    )
     return dataclasses.replace(
         first,
         cohorts=cohorts,
@@ -313,6 +346,7 @@ def _spliced(phases: list[ModelParams], starts: list[int]) -> ModelParams:
         beds=timeline([p.beds for p in phases]),
         discharge_open_by_hour=by_hour([p.discharge_open_by_hour for p in phases]),
         services=services,
+        stages=stages,
         phases=tuple(phases),
         phase_starts_h=tuple(starts),
     )
@@ -425,6 +459,18 @@ def _build_phase(scenario: Scenario) -> ModelParams:
             state.community_in_use.p3,
         ),
         bank_holidays=holidays,
+        stages=tuple(
+            None
+            if (spec := getattr(scenario.discharge, name)) is None
+            else StageParams(
+                name=name,
+                index=index,
+                capacity=_timeline(as_capacity(spec.capacity), []),
+                open_by_hour=schedule(spec.hours),
+                duration_h=spec.duration_hours,
+            )
+            for index, name in enumerate(STAGES)
+        ),
     )
 
 
