@@ -166,6 +166,10 @@ class Attr(IntEnum):
     """Working hours of the discharge assessment (``[discharge.assessment]``)."""
     BROKERAGE_H = 12
     """Working hours of brokerage (``[discharge.brokerage]``)."""
+    U_READMIT_30D = 13
+    """Whether a discharge is followed by a 30-day emergency readmission."""
+    READMIT_30D_DELAY_H = 14
+    """Time from leaving the bed to that readmission."""
 
 
 ATTRIBUTES = tuple(a.name.lower() for a in Attr)
@@ -214,6 +218,8 @@ def _duration_key(params: ModelParams, attr: Attr) -> object:
         return tuple(None if s is None else s.episode_h for s in params.services[1:])
     if attr == Attr.READMIT_DELAY_H:
         return params.readmit_delay_h
+    if attr == Attr.READMIT_30D_DELAY_H:
+        return params.readmit_30d_delay_h
     if attr in (Attr.ASSESSMENT_H, Attr.BROKERAGE_H):
         stage = params.stages[0 if attr == Attr.ASSESSMENT_H else 1]
         return None if stage is None else stage.duration_h
@@ -360,6 +366,9 @@ def draw_attributes(
     # stream: drawn only when the stage is configured (else 0, never used)
     duration(Attr.ASSESSMENT_H, "discharge_assessment", True)
     duration(Attr.BROKERAGE_H, "discharge_brokerage", True)
+    readmit_30d = any(c.p_readmit_30d.any() for c in mine)
+    uniform(Attr.U_READMIT_30D, "readmit_30d", readmit_30d)
+    duration(Attr.READMIT_30D_DELAY_H, "readmit_30d_delay", readmit_30d)
     return table
 
 

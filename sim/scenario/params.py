@@ -79,9 +79,12 @@ class CohortParams:
     pathway_cdf: np.ndarray
     """Cumulative shares of p0..p3."""
     p_readmit: np.ndarray
-    """Readmission probability by route home (:class:`sim.codes.Route`: p0-p3, urgent response)."""
+    """Re-attendance probability by route home (:class:`sim.codes.Route`: p0-p3, urgent
+    response)."""
     avoidable_by_fy: np.ndarray
     """Avoidable share by financial-year index of the run (clamped at the ends)."""
+    p_readmit_30d: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    """30-day emergency readmission probability by pathway p0-p3, from leaving the bed."""
 
 
 def _splice(timelines: list[Timeline], starts_h: list[float]) -> Timeline:
@@ -164,6 +167,8 @@ class ModelParams:
     services: tuple[ServiceParams | None, ...]
     """Indexed as SERVICES: urgent_response, p1, p2, p3 (None when not configured)."""
     readmit_delay_h: Distribution
+    readmit_30d_delay_h: Distribution
+    """Time from leaving the bed to a 30-day emergency readmission."""
     initial_treating: int
     initial_delayed: tuple[int, int, int]
     initial_community: tuple[int, int, int, int]
@@ -406,6 +411,7 @@ def _build_phase(scenario: Scenario) -> ModelParams:
                 pathway_cdf=np.cumsum([getattr(c.pathway, p) for p in PATHWAYS]),
                 p_readmit=np.array([getattr(c.p_readmit, k) for k in ROUTES]),
                 avoidable_by_fy=np.asarray(shares, dtype=float),
+                p_readmit_30d=np.array([getattr(c.p_readmit_30d, k) for k in PATHWAYS]),
             )
         )
 
@@ -450,6 +456,7 @@ def _build_phase(scenario: Scenario) -> ModelParams:
         diversion_threshold=acute.diversion_queue_threshold,
         services=tuple(services),
         readmit_delay_h=scenario.readmission.delay_days.scaled(day),
+        readmit_30d_delay_h=scenario.readmission.emergency_delay_days.scaled(day),
         initial_treating=state.acute_treating,
         initial_delayed=(state.delayed.p1, state.delayed.p2, state.delayed.p3),
         initial_community=(

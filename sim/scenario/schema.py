@@ -260,6 +260,20 @@ class ReadmissionRisk(StrictModel):
     """Probability of coming back after an urgent response episode ends."""
 
 
+class EmergencyReadmissionRisk(StrictModel):
+    """Probability of a 30-day emergency readmission after a hospital discharge, by route home
+    (counted from leaving the acute bed, as the NHS counts it)."""
+
+    p0: Probability = 0.0
+    """Probability of an emergency readmission within 30 days of a P0 discharge."""
+    p1: Probability = 0.0
+    """The same after leaving the bed for P1 (not from the end of the P1 episode)."""
+    p2: Probability = 0.0
+    """The same after leaving the bed for P2."""
+    p3: Probability = 0.0
+    """The same after leaving the bed for P3."""
+
+
 class Cohort(StrictModel):
     """A population group with its own demand, acuity and discharge needs."""
 
@@ -287,7 +301,10 @@ class Cohort(StrictModel):
     pathway: PathwayMix = PathwayMix()
     """Discharge pathway shares p0-p3, summing to 1."""
     p_readmit: ReadmissionRisk = ReadmissionRisk()
-    """Readmission probability by route home."""
+    """Re-attendance at A&E after care ends, by route home (not a readmission as the NHS counts
+    it: the patient re-decides at A&E)."""
+    p_readmit_30d: EmergencyReadmissionRisk = EmergencyReadmissionRisk()
+    """30-day emergency readmission by route home, from leaving the bed, straight to a bed."""
     avoidable_share: Probability | tuple[Probability, ...] = 0.0
     """Share of would-be attendances the urgent response could care for at home: one value, or a
     list by financial year of the run."""
@@ -641,6 +658,19 @@ class Discharge(StrictModel):
 class Readmission(StrictModel):
     delay_days: Duration = Field(default_factory=lambda: Uniform(low=0, high=30))
     """Time from the end of care to re-attendance, in days (a distribution)."""
+    emergency_delay_days: Duration = Field(default_factory=lambda: Uniform(low=0, high=30))
+    """Time from leaving the bed to a 30-day emergency readmission, in days (at most 30)."""
+
+    @model_validator(mode="after")
+    def _within_30_days(self) -> Readmission:
+        delay = self.emergency_delay_days
+        top = getattr(delay, "high", getattr(delay, "value", None))
+        if top is None or top > 30:
+            raise ValueError(
+                "emergency_delay_days must stay within 30 days (a fixed value or a uniform "
+                f"with high <= 30), got {delay!r}"
+            )
+        return self
 
 
 class ServiceCounts(StrictModel):
