@@ -80,6 +80,7 @@ class Scenario:
     p_admit: np.ndarray
     p_sdec: np.ndarray
     p_readmit: np.ndarray
+    p_readmit_30d: np.ndarray
     avoid_by_hour: np.ndarray
     cap0: np.ndarray
     open_hours: np.ndarray
@@ -103,6 +104,7 @@ class Scenario:
             self.p_admit,
             self.p_sdec,
             self.p_readmit,
+            self.p_readmit_30d,
             self.avoid_by_hour,
             self.cap0,
             self.open_hours,
@@ -187,6 +189,9 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         p_admit=np.array([[c.p_admit for c in p.cohorts] for p in phases]),
         p_sdec=np.array([[c.p_sdec for c in p.cohorts] for p in phases]),
         p_readmit=np.array([[c.p_readmit for c in p.cohorts] for p in phases], dtype=np.float64),
+        p_readmit_30d=np.array(
+            [[c.p_readmit_30d for c in p.cohorts] for p in phases], dtype=np.float64
+        ),
         avoid_by_hour=avoid,
         cap0=cap0,
         open_hours=open_hours,
@@ -238,7 +243,10 @@ class Patients:
 
 def _readmissions_expected(params: ModelParams, patients: int, cohort: int) -> int:
     """Readmissions to draw ahead for a cohort: more than its patients are likely to make."""
-    p = max(float(params.phase(i).cohorts[cohort].p_readmit.max()) for i in range(params.n_phases))
+    p = max(
+        float(c.p_readmit.max()) + float(c.p_readmit_30d.max())
+        for c in (params.phase(i).cohorts[cohort] for i in range(params.n_phases))
+    )
     if p <= 0:
         return 0
     return int(math.ceil(patients * p / max(1.0 - p, 0.05) * 1.25)) + 256
@@ -645,6 +653,7 @@ def _tiny_run() -> None:
         z((1, 1)),
         z((1, 1)),
         z((1, 1, 5)),
+        z((1, 1, 4)),
         -np.ones((1, 2)),
         z(N_POOLS),
         np.ones((N_POOLS, 2), dtype=b),

@@ -69,7 +69,8 @@ EV_FIT = 4
 EV_P0_DISCHARGE = 5
 EV_COMM_END = 6
 EV_READMIT = 7
-"""A readmission falls due (a = the parent's row, b = cohort)."""
+"""A readmission falls due (a = the parent's row, b = cohort x 2 + 1 for a 30-day emergency
+readmission, + 0 for a re-attendance)."""
 EV_CHANGE = 8
 """A capacity change (a = pool, b = the change's index)."""
 EV_OPEN = 9
@@ -449,6 +450,7 @@ def run_replication(
     p_admit: np.ndarray,
     p_sdec: np.ndarray,
     p_readmit: np.ndarray,
+    p_readmit_30d: np.ndarray,
     avoid_by_hour: np.ndarray,
     cap0: np.ndarray,
     open_hours: np.ndarray,
@@ -694,11 +696,13 @@ def run_replication(
                         draw_pos,
                         draw_off,
                         phase_by_hour,
-                        b,
+                        b >> 1,
                         Origin.READMISSION,
                         now,
                         a,
                     )
+                    if slot >= 0 and b & 1:
+                        pc[slot, Code.READMISSION_30D] = 1
                     step = JOURNEY
                 elif kind == EV_UR_END:
                     step = URGENT_END
@@ -753,7 +757,7 @@ def run_replication(
             if step == JOURNEY:  # a new patient's first steps
                 origin = pc[slot, Code.ORIGIN]
                 step = ED_ARRIVE
-                if origin == Origin.DIRECT:
+                if origin == Origin.DIRECT or pc[slot, Code.READMISSION_30D] != 0:
                     step = ADMISSION
                 elif origin == Origin.ED:  # avoided by urgent community response if possible
                     cohort = pc[slot, Code.COHORT]
@@ -930,6 +934,9 @@ def run_replication(
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
+                emergency_readmission(
+                    p_readmit_30d, draws, rows, phase_by_hour, ht, hs, hv, st, pc, pm, slot, now
+                )
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                 readmission(
                     p_readmit,
@@ -954,6 +961,9 @@ def run_replication(
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
+                emergency_readmission(
+                    p_readmit_30d, draws, rows, phase_by_hour, ht, hs, hv, st, pc, pm, slot, now
+                )
                 at = episode_rows[0, 0]
                 if len(phase_by_hour) > 1:
                     at = episode_rows[pm[slot, M_PHASE], _phase_at(now, phase_by_hour)]
@@ -1052,7 +1062,31 @@ def readmission(
     risk = p_readmit[pm[slot, M_PHASE], cohort]
     if _readmitted(attr(draws, pm, slot, Attr.U_READMIT), risk, route):
         delay = duration(draws, rows, phase_by_hour, pm, slot, Attr.READMIT_DELAY_H, now)
-        push(ht, hs, hv, st, now + delay, EV_READMIT, pm[slot, M_ROW], cohort, now)
+        push(ht, hs, hv, st, now + delay, EV_READMIT, pm[slot, M_ROW], cohort * 2, now)
+
+
+@inline
+def emergency_readmission(
+    p_readmit_30d: np.ndarray,
+    draws: np.ndarray,
+    rows: np.ndarray,
+    phase_by_hour: np.ndarray,
+    ht: np.ndarray,
+    hs: np.ndarray,
+    hv: np.ndarray,
+    st: np.ndarray,
+    pc: np.ndarray,
+    pm: np.ndarray,
+    slot: int,
+    now: float,
+) -> None:
+    """On leaving the bed: a 30-day emergency readmission with the pathway's probability (of
+    the phase they arrived in), later, straight to the bed queue."""
+    cohort = pc[slot, Code.COHORT]
+    risk = p_readmit_30d[pm[slot, M_PHASE], cohort]
+    if _readmitted(attr(draws, pm, slot, Attr.U_READMIT_30D), risk, pc[slot, Code.PATHWAY]):
+        delay = duration(draws, rows, phase_by_hour, pm, slot, Attr.READMIT_30D_DELAY_H, now)
+        push(ht, hs, hv, st, now + delay, EV_READMIT, pm[slot, M_ROW], cohort * 2 + 1, now)
 
 
 @jit

@@ -74,6 +74,7 @@ class Patient:
     avoidable = False
     sdec_refused = False
     sdec_admit = False
+    readmission_30d = False
     t_arrival = ur_start = ur_end = ed_arrival = ed_start = ed_decision = ed_departure = _NAN
     sdec_start = sdec_end = bed_request = diverted = bed_start = t_fit = bed_end = _NAN
     comm_start = comm_end = _NAN
@@ -265,16 +266,19 @@ class SimPyReplication:
         """A duration starting now: the patient's draw of the version in force now."""
         return p.attrs[self.rows[attr][self._phase()]]
 
-    def _arrive(self, cohort: CohortParams, origin: int, parent: int = -1) -> None:
+    def _arrive(
+        self, cohort: CohortParams, origin: int, parent: int = -1, emergency: bool = False
+    ) -> None:
         """A new patient, now: registered, and their journey started."""
         attrs = self.sources[(cohort.index, origin)].next()
         p = Patient(cohort, origin, self.env.now, attrs, self._phase())
         p.parent = parent
+        p.readmission_30d = emergency
         self._register(p)
         self.env.process(self._journey(p))
 
     def _journey(self, p: Patient) -> Journey:
-        if p.origin == Origin.DIRECT:
+        if p.origin == Origin.DIRECT or p.readmission_30d:  # straight to the bed queue
             yield from self._admission(p, from_ed=False)
         elif p.origin == Origin.READMISSION or not (yield from self._avoided(p)):
             yield from self._emergency_department(p)
@@ -421,6 +425,18 @@ class SimPyReplication:
         p.bed_end = self.env.now
         self._bed_event(-1)
         self.beds.release()
+        self._emergency_readmission(p)
+
+    def _emergency_readmission(self, p: Patient) -> None:
+        """On leaving the bed: a 30-day emergency readmission with the pathway's probability,
+        arriving later at the bed queue (a timer, as the patient's journey goes on)."""
+        c = self._rules(p)
+        if rules.readmitted(p.attrs[Attr.U_READMIT_30D], c.p_readmit_30d, p.pathway):
+            timer = self.env.timeout(self._duration(p, Attr.READMIT_30D_DELAY_H))
+            cohort, row = self.p.cohorts[p.cohort], p.row
+            timer.callbacks.append(
+                lambda _: self._arrive(cohort, Origin.READMISSION, parent=row, emergency=True)
+            )
 
     def _community_end(self, p: Patient) -> Journey:
         p.comm_end = self.env.now

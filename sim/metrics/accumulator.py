@@ -533,7 +533,9 @@ class MetricAccumulator:
         m["avoidance_lost_closed"] = arrivals[:, :, :12][:, :, avoidable & (lost == 1)].sum(axis=2)
         m["avoidance_lost_full"] = arrivals[:, :, :12][:, :, avoidable & (lost == 2)].sum(axis=2)
         m["urgent_response_loss_share"] = ratio(planned - done, planned)
-        m["readmissions"] = arrivals[:, :, 12]
+        m["readmissions"] = arrivals[:, :, 12] + arrivals[:, :, 14]
+        m["readmissions_30d"] = arrivals[:, :, 14]
+        m["reattendances"] = arrivals[:, :, 12]
 
         # A&E
         by_state = ed.sum(axis=2)

@@ -75,6 +75,8 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("avoidance_lost_full", "Avoidances lost: service full", "count", "patients"),
     _m("urgent_response_loss_share", "Planned avoidances lost", "share", "share 0-1"),
     _m("readmissions", "Readmissions", "count", "attendances"),
+    _m("readmissions_30d", "30-day emergency readmissions", "count", "admissions"),
+    _m("reattendances", "Re-attendances at A&E after care", "count", "attendances"),
     # A&E
     _m("ed_4h_share", "A&E: seen within 4 hours", "share", "share 0-1"),
     _m("ed_time_mean_hours", "A&E: mean time in department (hours)", "hours", "hours"),

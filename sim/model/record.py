@@ -28,6 +28,8 @@ patient as one row of :class:`Time` and one of :class:`Code`):
 ``sdec_refused``       referred to SDEC but it was closed or full: admitted
 ``sdec_start/sdec_end``SDEC episode
 ``sdec_admit``         SDEC episode ended in an admission to a bed
+``readmission_30d``    a 30-day emergency readmission (origin 2, straight to the bed queue);
+                       origin 2 without it is a re-attendance at A&E
 ``bed_request``        asked for an acute bed
 ``diverted``           time sent to another system for want of a bed
 ``bed_start``          took an acute bed (0 for the starting state)
@@ -89,6 +91,7 @@ class Code(IntEnum):
     AVOIDABLE = 6
     SDEC_REFUSED = 7
     SDEC_ADMIT = 8
+    READMISSION_30D = 9
 
 
 FLOAT_COLUMNS = tuple(c.name.lower() for c in Time)

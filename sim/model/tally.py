@@ -105,7 +105,8 @@ ED_FOUR_HOUR_BIN = round(HOUR_4 / ED_BIN_HOURS)
 ARRIVAL_CODE = (0, 13, 12, 13)
 """``t_arrival`` count code by origin: 0-11 new would-be attendances (refined by
 avoidance: 1 planned + 2 achieved + 4 x lost reason), 12 readmissions, 13 neither
-(direct admissions, the starting state)."""
+(direct admissions, the starting state); 14 is a readmission that is a 30-day emergency
+readmission (set by the record's ``readmission_30d``)."""
 
 COUNTS = (
     "ed_arrival",
@@ -127,7 +128,7 @@ C_DIVERTED, C_T_FIT, C_COMM_START, C_UR_START, C_ED_TIME = range(5, 10)
 
 def count_kinds(n_cohorts: int) -> dict[str, int]:
     """Each tallied count with its number of codes."""
-    sizes = (4 * n_cohorts, 14, 8, 2, 9, 1, 7, 4, 1, 2 * ED_LEFT_CODES + 2, 9)
+    sizes = (4 * n_cohorts, 15, 8, 2, 9, 1, 7, 4, 1, 2 * ED_LEFT_CODES + 2, 9)
     return dict(zip(COUNTS, sizes, strict=True))
 
 
@@ -506,6 +507,8 @@ def tally_patient(
         fy = _fy(gi, gf, t_arrival)
     if fy >= 0:
         code = ARRIVAL_CODE[min(max(origin, 0), 3)]
+        if origin == Origin.READMISSION and codes[i, Code.READMISSION_30D] != 0:
+            code = 14  # a 30-day emergency readmission, apart from re-attendances (12)
         if codes[i, Code.AVOIDABLE] != 0 and origin == Origin.ED:
             achieved = 0 if math.isnan(times[i, Time.UR_START]) else 1
             code = 1 + 2 * achieved + 4 * min(max(codes[i, Code.AVOID_LOST], 0), 2)
