@@ -81,7 +81,8 @@ def test_stages_that_queue_give_identical_patients_and_keep_their_hours() -> Non
     assert (broker_start[done] > assess_end[done] + 1e-9).sum() > 20
     # no case starts outside its stage's hours, nor ends outside them (or at their close)
     assessment, brokerage = params.stages
-    assert assessment is not None and brokerage is not None
+    assert assessment is not None
+    assert brokerage is not None
     for start, end, stage in (
         (assess_start, assess_end, assessment),
         (broker_start, broker_end, brokerage),
@@ -116,9 +117,7 @@ def test_dated_stage_hours_and_capacity_give_identical_patients() -> None:
     params = build_params(Scenario.from_dict(data))
     records = assert_identical(params, seed=2, reps=1)
     start = _column(records, "broker_start")
-    weekend = (
-        np.floor((start + params.calendar.week_offset_h) / 24) % 7 >= 5
-    ) & ~np.isnan(start)
+    weekend = (np.floor((start + params.calendar.week_offset_h) / 24) % 7 >= 5) & ~np.isnan(start)
     after = start >= params.phase_starts_h[1]
     assert (weekend & after).sum() > 0  # brokerage works at weekends once the change holds
     assert not (weekend & ~after).any()

@@ -67,7 +67,8 @@ def test_the_30_day_rate_from_the_record_is_the_configured_one() -> None:
             children = P["parent"][P["readmission_30d"]]
             back = np.isin(rows, children)
             gap = P["t_arrival"][P["readmission_30d"]] - P["bed_end"][children]
-            assert (gap >= 0).all() and (gap <= 30 * 24 + 1e-9).all()  # within 30 days
+            assert (gap >= 0).all()
+            assert (gap <= 30 * 24 + 1e-9).all()  # within 30 days
             left += len(rows)
             n_back += int(back.sum())
         rate = n_back / left

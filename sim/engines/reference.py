@@ -416,7 +416,7 @@ class SimPyReplication:
         hours = self._duration(p, attr)
         if hours > 0 and open_by_hour is None:
             yield env.timeout(hours)
-        elif hours > 0:
+        elif hours > 0 and open_by_hour is not None:  # the clock stops while closed
             yield env.timeout(rules.working_end(env.now, hours, open_by_hour) - env.now)
         setattr(p, f"{name}_end", env.now)
         pool.release()

@@ -602,8 +602,9 @@ class MetricAccumulator:
             stage_total: np.ndarray | float = 0.0
             for k in (1, 2, 3):
                 if stage == "place":
+                    earlier = ("assessment", "brokerage")
                     days = m[f"delayed_bed_days_p{k}"] - sum(
-                        m[f"delay_{earlier}_bed_days_p{k}"] for earlier in ("assessment", "brokerage")
+                        m[f"delay_{e}_bed_days_p{k}"] for e in earlier
                     )
                 else:
                     days = totals.get(f"waiting_{stage}_p{k}", none) / DAY
