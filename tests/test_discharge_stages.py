@@ -31,8 +31,8 @@ OFFICE = "Mon-Fri 09:00-17:00"
 def _staged(**more: Any) -> dict[str, Any]:
     """The small system with capacity-limited stages of their own hours and durations."""
     return small_system(
-        **SHORT,
         **{
+            **SHORT,
             "acute.beds": 90,
             "discharge.assessment": {
                 "capacity": 2,
@@ -186,3 +186,22 @@ def test_a_bad_stage_value_names_its_key() -> None:
         Scenario.from_dict(small_system(**{"discharge.assessment": {"capacity": -1}}))
     with pytest.raises(ScenarioError, match=r"discharge\.brokerage\.hours"):
         Scenario.from_dict(small_system(**{"discharge.brokerage": {"hours": "Mon-Fri 9-5pm"}}))
+
+
+def test_a_starting_state_passes_the_stages_in_both_engines_alike() -> None:
+    data = _staged(
+        **{
+            "run.warm_up_days": 0,
+            "initial_state": {
+                "acute_treating": 30,
+                "delayed": {"p1": 6, "p2": 3, "p3": 2},
+                "community_in_use": {"p1": 5},
+            },
+            "cohorts.older.p_readmit_30d": {"p0": 0.137, "p1": 0.2},
+        }
+    )
+    records = assert_identical(build_params(Scenario.from_dict(data)), seed=8, reps=1)
+    initial = _column(records, "origin") == 3
+    started = initial & ~np.isnan(_column(records, "assess_start"))
+    assert started.sum() >= 11  # the delayed patients of the starting state pass them too
+    assert _column(records, "readmission_30d").sum() > 10
