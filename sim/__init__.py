@@ -50,6 +50,7 @@ CHART_BUILDERS = (
     "cumulative_cost",
     "daily_occupancy",
     "delayed_by_pathway",
+    "delayed_by_stage",
     "ed_performance",
     "sensitivity",
     "sweep_heatmap",

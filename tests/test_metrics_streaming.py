@@ -128,6 +128,15 @@ class _ReferenceSeries:
                 self.steps[f"community_in_use_p{k}"] = count(
                     np.where(on, P["comm_start"], np.nan), P["comm_end"]
                 )
+                # discharge stages: from fit to the end of assessment, then to the end of
+                # brokerage (each only if configured)
+                start = P["t_fit"]
+                for stage, column in (("assessment", "assess"), ("brokerage", "broker")):
+                    if self.p.stages[0 if stage == "assessment" else 1] is None:
+                        continue
+                    stop = P[f"{column}_end"]
+                    self.steps[f"waiting_{stage}_p{k}"] = count(np.where(on, start, np.nan), stop)
+                    start = stop
         self.capacity = {
             name: _reference_from_log(log.times_h, log.values)
             for name, log in record.capacity.items()
@@ -186,6 +195,8 @@ def _reference_period_metrics(
     )
     readmitted = (origin == 2) & _in(P["t_arrival"], period)
     yield "readmissions", float(readmitted.sum())
+    yield "readmissions_30d", float((readmitted & P["readmission_30d"]).sum())
+    yield "reattendances", float((readmitted & ~P["readmission_30d"]).sum())
 
     # --- A&E ---
     arrival = P["ed_arrival"][attended]
@@ -274,6 +285,32 @@ def _reference_period_metrics(
         yield f"delayed_discharges_p{k}", float((delayed & on_k).sum())
         share = (delayed & on_k).sum() / (fit & on_k).sum() if (fit & on_k).any() else np.nan
         yield f"delayed_share_p{k}", float(share)
+    # by discharge stage: the end of each stage a patient passed (fit, if none)
+    ends = {"assessment": P["assess_end"], "brokerage": P["broker_end"]}
+    by_stage: dict[str, dict[int, tuple[float, float]]] = {}
+    for k in (1, 2, 3):
+        on_k = P["pathway"] == k
+        start = P["t_fit"]
+        place_days = total(f"waiting_discharge_p{k}") / HOURS_PER_DAY
+        for g, stage in enumerate(("assessment", "brokerage")):
+            if params.stages[g] is None:
+                by_stage.setdefault(stage, {})[k] = (0.0, 0.0)
+                continue
+            days = total(f"waiting_{stage}_p{k}") / HOURS_PER_DAY
+            stop = ends[stage]
+            reached = np.isfinite(start)  # not still at the stage before
+            waited = fit & on_k & reached & (np.isnan(stop) | (stop - start > EPS_HOURS))
+            by_stage.setdefault(stage, {})[k] = (days, float(waited.sum()))
+            place_days -= days
+            start = np.where(np.isnan(stop), np.inf, stop)  # still at this stage: no later wait
+        waited = fit & on_k & (still | (P["bed_end"] - start > EPS_HOURS)) & np.isfinite(start)
+        by_stage.setdefault("place", {})[k] = (place_days, float(waited.sum()))
+    for stage in ("assessment", "brokerage", "place"):
+        for k in (1, 2, 3):
+            yield f"delay_{stage}_bed_days_p{k}", by_stage[stage][k][0]
+            yield f"delay_{stage}_patients_p{k}", by_stage[stage][k][1]
+        yield f"delay_{stage}_bed_days", sum(by_stage[stage][k][0] for k in (1, 2, 3))
+        yield f"delay_{stage}_patients", sum(by_stage[stage][k][1] for k in (1, 2, 3))
 
     # --- community ---
     for s in SERVICES:
@@ -419,6 +456,8 @@ def _reference_daily_series(record: Record) -> pd.DataFrame:
     for name in DAILY_SERIES:
         if name.startswith("community_in_use_") and name[17:] not in series.capacity:
             continue
+        if name.startswith("waiting_") and name not in series.steps:
+            continue  # a discharge stage not configured
         values[name] = _reference_daily_means(series.steps[name], days, end)
     values["delayed"] = sum(values[f"waiting_discharge_p{k}"] for k in (1, 2, 3))  # type: ignore[assignment]
     # capacity changes only at midnight (changes are dated), and may be unlimited (inf)
@@ -496,6 +535,25 @@ SCENARIOS = {
     ),
     "starting_state_and_capacity_changes": _starting_state_and_capacity_changes,
     "several_financial_years": _several_financial_years,
+    "discharge_stages_and_30_day_readmissions": lambda: Scenario.from_dict(
+        small_system(
+            **{
+                "run.horizon_years": 0.2,
+                "run.warm_up_days": 10,
+                "acute.beds": 90,
+                "discharge.assessment": {
+                    "capacity": 2,
+                    "hours": "every day 08:00-20:00",
+                    "duration_hours": {"dist": "exponential", "mean": 3},
+                },
+                "discharge.brokerage": {
+                    "hours": "Mon-Fri 09:00-17:00",
+                    "duration_hours": {"dist": "fixed", "value": 2},
+                },
+                "cohorts.older.p_readmit_30d": {"p0": 0.137, "p1": 0.2},
+            }
+        )
+    ),
 }
 REPLICATIONS = (4, 7, 9)
 

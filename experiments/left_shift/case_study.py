@@ -45,16 +45,22 @@ PLAN = "business_case"
 FUNDED = "business_case_funded"
 OFFICE_HOURS = "business_case_office_hours"
 COHORT = "cohort_evidence"
+STAGES_8PM = "staged_discharge_assessors_8pm"
 FILES = {
     DO_NOTHING: CONFIGS / "do_nothing.toml",
     PLAN: CONFIGS / "business_case.toml",
     FUNDED: CONFIGS / "business_case_funded.toml",
     OFFICE_HOURS: HERE / "office_hours.toml",
     COHORT: HERE / "cohort_evidence.toml",
+    STAGES_8PM: HERE / "staged_discharge.toml",
 }
 DO_NOTHING_FROZEN = "do_nothing_frozen"
 PLAN_GROWN = "business_case_grown"
 OFFICE_HOURS_GROWN = "business_case_office_hours_grown"
+STAGES_OFFICE = "staged_discharge_office_hours"
+STAGES_EXTENDED = "staged_discharge_both_extended"
+EXTENDED = "every day 08:00-20:00"
+OFFICE = "Mon-Fri 09:00-17:00"
 LABELS = {
     DO_NOTHING: "do nothing (beds and D2A places grow with demand)",
     DO_NOTHING_FROZEN: "do nothing, beds and D2A places frozen at 2016/17 (as the plan)",
@@ -64,6 +70,9 @@ LABELS = {
     OFFICE_HOURS: "business case, office-hours commissioning (D2A frozen)",
     OFFICE_HOURS_GROWN: "business case, office-hours commissioning, D2A grown",
     COHORT: "cohort evidence applied to its cohort",
+    STAGES_OFFICE: "business case, discharge assessment and brokerage both in office hours",
+    STAGES_8PM: "business case, assessors until 20:00 on 7 days, brokerage in office hours",
+    STAGES_EXTENDED: "business case, assessment and brokerage both 08:00-20:00 on 7 days",
 }
 """Each scenario's capacity assumption, in words: the findings label every figure with it."""
 D2A = ("p1", "p2", "p3")
@@ -325,6 +334,39 @@ ED_MEASURES = (
 )
 
 
+STAGE_MEASURES = (
+    ("delayed_bed_days", "delayed bed days"),
+    ("delay_assessment_bed_days", "delayed bed days waiting for assessment"),
+    ("delay_brokerage_bed_days", "delayed bed days waiting for brokerage"),
+    ("delay_place_bed_days", "delayed bed days waiting for a place"),
+)
+
+
+def staged_discharge(v: Values) -> list[dict[str, object]]:
+    """Assessors until 20:00 with brokerage in office hours (the seed's scenario) against
+    both stages in office hours and both extended: delayed bed days by stage, and what
+    extending the assessors alone, or both stages, saves (paired by replication)."""
+    names = (STAGES_OFFICE, STAGES_8PM, STAGES_EXTENDED)
+    if not all(v.has(name) for name in names):
+        return []
+    rows = []
+    for metric, label in STAGE_MEASURES:
+        for name in names:
+            rows.append(_row("staged_discharge", label, name, v.final, v(name, metric), "bed days"))
+        for name, what in ((STAGES_8PM, "assessors only"), (STAGES_EXTENDED, "both stages")):
+            rows.append(
+                _row(
+                    "staged_discharge",
+                    f"{label}: saved by extending {what}",
+                    name,
+                    v.final,
+                    v(STAGES_OFFICE, metric) - v(name, metric),
+                    "bed days",
+                )
+            )
+    return rows
+
+
 def ed_performance(v: Values) -> list[dict[str, object]]:
     """What the plan does to A&E performance against do nothing, under each capacity
     assumption: reported whether it flatters the plan or not."""
@@ -450,6 +492,7 @@ def findings(replications: pd.DataFrame, plans: dict[str, sim.Scenario]) -> pd.D
         *plan_against_outcome(v, plans),
         *community_capacity(v, plans),
         *opening_hours(v),
+        *staged_discharge(v),
         *ed_performance(v),
         *cohort_scale(v),
         *sdec_counting(v),
@@ -532,6 +575,10 @@ def summary(table: pd.DataFrame, plans: dict[str, sim.Scenario]) -> list[tuple[s
     ]
     if (table.question == "opening_hours").any():
         sections.append(("Seven-day, 08:00-20:00 commissioning against office hours", _hours(say)))
+    if (table.question == "staged_discharge").any():
+        sections.append(
+            ("Assessors until 8pm, packages commissioned the next morning", _stages(say))
+        )
     if (table.question == "ed_performance").any():
         sections.append(("What the plan does to A&E performance", _ed(say)))
     if (table.question == "cohort_scale").any():
@@ -626,6 +673,30 @@ def _hours(say: Reader) -> list[str]:
         f"{say(h, 'D2A acceptance staff (FTE, P1-P3)', OFFICE_HOURS)} for office hours, "
         f"{say(h, 'D2A acceptance staff cost (P1-P3)' + gap, PLAN)} more in {final} "
         "(one on duty per open hour at GBP 45,000 an FTE-year, both assumptions).",
+    ]
+
+
+def _stages(say: Reader) -> list[str]:
+    q, final = "staged_discharge", say.final
+    total = "delayed bed days"
+    by_stage = ", ".join(
+        f"{what} {say(q, f'delayed bed days waiting for {what}', STAGES_8PM)}"
+        for what in ("assessment", "brokerage", "a place")
+    )
+    return [
+        f"Delayed bed days in {final} with both discharge stages in office hours "
+        f"{say(q, total, STAGES_OFFICE)}; with the assessors working until 20:00 on 7 days "
+        f"but brokerage still Mon-Fri 09:00-17:00 {say(q, total, STAGES_8PM)} ({by_stage}); "
+        f"with both stages 08:00-20:00 on 7 days {say(q, total, STAGES_EXTENDED)}.",
+        "Extending only the assessors saves "
+        f"{say(q, f'{total}: saved by extending assessors only', STAGES_8PM)} delayed bed days "
+        f"in {final}; extending both saves "
+        f"{say(q, f'{total}: saved by extending both stages', STAGES_EXTENDED)}. Waiting for "
+        "brokerage with the assessors extended: "
+        f"{say(q, 'delayed bed days waiting for brokerage', STAGES_8PM)}, against "
+        f"{say(q, 'delayed bed days waiting for brokerage', STAGES_OFFICE)} with both in office "
+        "hours: an evening assessment waits for the morning's commissioning. Stage durations "
+        "and capacities are assumptions (staged_discharge.toml).",
     ]
 
 
@@ -793,6 +864,14 @@ def variants(plans: dict[str, sim.Scenario]) -> dict[str, sim.Scenario]:
         for name, variant in ((PLAN, PLAN_GROWN), (OFFICE_HOURS, OFFICE_HOURS_GROWN)):
             if name in plans:
                 out[variant] = plans[name].override(grown, name=variant)
+    if STAGES_8PM in plans:  # the seed's scenario with the assessors' hours cut, or both longer
+        staged = plans[STAGES_8PM]
+        out[STAGES_OFFICE] = staged.override(
+            {"discharge.assessment.hours": OFFICE}, name=STAGES_OFFICE
+        )
+        out[STAGES_EXTENDED] = staged.override(
+            {"discharge.brokerage.hours": EXTENDED}, name=STAGES_EXTENDED
+        )
     return out
 
 

@@ -47,7 +47,7 @@ from ..model.sink import Sink
 from ..rng.streams import Streams
 from ..scenario.params import ModelParams, Timeline
 from . import kernel
-from .kernel import N_POOLS, P_BEDS, P_SDEC, P_UR
+from .kernel import N_POOLS, P_BEDS, P_SDEC, P_STAGE, P_UR
 
 _INITIAL_KIND = {"treating": 0, "delayed": 1, "community": 2}
 
@@ -80,6 +80,7 @@ class Scenario:
     p_admit: np.ndarray
     p_sdec: np.ndarray
     p_readmit: np.ndarray
+    p_readmit_30d: np.ndarray
     avoid_by_hour: np.ndarray
     cap0: np.ndarray
     open_hours: np.ndarray
@@ -103,6 +104,7 @@ class Scenario:
             self.p_admit,
             self.p_sdec,
             self.p_readmit,
+            self.p_readmit_30d,
             self.avoid_by_hour,
             self.cap0,
             self.open_hours,
@@ -120,7 +122,8 @@ class Scenario:
 
 def _pool_timelines(params: ModelParams) -> list[Timeline | None]:
     services = [None if s is None else s.capacity for s in params.services]
-    return [params.ed_cubicles, params.sdec_chairs, params.beds, *services]
+    stages = [None if g is None else g.capacity for g in params.stages]
+    return [params.ed_cubicles, params.sdec_chairs, params.beds, *services, *stages]
 
 
 def scenario_arrays(params: ModelParams) -> Scenario:
@@ -148,6 +151,9 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         (P_UR + k, accepts, k > 0)  # P1-P3 have queues, which an opening serves
         for k, accepts in enumerate(params.accepts_by_hour)
         if accepts is not None
+    ]
+    by_hour += [  # discharge stages have queues too
+        (P_STAGE + g.index, g.open_by_hour, True) for g in params.stages if g is not None
     ]
     for pool, open_by_hour, queues in by_hour:
         always = bool(open_by_hour.all())
@@ -180,6 +186,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
                 int(params.boarding_holds_cubicle),
                 int(params.ed_decision_by_outcome),
                 int(params.sdec_refused_stay_sdec),
+                *(int(g is not None) for g in params.stages),
             ],
             dtype=np.int64,
         ),
@@ -187,6 +194,9 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         p_admit=np.array([[c.p_admit for c in p.cohorts] for p in phases]),
         p_sdec=np.array([[c.p_sdec for c in p.cohorts] for p in phases]),
         p_readmit=np.array([[c.p_readmit for c in p.cohorts] for p in phases], dtype=np.float64),
+        p_readmit_30d=np.array(
+            [[c.p_readmit_30d for c in p.cohorts] for p in phases], dtype=np.float64
+        ),
         avoid_by_hour=avoid,
         cap0=cap0,
         open_hours=open_hours,
@@ -238,7 +248,10 @@ class Patients:
 
 def _readmissions_expected(params: ModelParams, patients: int, cohort: int) -> int:
     """Readmissions to draw ahead for a cohort: more than its patients are likely to make."""
-    p = max(float(params.phase(i).cohorts[cohort].p_readmit.max()) for i in range(params.n_phases))
+    p = max(
+        float(c.p_readmit.max()) + float(c.p_readmit_30d.max())
+        for c in (params.phase(i).cohorts[cohort] for i in range(params.n_phases))
+    )
     if p <= 0:
         return 0
     return int(math.ceil(patients * p / max(1.0 - p, 0.05) * 1.25)) + 256
@@ -499,6 +512,7 @@ def _record(
         else:
             patients[name] = rec_c[:n, len(INT_COLUMNS) + BOOL_COLUMNS.index(name)] != 0
     names = ["ed", "sdec", "acute", *(s.name if s else "" for s in params.services)]
+    names += [g.name if g else "" for g in params.stages]
     capacity = {
         name: CapacityLog(np.asarray(t.times_h, dtype=float), np.asarray(t.values, dtype=float))
         for name, t in zip(names, _pool_timelines(params), strict=True)
@@ -514,6 +528,9 @@ def _record(
     for k, service in enumerate(params.services):
         if service is not None:
             live[service.name] = int(use[P_UR + k])
+    for g in params.stages:
+        if g is not None:
+            live[g.name] = int(use[P_STAGE + g.index])
     return Record(params, replication, patients, capacity, live)
 
 
@@ -636,11 +653,12 @@ def _tiny_run() -> None:
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
         np.array([0.0]),
-        np.array([0, 0, 0], dtype=i),
+        np.zeros(5, dtype=i),
         z(1, dtype=i),
         z((1, 1)),
         z((1, 1)),
         z((1, 1, 5)),
+        z((1, 1, 4)),
         -np.ones((1, 2)),
         z(N_POOLS),
         np.ones((N_POOLS, 2), dtype=b),

@@ -54,7 +54,10 @@ from ..model.record import Code, Time
 # the pools, in the order the SimPy engine creates them
 P_ED, P_SDEC, P_BEDS, P_UR = 0, 1, 2, 3
 """Pools: A&E cubicles, SDEC chairs, acute beds, then community service ``k`` at ``P_UR + k``."""
-N_POOLS = 7
+P_STAGE = 7
+"""Discharge stage ``g`` (:data:`sim.scenario.params.STAGES`: assessment, brokerage) at
+``P_STAGE + g``."""
+N_POOLS = 9
 
 # event kinds
 EV_RESUME = 0
@@ -66,13 +69,16 @@ EV_FIT = 4
 EV_P0_DISCHARGE = 5
 EV_COMM_END = 6
 EV_READMIT = 7
-"""A readmission falls due (a = the parent's row, b = cohort)."""
+"""A readmission falls due (a = the parent's row, b = cohort x 2 + 1 for a 30-day emergency
+readmission, + 0 for a re-attendance)."""
 EV_CHANGE = 8
 """A capacity change (a = pool, b = the change's index)."""
 EV_OPEN = 9
 """A pool's schedule opens (a = pool)."""
 EV_ARRIVAL = 10
 """Not in the heap: the next arrival of a stream."""
+EV_STAGE_END = 11
+"""A discharge stage's case ends (a = slot; the stage is the pool in ``M_WAIT``)."""
 
 # run state
 S_HEAP = 0
@@ -112,6 +118,8 @@ N_M = 4
     COMMUNITY_END,
     URGENT_END,
 ) = range(15)
+# the discharge stages' steps (sim.engines.reference's _stage), after the steps above
+STAGE_NEXT, STAGE_STARTED, STAGE_END, SERVICE_ASK = range(15, 19)
 
 N_TIME = len(Time)
 N_CODE = len(Code)
@@ -138,6 +146,7 @@ _hours_to_next_opening = jit(rules.hours_to_next_opening)
 _decision_attribute = jit(rules.decision_attribute)
 _refused_sdec_stay = jit(rules.refused_sdec_stay)
 _pathway_los = jit(rules.pathway_los)
+_working_end = jit(rules.working_end)
 
 
 # --- events: a 4-ary heap keyed (time, order scheduled) --------------------------------------
@@ -444,6 +453,7 @@ def run_replication(
     p_admit: np.ndarray,
     p_sdec: np.ndarray,
     p_readmit: np.ndarray,
+    p_readmit_30d: np.ndarray,
     avoid_by_hour: np.ndarray,
     cap0: np.ndarray,
     open_hours: np.ndarray,
@@ -531,6 +541,7 @@ def run_replication(
     holds_cubicle = scal_i[0] != 0
     by_outcome = scal_i[1] != 0
     refused_sdec_stay = scal_i[2] != 0
+    has_stage = (scal_i[3] != 0, scal_i[4] != 0)  # assessment, brokerage configured
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
@@ -678,6 +689,8 @@ def run_replication(
                         step = ED_STARTED
                     elif pool == P_BEDS:
                         step = BED_STARTED
+                    elif pool >= P_STAGE:
+                        step = STAGE_STARTED
                     else:
                         step = COMMUNITY_STARTED
                 elif kind == EV_READMIT:
@@ -691,14 +704,18 @@ def run_replication(
                         draw_pos,
                         draw_off,
                         phase_by_hour,
-                        b,
+                        b >> 1,
                         Origin.READMISSION,
                         now,
                         a,
                     )
+                    if slot >= 0 and b & 1:
+                        pc[slot, Code.READMISSION_30D] = 1
                     step = JOURNEY
                 elif kind == EV_UR_END:
                     step = URGENT_END
+                elif kind == EV_STAGE_END:
+                    step = STAGE_END
                 elif kind == EV_CHANGE:
                     cap[a] = chg_v[b]
                     serve(cap, pl, qb, open_hours, ht, hs, hv, st, a, now)
@@ -748,7 +765,7 @@ def run_replication(
             if step == JOURNEY:  # a new patient's first steps
                 origin = pc[slot, Code.ORIGIN]
                 step = ED_ARRIVE
-                if origin == Origin.DIRECT:
+                if origin == Origin.DIRECT or pc[slot, Code.READMISSION_30D] != 0:
                     step = ADMISSION
                 elif origin == Origin.ED:  # avoided by urgent community response if possible
                     cohort = pc[slot, Code.COHORT]
@@ -904,7 +921,45 @@ def run_replication(
                         step = DONE
                     else:
                         step = P0_LEAVE
-                elif take(cap, pl, open_hours, P_UR + pathway, now):
+                else:
+                    step = STAGE_NEXT
+            elif step == STAGE_NEXT:  # the next discharge stage, or the service
+                pool = -1
+                if has_stage[0] and math.isnan(pt[slot, Time.ASSESS_START]):
+                    pool = P_STAGE
+                elif has_stage[1] and math.isnan(pt[slot, Time.BROKER_START]):
+                    pool = P_STAGE + 1
+                if pool < 0:
+                    step = SERVICE_ASK
+                elif take(cap, pl, open_hours, pool, now):
+                    pm[slot, M_WAIT] = pool
+                    step = STAGE_STARTED
+                else:
+                    wait(pl, qb, pm, pool, slot)
+                    step = DONE
+            elif step == STAGE_STARTED:
+                pool = pm[slot, M_WAIT]
+                first = pool == P_STAGE
+                pt[slot, Time.ASSESS_START if first else Time.BROKER_START] = now
+                a_stage = Attr.ASSESSMENT_H if first else Attr.BROKERAGE_H
+                hours_of_case = duration(draws, rows, phase_by_hour, pm, slot, a_stage, now)
+                if hours_of_case > 0:
+                    ends = now + hours_of_case
+                    if not open_hours[pool, n_hours]:  # the clock stops while closed
+                        working = _working_end(now, hours_of_case, open_hours[pool, :n_hours])
+                        ends = now + (working - now)
+                    push(ht, hs, hv, st, ends, EV_STAGE_END, slot, 0, now)
+                    step = DONE
+                else:
+                    step = STAGE_END
+            elif step == STAGE_END:
+                pool = pm[slot, M_WAIT]
+                pt[slot, Time.ASSESS_END if pool == P_STAGE else Time.BROKER_END] = now
+                release(cap, pl, qb, open_hours, ht, hs, hv, st, pool, now)
+                step = STAGE_NEXT
+            elif step == SERVICE_ASK:
+                pathway = pc[slot, Code.PATHWAY]
+                if take(cap, pl, open_hours, P_UR + pathway, now):
                     step = COMMUNITY_STARTED
                 else:
                     wait(pl, qb, pm, P_UR + pathway, slot)
@@ -913,6 +968,9 @@ def run_replication(
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
+                emergency_readmission(
+                    p_readmit_30d, draws, rows, phase_by_hour, ht, hs, hv, st, pc, pm, slot, now
+                )
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                 readmission(
                     p_readmit,
@@ -937,6 +995,9 @@ def run_replication(
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
+                emergency_readmission(
+                    p_readmit_30d, draws, rows, phase_by_hour, ht, hs, hv, st, pc, pm, slot, now
+                )
                 at = episode_rows[0, 0]
                 if len(phase_by_hour) > 1:
                     at = episode_rows[pm[slot, M_PHASE], _phase_at(now, phase_by_hour)]
@@ -1035,7 +1096,31 @@ def readmission(
     risk = p_readmit[pm[slot, M_PHASE], cohort]
     if _readmitted(attr(draws, pm, slot, Attr.U_READMIT), risk, route):
         delay = duration(draws, rows, phase_by_hour, pm, slot, Attr.READMIT_DELAY_H, now)
-        push(ht, hs, hv, st, now + delay, EV_READMIT, pm[slot, M_ROW], cohort, now)
+        push(ht, hs, hv, st, now + delay, EV_READMIT, pm[slot, M_ROW], cohort * 2, now)
+
+
+@inline
+def emergency_readmission(
+    p_readmit_30d: np.ndarray,
+    draws: np.ndarray,
+    rows: np.ndarray,
+    phase_by_hour: np.ndarray,
+    ht: np.ndarray,
+    hs: np.ndarray,
+    hv: np.ndarray,
+    st: np.ndarray,
+    pc: np.ndarray,
+    pm: np.ndarray,
+    slot: int,
+    now: float,
+) -> None:
+    """On leaving the bed: a 30-day emergency readmission with the pathway's probability (of
+    the phase they arrived in), later, straight to the bed queue."""
+    cohort = pc[slot, Code.COHORT]
+    risk = p_readmit_30d[pm[slot, M_PHASE], cohort]
+    if _readmitted(attr(draws, pm, slot, Attr.U_READMIT_30D), risk, pc[slot, Code.PATHWAY]):
+        delay = duration(draws, rows, phase_by_hour, pm, slot, Attr.READMIT_30D_DELAY_H, now)
+        push(ht, hs, hv, st, now + delay, EV_READMIT, pm[slot, M_ROW], cohort * 2 + 1, now)
 
 
 @jit

@@ -74,9 +74,11 @@ class Patient:
     avoidable = False
     sdec_refused = False
     sdec_admit = False
+    readmission_30d = False
     t_arrival = ur_start = ur_end = ed_arrival = ed_start = ed_decision = ed_departure = _NAN
     sdec_start = sdec_end = bed_request = diverted = bed_start = t_fit = bed_end = _NAN
     comm_start = comm_end = _NAN
+    assess_start = assess_end = broker_start = broker_end = _NAN
     row = -1
 
     def __init__(
@@ -218,6 +220,16 @@ class SimPyReplication:
             None if s is None else Places(env, s.name, s.capacity, accepts, queues=s.index > 0)
             for s, accepts in zip(params.services, params.accepts_by_hour, strict=True)
         ]
+        self.stages: list[tuple[Places, Attr, list[bool] | None, str]] = [
+            (
+                Places(env, g.name, g.capacity, g.open_by_hour, queues=True),
+                Attr.ASSESSMENT_H if g.index == 0 else Attr.BROKERAGE_H,
+                None if bool(g.open_by_hour.all()) else g.open_by_hour.tolist(),
+                "assess" if g.index == 0 else "broker",
+            )
+            for g in params.stages
+            if g is not None
+        ]
         self.discharge_wait = params.discharge_wait_h.tolist()
         self.fy_index = cal.hourly("fy_index").tolist()
         self.phase_by_hour = params.phase_by_hour.tolist()
@@ -255,16 +267,19 @@ class SimPyReplication:
         """A duration starting now: the patient's draw of the version in force now."""
         return p.attrs[self.rows[attr][self._phase()]]
 
-    def _arrive(self, cohort: CohortParams, origin: int, parent: int = -1) -> None:
+    def _arrive(
+        self, cohort: CohortParams, origin: int, parent: int = -1, emergency: bool = False
+    ) -> None:
         """A new patient, now: registered, and their journey started."""
         attrs = self.sources[(cohort.index, origin)].next()
         p = Patient(cohort, origin, self.env.now, attrs, self._phase())
         p.parent = parent
+        p.readmission_30d = emergency
         self._register(p)
         self.env.process(self._journey(p))
 
     def _journey(self, p: Patient) -> Journey:
-        if p.origin == Origin.DIRECT:
+        if p.origin == Origin.DIRECT or p.readmission_30d:  # straight to the bed queue
             yield from self._admission(p, from_ed=False)
         elif p.origin == Origin.READMISSION or not (yield from self._avoided(p)):
             yield from self._emergency_department(p)
@@ -398,6 +413,8 @@ class SimPyReplication:
             self._finish(p)
             yield from self._readmission(p, Route.P0)
             return
+        for stage in self.stages:
+            yield from self._stage(p, *stage)
         service = self.services[p.pathway]
         assert service is not None  # validated: a pathway in use needs its service
         if not service.take():
@@ -407,10 +424,39 @@ class SimPyReplication:
         yield env.timeout(p.attrs[self.episode_rows[p.phase][self._phase()]])
         yield from self._community_end(p)
 
+    def _stage(
+        self, p: Patient, pool: Places, attr: Attr, open_by_hour: list[bool] | None, name: str
+    ) -> Journey:
+        """A discharge stage (assessment, brokerage): a case taken when the stage works and
+        has room, lasting its working hours; a case with no duration ends at once."""
+        env = self.env
+        if not pool.take():
+            yield pool.wait()
+        setattr(p, f"{name}_start", env.now)
+        hours = self._duration(p, attr)
+        if hours > 0 and open_by_hour is None:
+            yield env.timeout(hours)
+        elif hours > 0 and open_by_hour is not None:  # the clock stops while closed
+            yield env.timeout(rules.working_end(env.now, hours, open_by_hour) - env.now)
+        setattr(p, f"{name}_end", env.now)
+        pool.release()
+
     def _leave_bed(self, p: Patient) -> None:
         p.bed_end = self.env.now
         self._bed_event(-1)
         self.beds.release()
+        self._emergency_readmission(p)
+
+    def _emergency_readmission(self, p: Patient) -> None:
+        """On leaving the bed: a 30-day emergency readmission with the pathway's probability,
+        arriving later at the bed queue (a timer, as the patient's journey goes on)."""
+        c = self._rules(p)
+        if rules.readmitted(p.attrs[Attr.U_READMIT_30D], c.p_readmit_30d, p.pathway):
+            timer = self.env.timeout(self._duration(p, Attr.READMIT_30D_DELAY_H))
+            cohort, row = self.p.cohorts[p.cohort], p.row
+            timer.callbacks.append(
+                lambda _: self._arrive(cohort, Origin.READMISSION, parent=row, emergency=True)
+            )
 
     def _community_end(self, p: Patient) -> Journey:
         p.comm_end = self.env.now
@@ -553,6 +599,7 @@ class SimPyReplication:
         columns = _columns(self.patients)
         pools = {"ed": self.cubicles, "sdec": self.sdec, "acute": self.beds}
         pools.update({s.name: s for s in self.services if s is not None})
+        pools.update({pool.name: pool for pool, *_ in self.stages})
         live = {
             "ed": self.in_ed,
             "acute": self.beds.in_use,

@@ -552,7 +552,9 @@ class MetricAccumulator:
         m["avoidance_lost_closed"] = arrivals[:, :, :12][:, :, avoidable & (lost == 1)].sum(axis=2)
         m["avoidance_lost_full"] = arrivals[:, :, :12][:, :, avoidable & (lost == 2)].sum(axis=2)
         m["urgent_response_loss_share"] = ratio(planned - done, planned)
-        m["readmissions"] = arrivals[:, :, 12]
+        m["readmissions"] = arrivals[:, :, 12] + arrivals[:, :, 14]
+        m["readmissions_30d"] = arrivals[:, :, 14]
+        m["reattendances"] = arrivals[:, :, 12]
 
         # A&E
         by_state = ed.sum(axis=2)
@@ -619,6 +621,25 @@ class MetricAccumulator:
             delayed_total = delayed_total + days
             m[f"delayed_bed_days_p{k}"] = days
         m["delayed_bed_days"] = np.asarray(delayed_total)
+        # by discharge stage: fit to the end of assessment, then to the end of brokerage, then
+        # the place (all of it without stages); and the patients who waited at each
+        waited = self._counts("stage_wait")  # stage x 3 + pathway - 1
+        none = np.zeros_like(totals["acute_occupied"])
+        for g, stage in enumerate(("assessment", "brokerage", "place")):
+            stage_total: np.ndarray | float = 0.0
+            for k in (1, 2, 3):
+                if stage == "place":
+                    earlier = ("assessment", "brokerage")
+                    days = m[f"delayed_bed_days_p{k}"] - sum(
+                        m[f"delay_{e}_bed_days_p{k}"] for e in earlier
+                    )
+                else:
+                    days = totals.get(f"waiting_{stage}_p{k}", none) / DAY
+                m[f"delay_{stage}_bed_days_p{k}"] = days
+                stage_total = stage_total + days
+                m[f"delay_{stage}_patients_p{k}"] = waited[:, :, 3 * g + k - 1]
+            m[f"delay_{stage}_bed_days"] = np.asarray(stage_total)
+            m[f"delay_{stage}_patients"] = waited[:, :, 3 * g : 3 * g + 3].sum(axis=2)
         m["p0_discharge_wait_bed_days"] = totals["waiting_discharge_p0"] / DAY
         fit = self._counts("t_fit")  # 0: P0; 1-3: P1-P3 delayed; 4-6: P1-P3 not delayed
         m["delayed_discharges"] = fit[:, :, 1:4].sum(axis=2)

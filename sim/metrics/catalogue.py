@@ -75,6 +75,8 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("avoidance_lost_full", "Avoidances lost: service full", "count", "patients"),
     _m("urgent_response_loss_share", "Planned avoidances lost", "share", "share 0-1"),
     _m("readmissions", "Readmissions", "count", "attendances"),
+    _m("readmissions_30d", "30-day emergency readmissions", "count", "admissions"),
+    _m("reattendances", "Re-attendances at A&E after care", "count", "attendances"),
     # A&E
     _m("ed_4h_share", "A&E: seen within 4 hours", "share", "share 0-1"),
     _m("ed_time_mean_hours", "A&E: mean time in department (hours)", "hours", "hours"),
@@ -132,6 +134,32 @@ CATALOGUE: tuple[Metric, ...] = (
         "count",
         "patients",
         "pathway",
+    ),
+    *(
+        metric
+        for stage, waiting in (
+            ("assessment", "waiting for assessment"),
+            ("brokerage", "waiting for brokerage"),
+            ("place", "waiting for a place"),
+        )
+        for metric in (
+            _m(f"delay_{stage}_bed_days", f"Delayed bed days {waiting}", "count", "bed days"),
+            _m(
+                f"delay_{stage}_bed_days_{{pathway}}",
+                f"Delayed bed days {waiting}: {{pathway}}",
+                "count",
+                "bed days",
+                "pathway",
+            ),
+            _m(f"delay_{stage}_patients", f"Delayed patients {waiting}", "count", "patients"),
+            _m(
+                f"delay_{stage}_patients_{{pathway}}",
+                f"Delayed patients {waiting}: {{pathway}}",
+                "count",
+                "patients",
+                "pathway",
+            ),
+        )
     ),
     _m("delayed_share", "Fit P1-P3 patients delayed", "share", "share 0-1"),
     _m(

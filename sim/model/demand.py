@@ -167,6 +167,14 @@ class Attr(IntEnum):
     LOS_P1_H = 13
     LOS_P2_H = 14
     LOS_P3_H = 15
+    ASSESSMENT_H = 16
+    """Working hours of the discharge assessment (``[discharge.assessment]``)."""
+    BROKERAGE_H = 17
+    """Working hours of brokerage (``[discharge.brokerage]``)."""
+    U_READMIT_30D = 18
+    """Whether a discharge is followed by a 30-day emergency readmission."""
+    READMIT_30D_DELAY_H = 19
+    """Time from leaving the bed to that readmission."""
 
 
 ATTRIBUTES = tuple(a.name.lower() for a in Attr)
@@ -221,6 +229,11 @@ def _duration_key(params: ModelParams, attr: Attr) -> object:
         return params.readmit_delay_h
     if attr in (Attr.LOS_P1_H, Attr.LOS_P2_H, Attr.LOS_P3_H):
         return tuple(c.los_by_pathway_h[attr - Attr.LOS_P1_H] for c in params.cohorts)
+    if attr == Attr.READMIT_30D_DELAY_H:
+        return params.readmit_30d_delay_h
+    if attr in (Attr.ASSESSMENT_H, Attr.BROKERAGE_H):
+        stage = params.stages[0 if attr == Attr.ASSESSMENT_H else 1]
+        return None if stage is None else stage.duration_h
     if attr == Attr.PATHWAY:  # not a duration, but dealt by each phase's mix
         return tuple(tuple(c.pathway_cdf.tolist()) for c in params.cohorts)
     return None
@@ -374,6 +387,13 @@ def draw_attributes(
             else:
                 draw = own.sample_residual if residual else own.sample
                 table[rows.row[attr, p]] = draw(rng(f"los_p{k + 1}", version), n)
+    # a discharge stage's duration, for every patient (as the length of stay), from its own
+    # stream: drawn only when the stage is configured (else 0, never used)
+    duration(Attr.ASSESSMENT_H, "discharge_assessment", True)
+    duration(Attr.BROKERAGE_H, "discharge_brokerage", True)
+    readmit_30d = any(c.p_readmit_30d.any() for c in mine)
+    uniform(Attr.U_READMIT_30D, "readmit_30d", readmit_30d)
+    duration(Attr.READMIT_30D_DELAY_H, "readmit_30d_delay", readmit_30d)
     return table
 
 

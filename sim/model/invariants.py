@@ -44,6 +44,13 @@ _ORDER = (
     ("t_fit", "bed_end"),
     ("bed_end", "comm_start"),
     ("comm_start", "comm_end"),
+    ("t_fit", "assess_start"),
+    ("assess_start", "assess_end"),
+    ("assess_end", "broker_start"),
+    ("t_fit", "broker_start"),
+    ("broker_start", "broker_end"),
+    ("assess_end", "bed_end"),
+    ("broker_end", "bed_end"),
 )
 
 
@@ -125,6 +132,10 @@ def check(record: Record) -> list[str]:
     in_sdec = ~np.isnan(P["sdec_start"]) & np.isnan(P["sdec_end"])
     in_urgent = ~np.isnan(P["ur_start"]) & np.isnan(P["ur_end"])
     in_comm = ~np.isnan(P["comm_start"]) & np.isnan(P["comm_end"])
+    in_stage = {
+        "assessment": ~np.isnan(P["assess_start"]) & np.isnan(P["assess_end"]),
+        "brokerage": ~np.isnan(P["broker_start"]) & np.isnan(P["broker_end"]),
+    }
     live = record.in_system_at_end
     counted = {
         "ed": int(in_ed.sum()),
@@ -134,6 +145,8 @@ def check(record: Record) -> list[str]:
     }
     for k in (1, 2, 3):
         counted[f"p{k}"] = int((in_comm & (P["pathway"] == k)).sum())
+    for name, held in in_stage.items():
+        counted[name] = int(held.sum())
     at_end = f"at the end, t = {end:,.1f} h"
     for name, n in counted.items():
         if name in live and live[name] != n:
@@ -182,6 +195,8 @@ def check(record: Record) -> list[str]:
             ),
         ),
         "urgent_response": (P["ur_start"], P["ur_end"]),
+        "assessment": (P["assess_start"], P["assess_end"]),
+        "brokerage": (P["broker_start"], P["broker_end"]),
     }
     for k in (1, 2, 3):
         on = P["pathway"] == k
@@ -226,6 +241,15 @@ def check(record: Record) -> list[str]:
             else np.where(P["pathway"] == int(s[1]), P["comm_start"], np.nan)
         )
         checks.append((s, t, spec.accepts_by_hour))
+    for stage, column in zip(params.stages, ("assess", "broker"), strict=True):
+        if stage is None:
+            continue
+        start, stop = P[f"{column}_start"], P[f"{column}_end"]
+        checks.append((f"{stage.name} case", start, stage.open_by_hour))
+        # a case ends in an open hour, or at the very end of one
+        worked = ~np.isnan(stop) & (stop > start)
+        last = np.where(worked, stop - 1e-6, np.nan)
+        checks.append((f"{stage.name} case-end", last, stage.open_by_hour))
     p0_exit = np.where(P["pathway"] == Pathway.P0, P["bed_end"], np.nan)
     checks.append(("P0 discharge", p0_exit, params.discharge_open_by_hour))
     for name, t, open_by_hour in checks:
@@ -249,7 +273,9 @@ def check(record: Record) -> list[str]:
         )
     for k in (1, 2, 3):
         on = (P["pathway"] == k) & ~np.isnan(P["comm_start"]) & ~np.isnan(P["bed_start"])
-        order = np.argsort(P["t_fit"][on], kind="stable")
+        # the service's queue is joined once the last discharge stage is over
+        ready = np.fmax(P["t_fit"], np.fmax(P["assess_end"], P["broker_end"]))[on]
+        order = np.lexsort((P["t_fit"][on], ready))
         taken = P["comm_start"][on][order]
         jumped = np.diff(taken) < -1e-9
         if jumped.any():

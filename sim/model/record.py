@@ -28,6 +28,8 @@ patient as one row of :class:`Time` and one of :class:`Code`):
 ``sdec_refused``       referred to SDEC but it was closed or full: admitted
 ``sdec_start/sdec_end``SDEC episode
 ``sdec_admit``         SDEC episode ended in an admission to a bed
+``readmission_30d``    a 30-day emergency readmission (origin 2, straight to the bed queue);
+                       origin 2 without it is a re-attendance at A&E
 ``bed_request``        asked for an acute bed
 ``diverted``           time sent to another system for want of a bed
 ``bed_start``          took an acute bed (0 for the starting state)
@@ -35,6 +37,8 @@ patient as one row of :class:`Time` and one of :class:`Code`):
 ``pathway``            :class:`sim.codes.Pathway`: -1 none, 0..3 for P0..P3
 ``bed_end``            left the acute bed
 ``comm_start/comm_end`` P1-P3 community episode
+``assess_start/_end``  P1-P3 discharge assessment case (``[discharge.assessment]``)
+``broker_start/_end``  P1-P3 brokerage case (``[discharge.brokerage]``)
 =====================  =====================================================
 """
 
@@ -68,6 +72,10 @@ class Time(IntEnum):
     BED_END = 13
     COMM_START = 14
     COMM_END = 15
+    ASSESS_START = 16
+    ASSESS_END = 17
+    BROKER_START = 18
+    BROKER_END = 19
 
 
 class Code(IntEnum):
@@ -83,6 +91,7 @@ class Code(IntEnum):
     AVOIDABLE = 6
     SDEC_REFUSED = 7
     SDEC_ADMIT = 8
+    READMISSION_30D = 9
 
 
 FLOAT_COLUMNS = tuple(c.name.lower() for c in Time)

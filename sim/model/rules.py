@@ -124,3 +124,24 @@ def hours_to_next_opening(hour: int, opens: Values) -> int:
     while hour + step < len(opens) and not opens[hour + step]:
         step += 1
     return step
+
+
+def working_end(t: float, duration: float, open_by_hour: Values) -> float:
+    """When a case of ``duration`` working hours started at ``t`` (in an open hour of the
+    schedule ``open_by_hour``, one flag an hour of the run) ends: the clock runs only in open
+    hours, so the end is in an open hour too (or at its end). ``t + duration`` when no closed
+    hour intervenes; the end of the run caps the walk (the rest runs on from there)."""
+    n = len(open_by_hour)
+    hour = min(math.floor(t + EPS_HOURS), n - 1)
+    now = t
+    left = duration
+    while True:
+        if open_by_hour[hour]:
+            room = hour + 1 - now
+            if left <= room or hour == n - 1:
+                return now + left
+            left -= room
+        elif hour == n - 1:
+            return now + left
+        hour += 1
+        now = float(hour)

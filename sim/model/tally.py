@@ -75,9 +75,16 @@ DAILY_SERIES = (
     "community_in_use_p2",
     "community_in_use_p3",
     "acute_long_stay",
+    "waiting_assessment_p1",
+    "waiting_assessment_p2",
+    "waiting_assessment_p3",
+    "waiting_brokerage_p1",
+    "waiting_brokerage_p2",
+    "waiting_brokerage_p3",
 )
 """Counting processes reported day by day (``daily.parquet``), in this order (a
-community service's only if it is configured), followed by ``delayed``,
+community service's only if it is configured; a discharge stage's fit patients, from
+fit to the stage's end, only if the stage is configured), followed by ``delayed``,
 ``acute_capacity`` and ``acute_occupancy``."""
 
 HOUR_OF_WEEK_SERIES = (
@@ -102,7 +109,8 @@ ED_FOUR_HOUR_BIN = round(HOUR_4 / ED_BIN_HOURS)
 ARRIVAL_CODE = (0, 13, 12, 13)
 """``t_arrival`` count code by origin: 0-11 new would-be attendances (refined by
 avoidance: 1 planned + 2 achieved + 4 x lost reason), 12 readmissions, 13 neither
-(direct admissions, the starting state)."""
+(direct admissions, the starting state); 14 is a readmission that is a 30-day emergency
+readmission (set by the record's ``readmission_30d``)."""
 
 COUNTS = (
     "ed_arrival",
@@ -115,6 +123,7 @@ COUNTS = (
     "comm_start",
     "ur_start",
     "ed_time",
+    "stage_wait",
 )
 """The tallied counts, each a block of codes per financial year (see :func:`tally_patient`)."""
 C_ED_ARRIVAL, C_T_ARRIVAL, C_ED_DECISION, C_SDEC_START, C_BED_START = range(5)
@@ -123,7 +132,7 @@ C_DIVERTED, C_T_FIT, C_COMM_START, C_UR_START, C_ED_TIME = range(5, 10)
 
 def count_kinds(n_cohorts: int) -> dict[str, int]:
     """Each tallied count with its number of codes."""
-    sizes = (4 * n_cohorts, 14, 8, 2, 9, 1, 7, 4, 1, 2 * ED_LEFT_CODES + 2)
+    sizes = (4 * n_cohorts, 15, 8, 2, 9, 1, 7, 4, 1, 2 * ED_LEFT_CODES + 2, 9)
     return dict(zip(COUNTS, sizes, strict=True))
 
 
@@ -148,7 +157,13 @@ G_SEG_OF_SLOT = 29
 """Where each day slot's capacity segment (n_seg outside the window) starts."""
 G_S_LONG_STAY = 30
 """Daily series number of ``acute_long_stay``: beds held by stays past day 21."""
-G_SIZE = 31
+G_S_STAGE = 31
+"""6 slots: waiting_<stage>_p1..p3 for assessment, then brokerage (-1 if not configured)."""
+G_C_STAGE = 37
+"""The first code of the ``stage_wait`` count (kept apart from ``G_COUNT``'s ten): patients
+fit who waited at a stage (0 assessment, 1 brokerage, 2 the place) x 3 + pathway - 1, in the
+year they became fit."""
+G_SIZE = 38
 
 # The geometry's times
 F_WARM, F_END, F_OFFSET = range(3)
@@ -187,6 +202,8 @@ class Geometry:
         return int(self.whole[G_N_SEG])
 
     def count_start(self, name: str) -> int:
+        if name == "stage_wait":
+            return int(self.whole[G_C_STAGE])
         return int(self.whole[G_COUNT + COUNTS.index(name)])
 
 
@@ -214,7 +231,13 @@ class Tally(NamedTuple):
 def series_names(params: ModelParams) -> list[str]:
     """The daily series a tally keeps, in its order (the last, ``direct_waiting``, is not shown)."""
     services = [s for s in SERVICES if params.service(s) is not None]
-    kept = [s for s in DAILY_SERIES if not s.startswith("community_in_use_") or s[17:] in services]
+    stages = [g.name for g in params.stages if g is not None]
+    kept = [
+        s
+        for s in DAILY_SERIES
+        if (not s.startswith("community_in_use_") or s[17:] in services)
+        and (not s.startswith(("waiting_assessment_", "waiting_brokerage_")) or s[8:-3] in stages)
+    ]
     return [*kept, "direct_waiting"]
 
 
@@ -262,7 +285,11 @@ def geometry(params: ModelParams) -> Geometry:
     for k in range(4):
         scalars[G_S_WAIT + k] = index[f"waiting_discharge_p{k}"]
         scalars[G_S_COMMUNITY + k] = index.get(f"community_in_use_{SERVICES[k]}", -1)
-    scalars[G_COUNT : G_COUNT + len(COUNTS)] = count_starts
+    for g, stage in enumerate(("assessment", "brokerage")):
+        for k in (1, 2, 3):
+            scalars[G_S_STAGE + 3 * g + k - 1] = index.get(f"waiting_{stage}_p{k}", -1)
+    scalars[G_COUNT : G_COUNT + len(COUNTS) - 1] = count_starts[:-1]
+    scalars[G_C_STAGE] = count_starts[-1]
     scalars[G_FY_OF_DAY] = G_SIZE
     scalars[G_WEEK_OF_SERIES] = G_SIZE + days
     scalars[G_SEG_OF_SLOT] = G_SIZE + days + len(series)
@@ -487,6 +514,8 @@ def tally_patient(
         fy = _fy(gi, gf, t_arrival)
     if fy >= 0:
         code = ARRIVAL_CODE[min(max(origin, 0), 3)]
+        if origin == Origin.READMISSION and codes[i, Code.READMISSION_30D] != 0:
+            code = 14  # a 30-day emergency readmission, apart from re-attendances (12)
         if codes[i, Code.AVOIDABLE] != 0 and origin == Origin.ED:
             achieved = 0 if math.isnan(times[i, Time.UR_START]) else 1
             code = 1 + 2 * achieved + 4 * min(max(codes[i, Code.AVOID_LOST], 0), 2)
@@ -509,6 +538,8 @@ def tally_patient(
             _interval(gi, gf, flows, hours, week, gi[G_S_DIRECT], bed_request, leave)
         if 0 <= pathway <= 3:
             _interval(gi, gf, flows, hours, week, gi[G_S_WAIT + pathway], t_fit, bed_end)
+        if 1 <= pathway <= 3:
+            _stages(gi, gf, flows, hours, week, counts, times, i, origin, pathway)
         fy = _fy(gi, gf, decision)
         if fy >= 0:
             gone = end_h if math.isnan(ed_departure) else ed_departure
@@ -569,6 +600,43 @@ def tally_patient(
         fy = _fy(gi, gf, ur_start)
         if fy >= 0 and origin != Origin.INITIAL:  # an episode under way at the start: not begun
             counts[fy, gi[at + C_UR_START]] += 1
+
+
+@inline
+def _stages(
+    gi: np.ndarray,
+    gf: np.ndarray,
+    flows: np.ndarray,
+    hours: np.ndarray,
+    week: np.ndarray,
+    counts: np.ndarray,
+    times: np.ndarray,
+    i: int,
+    origin: int,
+    pathway: int,
+) -> None:
+    """A fit P1-P3 patient's delay by discharge stage: from fit to the end of assessment,
+    from there to the end of brokerage (each a daily series, if the stage is configured),
+    the rest waiting for the place; and, in the year they became fit, whether they waited
+    at each (``stage_wait``)."""
+    t_fit, bed_end = times[i, Time.T_FIT], times[i, Time.BED_END]
+    if math.isnan(t_fit):
+        return
+    start = t_fit
+    fy = _fy(gi, gf, t_fit) if origin != Origin.INITIAL else -1
+    for g in range(2):
+        end = times[i, Time.ASSESS_END if g == 0 else Time.BROKER_END]
+        series = gi[G_S_STAGE + 3 * g + pathway - 1]
+        if series < 0:
+            continue
+        _interval(gi, gf, flows, hours, week, series, start, end)
+        if fy >= 0 and (math.isnan(end) or end - start > EPS_HOURS):
+            counts[fy, gi[G_C_STAGE] + 3 * g + pathway - 1] += 1
+        if math.isnan(end):
+            return  # still at this stage at the end of the run
+        start = end
+    if fy >= 0 and (math.isnan(bed_end) or bed_end - start > EPS_HOURS):
+        counts[fy, gi[G_C_STAGE] + 6 + pathway - 1] += 1
 
 
 @inline

@@ -44,6 +44,15 @@ HALF_WIDTH = 280
 HEIGHT = 260
 DELAYED_BY_PATHWAY = {f"delayed_bed_days_{k}": SERVICE_NAMES[k] for k in ("p1", "p2", "p3")}
 """The delayed-bed-day metrics by pathway, and how the chart names them."""
+DELAYED_BY_STAGE = {
+    f"delay_{stage}_bed_days": label
+    for stage, label in (
+        ("assessment", "assessment"),
+        ("brokerage", "brokerage"),
+        ("place", "a place"),
+    )
+}
+"""The delayed-bed-day metrics by discharge stage, and how the chart names what they wait for."""
 FOUR_HOUR_STANDARD = 0.95
 """The A&E operational standard: 95% of attendances within 4 hours."""
 PLANNING_OCCUPANCY = 0.92
@@ -563,6 +572,50 @@ def annual_activity(
         subtitle += "; dashed: a plan's level in its baseline year"
     return alt.hconcat(*panels).properties(
         title=_title("Activity by financial year", subtitle=subtitle)
+    )
+
+
+def delayed_by_stage(summary: pd.DataFrame) -> Chart:
+    """Delayed bed days by discharge stage (waiting for assessment, brokerage, a place),
+    stacked, per financial year and scenario."""
+    names = _order(summary["scenario"])
+    years = _years(summary)
+    rows = summary[
+        summary["metric"].isin(list(DELAYED_BY_STAGE)) & summary["period"].isin(years)
+    ].copy()
+    if rows.empty:
+        return _empty("No delayed bed days by discharge stage in these results.")
+    rows["stage"] = rows["metric"].map(DELAYED_BY_STAGE)
+    rows["scenario_label"] = rows["scenario"].map(readable)
+    return (
+        alt.Chart(rows)
+        .mark_bar()
+        .encode(
+            x=alt.X("period:O", title="Financial year", sort=years, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("sum(mean):Q", title="Delayed bed days (mean)", stack="zero"),
+            color=alt.Color(
+                "stage:N",
+                title="Waiting for",
+                sort=list(DELAYED_BY_STAGE.values()),
+                scale=alt.Scale(scheme="set2"),
+            ),
+            order=alt.Order("metric:O"),
+            tooltip=[
+                alt.Tooltip("scenario_label:N", title="Scenario"),
+                alt.Tooltip("period:O", title="Year"),
+                alt.Tooltip("stage:N", title="Waiting for"),
+                *_ci_tooltips("Delayed bed days", ",.0f"),
+            ],
+        )
+        .properties(width=max(120, min(HALF_WIDTH, 90 * len(years))), height=HEIGHT)
+        .facet(column=_scenario_columns(names))
+        .properties(
+            title=_title(
+                "Delayed bed days by discharge stage",
+                subtitle="Bed days of medically fit P1-P3 patients waiting for assessment, "
+                "brokerage or a place (mean of replications)",
+            )
+        )
     )
 
 

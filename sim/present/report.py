@@ -233,6 +233,17 @@ def figures(saved: Saved) -> list[Figure]:
             charts.delayed_by_pathway(saved.summary),
         )
     )
+    staged = saved.summary[
+        saved.summary["metric"].isin(["delay_assessment_bed_days", "delay_brokerage_bed_days"])
+    ]
+    if not staged.empty and bool((staged["mean"] > 0).any()):  # only where stages are set
+        out.append(
+            Figure(
+                "delayed-stage",
+                "Delayed bed days by discharge stage",
+                charts.delayed_by_stage(saved.summary),
+            )
+        )
     out.append(Figure("community", "Community services", charts.community(saved.summary)))
     if saved.ed_time is not None and not saved.ed_time.empty:
         out.append(Figure("ed", "Time in A&E", charts.ed_time_distribution(saved.ed_time)))

@@ -79,7 +79,8 @@ class CohortParams:
     pathway_cdf: np.ndarray
     """Cumulative shares of p0..p3."""
     p_readmit: np.ndarray
-    """Readmission probability by route home (:class:`sim.codes.Route`: p0-p3, urgent response)."""
+    """Re-attendance probability by route home (:class:`sim.codes.Route`: p0-p3, urgent
+    response)."""
     avoidable_by_fy: np.ndarray
     """Avoidable share by financial-year index of the run (clamped at the ends)."""
     los_by_pathway_h: tuple[Distribution | None, Distribution | None, Distribution | None] = (
@@ -89,6 +90,8 @@ class CohortParams:
     )
     """The treatment stay (hours) of the patients of P1, P2 and P3 where the cohort gives them
     their own (``treatment_los_days_by_pathway``); None: ``los_h``."""
+    p_readmit_30d: np.ndarray = field(default_factory=lambda: np.zeros(4))
+    """30-day emergency readmission probability by pathway p0-p3, from leaving the bed."""
 
 
 def _scaled(d: Distribution | None, factor: float) -> Distribution | None:
@@ -127,6 +130,25 @@ class ServiceParams:
     episode_h: Distribution
 
 
+STAGES = ("assessment", "brokerage")
+"""The stages of a P1-P3 discharge before the service accepts the patient, in order."""
+
+
+@dataclass(frozen=True)
+class StageParams:
+    """A discharge stage (``[discharge.<name>]``): its capacity, working hours and duration."""
+
+    name: str
+    index: int
+    """Its place in :data:`STAGES`."""
+    capacity: Timeline
+    open_by_hour: np.ndarray
+    """Whether the stage works in each hour of the run (bank holidays closed for a weekday
+    rota)."""
+    duration_h: Distribution
+    """Working hours a case takes."""
+
+
 @dataclass(frozen=True)
 class ModelParams:
     """Everything an engine needs, in hours.
@@ -157,6 +179,8 @@ class ModelParams:
     services: tuple[ServiceParams | None, ...]
     """Indexed as SERVICES: urgent_response, p1, p2, p3 (None when not configured)."""
     readmit_delay_h: Distribution
+    readmit_30d_delay_h: Distribution
+    """Time from leaving the bed to a 30-day emergency readmission."""
     initial_treating: int
     initial_delayed: tuple[int, int, int]
     initial_community: tuple[int, int, int, int]
@@ -177,6 +201,9 @@ class ModelParams:
     """Whether an SDEC referral admitted because SDEC was closed or full stays its SDEC
     episode (then the cohort's stay only if that episode would have ended in a bed), not the
     cohort's stay (``sdec.refused_stay``)."""
+
+    stages: tuple[StageParams | None, ...] = (None, None)
+    """The discharge stages, indexed as :data:`STAGES` (None when not configured)."""
 
     @property
     def ed_decision_outcome_h(self) -> tuple[Distribution, Distribution]:
@@ -341,6 +368,18 @@ def _spliced(phases: list[ModelParams], starts: list[int]) -> ModelParams:
         )
         for s in first.services
     )
+    stages = tuple(
+        None
+        if g is None
+        else dataclasses.replace(
+            g,
+            capacity=timeline([p.stages[g.index].capacity for p in phases]),  # type: ignore[union-attr]
+            open_by_hour=by_hour(
+                [p.stages[g.index].open_by_hour for p in phases]  # type: ignore[union-attr]
+            ),
+        )
+        for g in first.stages
+    )
     return dataclasses.replace(
         first,
         cohorts=cohorts,
@@ -350,6 +389,7 @@ def _spliced(phases: list[ModelParams], starts: list[int]) -> ModelParams:
         beds=timeline([p.beds for p in phases]),
         discharge_open_by_hour=by_hour([p.discharge_open_by_hour for p in phases]),
         services=services,
+        stages=stages,
         phases=tuple(phases),
         phase_starts_h=tuple(starts),
     )
@@ -414,6 +454,7 @@ def _build_phase(scenario: Scenario) -> ModelParams:
                 pathway_cdf=np.cumsum([getattr(c.pathway, p) for p in PATHWAYS]),
                 p_readmit=np.array([getattr(c.p_readmit, k) for k in ROUTES]),
                 avoidable_by_fy=np.asarray(shares, dtype=float),
+                p_readmit_30d=np.array([getattr(c.p_readmit_30d, k) for k in PATHWAYS]),
             )
         )
 
@@ -467,6 +508,7 @@ def _build_phase(scenario: Scenario) -> ModelParams:
         diversion_threshold=acute.diversion_queue_threshold,
         services=tuple(services),
         readmit_delay_h=scenario.readmission.delay_days.scaled(day),
+        readmit_30d_delay_h=scenario.readmission.emergency_delay_days.scaled(day),
         initial_treating=state.acute_treating,
         initial_delayed=(state.delayed.p1, state.delayed.p2, state.delayed.p3),
         initial_community=(
@@ -476,6 +518,18 @@ def _build_phase(scenario: Scenario) -> ModelParams:
             state.community_in_use.p3,
         ),
         bank_holidays=holidays,
+        stages=tuple(
+            None
+            if (spec := getattr(scenario.discharge, name)) is None
+            else StageParams(
+                name=name,
+                index=index,
+                capacity=_timeline(as_capacity(spec.capacity), []),
+                open_by_hour=schedule(spec.hours),
+                duration_h=spec.duration_hours,
+            )
+            for index, name in enumerate(STAGES)
+        ),
     )
 
 

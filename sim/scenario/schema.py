@@ -272,6 +272,20 @@ class ReadmissionRisk(StrictModel):
     """Probability of coming back after an urgent response episode ends."""
 
 
+class EmergencyReadmissionRisk(StrictModel):
+    """Probability of a 30-day emergency readmission after a hospital discharge, by route home
+    (counted from leaving the acute bed, as the NHS counts it)."""
+
+    p0: Probability = 0.0
+    """Probability of an emergency readmission within 30 days of a P0 discharge."""
+    p1: Probability = 0.0
+    """The same after leaving the bed for P1 (not from the end of the P1 episode)."""
+    p2: Probability = 0.0
+    """The same after leaving the bed for P2."""
+    p3: Probability = 0.0
+    """The same after leaving the bed for P3."""
+
+
 class Cohort(StrictModel):
     """A population group with its own demand, acuity and discharge needs."""
 
@@ -301,7 +315,10 @@ class Cohort(StrictModel):
     treatment_los_days_by_pathway: LosByPathway = LosByPathway()
     """Treatment stays of the patients of pathways p1-p3 apart from the cohort's (case mix)."""
     p_readmit: ReadmissionRisk = ReadmissionRisk()
-    """Readmission probability by route home."""
+    """Re-attendance at A&E after care ends, by route home (not a readmission as the NHS counts
+    it: the patient re-decides at A&E)."""
+    p_readmit_30d: EmergencyReadmissionRisk = EmergencyReadmissionRisk()
+    """30-day emergency readmission by route home, from leaving the bed, straight to a bed."""
     avoidable_share: Probability | tuple[Probability, ...] = 0.0
     """Share of would-be attendances the urgent response could care for at home: one value, or a
     list by financial year of the run."""
@@ -620,9 +637,61 @@ class Community(StrictModel):
     """Pathway 3: care home places."""
 
 
+class DischargeStage(StrictModel):
+    """One stage a P1-P3 discharge passes before the service accepts the patient.
+
+    A case starts only while the stage works (``hours``) and a place is free
+    (``capacity`` concurrent cases); its ``duration_hours`` counts working
+    hours only (the clock stops while the stage is closed), so a case never
+    starts or ends outside the stage's hours. The patient waits in the acute
+    bed throughout (delayed bed days).
+    """
+
+    capacity: Capacity = UNLIMITED
+    """Cases the stage works on at once (a team's caseload), or "unlimited"."""
+    hours: ScheduleSpec = "24/7"
+    """When the stage works, e.g. 'every day 08:00-20:00' or 'Mon-Fri 09:00-17:00'."""
+    duration_hours: Duration = Field(default_factory=lambda: Fixed(value=0))
+    """Working hours a case takes (a distribution; the clock stops while the stage is closed)."""
+
+    @field_validator("capacity")
+    @classmethod
+    def _non_negative(cls, v: Any) -> Any:
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
+
+
+class Discharge(StrictModel):
+    """Stages of a P1-P3 discharge before the community service's own acceptance.
+
+    Without stages a fit P1-P3 patient waits only for a place at an hour the
+    service accepts (the single stage); with them, assessment, then brokerage,
+    then the service.
+    """
+
+    assessment: DischargeStage | None = None
+    """Assessment by the discharge or social-work team (first stage)."""
+    brokerage: DischargeStage | None = None
+    """Brokerage: commissioning the package or place, when provider offices are open."""
+
+
 class Readmission(StrictModel):
     delay_days: Duration = Field(default_factory=lambda: Uniform(low=0, high=30))
     """Time from the end of care to re-attendance, in days (a distribution)."""
+    emergency_delay_days: Duration = Field(default_factory=lambda: Uniform(low=0, high=30))
+    """Time from leaving the bed to a 30-day emergency readmission, in days (at most 30)."""
+
+    @model_validator(mode="after")
+    def _within_30_days(self) -> Readmission:
+        delay = self.emergency_delay_days
+        top = getattr(delay, "high", getattr(delay, "value", None))
+        if top is None or top > 30:
+            raise ValueError(
+                "emergency_delay_days must stay within 30 days (a fixed value or a uniform "
+                f"with high <= 30), got {delay!r}"
+            )
+        return self
 
 
 class ServiceCounts(StrictModel):
@@ -877,6 +946,8 @@ class Scenario(StrictModel):
     """The acute bed pool."""
     community: Community = Community()
     """Community services: urgent response and discharge pathways P1-P3."""
+    discharge: Discharge = Discharge()
+    """Stages of a P1-P3 discharge (assessment, brokerage) before the service accepts."""
     readmission: Readmission = Readmission()
     """When discharged patients come back."""
     initial_state: InitialState = InitialState()
@@ -1174,6 +1245,16 @@ def _refused(key: str, scenario: Scenario) -> str | None:
             f"names a service the scenario does not have: give [community.{parts[1]}] from "
             "the start (places = 0 until it opens)"
         )
+    if (
+        parts[0] == "discharge"
+        and len(parts) > 1
+        and parts[1] in ("assessment", "brokerage")
+        and getattr(scenario.discharge, parts[1]) is None
+    ):
+        return (
+            f"names a discharge stage the scenario does not have: give [discharge.{parts[1]}] "
+            "from the start (24/7, unlimited and no duration is today's single stage)"
+        )
     return None
 
 
@@ -1212,6 +1293,12 @@ def _same_shape(first: Scenario, phase: Scenario, change: Change) -> list[str]:
             f"{keys} must not add or remove a cohort ({', '.join(first.cohorts)} at the start, "
             f"{', '.join(phase.cohorts)} after)"
         )
+    for stage in ("assessment", "brokerage"):
+        if (getattr(first.discharge, stage) is None) != (getattr(phase.discharge, stage) is None):
+            problems.append(
+                f"discharge.{stage} must not be added or removed by a change (give it from "
+                "the start: 24/7, unlimited and no duration is today's single stage)"
+            )
     for name in SERVICES:
         before, after = first.service(name), phase.service(name)
         if (before is None) != (after is None):
