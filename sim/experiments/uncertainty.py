@@ -296,7 +296,7 @@ def meets(change: np.ndarray, target: float) -> np.ndarray:
 def targets(experiment: UncertaintyExperiment, means: pd.DataFrame) -> pd.DataFrame:
     """The probability that each plan meets each of its projected targets, with its Monte
     Carlo error, against its baseline year and against the comparator."""
-    wide = means.set_index(["scenario", "metric", "period", "draw"])["mean"]
+    wide = means.set_index(["scenario", "metric", "period", "draw"])["mean"].sort_index()
     rows = []
     for s in experiment.nominal:
         plan = s.plan
