@@ -315,7 +315,7 @@ def targets(experiment: UncertaintyExperiment, means: pd.DataFrame) -> pd.DataFr
                         else:
                             assert comparator is not None
                             base = wide.loc[(comparator, metric, year)].sort_index()
-                            base_label = f"{comparator} {year}"
+                            base_label = f"{comparator}, same year"
                     except KeyError:
                         continue  # the year is not in the run
                     change = (value.to_numpy() / base.to_numpy()) - 1
