@@ -4,6 +4,7 @@
     leftshift compare A.toml B.toml [C.toml ...] [--against A] [--out DIR]
     leftshift sweep experiments/p1_p2_delays.toml [--workers N] [--resume] [--out DIR]
     leftshift uncertainty do_nothing.toml plan.toml --draws 200 --reps 2 [--workers N]
+    leftshift calibrate scenario.toml --observed observed.csv [--draws N --waves W --out DIR]
     leftshift search A.toml --vary community.p1.places --low 80 --high 200 \
         --metric delayed_bed_days --at-most 3000
     leftshift report outputs/baseline [--png]
@@ -765,6 +766,91 @@ def uncertainty_command(
         "CSV and parquet)"
     )
     _say_report(report_path, png)
+
+
+@main.command("calibrate")
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--observed", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Observed values: a CSV with columns series, period, value (and sd).",
+)
+@click.option("--draws", type=click.IntRange(min=4), default=60, show_default=True,
+              help="Parameter draws per wave.")
+@click.option("--waves", type=click.IntRange(min=1), default=3, show_default=True,
+              help="History-matching waves.")
+@click.option("--reps", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Replications per draw.")
+@click.option("--cutoff", type=click.FloatRange(min=0, min_open=True), default=3.0,
+              show_default=True, help="Implausibility cut-off.")
+@click.option("--discrepancy", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Model discrepancy, as a fraction of each observed value (its sd).")
+@_seed_option
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: outputs/calibrate-<name>).",
+)
+@_engine_option
+@_where_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; print the output folder.")
+@_overwrite_option
+def calibrate_command(
+    scenario_file: Path,
+    observed: Path,
+    draws: int,
+    waves: int,
+    reps: int,
+    cutoff: float,
+    discrepancy: float,
+    seed: int | None,
+    out: Path | None,
+    engine: str,
+    workers: int | None,
+    scheduler: str | None,
+    quiet: bool,
+    overwrite: bool,
+) -> None:
+    """History-match a scenario's uncertain inputs to observed series; write the calibrated
+    ranges as a scenario file that `leftshift uncertainty` can run."""
+    from .experiments.calibrate import calibrate, describe_ranges, write_calibration
+
+    console = Console(stderr=True)
+    try:
+        scenario = load_scenario(scenario_file)
+        folder = out if out is not None else Path("outputs") / f"calibrate-{scenario.name}"
+        with claim(folder, "calibration", overwrite=overwrite, command="calibrate"):
+            _prepare(console, quiet, engine)
+            with progress_bar(console, quiet) as bar:
+                task = bar.add_task(scenario.name, total=draws * waves, unit="draws")
+                result = calibrate(
+                    scenario,
+                    observed,
+                    draws=draws,
+                    waves=waves,
+                    reps=reps,
+                    cutoff=cutoff,
+                    discrepancy=discrepancy,
+                    seed=seed,
+                    engine=engine,
+                    workers=workers,
+                    scheduler=scheduler,
+                    progress=lambda done, total: bar.update(task, completed=done),
+                )
+            target = write_calibration(result, folder, scenario_file, overwrite=overwrite)
+    except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
+        _fail(err)
+        return
+    if quiet:
+        click.echo(str(folder))
+        return
+    ran = int(result.waves["wave"].max()) + 1
+    kept = int(result.waves[result.waves["wave"] == ran - 1].drop_duplicates("draw")["kept"].sum())
+    click.echo(f"{ran} waves of {draws} draws; {kept} draws of the last are not implausible.")
+    for line in describe_ranges(result.ranges):
+        click.echo(f"  {line}")
+    click.echo(
+        f"Calibrated scenario: {target} (leftshift uncertainty can run it); back-test chart "
+        f"{folder}/backtest.svg, tables waves.csv, ranges.csv, backtest.csv"
+    )
 
 
 # --- report ------------------------------------------------------------------------------------

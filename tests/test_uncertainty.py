@@ -378,3 +378,84 @@ def test_the_case_study_files_share_their_common_ranges():
         assert ours[key] == item, key
     for path in (CASE / "do_nothing.toml", CASE / "business_case.toml"):
         tomllib.loads(path.read_text())  # plain TOML
+
+
+# --- calibration ---------------------------------------------------------------------------
+
+TRUTH = {
+    "cohorts.older.attendances_per_year": 4400.0,
+    "cohorts.older.p_admit": 0.42,
+    "cohorts.adults.attendances_per_year": 10500.0,
+    "community.p1.places": 9,
+}
+PRIORS = {
+    "cohorts.older.attendances_per_year": {"uncertain": "uniform", "low": 3000, "high": 6000},
+    "cohorts.older.p_admit": {"uncertain": "uniform", "low": 0.3, "high": 0.7},
+    "cohorts.adults.attendances_per_year": {"uncertain": "uniform", "low": 8000, "high": 16000},
+    "community.p1.places": {"uncertain": "uniform", "low": 6, "high": 20, "integer": True},
+}
+
+
+def test_calibrate_recovers_ranges_that_hold_the_true_inputs(tmp_path):
+    """Synthetic data from the model at known inputs (another seed than the calibration's):
+    monthly means of five daily series and the year's attendances, each with the sd of
+    its run-to-run variation (from six replications at the truth). History matching
+    narrows every prior and keeps the truth inside each calibrated range."""
+    from sim.experiments.calibrate import Observation, model_values
+
+    data = small_system(**PRIORS, **{"acute.beds": 90})
+    path = tmp_path / "priors.toml"
+    path.write_text(_toml(data))
+    scenario = load_scenario(path)
+    series = ["acute_occupied", "delayed", "ed_in_department", "community_in_use_p1", "sdec_in_use"]
+    blank = [Observation(s, m, 0.0, 0.0, "month") for s in series for m in ("2016-05", "2016-06")]
+    blank.append(Observation("attendances", "2016/17", 0.0, 0.0, "year"))
+    truth = run_scenario_batch(scenario.with_values(TRUTH), 99, range(6), "fast", False, None, True)
+    values = model_values(truth, blank)
+    rows = ["series,period,value,sd"] + [
+        f"{o.series},{o.period},{float(values[0, j])!r},{float(values[:, j].std(ddof=1))!r}"
+        for j, o in enumerate(blank)
+    ]
+    (tmp_path / "observed.csv").write_text("\n".join(rows) + "\n")
+    result = CliRunner().invoke(
+        main,
+        [
+            "calibrate", str(path), "--observed", str(tmp_path / "observed.csv"), "--draws", "60",
+            "--waves", "3", "--out", str(tmp_path / "cal"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    ranges = pd.read_csv(tmp_path / "cal" / "ranges.csv").set_index("input")
+    for key, true in TRUTH.items():
+        row = ranges.loc[key]
+        assert row["low"] <= true <= row["high"], (key, true, row.to_dict())
+        assert row["high"] - row["low"] < row["prior_high"] - row["prior_low"], key
+    narrowed = (ranges["high"] - ranges["low"]) / (ranges["prior_high"] - ranges["prior_low"])
+    assert (narrowed < 0.7).sum() >= 3, narrowed
+    calibrated = load_scenario(tmp_path / "cal" / "calibrated.toml")
+    assert {i.key for i in calibrated.uncertain} == set(TRUTH)
+    assert (tmp_path / "cal" / "backtest.svg").is_file()
+    load_uncertainty([calibrated], draws=3, reps=1)  # uncertainty can run it
+
+
+def test_observed_values_are_checked_by_line(tmp_path):
+    from sim.experiments.calibrate import read_observed
+
+    (tmp_path / "o.csv").write_text(
+        "series,period,value\nacute_occupied,2016-05,300\nbeds,2016-05,3\n"
+        "attendances,2016-05-01,4\nacute_occupied,May,3\ndelayed,2016-06,lots\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        read_observed(tmp_path / "o.csv", ["attendances"])
+    o = str(tmp_path / "o.csv")
+    assert caught.value.messages == [
+        f"{o}: line 3: series with a day or month must be one of "
+        + ", ".join(__import__("sim.experiments.calibrate", fromlist=["x"]).DAILY_SERIES)
+        + ", got 'beds'",
+        f"{o}: line 4: series with a day or month must be one of "
+        + ", ".join(__import__("sim.experiments.calibrate", fromlist=["x"]).DAILY_SERIES)
+        + ", got 'attendances'",
+        f"{o}: line 5: period must be a day (2016-05-01), a month (2016-05) or a financial "
+        "year (2016/17), got 'May'",
+        f"{o}: line 6: value and sd must be numbers, got 'lots', None",
+    ]

@@ -25,7 +25,8 @@ The results (:func:`analyse`):
 * ``targets``: for each ``[plan.projected]`` target, the share of draws in which the
   plan meets it (a reduction at least as large as the target's, or a rise at least as
   large for a positive one), against the baseline year and against the comparator
-  (``projected_vs_comparator``), with its Monte Carlo error ``sqrt(p (1 - p) / N)``;
+  (``projected_vs_comparator``), with its Monte Carlo error ``sqrt(p (1 - p) / N)`` and
+  a Wilson 95% interval (not empty when no draw, or every draw, meets it);
 * ``sensitivity``: each input's partial rank correlation coefficient (PRCC) with each
   metric's draw mean, ranked by size (the tornado chart).
 """
@@ -322,6 +323,7 @@ def targets(experiment: UncertaintyExperiment, means: pd.DataFrame) -> pd.DataFr
                     ok = meets(change, float(target))
                     p = float(ok.mean())
                     n = len(ok)
+                    low, high = wilson(int(ok.sum()), n)
                     rows.append(
                         (
                             s.name,
@@ -335,6 +337,8 @@ def targets(experiment: UncertaintyExperiment, means: pd.DataFrame) -> pd.DataFr
                             float(np.quantile(change, 0.95)),
                             p,
                             math.sqrt(p * (1 - p) / n),
+                            low,
+                            high,
                             n,
                         )
                     )
@@ -352,9 +356,20 @@ def targets(experiment: UncertaintyExperiment, means: pd.DataFrame) -> pd.DataFr
             "change_p95",
             "p_meet",
             "p_meet_se",
+            "p_meet_ci_low",
+            "p_meet_ci_high",
             "n_draws",
         ],
     )
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score 95% interval of a share ``k / n``: unlike ``p +/- 2 SE`` it is not
+    empty when no draw (or every draw) meets the target."""
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:

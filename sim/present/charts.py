@@ -1272,7 +1272,7 @@ def tornado(sensitivity: pd.DataFrame, scenario: str, metrics: Sequence[str], pe
 
 def target_probability(targets: pd.DataFrame) -> Chart:
     """The probability that each plan meets each projected target, with its Monte Carlo
-    error (+/- 2 standard errors), against the baseline year and the comparator."""
+    error (a Wilson 95% interval), against the baseline year and the comparator."""
     if targets.empty:
         return _empty("No plan with projected targets ([plan.projected]).")
     data = targets.assign(
@@ -1281,8 +1281,8 @@ def target_probability(targets: pd.DataFrame) -> Chart:
             f"{r.target:+.0%} vs {r.base}"
             for r in targets.itertuples()
         ],
-        low=(targets["p_meet"] - 2 * targets["p_meet_se"]).clip(lower=0),
-        high=(targets["p_meet"] + 2 * targets["p_meet_se"]).clip(upper=1),
+        low=targets["p_meet_ci_low"],
+        high=targets["p_meet_ci_high"],
     )
     base = alt.Chart(data).encode(
         y=alt.Y("target_label:N", title=None, sort=None, axis=alt.Axis(labelLimit=420))
@@ -1307,8 +1307,8 @@ def target_probability(targets: pd.DataFrame) -> Chart:
         height=max(40, 28 * len(data)),
         title=_title(
             "How likely is each projected target?",
-            subtitle="Share of parameter draws in which the plan meets it; lines: +/- 2 "
-            "Monte Carlo standard errors",
+            subtitle="Share of parameter draws in which the plan meets it; lines: its Monte "
+            "Carlo 95% interval (Wilson)",
         ),
     )
 

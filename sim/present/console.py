@@ -163,7 +163,8 @@ def uncertainty_tables(results: UncertaintyResults) -> list[Table]:
                 str(row.base),
                 f"{row.target:+.1%}",
                 f"{row.change_mean:+.1%}\n[dim]{row.change_p05:+.1%} to {row.change_p95:+.1%}[/dim]",
-                f"{row.p_meet:.0%} ± {row.p_meet_se:.0%}",
+                f"{row.p_meet:.0%} ± {row.p_meet_se:.1%}\n[dim]95% CI {row.p_meet_ci_low:.1%} to "
+                f"{row.p_meet_ci_high:.1%}[/dim]",
             )
         tables.append(table)
     d = results.distribution

@@ -550,7 +550,11 @@ def _uncertainty_table(saved: Saved) -> Table:
                     Cell(f"{r.target:+.0%}"),
                     Cell(str(r.base)),
                     Cell(f"{r.change_mean:+.1%}", f"{r.change_p05:+.1%} to {r.change_p95:+.1%}"),
-                    Cell(f"{r.p_meet:.0%}", f"Monte Carlo error ± {r.p_meet_se:.1%}"),
+                    Cell(
+                        f"{r.p_meet:.0%}",
+                        f"Monte Carlo error ± {r.p_meet_se:.1%}; 95% CI {r.p_meet_ci_low:.1%} "
+                        f"to {r.p_meet_ci_high:.1%}",
+                    ),
                 ],
                 heading=catalogue.label(str(r.metric)),
                 title=str(r.metric),
