@@ -653,11 +653,17 @@ def sweep_command(
     "scenario_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
 )
 @click.option(
-    "--draws", type=click.IntRange(min=2), default=100, show_default=True,
+    "--draws",
+    type=click.IntRange(min=2),
+    default=100,
+    show_default=True,
     help="Parameter draws (a Latin hypercube over the uncertain inputs).",
 )
 @click.option(
-    "--reps", type=click.IntRange(min=1), default=2, show_default=True,
+    "--reps",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
     help="Replications per draw (common random numbers; 2 or more to split the variance).",
 )
 @click.option(
@@ -665,7 +671,9 @@ def sweep_command(
     help="The comparator: a scenario name or file (default: the first file, if several).",
 )
 @click.option(
-    "--metric", "metrics", multiple=True,
+    "--metric",
+    "metrics",
+    multiple=True,
     help="A metric to keep (repeatable; default: a few headline metrics and the plan's).",
 )
 @_seed_option
@@ -724,7 +732,8 @@ def uncertainty_command(
             _prepare(console, quiet, engine)
             with progress_bar(console, quiet) as bar:
                 points_task = bar.add_task(
-                    f"{draws} draws x {len(experiment.names)} scenarios", total=n_points,
+                    f"{draws} draws x {len(experiment.names)} scenarios",
+                    total=n_points,
                     unit="points",
                 )
                 reps_task = bar.add_task("", total=n_points * reps, unit="replications")
@@ -746,8 +755,7 @@ def uncertainty_command(
                     )
                 except ClusterError as err:
                     raise ClusterError(
-                        f"{err}; the draws finished are saved in {folder}: add --resume to "
-                        "continue"
+                        f"{err}; the draws finished are saved in {folder}: add --resume to continue"
                     ) from None
             report_path = _write_report(folder, png, no_report)
     except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
@@ -771,22 +779,50 @@ def uncertainty_command(
 @main.command("calibrate")
 @click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--observed", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    "--observed",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Observed values: a CSV with columns series, period, value (and sd).",
 )
-@click.option("--draws", type=click.IntRange(min=4), default=60, show_default=True,
-              help="Parameter draws per wave.")
-@click.option("--waves", type=click.IntRange(min=1), default=3, show_default=True,
-              help="History-matching waves.")
-@click.option("--reps", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Replications per draw.")
-@click.option("--cutoff", type=click.FloatRange(min=0, min_open=True), default=3.0,
-              show_default=True, help="Implausibility cut-off.")
-@click.option("--discrepancy", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Model discrepancy, as a fraction of each observed value (its sd).")
+@click.option(
+    "--draws",
+    type=click.IntRange(min=4),
+    default=60,
+    show_default=True,
+    help="Parameter draws per wave.",
+)
+@click.option(
+    "--waves",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="History-matching waves.",
+)
+@click.option(
+    "--reps",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Replications per draw.",
+)
+@click.option(
+    "--cutoff",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Implausibility cut-off.",
+)
+@click.option(
+    "--discrepancy",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Model discrepancy, as a fraction of each observed value (its sd).",
+)
 @_seed_option
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path),
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
     help="Output folder (default: outputs/calibrate-<name>).",
 )
 @_engine_option

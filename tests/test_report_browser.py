@@ -157,7 +157,8 @@ def test_the_uncertainty_report_shows_target_probabilities_and_the_tornado(
         div = browser.find_element(By.ID, f"chart-{slug}")  # type: ignore[attr-defined]
         assert div.get_attribute("data-rendered") == "true", slug
         drawn = div.find_element(By.CSS_SELECTOR, "svg.marks")
-        assert drawn.size["width"] > 100 and drawn.size["height"] > 50, slug
+        assert drawn.size["width"] > 100, slug
+        assert drawn.size["height"] > 50, slug
     tornado = browser.find_element(By.ID, "chart-tornado-plan").text  # type: ignore[attr-defined]
     assert "cohorts.older.avoidable_share" in tornado
     logs = browser.get_log("browser")  # type: ignore[attr-defined]

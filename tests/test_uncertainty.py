@@ -200,7 +200,9 @@ def test_files_share_draws_by_key_and_group_and_replications_by_seed():
         source="<a>",
     )
     b = Scenario.from_dict(
-        _short(name="b", **{"cohorts.older.p_admit": {"uncertain": "uniform", "low": 0.4, "high": 0.6}}),
+        _short(
+            name="b", **{"cohorts.older.p_admit": {"uncertain": "uniform", "low": 0.4, "high": 0.6}}
+        ),
         source="<b>",
     )
     e = load_uncertainty([a, b], draws=10, reps=2)
@@ -254,11 +256,16 @@ def test_variance_split_follows_littles_law_on_a_bed_pool_with_an_uncertain_rate
     within a draw (M/M/inf) 2 lambda W^2 T (1 - (W / T)(1 - exp(-T / W))) on average."""
     w, t, low, high = 1.0, 60.0, 20.0, 40.0
     data = bed_pool(
-        beds="unlimited", per_day=30, los_days={"dist": "exponential", "mean": w}, days=t,
+        beds="unlimited",
+        per_day=30,
+        los_days={"dist": "exponential", "mean": w},
+        days=t,
         warm_up_days=10,
     )
     data["cohorts"]["patients"]["direct_admissions_per_year"] = {
-        "uncertain": "uniform", "low": low * 365.25, "high": high * 365.25,
+        "uncertain": "uniform",
+        "low": low * 365.25,
+        "high": high * 365.25,
     }
     s = Scenario.from_dict(data, source="<bed pool>")
     n, m = 40, 4
@@ -325,8 +332,16 @@ def test_the_command_writes_the_tables_and_resumes(tmp_path):
     assert uncertain in plan
     (tmp_path / "plan.toml").write_text(plan)
     args = [
-        "uncertainty", str(tmp_path / "base.toml"), str(tmp_path / "plan.toml"),
-        "--draws", "4", "--reps", "1", "--out", str(tmp_path / "out"), "--no-report",
+        "uncertainty",
+        str(tmp_path / "base.toml"),
+        str(tmp_path / "plan.toml"),
+        "--draws",
+        "4",
+        "--reps",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--no-report",
     ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -420,8 +435,16 @@ def test_calibrate_recovers_ranges_that_hold_the_true_inputs(tmp_path):
     result = CliRunner().invoke(
         main,
         [
-            "calibrate", str(path), "--observed", str(tmp_path / "observed.csv"), "--draws", "60",
-            "--waves", "3", "--out", str(tmp_path / "cal"),
+            "calibrate",
+            str(path),
+            "--observed",
+            str(tmp_path / "observed.csv"),
+            "--draws",
+            "60",
+            "--waves",
+            "3",
+            "--out",
+            str(tmp_path / "cal"),
         ],
     )
     assert result.exit_code == 0, result.output

@@ -31,6 +31,7 @@ optionally ``sd``: ``series`` a daily series of docs/metrics.md ("Daily series",
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -44,10 +45,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..codes import SERVICES
 from ..engines.registry import DEFAULT_ENGINE
 from ..errors import ScenarioError
 from ..metrics import catalogue
-from ..codes import SERVICES
 from ..rng.streams import stream
 from ..runs.outputs import claim, text_writer
 from ..runs.parallel import imap, workers_for
@@ -160,6 +161,7 @@ def model_values(tables: Any, observations: Sequence[Observation]) -> np.ndarray
     reps = sorted(metrics["replication"].unique())
     out = np.full((len(reps), len(observations)), np.nan)
     by_metric = metrics.set_index(["metric", "period", "replication"])["value"]
+    by_day = by_month = pd.Series(dtype=float)
     if len(daily):
         daily = daily.assign(
             day=pd.to_datetime(daily["date"]).dt.strftime("%Y-%m-%d"),
@@ -172,10 +174,8 @@ def model_values(tables: Any, observations: Sequence[Observation]) -> np.ndarray
         for i, r in enumerate(reps):
             key = (o.series, o.period, r)
             source = by_metric if o.kind == "year" else by_day if o.kind == "day" else by_month
-            try:
+            with contextlib.suppress(KeyError):
                 out[i, j] = float(source.loc[key])
-            except KeyError:
-                pass
     return out
 
 
@@ -265,10 +265,16 @@ def calibrate(
             ]
         )
     if draws < 4 or waves < 1 or reps < 1:
-        raise ScenarioError([f"draws must be >= 4, waves and reps >= 1, got {draws}, {waves}, {reps}"])
+        raise ScenarioError(
+            [f"draws must be >= 4, waves and reps >= 1, got {draws}, {waves}, {reps}"]
+        )
     services = [s for s in SERVICES if scenario.service(s) is not None]
     metric_names = catalogue.names(list(scenario.cohorts), services)
-    obs = list(observed) if not isinstance(observed, str | Path) else read_observed(observed, metric_names)
+    obs = (
+        list(observed)
+        if not isinstance(observed, str | Path)
+        else read_observed(observed, metric_names)
+    )
     seed = scenario.run.seed if seed is None else seed
     keys = sorted({i.draw_key for i in inputs})
     lows = dict.fromkeys(keys, 0.0)
@@ -306,8 +312,16 @@ def calibrate(
         for d in range(draws):
             for i in inputs:
                 rows.append(
-                    (wave, d, i.key, i.draw_key, float(u[i.draw_key][d]), float(values[d][i.key]),
-                     float(imp[d]), bool(kept[d]))
+                    (
+                        wave,
+                        d,
+                        i.key,
+                        i.draw_key,
+                        float(u[i.draw_key][d]),
+                        float(values[d][i.key]),
+                        float(imp[d]),
+                        bool(kept[d]),
+                    )
                 )
         if not kept.any():
             raise ScenarioError(
@@ -318,7 +332,7 @@ def calibrate(
                 ]
             )
         kept_runs = runs[kept]
-        step = (1.0 / draws)
+        step = 1.0 / draws
         for k in keys:
             span = u[k][kept]
             width = highs[k] - lows[k]
@@ -329,7 +343,16 @@ def calibrate(
     assert kept_runs is not None
     table = pd.DataFrame(
         rows,
-        columns=["wave", "draw", "input", "draw_key", "quantile", "value", "implausibility", "kept"],
+        columns=[
+            "wave",
+            "draw",
+            "input",
+            "draw_key",
+            "quantile",
+            "value",
+            "implausibility",
+            "kept",
+        ],
     )
     last = table[(table["wave"] == waves - 1) & table["kept"]]
     if not len(table) or table["wave"].max() > waves - 1:
@@ -338,8 +361,16 @@ def calibrate(
     for i in inputs:
         prior = i.ppf([0.0, 1.0]) if i.form in ("uniform", "triangular") else i.ppf([0.001, 0.999])
         mine = last[last["input"] == i.key]["value"]
-        ranges.append((i.key, i.describe(), float(prior[0]), float(prior[1]),
-                       float(mine.min()), float(mine.max())))
+        ranges.append(
+            (
+                i.key,
+                i.describe(),
+                float(prior[0]),
+                float(prior[1]),
+                float(mine.min()),
+                float(mine.max()),
+            )
+        )
     ranges_t = pd.DataFrame(
         ranges, columns=["input", "prior", "prior_low", "prior_high", "low", "high"]
     )
@@ -383,14 +414,16 @@ def calibrated_text(result: CalibrationResult, extends: str) -> str:
         "",
     ]
     lists: dict[str, list[Any]] = {}
-    for r in result.ranges.itertuples():
-        item: UncertainInput = by_key[str(r.input)]
-        low, high = float(r.low), float(r.high)
+    for r in result.ranges.to_dict("records"):
+        item: UncertainInput = by_key[str(r["input"])]
+        low, high = float(r["low"]), float(r["high"])
         if high <= low:
             high = low + max(abs(low) * 1e-6, 1e-9)
         table: dict[str, Any] = {"uncertain": "uniform", "low": low, "high": high}
         if item.integer:
-            table.update(low=math.floor(low), high=max(math.ceil(high), math.floor(low) + 1), integer=True)
+            table.update(
+                low=math.floor(low), high=max(math.ceil(high), math.floor(low) + 1), integer=True
+            )
         match = re.fullmatch(r"(.+)\[(\d+)\]", item.key)
         if match:
             name, index = match[1], int(match[2])
@@ -401,7 +434,7 @@ def calibrated_text(result: CalibrationResult, extends: str) -> str:
                 lists[name] = list(node)
             lists[name][index] = table
             continue
-        lines.append(f"# prior {r.prior}")
+        lines.append(f"# prior {r['prior']}")
         lines.append(f"{item.key} = {_toml_value(table)}")
     for name, values in lists.items():
         lines.append(f"{name} = {_toml_value(values)}")
@@ -429,12 +462,6 @@ def write_calibration(
         files.update(chart_files(charts.backtest(result.backtest), "backtest"))
         folder.write(files)
     return target
-
-
-def check_ranges_contain(ranges: pd.DataFrame, truth: dict[str, float]) -> list[str]:
-    """The inputs whose calibrated range misses its true value (for tests and checks)."""
-    t = ranges.set_index("input")
-    return [k for k, v in truth.items() if not (t.loc[k, "low"] <= v <= t.loc[k, "high"])]
 
 
 def describe_ranges(ranges: pd.DataFrame) -> list[str]:

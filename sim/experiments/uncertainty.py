@@ -48,7 +48,7 @@ from ..engines.registry import DEFAULT_ENGINE
 from ..errors import ScenarioError
 from ..metrics import catalogue
 from ..rng.streams import stream
-from ..runs.outputs import claim
+from ..runs.outputs import claim, text_writer
 from ..scenario.schema import Scenario, load_scenario
 from .sweep import Experiment, ExperimentSpec, SweepResults, _known_metrics, run_sweep
 
@@ -86,12 +86,8 @@ class UncertaintyExperiment(Experiment):
     def _resolved(self) -> dict[str, Any]:
         out = super()._resolved()
         out["files"] = [s.to_dict() for s in self.nominal]
-        out["inputs"] = {
-            s.name: [(i.key, i.describe()) for i in s.uncertain] for s in self.nominal
-        }
-        out["draws_hash"] = hashlib.sha256(
-            self.draws.to_csv(index=False).encode()
-        ).hexdigest()
+        out["inputs"] = {s.name: [(i.key, i.describe()) for i in s.uncertain] for s in self.nominal}
+        out["draws_hash"] = hashlib.sha256(self.draws.to_csv(index=False).encode()).hexdigest()
         return out
 
 
@@ -167,7 +163,7 @@ def load_uncertainty(
         raise ScenarioError(
             [
                 f"{', '.join(s.source for s in nominal)}: no uncertain input (a value like "
-                "{ uncertain = \"beta\", mean = 0.5, sd = 0.03 }; see docs/uncertainty.md)"
+                '{ uncertain = "beta", mean = 0.5, sd = 0.03 }; see docs/uncertainty.md)'
             ]
         )
     if against is not None and against not in names:
@@ -194,7 +190,10 @@ def load_uncertainty(
             "seed": seed,
             "engine": engine,
             "metrics": wanted,
-            "vary": [{"path": "draw", "values": list(range(draws))}, {"path": "scenario", "values": names}],
+            "vary": [
+                {"path": "draw", "values": list(range(draws))},
+                {"path": "scenario", "values": names},
+            ],
         }
     )
     points: list[dict[str, Any]] = []
@@ -302,7 +301,10 @@ def targets(experiment: UncertaintyExperiment, means: pd.DataFrame) -> pd.DataFr
     for s in experiment.nominal:
         plan = s.plan
         comparator = experiment.against if experiment.against != s.name else None
-        for against, table in (("baseline_year", plan.projected), ("comparator", plan.projected_vs_comparator)):
+        for against, table in (
+            ("baseline_year", plan.projected),
+            ("comparator", plan.projected_vs_comparator),
+        ):
             if against == "comparator" and comparator is None:
                 continue
             for metric, years in table.items():
@@ -311,7 +313,9 @@ def targets(experiment: UncertaintyExperiment, means: pd.DataFrame) -> pd.DataFr
                         value = wide.loc[(s.name, metric, year)].sort_index()
                         if against == "baseline_year":
                             base_name = comparator or s.name
-                            base = wide.loc[(base_name, metric, plan.baseline_year)].sort_index()
+                            base = wide.loc[
+                                (base_name, metric, str(plan.baseline_year))
+                            ].sort_index()
                             base_label = f"{base_name} {plan.baseline_year}"
                         else:
                             assert comparator is not None
@@ -401,8 +405,9 @@ def sensitivity(experiment: UncertaintyExperiment, means: pd.DataFrame) -> pd.Da
         mine = draws[draws["scenario"] == s.name]
         if mine.empty:
             continue
-        by_key = mine.drop_duplicates(["draw", "draw_key"]).pivot(
-            index="draw", columns="draw_key", values="quantile"
+        # one quantile per draw and key: the table is already unique on them
+        by_key = mine.pivot_table(
+            index="draw", columns="draw_key", values="quantile", aggfunc="first"
         )
         labels = {
             key: ", ".join(sorted(mine.loc[mine["draw_key"] == key, "input"].unique()))
@@ -455,6 +460,16 @@ def analyse(
     }
 
 
+def _table_writers(stem: str, table: pd.DataFrame) -> dict[str, Callable[[Path], None]]:
+    def csv(path: Path) -> None:
+        table.to_csv(path, index=False)
+
+    def parquet(path: Path) -> None:
+        table.to_parquet(path, index=False)
+
+    return {f"{stem}.csv": csv, f"{stem}.parquet": parquet}
+
+
 def run_uncertainty(
     experiment: UncertaintyExperiment,
     out: str | Path,
@@ -482,8 +497,7 @@ def run_uncertainty(
         tables = analyse(experiment, results.replications)
         writers: dict[str, Callable[[Path], None]] = {}
         for name, table in tables.items():
-            writers[f"uncertainty/{name}.csv"] = lambda p, t=table: t.to_csv(p, index=False)
-            writers[f"uncertainty/{name}.parquet"] = lambda p, t=table: t.to_parquet(p, index=False)
+            writers.update(_table_writers(f"uncertainty/{name}", table))
         meta = {
             "files": list(experiment.files),
             "scenarios": experiment.names,
@@ -496,9 +510,7 @@ def run_uncertainty(
             },
             "metric_labels": {m: catalogue.label(m) for m in experiment.spec.metrics},
         }
-        writers["uncertainty/uncertainty.json"] = lambda p: p.write_text(
-            json.dumps(meta, indent=2), encoding="utf-8"
-        )
+        writers["uncertainty/uncertainty.json"] = text_writer(json.dumps(meta, indent=2))
         (Path(out) / "uncertainty").mkdir(exist_ok=True)
         folder.write(writers)
     return UncertaintyResults(
@@ -509,4 +521,3 @@ def run_uncertainty(
         tables["targets"],
         tables["sensitivity"],
     )
-

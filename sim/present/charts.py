@@ -1225,9 +1225,7 @@ def tornado(sensitivity: pd.DataFrame, scenario: str, metrics: Sequence[str], pe
             "direction": np.where(rows["prcc"] >= 0, "raises the metric", "lowers the metric"),
         }
     )
-    order = (
-        data.groupby("input")["size"].max().sort_values(ascending=False).index.tolist()
-    )
+    order = data.groupby("input")["size"].max().sort_values(ascending=False).index.tolist()
     return (
         alt.Chart(data)
         .mark_bar()

@@ -7,6 +7,7 @@ Rich tables built from the results' tables, with numbers formatted as
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -153,8 +154,18 @@ def uncertainty_tables(results: UncertaintyResults) -> list[Table]:
             "Monte Carlo error)",
             title_justify="left",
         )
-        for column in ("scenario", "metric", "year", "against", "target", "change (5-95%)", "P(meet)"):
-            table.add_column(column, justify="left" if column in ("scenario", "metric") else "right")
+        for column in (
+            "scenario",
+            "metric",
+            "year",
+            "against",
+            "target",
+            "change (5-95%)",
+            "P(meet)",
+        ):
+            table.add_column(
+                column, justify="left" if column in ("scenario", "metric") else "right"
+            )
         for row in t.itertuples():
             table.add_row(
                 str(row.scenario),
@@ -162,7 +173,8 @@ def uncertainty_tables(results: UncertaintyResults) -> list[Table]:
                 str(row.period),
                 str(row.base),
                 f"{row.target:+.1%}",
-                f"{row.change_mean:+.1%}\n[dim]{row.change_p05:+.1%} to {row.change_p95:+.1%}[/dim]",
+                f"{row.change_mean:+.1%}\n"
+                f"[dim]{row.change_p05:+.1%} to {row.change_p95:+.1%}[/dim]",
                 f"{row.p_meet:.0%} ± {row.p_meet_se:.1%}\n[dim]95% CI {row.p_meet_ci_low:.1%} to "
                 f"{row.p_meet_ci_high:.1%}[/dim]",
             )
@@ -175,19 +187,31 @@ def uncertainty_tables(results: UncertaintyResults) -> list[Table]:
         title_justify="left",
     )
     for column in ("scenario", "metric", "mean", "5-95%", "input share", "top inputs (PRCC)"):
-        table.add_column(column, justify="left" if column in ("scenario", "metric", "top inputs (PRCC)") else "right")
+        table.add_column(
+            column,
+            justify="left" if column in ("scenario", "metric", "top inputs (PRCC)") else "right",
+        )
     s = results.sensitivity
-    for row in d.itertuples():
-        unit = catalogue.unit(str(row.metric))
-        top = s[(s["scenario"] == row.scenario) & (s["metric"] == row.metric) & (s["period"] == "all")]
+    for rec in d.to_dict("records"):
+        unit = catalogue.unit(str(rec["metric"]))
+        top = s[
+            (s["scenario"] == rec["scenario"])
+            & (s["metric"] == rec["metric"])
+            & (s["period"] == "all")
+        ]
         top = top.sort_values("rank").head(3)
-        shown = ", ".join(f"{r.draw_key} {r.prcc:+.2f}" for r in top.itertuples() if r.prcc == r.prcc)
+        shown = ", ".join(
+            f"{one['draw_key']} {one['prcc']:+.2f}"
+            for one in top.to_dict("records")
+            if not math.isnan(one["prcc"])
+        )
+        share = float(rec["input_share"])
         table.add_row(
-            str(row.scenario),
-            catalogue.label(str(row.metric)),
-            fmt(float(row.mean), unit),
-            f"{fmt(float(row.p05), unit)} to {fmt(float(row.p95), unit)}",
-            "-" if row.input_share != row.input_share else f"{row.input_share:.0%}",
+            str(rec["scenario"]),
+            catalogue.label(str(rec["metric"])),
+            fmt(float(rec["mean"]), unit),
+            f"{fmt(float(rec['p05']), unit)} to {fmt(float(rec['p95']), unit)}",
+            "-" if math.isnan(share) else f"{share:.0%}",
             shown or "-",
         )
     tables.append(table)

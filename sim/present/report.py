@@ -539,8 +539,15 @@ def _uncertainty_table(saved: Saved) -> Table:
     u = saved.uncertainty
     assert u is not None
     meta = u["meta"]
-    head = ["metric", "period", "scenario", "target", "against", "change over draws (5-95%)",
-            "probability of meeting it"]
+    head = [
+        "metric",
+        "period",
+        "scenario",
+        "target",
+        "against",
+        "change over draws (5-95%)",
+        "probability of meeting it",
+    ]
     rows = []
     for r in u["targets"].itertuples():
         rows.append(
@@ -571,7 +578,10 @@ def _uncertainty_table(saved: Saved) -> Table:
                     Cell(charts.readable(str(r.scenario))),
                     Cell(""),
                     Cell(""),
-                    Cell(fmt(float(r.mean), unit), f"{fmt(float(r.p05), unit)} to {fmt(float(r.p95), unit)}"),
+                    Cell(
+                        fmt(float(r.mean), unit),
+                        f"{fmt(float(r.p05), unit)} to {fmt(float(r.p95), unit)}",
+                    ),
                     Cell(share),
                 ],
                 heading=catalogue.label(str(r.metric)),

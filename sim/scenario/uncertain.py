@@ -129,7 +129,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def parse(table: Mapping[str, Any], key: str, source: str) -> tuple[UncertainInput | None, list[str]]:
+def parse(
+    table: Mapping[str, Any], key: str, source: str
+) -> tuple[UncertainInput | None, list[str]]:
     """Check one uncertain table; return the input, or the problems (file, key, rule, value)."""
     where = f"{source}: {key}"
     form = table.get(UNCERTAIN)
@@ -149,7 +151,9 @@ def parse(table: Mapping[str, Any], key: str, source: str) -> tuple[UncertainInp
         if name not in table:
             problems.append(f"{where}: an uncertain {form} value needs {name}")
         elif not _number(table[name]):
-            problems.append(f"{where}.{name} must be a finite number, got {show_value(table[name])}")
+            problems.append(
+                f"{where}.{name} must be a finite number, got {show_value(table[name])}"
+            )
         else:
             params[name] = float(table[name])
     group = table.get("group")
@@ -204,9 +208,7 @@ def is_uncertain(value: Any) -> bool:
     return isinstance(value, Mapping) and UNCERTAIN in value
 
 
-def lift(
-    data: Mapping[str, Any], source: str
-) -> tuple[dict[str, Any], tuple[UncertainInput, ...]]:
+def lift(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], tuple[UncertainInput, ...]]:
     """The nominal data (each uncertain value replaced by its mean) and the inputs lifted.
 
     Raises :class:`ScenarioError` listing every uncertain value that is not valid.
@@ -236,9 +238,12 @@ def lift(
         for change in changes:
             values = change.get("set") if isinstance(change, dict) else None
             if isinstance(values, dict):
-                change = {**change, "set": {
-                    k: visit(v, f"changes[{change.get('from')}].{k}") for k, v in values.items()
-                }}
+                change = {
+                    **change,
+                    "set": {
+                        k: visit(v, f"changes[{change.get('from')}].{k}") for k, v in values.items()
+                    },
+                }
             kept.append(change)
         out["changes"] = kept
     if problems:
