@@ -871,7 +871,11 @@ def calibrate_command(
                     scheduler=scheduler,
                     progress=lambda done, total: bar.update(task, completed=done),
                 )
-            target = write_calibration(result, folder, scenario_file, overwrite=overwrite)
+            from .present import charts
+            from .present.report import chart_files
+
+            chart = chart_files(charts.backtest(result.backtest), "backtest")
+            target = write_calibration(result, folder, scenario_file, overwrite, chart)
     except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
         _fail(err)
         return

@@ -442,12 +442,14 @@ def calibrated_text(result: CalibrationResult, extends: str) -> str:
 
 
 def write_calibration(
-    result: CalibrationResult, out: str | Path, scenario_path: str | Path, overwrite: bool = False
+    result: CalibrationResult,
+    out: str | Path,
+    scenario_path: str | Path,
+    overwrite: bool = False,
+    extra: dict[str, Callable[[Path], None]] | None = None,
 ) -> Path:
-    """Write the tables, the calibrated scenario file and the back-test chart in ``out``."""
-    from ..present import charts
-    from ..present.report import chart_files
-
+    """Write the tables and the calibrated scenario file in ``out``, with ``extra`` files
+    (the command adds the back-test chart, drawn by :mod:`sim.present`)."""
     out = Path(out)
     target = out / "calibrated.toml"
     extends = os.path.relpath(Path(scenario_path).resolve(), out.resolve())
@@ -459,7 +461,7 @@ def write_calibration(
             "ranges.csv": lambda p: result.ranges.to_csv(p, index=False),
             "backtest.csv": lambda p: result.backtest.to_csv(p, index=False),
         }
-        files.update(chart_files(charts.backtest(result.backtest), "backtest"))
+        files.update(extra or {})
         folder.write(files)
     return target
 
