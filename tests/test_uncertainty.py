@@ -21,11 +21,11 @@ from sim.experiments.uncertainty import (
     meets,
     prcc,
     run_uncertainty,
-    unit_draws,
     variance_split,
 )
 from sim.runs.runner import run_scenario_batch
 from sim.scenario.schema import Scenario, load_scenario
+from sim.scenario.uncertain import unit_draws
 
 sys.path.insert(0, str(Path(__file__).parent / "validation"))
 from scenarios import bed_pool  # noqa: E402
@@ -48,7 +48,7 @@ BETA = {"uncertain": "beta", "mean": 0.5, "sd": 0.05}
 def test_a_scenario_without_uncertain_inputs_is_unchanged():
     plain = load_scenario(CONFIGS / "baseline.toml")
     assert plain.uncertain == ()
-    again = Scenario.from_dict(plain._raw, source=plain.source)
+    again = Scenario.from_dict(plain.raw, source=plain.source)
     assert again.to_dict() == plain.to_dict()
 
 
@@ -180,8 +180,8 @@ def test_an_uncertain_value_replaces_the_one_it_extends_whole(tmp_path):
 
 
 def test_each_input_is_a_latin_hypercube_column_of_its_own_stream():
-    one = unit_draws(["a"], 20, 5)
-    two = unit_draws(["a", "b"], 20, 5)
+    one = unit_draws(["a"], 20, 5, "uncertainty/")
+    two = unit_draws(["a", "b"], 20, 5, "uncertainty/")
     np.testing.assert_array_equal(one["a"], two["a"])  # adding b does not move a
     for u in two.values():
         assert sorted(np.floor(u * 20).astype(int)) == list(range(20))  # one per stratum
@@ -322,7 +322,7 @@ def test_the_same_seed_gives_the_same_tables_on_any_number_of_workers(tmp_path):
 
 def test_the_command_writes_the_tables_and_resumes(tmp_path):
     for s, name in zip(_pair(), ("base", "plan"), strict=True):
-        data = dict(s._raw)
+        data = s.raw
         data.pop("name")
         (tmp_path / f"{name}.toml").write_text(_toml({**data, "name": name}))
     # the files hold the nominal scenario; give the plan its uncertain inputs back

@@ -49,13 +49,12 @@ from ..codes import SERVICES
 from ..engines.registry import DEFAULT_ENGINE
 from ..errors import ScenarioError
 from ..metrics import catalogue
-from ..rng.streams import stream
 from ..runs.outputs import claim, text_writer
 from ..runs.parallel import imap, workers_for
 from ..runs.runner import run_scenario_batch
 from ..scenario.messages import show_value
 from ..scenario.schema import Scenario, load_scenario
-from ..scenario.uncertain import UncertainInput
+from ..scenario.uncertain import UncertainInput, unit_draws
 
 CUTOFF = 3.0
 """The implausibility cut-off: Pukelsheim's three-sigma rule for a unimodal distribution."""
@@ -221,16 +220,6 @@ class CalibrationResult:
     calibrated_file: Path | None
 
 
-def _unit(keys: Sequence[str], n: int, seed: int, wave: int) -> dict[str, np.ndarray]:
-    from scipy.stats import qmc
-
-    out = {}
-    for key in keys:
-        key_seed = int(stream(seed, 0, f"calibrate/{wave}/{key}").integers(2**63))
-        out[key] = qmc.LatinHypercube(d=1, rng=key_seed).random(n)[:, 0]
-    return out
-
-
 def calibrate(
     scenario: Scenario | str | Path,
     observed: str | Path | Sequence[Observation],
@@ -285,7 +274,7 @@ def calibrate(
     kept_runs: np.ndarray | None = None
     done = 0
     for wave in range(waves):
-        unit = _unit(keys, draws, seed, wave)
+        unit = unit_draws(keys, draws, seed, f"calibrate/{wave}/")
         u = {k: lows[k] + unit[k] * (highs[k] - lows[k]) for k in keys}
         values = [
             {i.key: i.ppf([u[i.draw_key][d]])[0].item() for i in inputs} for d in range(draws)
@@ -428,7 +417,7 @@ def calibrated_text(result: CalibrationResult, extends: str) -> str:
         if match:
             name, index = match[1], int(match[2])
             if name not in lists:
-                node: Any = s._raw
+                node: Any = s.raw
                 for part in name.split("."):
                     node = node[part]
                 lists[name] = list(node)

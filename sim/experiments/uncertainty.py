@@ -44,13 +44,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..codes import SERVICES
+from ..engines import registry
 from ..engines.registry import DEFAULT_ENGINE
 from ..errors import ScenarioError
 from ..metrics import catalogue
-from ..rng.streams import stream
 from ..runs.outputs import claim, text_writer
+from ..scenario.params import build_params
 from ..scenario.schema import Scenario, load_scenario
-from .sweep import Experiment, ExperimentSpec, SweepResults, _known_metrics, run_sweep
+from ..scenario.uncertain import unit_draws
+from .sweep import Experiment, ExperimentSpec, SweepResults, run_sweep
 
 DEFAULT_METRICS = (
     "attendances",
@@ -91,24 +94,11 @@ class UncertaintyExperiment(Experiment):
         return out
 
 
-def unit_draws(keys: Sequence[str], n: int, seed: int) -> dict[str, np.ndarray]:
-    """For each draw key, ``n`` quantiles in (0, 1): one column of a Latin hypercube, from
-    its own named stream (so a key's column does not depend on the other keys)."""
-    from scipy.stats import qmc  # imported on use: scipy.stats is slow to import
-
-    out = {}
-    for key in keys:
-        # qmc spawns a child of its generator's seed sequence: give it a seed from the stream
-        key_seed = int(stream(seed, 0, STREAM_PREFIX + key).integers(2**63))
-        out[key] = qmc.LatinHypercube(d=1, rng=key_seed).random(n)[:, 0]
-    return out
-
-
 def _draw_table(
     scenarios: Sequence[Scenario], n: int, seed: int
 ) -> tuple[pd.DataFrame, dict[str, list[dict[str, Any]]]]:
     keys = sorted({i.draw_key for s in scenarios for i in s.uncertain})
-    units = unit_draws(keys, n, seed)
+    units = unit_draws(keys, n, seed, STREAM_PREFIX)
     rows = []
     values: dict[str, list[dict[str, Any]]] = {}
     for s in scenarios:
@@ -172,7 +162,12 @@ def load_uncertainty(
         )
     seed = nominal[0].run.seed if seed is None else seed
     table, values = _draw_table(nominal, draws, seed)
-    known, _ = _known_metrics(nominal[0], engine)
+    try:
+        registry.get_for(engine, build_params(nominal[0]))  # an engine that cannot run it says so
+    except ScenarioError as err:
+        raise ScenarioError([f"{nominal[0].source}: engine: {m}" for m in err.messages]) from None
+    services = [name for name in SERVICES if nominal[0].service(name) is not None]
+    known = catalogue.names(list(nominal[0].cohorts), services)
     wanted = list(metrics) if metrics else [m for m in DEFAULT_METRICS if m in known]
     for m in _plan_metrics(nominal):
         if m not in wanted:

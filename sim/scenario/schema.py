@@ -1028,6 +1028,11 @@ class Scenario(StrictModel):
         return self._source
 
     @property
+    def raw(self) -> dict[str, Any]:
+        """The merged data it was validated from (uncertain values at their means), a copy."""
+        return copy.deepcopy(self._raw)
+
+    @property
     def uncertain(self) -> tuple[UncertainInput, ...]:
         """The uncertain inputs of the file it was read from (none for a scenario made by
         :meth:`override` or :meth:`with_values`)."""

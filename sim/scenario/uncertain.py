@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ScenarioError
+from ..rng.streams import stream
 from .messages import show_value
 
 UNCERTAIN = "uncertain"
@@ -123,6 +124,20 @@ class UncertainInput:
     def describe(self) -> str:
         shown = ", ".join(f"{k} = {v:g}" for k, v in self.params)
         return f"{self.form} ({shown})" + (f", group {self.group}" if self.group else "")
+
+
+def unit_draws(keys: Sequence[str], n: int, seed: int, prefix: str) -> dict[str, Any]:
+    """For each draw key, ``n`` quantiles in (0, 1): one column of a Latin hypercube
+    (``scipy.stats.qmc``), seeded from its own named stream ``prefix + key`` of ``seed``,
+    so a key's column never depends on the other keys."""
+    from scipy.stats import qmc  # imported on use: scipy.stats is slow to import
+
+    out = {}
+    for key in keys:
+        # qmc spawns a child of its generator's seed sequence: give it a seed from the stream
+        key_seed = int(stream(seed, 0, prefix + key).integers(2**63))
+        out[key] = qmc.LatinHypercube(d=1, rng=key_seed).random(n)[:, 0]
+    return out
 
 
 def _number(value: Any) -> bool:
