@@ -368,7 +368,8 @@ def _uncertainty_figures(saved: Saved) -> list[Figure]:
             "Probability of meeting each projected target",
             charts.target_probability(u["targets"]),
             "Each draw's change is the mean of its replications; the probability is the share "
-            "of draws that meet the target, and its Monte Carlo error is sqrt(p(1 - p)/N).",
+            "of draws that meet the target, its Monte Carlo error sqrt(p(1 - p)/N), and the "
+            "lines its Wilson 95% interval (not empty when no draw meets it).",
         )
     ]
     sens = u["sensitivity"]
