@@ -3,6 +3,8 @@
     leftshift run configs/baseline.toml [--reps N] [--seed S] [--out DIR] [--engine simpy]
     leftshift compare A.toml B.toml [C.toml ...] [--against A] [--out DIR]
     leftshift sweep experiments/p1_p2_delays.toml [--workers N] [--resume] [--out DIR]
+    leftshift uncertainty do_nothing.toml plan.toml --draws 200 --reps 2 [--workers N]
+    leftshift calibrate scenario.toml --observed observed.csv [--draws N --waves W --out DIR]
     leftshift search A.toml --vary community.p1.places --low 80 --high 200 \
         --metric delayed_bed_days --at-most 3000
     leftshift report outputs/baseline [--png]
@@ -641,6 +643,254 @@ def sweep_command(
         + f". Results in {folder}/"
     )
     _say_report(report_path, png)
+
+
+# --- uncertainty -------------------------------------------------------------------------------
+
+
+@main.command("uncertainty")
+@click.argument(
+    "scenario_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=2),
+    default=100,
+    show_default=True,
+    help="Parameter draws (a Latin hypercube over the uncertain inputs).",
+)
+@click.option(
+    "--reps",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Replications per draw (common random numbers; 2 or more to split the variance).",
+)
+@click.option(
+    "--against",
+    help="The comparator: a scenario name or file (default: the first file, if several).",
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="A metric to keep (repeatable; default: a few headline metrics and the plan's).",
+)
+@_seed_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: outputs/uncertainty-<names>).",
+)
+@click.option("--resume", is_flag=True, help="Continue in --out, skipping the draws done.")
+@_engine_option
+@_where_options
+@_check_and_quiet_options
+@_report_options
+@_overwrite_option
+def uncertainty_command(
+    scenario_files: tuple[Path, ...],
+    draws: int,
+    reps: int,
+    against: str | None,
+    metrics: tuple[str, ...],
+    seed: int | None,
+    out: Path | None,
+    resume: bool,
+    engine: str,
+    workers: int | None,
+    scheduler: str | None,
+    check: bool,
+    quiet: bool,
+    png: bool,
+    no_report: bool,
+    overwrite: bool,
+) -> None:
+    """Run every draw of the files' uncertain inputs; say how likely each plan target is."""
+    from .experiments.uncertainty import load_uncertainty, run_uncertainty
+    from .present.console import uncertainty_tables
+
+    console = Console(stderr=True)
+    try:
+        comparator = None
+        if against is not None:
+            names = [load_scenario(p).name for p in scenario_files]
+            comparator = _pick_comparator(against, scenario_files, names)
+        experiment = load_uncertainty(
+            scenario_files,
+            draws=draws,
+            reps=reps,
+            seed=seed,
+            engine=engine,
+            metrics=metrics or None,
+            against=comparator,
+        )
+        default = Path("outputs") / ("uncertainty-" + "-".join(experiment.names))[:120]
+        folder = out if out is not None else default
+        n_points = len(experiment.points)
+        with claim(folder, "sweep", overwrite=overwrite):  # checked before compiling
+            _prepare(console, quiet, engine)
+            with progress_bar(console, quiet) as bar:
+                points_task = bar.add_task(
+                    f"{draws} draws x {len(experiment.names)} scenarios",
+                    total=n_points,
+                    unit="points",
+                )
+                reps_task = bar.add_task("", total=n_points * reps, unit="replications")
+
+                def report(points: int, done: int) -> None:
+                    bar.update(points_task, completed=points)
+                    bar.update(reps_task, completed=done)
+
+                try:
+                    results = run_uncertainty(
+                        experiment,
+                        folder,
+                        workers=workers,
+                        scheduler=scheduler,
+                        resume=resume,
+                        overwrite=overwrite,
+                        check=check or None,
+                        progress=report,
+                    )
+                except ClusterError as err:
+                    raise ClusterError(
+                        f"{err}; the draws finished are saved in {folder}: add --resume to continue"
+                    ) from None
+            report_path = _write_report(folder, png, no_report)
+    except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
+        _fail(err)
+        return
+    if quiet:
+        click.echo(str(folder))
+        _say_report(Written(None, report_path.failed), png)
+        return
+    for table in uncertainty_tables(results):
+        table_console().print(table)
+    click.echo(
+        f"{draws} draws x {reps} replications x {len(experiment.names)} scenarios "
+        f"({results.sweep.ran_points} points run) in {results.elapsed_s:.1f} s. "
+        f"Results in {folder}/uncertainty/ (distribution, targets, sensitivity, draws: "
+        "CSV and parquet)"
+    )
+    _say_report(report_path, png)
+
+
+@main.command("calibrate")
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--observed",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Observed values: a CSV with columns series, period, value (and sd).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=4),
+    default=60,
+    show_default=True,
+    help="Parameter draws per wave.",
+)
+@click.option(
+    "--waves",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="History-matching waves.",
+)
+@click.option(
+    "--reps",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Replications per draw.",
+)
+@click.option(
+    "--cutoff",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Implausibility cut-off.",
+)
+@click.option(
+    "--discrepancy",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Model discrepancy, as a fraction of each observed value (its sd).",
+)
+@_seed_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: outputs/calibrate-<name>).",
+)
+@_engine_option
+@_where_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; print the output folder.")
+@_overwrite_option
+def calibrate_command(
+    scenario_file: Path,
+    observed: Path,
+    draws: int,
+    waves: int,
+    reps: int,
+    cutoff: float,
+    discrepancy: float,
+    seed: int | None,
+    out: Path | None,
+    engine: str,
+    workers: int | None,
+    scheduler: str | None,
+    quiet: bool,
+    overwrite: bool,
+) -> None:
+    """History-match a scenario's uncertain inputs to observed series; write the calibrated
+    ranges as a scenario file that `leftshift uncertainty` can run."""
+    from .experiments.calibrate import calibrate, describe_ranges, write_calibration
+
+    console = Console(stderr=True)
+    try:
+        scenario = load_scenario(scenario_file)
+        folder = out if out is not None else Path("outputs") / f"calibrate-{scenario.name}"
+        with claim(folder, "calibration", overwrite=overwrite, command="calibrate"):
+            _prepare(console, quiet, engine)
+            with progress_bar(console, quiet) as bar:
+                task = bar.add_task(scenario.name, total=draws * waves, unit="draws")
+                result = calibrate(
+                    scenario,
+                    observed,
+                    draws=draws,
+                    waves=waves,
+                    reps=reps,
+                    cutoff=cutoff,
+                    discrepancy=discrepancy,
+                    seed=seed,
+                    engine=engine,
+                    workers=workers,
+                    scheduler=scheduler,
+                    progress=lambda done, total: bar.update(task, completed=done),
+                )
+            from .present import charts
+            from .present.report import chart_files
+
+            chart = chart_files(charts.backtest(result.backtest), "backtest")
+            target = write_calibration(result, folder, scenario_file, overwrite, chart)
+    except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
+        _fail(err)
+        return
+    if quiet:
+        click.echo(str(folder))
+        return
+    ran = int(result.waves["wave"].max()) + 1
+    kept = int(result.waves[result.waves["wave"] == ran - 1].drop_duplicates("draw")["kept"].sum())
+    click.echo(f"{ran} waves of {draws} draws; {kept} draws of the last are not implausible.")
+    for line in describe_ranges(result.ranges):
+        click.echo(f"  {line}")
+    click.echo(
+        f"Calibrated scenario: {target} (leftshift uncertainty can run it); back-test chart "
+        f"{folder}/backtest.svg, tables waves.csv, ranges.csv, backtest.csv"
+    )
 
 
 # --- report ------------------------------------------------------------------------------------

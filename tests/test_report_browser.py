@@ -128,3 +128,42 @@ def test_the_page_needs_no_network(comparison_report: Path) -> None:
     assert 'src="http' not in text
     assert text.count("window.vegaEmbed=") == 1  # the libraries, once for the page
     assert '"url":' not in text  # every chart's data inline
+
+
+@pytest.fixture(scope="module")
+def uncertainty_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small two-level experiment: a plan with uncertain inputs against do nothing."""
+    from test_uncertainty import _pair
+
+    from sim.experiments.uncertainty import load_uncertainty, run_uncertainty
+
+    out = tmp_path_factory.mktemp("uncertainty") / "out"
+    run_uncertainty(load_uncertainty(_pair(), draws=8, reps=2), out)
+    return write_report(out)
+
+
+def test_the_uncertainty_report_shows_target_probabilities_and_the_tornado(
+    browser: object, uncertainty_report: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    state = _open(browser, uncertainty_report)
+    # the target probabilities, and a tornado for each scenario with uncertain inputs
+    assert state == {"charts": 3, "rendered": 3, "failed": 0, "done": True}
+    table = browser.find_element(By.CSS_SELECTOR, "table.uncertainty")  # type: ignore[attr-defined]
+    assert "probability of meeting it" in table.text
+    assert "Monte Carlo error" in table.text
+    for slug in ("target-probability", "tornado-base", "tornado-plan"):
+        div = browser.find_element(By.ID, f"chart-{slug}")  # type: ignore[attr-defined]
+        assert div.get_attribute("data-rendered") == "true", slug
+        drawn = div.find_element(By.CSS_SELECTOR, "svg.marks")
+        assert drawn.size["width"] > 100, slug
+        assert drawn.size["height"] > 50, slug
+    tornado = browser.find_element(By.ID, "chart-tornado-plan").text  # type: ignore[attr-defined]
+    assert "cohorts.older.avoidable_share" in tornado
+    logs = browser.get_log("browser")  # type: ignore[attr-defined]
+    assert [e for e in logs if e["level"] in ("SEVERE", "WARNING")] == []
+    shot = ROOT / "outputs" / "uncertainty_report_screenshot.png"
+    shot.parent.mkdir(exist_ok=True)
+    browser.set_window_size(1200, 2400)  # type: ignore[attr-defined]
+    assert browser.save_screenshot(str(shot))  # type: ignore[attr-defined]

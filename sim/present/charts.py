@@ -1255,6 +1255,152 @@ def sensitivity(
     )
 
 
+def tornado(sensitivity: pd.DataFrame, scenario: str, metrics: Sequence[str], period: str) -> Chart:
+    """The inputs that matter most (two-level experiment): each input's partial rank
+    correlation with each metric's draw mean, largest first, coloured by sign."""
+    rows = sensitivity[
+        (sensitivity["scenario"] == scenario)
+        & (sensitivity["period"] == period)
+        & sensitivity["metric"].isin(list(metrics))
+    ].dropna(subset=["prcc"])
+    if rows.empty:
+        return _empty(
+            "No input moves these metrics, or too few draws for partial rank correlations "
+            "(they need more draws than inputs plus one)."
+        )
+    data = pd.DataFrame(
+        {
+            "metric": [catalogue.label(m) for m in rows["metric"]],
+            "input": [str(k).removeprefix("group:") for k in rows["draw_key"]],
+            "inputs": rows["inputs"].astype(str),
+            "prcc": rows["prcc"].astype(float),
+            "size": rows["prcc"].abs().astype(float),
+            "direction": np.where(rows["prcc"] >= 0, "raises the metric", "lowers the metric"),
+        }
+    )
+    order = data.groupby("input")["size"].max().sort_values(ascending=False).index.tolist()
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "prcc:Q",
+                title="Partial rank correlation with the metric (over draws)",
+                scale=alt.Scale(domain=[-1, 1]),
+            ),
+            y=alt.Y("input:N", title=None, sort=order, axis=alt.Axis(labelLimit=320)),
+            color=alt.Color(
+                "direction:N",
+                title="A higher input",
+                scale=alt.Scale(
+                    domain=["raises the metric", "lowers the metric"], range=["#e6550d", "#6baed6"]
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("metric:N", title="Metric"),
+                alt.Tooltip("inputs:N", title="Input(s)"),
+                alt.Tooltip("prcc:Q", title="PRCC", format="+.2f"),
+            ],
+        )
+        .properties(width=WIDTH - 360, height=max(40, 24 * len(order)))
+        .facet(
+            row=alt.Row(
+                "metric:N",
+                title=None,
+                sort=_order(data["metric"]),
+                header=alt.Header(labelAngle=0, labelAlign="left", labelFontWeight="bold"),
+            )
+        )
+        .properties(
+            title=_title(
+                f"What drives the answer: {readable(scenario)}",
+                subtitle="Inputs ranked by their partial rank correlation coefficient (PRCC) "
+                "with each metric, over the parameter draws",
+            )
+        )
+    )
+
+
+def target_probability(targets: pd.DataFrame) -> Chart:
+    """The probability that each plan meets each projected target, with its Monte Carlo
+    error (a Wilson 95% interval), against the baseline year and the comparator."""
+    if targets.empty:
+        return _empty("No plan with projected targets ([plan.projected]).")
+    data = targets.assign(
+        target_label=[
+            f"{readable(str(r.scenario))}: {catalogue.label(str(r.metric))} {r.period} "
+            f"{r.target:+.0%} vs {r.base}"
+            for r in targets.itertuples()
+        ],
+        low=targets["p_meet_ci_low"],
+        high=targets["p_meet_ci_high"],
+    )
+    base = alt.Chart(data).encode(
+        y=alt.Y("target_label:N", title=None, sort=None, axis=alt.Axis(labelLimit=420))
+    )
+    bars = base.mark_bar(color="#005eb8").encode(
+        x=alt.X(
+            "p_meet:Q",
+            title="Probability of meeting the target (share of draws)",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format=".0%"),
+        ),
+        tooltip=[
+            alt.Tooltip("target_label:N", title="Target"),
+            alt.Tooltip("p_meet:Q", title="Probability", format=".1%"),
+            alt.Tooltip("p_meet_se:Q", title="Monte Carlo error (SE)", format=".1%"),
+            alt.Tooltip("change_mean:Q", title="Change, mean over draws", format="+.1%"),
+        ],
+    )
+    rules = base.mark_rule(color="#222").encode(x="low:Q", x2="high:Q")
+    return (bars + rules).properties(
+        width=WIDTH - 460,
+        height=max(40, 28 * len(data)),
+        title=_title(
+            "How likely is each projected target?",
+            subtitle="Share of parameter draws in which the plan meets it; lines: its Monte "
+            "Carlo 95% interval (Wilson)",
+        ),
+    )
+
+
+def backtest(table: pd.DataFrame) -> Chart:
+    """Calibration back-test: each observed series against the model's mean and 5-95% band
+    over the non-implausible draws of the last wave."""
+    if table.empty:
+        return _empty("No observations.")
+    data = table.assign(series_label=[readable(str(s)) for s in table["series"]])
+    base = alt.Chart().encode(x=alt.X("period:O", title=None, sort=None))
+    band = base.mark_area(opacity=0.3, color="#6baed6").encode(
+        y=alt.Y("model_p05:Q", title="Value", scale=alt.Scale(zero=False)), y2="model_p95:Q"
+    )
+    line = base.mark_line(color="#005eb8").encode(y="model_mean:Q")
+    points = base.mark_point(color="#222", filled=True).encode(
+        y="observed:Q",
+        tooltip=[
+            alt.Tooltip("series_label:N", title="Series"),
+            alt.Tooltip("period:O", title="Period"),
+            alt.Tooltip("observed:Q", title="Observed", format=",.4g"),
+            alt.Tooltip("model_mean:Q", title="Model (mean)", format=",.4g"),
+            alt.Tooltip("model_p05:Q", title="Model 5%", format=",.4g"),
+            alt.Tooltip("model_p95:Q", title="Model 95%", format=",.4g"),
+        ],
+    )
+    return (
+        alt.layer(band, line, points, data=data)
+        .properties(width=WIDTH - 200, height=160)
+        .facet(row=alt.Row("series_label:N", title=None))
+        .resolve_scale(y="independent")
+        .properties(
+            title=_title(
+                "Back-test: model against observed",
+                subtitle="Dots: observed; line and band: the model's mean and 5-95% over the "
+                "calibrated (non-implausible) draws",
+            )
+        )
+    )
+
+
 WARM_UP_SERIES_NAMES = {
     "acute_occupied": "Acute beds occupied",
     "delayed": "Delayed discharges (P1-P3)",

@@ -7,7 +7,8 @@ Rich tables built from the results' tables, with numbers formatted as
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +18,9 @@ from ..experiments.sweep import SweepResults
 from ..metrics import catalogue
 from ..runs.results import Results
 from .format import fmt, fmt_diff, fmt_rel, interval, shown_periods
+
+if TYPE_CHECKING:
+    from ..experiments.uncertainty import UncertaintyResults
 
 
 def _cell(mean: Any, low: Any, high: Any, unit: str, diff: bool = False) -> str:
@@ -136,3 +140,79 @@ def sweep_table(results: SweepResults, limit: int = 40) -> Table | None:
             cells.append(_cell(row["mean"], row["ci_low"], row["ci_high"], kind))
         table.add_row(*cells)
     return table
+
+
+def uncertainty_tables(results: UncertaintyResults) -> list[Table]:
+    """An uncertainty experiment's targets (probability of meeting each, with its Monte Carlo
+    error), its distributions over draws (whole run) and each metric's three top inputs."""
+    experiment = results.experiment
+    tables = []
+    t = results.targets
+    if len(t):
+        table = Table(
+            title=f"Probability of meeting each projected target ({experiment.n_draws} draws; "
+            "Monte Carlo error)",
+            title_justify="left",
+        )
+        for column in (
+            "scenario",
+            "metric",
+            "year",
+            "against",
+            "target",
+            "change (5-95%)",
+            "P(meet)",
+        ):
+            table.add_column(
+                column, justify="left" if column in ("scenario", "metric") else "right"
+            )
+        for row in t.itertuples():
+            table.add_row(
+                str(row.scenario),
+                catalogue.label(str(row.metric)),
+                str(row.period),
+                str(row.base),
+                f"{row.target:+.1%}",
+                f"{row.change_mean:+.1%}\n"
+                f"[dim]{row.change_p05:+.1%} to {row.change_p95:+.1%}[/dim]",
+                f"{row.p_meet:.0%} ± {row.p_meet_se:.1%}\n[dim]95% CI {row.p_meet_ci_low:.1%} to "
+                f"{row.p_meet_ci_high:.1%}[/dim]",
+            )
+        tables.append(table)
+    d = results.distribution
+    d = d[d["period"] == "all"]
+    table = Table(
+        title=f"Over {experiment.n_draws} draws x {experiment.reps} replications (whole run): "
+        "mean, 5-95% of the draw means, share of variance from the inputs",
+        title_justify="left",
+    )
+    for column in ("scenario", "metric", "mean", "5-95%", "input share", "top inputs (PRCC)"):
+        table.add_column(
+            column,
+            justify="left" if column in ("scenario", "metric", "top inputs (PRCC)") else "right",
+        )
+    s = results.sensitivity
+    for rec in d.to_dict("records"):
+        unit = catalogue.unit(str(rec["metric"]))
+        top = s[
+            (s["scenario"] == rec["scenario"])
+            & (s["metric"] == rec["metric"])
+            & (s["period"] == "all")
+        ]
+        top = top.sort_values("rank").head(3)
+        shown = ", ".join(
+            f"{one['draw_key']} {one['prcc']:+.2f}"
+            for one in top.to_dict("records")
+            if not math.isnan(one["prcc"])
+        )
+        share = float(rec["input_share"])
+        table.add_row(
+            str(rec["scenario"]),
+            catalogue.label(str(rec["metric"])),
+            fmt(float(rec["mean"]), unit),
+            f"{fmt(float(rec['p05']), unit)} to {fmt(float(rec['p95']), unit)}",
+            "-" if math.isnan(share) else f"{share:.0%}",
+            shown or "-",
+        )
+    tables.append(table)
+    return tables

@@ -67,6 +67,9 @@ class Saved:
     ed_time: pd.DataFrame | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     """``scenario.json`` (run, comparison) or ``experiment.json`` (sweep)."""
+    uncertainty: dict[str, Any] | None = None
+    """A two-level experiment's tables (``uncertainty/``: draws, distribution, targets,
+    sensitivity) and its ``uncertainty.json``, when the sweep is one."""
 
     @property
     def against(self) -> str | None:
@@ -171,6 +174,7 @@ def load_saved(folder: str | Path) -> Saved:
             read_table(folder / "summary.csv"),
             replications=replications,
             provenance=manifest,
+            uncertainty=_read_uncertainty(folder),
         )
     findings = folder / "findings.html"
     try:
@@ -189,6 +193,19 @@ def load_saved(folder: str | Path) -> Saved:
         ed_time=read_table(folder / "ed_time.parquet", optional=True),
         findings=findings_text,
     )
+
+
+def _read_uncertainty(folder: Path) -> dict[str, Any] | None:
+    """A two-level experiment's tables, or None when the sweep is not one."""
+    meta = folder / "uncertainty" / "uncertainty.json"
+    if not meta.exists():
+        return None
+    from ..experiments.uncertainty import TABLES
+
+    out: dict[str, Any] = {"meta": read_json(meta)}
+    for name in TABLES:
+        out[name] = read_table(folder / "uncertainty" / f"{name}.parquet")
+    return out
 
 
 REPORT_SERIES = ("acute_occupied", "acute_capacity", "delayed")
@@ -211,6 +228,8 @@ class Figure:
 
 def figures(saved: Saved) -> list[Figure]:
     """The report's charts, in page order."""
+    if saved.uncertainty is not None:
+        return _uncertainty_figures(saved)
     if saved.kind == "sweep":
         return _sweep_figures(saved)
     out: list[Figure] = []
@@ -348,6 +367,34 @@ def _sweep_figures(saved: Saved) -> list[Figure]:
             charts.sensitivity(saved.summary, paths, metrics, period),
         )
     )
+    return out
+
+
+def _uncertainty_figures(saved: Saved) -> list[Figure]:
+    u = saved.uncertainty
+    assert u is not None
+    out = [
+        Figure(
+            "target-probability",
+            "Probability of meeting each projected target",
+            charts.target_probability(u["targets"]),
+            "Each draw's change is the mean of its replications; the probability is the share "
+            "of draws that meet the target, its Monte Carlo error sqrt(p(1 - p)/N), and the "
+            "lines its Wilson 95% interval (not empty when no draw meets it).",
+        )
+    ]
+    sens = u["sensitivity"]
+    metrics = list(dict.fromkeys(u["targets"]["metric"])) or list(dict.fromkeys(sens["metric"]))
+    periods = list(dict.fromkeys(u["targets"]["period"])) or ["all"]
+    for scenario in dict.fromkeys(sens["scenario"]):
+        out.append(
+            Figure(
+                f"tornado-{_slug(str(scenario))}",
+                f"What drives the answer: {charts.readable(str(scenario))}",
+                charts.tornado(sens, str(scenario), metrics, str(periods[-1])),
+                f"{period_label(str(periods[-1]))}. Inputs of one group share a draw and a bar.",
+            )
+        )
     return out
 
 
@@ -492,8 +539,74 @@ def headline(saved: Saved) -> Table:
     """The report's headline table: a run's means and 95% CIs; a comparison's, with the paired
     change against the comparator and against each plan's baseline year; a sweep's points.
     The app shows the same table."""
+    if saved.uncertainty is not None:
+        return _uncertainty_table(saved)
     build = {"sweep": _sweep_table, "comparison": _comparison_table}.get(saved.kind, _run_table)
     return build(saved)
+
+
+def _uncertainty_table(saved: Saved) -> Table:
+    """A two-level experiment's targets (probability and Monte Carlo error) and each
+    metric's distribution over draws, whole run."""
+    u = saved.uncertainty
+    assert u is not None
+    meta = u["meta"]
+    head = [
+        "metric",
+        "period",
+        "scenario",
+        "target",
+        "against",
+        "change over draws (5-95%)",
+        "probability of meeting it",
+    ]
+    rows = []
+    for r in u["targets"].itertuples():
+        rows.append(
+            Row(
+                [
+                    Cell(charts.readable(str(r.scenario))),
+                    Cell(f"{r.target:+.0%}"),
+                    Cell(str(r.base)),
+                    Cell(f"{r.change_mean:+.1%}", f"{r.change_p05:+.1%} to {r.change_p95:+.1%}"),
+                    Cell(
+                        f"{r.p_meet:.0%}",
+                        f"Monte Carlo error ± {r.p_meet_se:.1%}; 95% CI {r.p_meet_ci_low:.1%} "
+                        f"to {r.p_meet_ci_high:.1%}",
+                    ),
+                ],
+                heading=catalogue.label(str(r.metric)),
+                title=str(r.metric),
+                period=period_label(str(r.period)),
+            )
+        )
+    d = u["distribution"]
+    for r in d[d["period"] == "all"].itertuples():
+        unit = catalogue.unit(str(r.metric))
+        share = "-" if r.input_share != r.input_share else f"{r.input_share:.0%} from the inputs"
+        rows.append(
+            Row(
+                [
+                    Cell(charts.readable(str(r.scenario))),
+                    Cell(""),
+                    Cell(""),
+                    Cell(
+                        fmt(float(r.mean), unit),
+                        f"{fmt(float(r.p05), unit)} to {fmt(float(r.p95), unit)}",
+                    ),
+                    Cell(share),
+                ],
+                heading=catalogue.label(str(r.metric)),
+                title=str(r.metric),
+                period=period_label("all"),
+            )
+        )
+    lead = (
+        f"{meta.get('draws')} parameter draws x {meta.get('reps')} replications (common random "
+        "numbers); targets from each plan's [plan.projected], then each metric's draw means "
+        "(mean, 5-95%) and the share of their variance from the uncertain inputs."
+    )
+    return Table(head, rows, "headline uncertainty", lead)
 
 
 # --- provenance ---------------------------------------------------------------------------------
@@ -614,6 +727,9 @@ def _script_safe(text: str) -> str:
 
 
 def _title(saved: Saved) -> str:
+    if saved.uncertainty is not None:
+        names = saved.uncertainty["meta"].get("scenarios", [])
+        return f"Uncertainty: {' vs '.join(charts.readable(n) for n in names)}"
     if saved.kind == "sweep":
         return f"Sweep: {saved.provenance.get('name', saved.folder.name)}"
     names = [charts.readable(n) for n in saved.scenario_names]

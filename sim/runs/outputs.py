@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 MARKER = "leftshift.json"
 LOCK = ".leftshift.lock"
-KINDS = ("run", "comparison", "sweep", "search", "warmup")
+KINDS = ("run", "comparison", "sweep", "search", "warmup", "calibration")
 
 KIND_WORDS = {
     "run": "a run",
@@ -57,6 +57,7 @@ KIND_WORDS = {
     "sweep": "a sweep",
     "search": "a capacity search",
     "warmup": "a warm-up diagnostic",
+    "calibration": "a calibration",
 }
 
 LEGACY_FILES = {

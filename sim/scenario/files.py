@@ -3,7 +3,7 @@
 A file may build on another with ``extends = "baseline.toml"`` (relative to
 the file): tables merge key by key, the dated ``[[changes]]`` merge by date,
 anything else (numbers, strings, lists, arrays of tables, distribution tables
-with a ``dist`` key) is replaced whole,
+with a ``dist`` key, uncertain values with an ``uncertain`` key) is replaced whole,
 and keys that replace one another (``places`` and ``workforce``) drop the
 parent's alternative. An override in code (``Scenario.override``) sets dotted
 keys in the same merged data, by the same rules.
@@ -74,7 +74,12 @@ def merge(base: dict[str, Any], child: Mapping[str, Any], top: bool = True) -> d
     out = copy.deepcopy(base)
     _drop_replaced(out, child.keys())
     for key, value in child.items():
-        if isinstance(value, Mapping) and "dist" not in value and isinstance(out.get(key), Mapping):
+        if (
+            isinstance(value, Mapping)
+            and "dist" not in value
+            and "uncertain" not in value  # an uncertain value replaces whole, as a number does
+            and isinstance(out.get(key), Mapping)
+        ):
             out[key] = merge(out[key], value, top=False)
         elif top and key == "changes" and isinstance(value, list):
             out[key] = merge_changes(out.get(key), value)

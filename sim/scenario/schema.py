@@ -43,6 +43,7 @@ from ..errors import ScenarioError
 from ..rng.distributions import Distribution, Fixed, Uniform
 from .files import resolve_file, set_dotted
 from .messages import NAME_PATTERN, at_key, format_errors, show_value
+from .uncertain import UncertainInput, apply, lift
 
 UNLIMITED: Literal["unlimited"] = "unlimited"
 
@@ -961,6 +962,7 @@ class Scenario(StrictModel):
 
     _source: str = PrivateAttr(default="<scenario>")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _uncertain: tuple[UncertainInput, ...] = PrivateAttr(default=())
     _phases: tuple[tuple[dt.date | None, Scenario], ...] = PrivateAttr(default=())
 
     @field_validator("name")
@@ -1100,8 +1102,13 @@ class Scenario(StrictModel):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
-        """Validate a plain dict (already merged with anything it extends)."""
-        raw = copy.deepcopy(dict(data))
+        """Validate a plain dict (already merged with anything it extends).
+
+        Uncertain values (:mod:`sim.scenario.uncertain`) are lifted out first: the scenario
+        holds their means (the nominal scenario) and :attr:`uncertain` lists them, each
+        checked to give a valid scenario at the ends of its range.
+        """
+        raw, inputs = lift(data, source)
         if raw.get("name") is None or raw.get("name") == "":
             raw["name"] = Path(source).stem if not source.startswith("<") else "scenario"
         try:
@@ -1111,11 +1118,33 @@ class Scenario(StrictModel):
         scenario._source = source
         scenario._raw = raw
         scenario._phases = _phases(scenario, raw, source)
+        scenario._uncertain = inputs
+        if inputs:
+            _check_ranges(raw, inputs, source)
         return scenario
 
     @property
     def source(self) -> str:
         return self._source
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The merged data it was validated from (uncertain values at their means), a copy."""
+        return copy.deepcopy(self._raw)
+
+    @property
+    def uncertain(self) -> tuple[UncertainInput, ...]:
+        """The uncertain inputs of the file it was read from (none for a scenario made by
+        :meth:`override` or :meth:`with_values`)."""
+        return self._uncertain
+
+    def with_values(self, values: Mapping[str, float | int], name: str | None = None) -> Scenario:
+        """The scenario with uncertain inputs set to ``values`` (input key -> value): one
+        draw. Unlike :meth:`override`, a value keeps the dated changes that set its key."""
+        raw = apply(self._raw, values)
+        if name is not None:
+            raw["name"] = name
+        return Scenario.from_dict(raw, source=self._source)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as plain data (the merged file, every default filled in)."""
@@ -1148,6 +1177,29 @@ class Scenario(StrictModel):
 
     def service(self, name: str) -> CommunityService | None:
         return getattr(self.community, name)
+
+
+RANGE_ENDS = (0.001, 0.999)
+"""The quantiles at which each uncertain input is checked to give a valid scenario."""
+
+
+def _check_ranges(raw: dict[str, Any], inputs: Sequence[UncertainInput], source: str) -> None:
+    """Each uncertain input, on its own at either end of its range, gives a valid scenario."""
+    problems: list[str] = []
+    for item in inputs:
+        for q, value in zip(RANGE_ENDS, item.ppf(list(RANGE_ENDS)), strict=True):
+            try:
+                Scenario.from_dict(apply(raw, {item.key: value}), source=source)
+            except ScenarioError as err:
+                for message in err.messages:
+                    problems.append(
+                        f"{source}: {item.key} = {item.describe()} must give a valid scenario "
+                        f"over its range; at its {q:.1%} quantile ({value:g}): "
+                        f"{message.removeprefix(source + ': ')}"
+                    )
+                break
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _undate(raw: dict[str, Any], dotted: str) -> None:
