@@ -61,20 +61,7 @@ CUTOFF = 3.0
 
 OBSERVED_COLUMNS = ("series", "period", "value", "sd")
 
-DAILY_SERIES = (
-    "acute_occupied",
-    "acute_occupancy",
-    "bed_queue",
-    "boarding",
-    "ed_in_department",
-    "sdec_in_use",
-    "waiting_discharge_p0",
-    "waiting_discharge_p1",
-    "waiting_discharge_p2",
-    "waiting_discharge_p3",
-    "delayed",
-    *(f"community_in_use_{s}" for s in SERVICES),
-)
+DAILY_SERIES = catalogue.DAILY_TABLE_SERIES
 """The daily series an observation may name (docs/metrics.md, "Daily series")."""
 
 

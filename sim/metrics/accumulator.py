@@ -349,7 +349,7 @@ class MetricAccumulator:
         self._live()
         self.finished = True
         R, D = self.R, self.D
-        names = [*self.series[:-1], "delayed", "acute_capacity", "acute_occupancy"]
+        names = [*self.series[:-1], *catalogue.DERIVED_DAILY_SERIES]
         kept = R if daily else 0
         by_day = np.empty((kept, len(names), D), dtype=DAILY_DTYPE)
         totals: dict[str, np.ndarray] = {}

@@ -19,6 +19,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..codes import SERVICES
+from ..model.tally import DAILY_SERIES
+
+DERIVED_DAILY_SERIES = ("delayed", "acute_capacity", "acute_occupancy")
+"""The daily table's series computed from the counted ones, after them: patients delayed (P1-P3
+waiting), beds open, and occupied / open."""
+
+DAILY_TABLE_SERIES = (*DAILY_SERIES, *DERIVED_DAILY_SERIES)
+"""Every series the daily table can hold, in its order (a scenario's holds those it configures:
+a community service's and a discharge stage's only when configured)."""
 
 Unit = Literal["count", "share", "days", "hours", "staff", "gbp"]
 """How a metric's numbers are shown: whole numbers, percentages (shares are
