@@ -35,10 +35,12 @@ from typing import Any
 
 from ._version import __version__
 from .errors import InvariantError, ScenarioError
+from .experiments.calibrate import CalibrationResult, calibrate
 from .experiments.compare import Comparison, compare
 from .experiments.replications import replications_needed
 from .experiments.search import capacity_search
 from .experiments.sweep import SweepResults, load_experiment, run_sweep
+from .experiments.uncertainty import UncertaintyResults, load_uncertainty, run_uncertainty
 from .experiments.warmup import suggest_warm_up
 from .runs.results import Results, load_results
 from .runs.runner import prepare_engine, run, run_experiment
@@ -70,17 +72,21 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CHART_BUILDERS",
+    "CalibrationResult",
     "Comparison",
     "InvariantError",
     "Results",
     "Scenario",
     "ScenarioError",
     "SweepResults",
+    "UncertaintyResults",
     "__version__",
+    "calibrate",
     "capacity_search",
     "compare",
     "load_experiment",
     "load_results",
+    "load_uncertainty",
     "json_schema",
     "load_scenario",
     "prepare_engine",
@@ -88,6 +94,7 @@ __all__ = [
     "run",
     "run_experiment",
     "run_sweep",
+    "run_uncertainty",
     "suggest_warm_up",
     *CHART_BUILDERS,
 ]
