@@ -819,6 +819,13 @@ def uncertainty_command(
     show_default=True,
     help="Model discrepancy, as a fraction of each observed value (its sd).",
 )
+@click.option(
+    "--rank",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Judge a draw by its rank-th largest implausibility (default: the second-largest "
+    "from 5 observations, else the largest).",
+)
 @_seed_option
 @click.option(
     "--out",
@@ -837,6 +844,7 @@ def calibrate_command(
     reps: int,
     cutoff: float,
     discrepancy: float,
+    rank: int | None,
     seed: int | None,
     out: Path | None,
     engine: str,
@@ -865,6 +873,7 @@ def calibrate_command(
                     reps=reps,
                     cutoff=cutoff,
                     discrepancy=discrepancy,
+                    rank=rank,
                     seed=seed,
                     engine=engine,
                     workers=workers,

@@ -59,6 +59,11 @@ from ..scenario.uncertain import UncertainInput, unit_draws
 CUTOFF = 3.0
 """The implausibility cut-off: Pukelsheim's three-sigma rule for a unimodal distribution."""
 
+SECOND_LARGEST_FROM = 5
+"""From this many observations a draw is judged by its second-largest implausibility (with
+many outputs noise alone puts the largest past the cut-off too often); with fewer, by the
+largest, so that every observation counts."""
+
 OBSERVED_COLUMNS = ("series", "period", "value", "sd")
 
 DAILY_SERIES = catalogue.DAILY_TABLE_SERIES
@@ -216,7 +221,7 @@ def calibrate(
     reps: int = 2,
     cutoff: float = CUTOFF,
     discrepancy: float = 0.0,
-    rank: int = 2,
+    rank: int | None = None,
     seed: int | None = None,
     engine: str = DEFAULT_ENGINE,
     workers: int | None = None,
@@ -251,6 +256,8 @@ def calibrate(
         if not isinstance(observed, str | Path)
         else read_observed(observed, metric_names)
     )
+    if rank is None:
+        rank = 2 if len(obs) >= SECOND_LARGEST_FROM else 1
     seed = scenario.run.seed if seed is None else seed
     keys = sorted({i.draw_key for i in inputs})
     lows = dict.fromkeys(keys, 0.0)
