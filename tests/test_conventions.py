@@ -185,3 +185,12 @@ def test_the_vega_cache_is_in_the_folder_platformdirs_gives(monkeypatch, tmp_pat
     if sys.platform.startswith("linux"):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
         assert _cache_dir() == tmp_path / "leftshift"
+
+
+def test_the_schema_takes_an_uncertain_number_and_refuses_a_bad_one(validator):
+    data = _as_json(CONFIGS / "baseline.toml")
+    cohort = data["cohorts"]["frail_older"]  # type: ignore[index]
+    cohort["p_admit"] = {"uncertain": "beta", "mean": 0.5, "sd": 0.03}
+    assert list(validator.iter_errors(data)) == []
+    cohort["p_admit"] = {"uncertain": "beta", "mean": 0.5}  # no sd, as loading refuses
+    assert list(validator.iter_errors(data)) != []

@@ -41,6 +41,7 @@ from ..clock.schedule import Schedule
 from ..codes import HOURS_PER_WEEK, SERVICES
 from ..errors import ScenarioError
 from ..rng.distributions import Distribution, Fixed, Uniform
+from . import uncertain
 from .files import resolve_file, set_dotted
 from .messages import NAME_PATTERN, at_key, format_errors, show_value
 from .uncertain import UncertainInput, apply, lift
@@ -1399,6 +1400,20 @@ def load_scenario(path: str | Path) -> Scenario:
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
+def _may_be_uncertain(node: Any) -> Any:
+    """``node`` with every number (or whole number) also accepting an uncertain value's
+    table, as loading does."""
+    if isinstance(node, list):
+        return [_may_be_uncertain(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _may_be_uncertain(v) for k, v in node.items()}
+    if out.get("type") in ("number", "integer"):
+        keep = {k: out.pop(k) for k in ("description", "title", "default") if k in out}
+        return {**keep, "anyOf": [out, {"$ref": "#/$defs/Uncertain"}]}
+    return out
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a scenario file (its TOML read as JSON), for editors and tools.
 
@@ -1408,7 +1423,8 @@ def json_schema() -> dict[str, Any]:
     A file with ``extends`` holds only what differs, so a schema check sees
     it whole once merged (``leftshift schema`` documents this in its output).
     """
-    schema = Scenario.model_json_schema(mode="validation")
+    schema = _may_be_uncertain(Scenario.model_json_schema(mode="validation"))
+    schema.setdefault("$defs", {})["Uncertain"] = uncertain.json_schema()
     schema["properties"]["extends"] = {
         "type": "string",
         "description": "Another scenario file this one starts from (a relative path); "

@@ -61,6 +61,28 @@ OPTIONAL = ("group", "integer")
 GROUP_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of an uncertain value's table (its forms and their parameters)."""
+    return {
+        "description": "An uncertain value (docs/uncertainty.md): the scenario holds its mean; "
+        "leftshift uncertainty draws it.",
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {
+                    UNCERTAIN: {"const": form},
+                    **{p: {"type": "number"} for p in params},
+                    "group": {"type": "string", "pattern": GROUP_PATTERN},
+                    "integer": {"type": "boolean"},
+                },
+                "required": [UNCERTAIN, *params],
+                "additionalProperties": False,
+            }
+            for form, params in FORMS.items()
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class UncertainInput:
     """One uncertain value: where it sits, its distribution, its group."""
