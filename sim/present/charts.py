@@ -578,57 +578,46 @@ def annual_activity(
 def delayed_by_stage(summary: pd.DataFrame) -> Chart:
     """Delayed bed days by discharge stage (waiting for assessment, brokerage, a place),
     stacked, per financial year and scenario."""
-    names = _order(summary["scenario"])
-    years = _years(summary)
-    rows = summary[
-        summary["metric"].isin(list(DELAYED_BY_STAGE)) & summary["period"].isin(years)
-    ].copy()
-    if rows.empty:
-        return _empty("No delayed bed days by discharge stage in these results.")
-    rows["stage"] = rows["metric"].map(DELAYED_BY_STAGE)
-    rows["scenario_label"] = rows["scenario"].map(readable)
-    return (
-        alt.Chart(rows)
-        .mark_bar()
-        .encode(
-            x=alt.X("period:O", title="Financial year", sort=years, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("sum(mean):Q", title="Delayed bed days (mean)", stack="zero"),
-            color=alt.Color(
-                "stage:N",
-                title="Waiting for",
-                sort=list(DELAYED_BY_STAGE.values()),
-                scale=alt.Scale(scheme="set2"),
-            ),
-            order=alt.Order("metric:O"),
-            tooltip=[
-                alt.Tooltip("scenario_label:N", title="Scenario"),
-                alt.Tooltip("period:O", title="Year"),
-                alt.Tooltip("stage:N", title="Waiting for"),
-                *_ci_tooltips("Delayed bed days", ",.0f"),
-            ],
-        )
-        .properties(width=max(120, min(HALF_WIDTH, 90 * len(years))), height=HEIGHT)
-        .facet(column=_scenario_columns(names))
-        .properties(
-            title=_title(
-                "Delayed bed days by discharge stage",
-                subtitle="Bed days of medically fit P1-P3 patients waiting for assessment, "
-                "brokerage or a place (mean of replications)",
-            )
-        )
+    return _delayed_stacked(
+        summary,
+        DELAYED_BY_STAGE,
+        ("stage", "Waiting for"),
+        "No delayed bed days by discharge stage in these results.",
+        "Delayed bed days by discharge stage",
+        "Bed days of medically fit P1-P3 patients waiting for assessment, brokerage or a place "
+        "(mean of replications)",
     )
 
 
 def delayed_by_pathway(summary: pd.DataFrame) -> Chart:
     """Delayed bed days by discharge pathway, stacked, per financial year and scenario."""
+    return _delayed_stacked(
+        summary,
+        DELAYED_BY_PATHWAY,
+        ("pathway", "Pathway"),
+        "No delayed bed days by pathway in these results.",
+        "Delayed bed days by pathway",
+        "Bed days of medically fit patients waiting for community care (mean of replications)",
+    )
+
+
+def _delayed_stacked(
+    summary: pd.DataFrame,
+    parts: Mapping[str, str],
+    field: tuple[str, str],
+    empty: str,
+    title: str,
+    subtitle: str,
+) -> Chart:
+    """Delayed bed days split into ``parts`` (metric -> label, stacked in that order), per
+    financial year and scenario; ``field`` is the split's column and its tooltip title."""
     names = _order(summary["scenario"])
     years = _years(summary)
-    rows = summary[
-        summary["metric"].isin(list(DELAYED_BY_PATHWAY)) & summary["period"].isin(years)
-    ].copy()
+    rows = summary[summary["metric"].isin(list(parts)) & summary["period"].isin(years)].copy()
     if rows.empty:
-        return _empty("No delayed bed days by pathway in these results.")
-    rows["pathway"] = rows["metric"].map(DELAYED_BY_PATHWAY)
+        return _empty(empty)
+    column, tooltip = field
+    rows[column] = rows["metric"].map(parts)
     rows["scenario_label"] = rows["scenario"].map(readable)
     return (
         alt.Chart(rows)
@@ -637,28 +626,22 @@ def delayed_by_pathway(summary: pd.DataFrame) -> Chart:
             x=alt.X("period:O", title="Financial year", sort=years, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("sum(mean):Q", title="Delayed bed days (mean)", stack="zero"),
             color=alt.Color(
-                "pathway:N",
+                f"{column}:N",
                 title="Waiting for",
-                sort=list(DELAYED_BY_PATHWAY.values()),
+                sort=list(parts.values()),
                 scale=alt.Scale(scheme="set2"),
             ),
             order=alt.Order("metric:O"),
             tooltip=[
                 alt.Tooltip("scenario_label:N", title="Scenario"),
                 alt.Tooltip("period:O", title="Year"),
-                alt.Tooltip("pathway:N", title="Pathway"),
+                alt.Tooltip(f"{column}:N", title=tooltip),
                 *_ci_tooltips("Delayed bed days", ",.0f"),
             ],
         )
         .properties(width=max(120, min(HALF_WIDTH, 90 * len(years))), height=HEIGHT)
         .facet(column=_scenario_columns(names))
-        .properties(
-            title=_title(
-                "Delayed bed days by pathway",
-                subtitle="Bed days of medically fit patients waiting for community care "
-                "(mean of replications)",
-            )
-        )
+        .properties(title=_title(title, subtitle=subtitle))
     )
 
 
