@@ -47,8 +47,9 @@ import sys
 import time
 import tomllib
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import click
 from rich.console import Console
@@ -157,6 +158,34 @@ class Written(NamedTuple):
 
     path: Path | None
     failed: bool = False
+
+
+T = TypeVar("T")
+
+
+def _points_with_progress(
+    console: Console,
+    quiet: bool,
+    bars: tuple[str, int, int],
+    saved: str,
+    run: Callable[[Callable[[int, int], None]], T],
+) -> T:
+    """``run(progress)`` under two bars, points and replications (``bars``: the first's label,
+    the points, the replications a point); a cluster that fails says what is ``saved`` and
+    that ``--resume`` continues."""
+    label, n_points, reps = bars
+    with progress_bar(console, quiet) as bar:
+        points_task = bar.add_task(label, total=n_points, unit="points")
+        reps_task = bar.add_task("", total=n_points * reps, unit="replications")
+
+        def report(points: int, done: int) -> None:
+            bar.update(points_task, completed=points)
+            bar.update(reps_task, completed=done)
+
+        try:
+            return run(report)
+        except ClusterError as err:
+            raise ClusterError(f"{err}; {saved}: add --resume to continue") from None
 
 
 def _write_report(folder: Path, png: bool, skip: bool = False) -> Written:
@@ -591,30 +620,22 @@ def sweep_command(
         n_points = len(experiment.points)
         with claim(folder, "sweep", overwrite=overwrite):  # checked before compiling
             _prepare(console, quiet, experiment.spec.engine)
-            with progress_bar(console, quiet) as bar:
-                points_task = bar.add_task(experiment.name, total=n_points, unit="points")
-                reps_task = bar.add_task("", total=n_points * experiment.reps, unit="replications")
-
-                def report(points: int, reps: int) -> None:
-                    bar.update(points_task, completed=points)
-                    bar.update(reps_task, completed=reps)
-
-                try:
-                    results = run_sweep(
-                        experiment,
-                        folder,
-                        workers=workers,
-                        scheduler=scheduler,
-                        resume=resume,
-                        overwrite=overwrite,
-                        check=check or None,
-                        progress=report,
-                    )
-                except ClusterError as err:
-                    raise ClusterError(
-                        f"{err}; the points finished are saved in {folder}: add --resume to "
-                        "continue"
-                    ) from None
+            results = _points_with_progress(
+                console,
+                quiet,
+                (experiment.name, n_points, experiment.reps),
+                f"the points finished are saved in {folder}",
+                lambda report: run_sweep(
+                    experiment,
+                    folder,
+                    workers=workers,
+                    scheduler=scheduler,
+                    resume=resume,
+                    overwrite=overwrite,
+                    check=check or None,
+                    progress=report,
+                ),
+            )
             report_path = _write_report(folder, png, no_report)
     except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
         _fail(err)
@@ -730,33 +751,22 @@ def uncertainty_command(
         n_points = len(experiment.points)
         with claim(folder, "sweep", overwrite=overwrite):  # checked before compiling
             _prepare(console, quiet, engine)
-            with progress_bar(console, quiet) as bar:
-                points_task = bar.add_task(
-                    f"{draws} draws x {len(experiment.names)} scenarios",
-                    total=n_points,
-                    unit="points",
-                )
-                reps_task = bar.add_task("", total=n_points * reps, unit="replications")
-
-                def report(points: int, done: int) -> None:
-                    bar.update(points_task, completed=points)
-                    bar.update(reps_task, completed=done)
-
-                try:
-                    results = run_uncertainty(
-                        experiment,
-                        folder,
-                        workers=workers,
-                        scheduler=scheduler,
-                        resume=resume,
-                        overwrite=overwrite,
-                        check=check or None,
-                        progress=report,
-                    )
-                except ClusterError as err:
-                    raise ClusterError(
-                        f"{err}; the draws finished are saved in {folder}: add --resume to continue"
-                    ) from None
+            results = _points_with_progress(
+                console,
+                quiet,
+                (f"{draws} draws x {len(experiment.names)} scenarios", n_points, reps),
+                f"the draws finished are saved in {folder}",
+                lambda report: run_uncertainty(
+                    experiment,
+                    folder,
+                    workers=workers,
+                    scheduler=scheduler,
+                    resume=resume,
+                    overwrite=overwrite,
+                    check=check or None,
+                    progress=report,
+                ),
+            )
             report_path = _write_report(folder, png, no_report)
     except (ScenarioError, InvariantError, OutputError, ClusterError) as err:
         _fail(err)
