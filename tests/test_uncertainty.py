@@ -482,3 +482,14 @@ def test_observed_values_are_checked_by_line(tmp_path):
         "year (2016/17), got 'May'",
         f"{o}: line 6: value and sd must be numbers, got 'lots', None",
     ]
+
+
+def test_an_observed_file_that_is_not_text_or_has_an_unknown_column_is_refused(tmp_path):
+    from sim.experiments.calibrate import read_observed
+
+    (tmp_path / "latin1.csv").write_bytes(b"series,period,value\ndelayed,2016-05,\xff\n")
+    with pytest.raises(ScenarioError, match="latin1.csv: cannot read the file"):
+        read_observed(tmp_path / "latin1.csv", ["attendances"])
+    (tmp_path / "extra.csv").write_text("series,period,value,note\ndelayed,2016-05,3,x\n")
+    with pytest.raises(ScenarioError, match="column 'note' is not known"):
+        read_observed(tmp_path / "extra.csv", ["attendances"])

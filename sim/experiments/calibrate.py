@@ -32,8 +32,6 @@ optionally ``sd``: ``series`` a daily series of docs/metrics.md ("Daily series",
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import math
 import os
 import re
@@ -52,6 +50,7 @@ from ..metrics import catalogue
 from ..runs.outputs import claim, text_writer
 from ..runs.parallel import imap, workers_for
 from ..runs.runner import run_scenario_batch
+from ..scenario.files import read_csv_rows
 from ..scenario.messages import show_value
 from ..scenario.schema import Scenario, load_scenario
 from ..scenario.uncertain import UncertainInput, unit_draws
@@ -84,22 +83,10 @@ def read_observed(path: str | Path, metrics: Sequence[str]) -> list[Observation]
     """The observations of ``observed.csv``; a problem names the file, line, column, value."""
     path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ScenarioError([f"{shown}: cannot read the file ({exc.strerror or exc})"]) from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
-    problems = [
-        f"{shown}: has no column {c!r} (columns: {', '.join(OBSERVED_COLUMNS)})"
-        for c in OBSERVED_COLUMNS[:3]
-        if c not in header
-    ]
-    if problems:
-        raise ScenarioError(problems)
+    problems: list[str] = []
+    rows = read_csv_rows(path, shown, OBSERVED_COLUMNS, 3)
     out = []
-    for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+    for line, row in rows:
         where = f"{shown}: line {line}"
         series, period = row["series"], row["period"]
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", period):

@@ -18,7 +18,7 @@ import csv
 import datetime as dt
 import io
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,12 +190,12 @@ def _read_series_file(data: dict[str, Any], path: Path, shown: str) -> None:
     series.update(read_series(path.parent / name, f"{shown}: demand.series.file {name}", days))
 
 
-def read_series(path: Path, shown: str, period_days: int = 1) -> dict[str, Any]:
-    """A demand series CSV (columns :data:`SERIES_COLUMNS`): one row per cohort and day (or
-    week, ``period_days = 7``), the periods of every cohort the same and without gaps.
-
-    Returns ``{"start": first date, "cohorts": {name: {"attendances": [...], ...}}}``;
-    a problem raises ScenarioError naming the file, the line, the column and the value.
+def read_csv_rows(
+    path: Path, shown: str, columns: Sequence[str], required: int
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a CSV file a scenario or command names, as (line, {column: text}) with
+    names and values stripped; the file must hold the first ``required`` of ``columns`` and
+    no other. A file too large, unreadable or missing a column raises ScenarioError naming it.
     """
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -208,19 +208,31 @@ def read_series(path: Path, shown: str, period_days: int = 1) -> dict[str, Any]:
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in reader.fieldnames or []]
     problems = [
-        f"{shown}: has no column {column!r} (columns: {', '.join(SERIES_COLUMNS)})"
-        for column in SERIES_COLUMNS[:3]
+        f"{shown}: has no column {column!r} (columns: {', '.join(columns)})"
+        for column in columns[:required]
         if column not in header
     ] + [
-        f"{shown}: column {column!r} is not known (columns: {', '.join(SERIES_COLUMNS)})"
+        f"{shown}: column {column!r} is not known (columns: {', '.join(columns)})"
         for column in header
-        if column not in SERIES_COLUMNS
+        if column not in columns
     ]
     if problems:
         raise ScenarioError(problems)
-    counts: dict[str, dict[dt.date, tuple[float, float | None]]] = {}
     for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        yield line, {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+
+
+def read_series(path: Path, shown: str, period_days: int = 1) -> dict[str, Any]:
+    """A demand series CSV (columns :data:`SERIES_COLUMNS`): one row per cohort and day (or
+    week, ``period_days = 7``), the periods of every cohort the same and without gaps.
+
+    Returns ``{"start": first date, "cohorts": {name: {"attendances": [...], ...}}}``;
+    a problem raises ScenarioError naming the file, the line, the column and the value.
+    """
+    problems: list[str] = []
+    rows = read_csv_rows(path, shown, SERIES_COLUMNS, 3)
+    counts: dict[str, dict[dt.date, tuple[float, float | None]]] = {}
+    for line, row in rows:
         where = f"{shown}: line {line}"
         try:
             day = dt.date.fromisoformat(row["date"])
