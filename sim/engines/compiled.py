@@ -42,7 +42,7 @@ from ..model.demand import (
     initial_cohorts,
     versions,
 )
-from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, CapacityLog, Record
+from ..model.record import BOOL_COLUMNS, CODE_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
 from ..model.sink import Sink
 from ..rng.streams import Streams
 from ..scenario.params import ModelParams, Timeline
@@ -187,6 +187,8 @@ def scenario_arrays(params: ModelParams) -> Scenario:
                 int(params.ed_decision_by_outcome),
                 int(params.sdec_refused_stay_sdec),
                 *(int(g is not None) for g in params.stages),
+                int(params.p1_visits is not None),
+                0 if params.p1_visits is None else params.p1_visits.final_per_day,
             ],
             dtype=np.int64,
         ),
@@ -507,10 +509,10 @@ def _record(
     for name in COLUMNS:
         if name in FLOAT_COLUMNS:
             patients[name] = rec_t[:n, FLOAT_COLUMNS.index(name)].copy()
-        elif name in INT_COLUMNS:
-            patients[name] = rec_c[:n, INT_COLUMNS.index(name)].copy()
+        elif name in BOOL_COLUMNS:
+            patients[name] = rec_c[:n, CODE_COLUMNS.index(name)] != 0
         else:
-            patients[name] = rec_c[:n, len(INT_COLUMNS) + BOOL_COLUMNS.index(name)] != 0
+            patients[name] = rec_c[:n, CODE_COLUMNS.index(name)].copy()
     names = ["ed", "sdec", "acute", *(s.name if s else "" for s in params.services)]
     names += [g.name if g else "" for g in params.stages]
     capacity = {
@@ -531,6 +533,8 @@ def _record(
     for g in params.stages:
         if g is not None:
             live[g.name] = int(use[P_STAGE + g.index])
+    if params.p1_visits is not None:  # patients in P1, and their visits a day
+        live["p1"], live["p1_visits"] = int(out[kernel.O_P1_PATIENTS]), int(use[P_UR + 1])
     return Record(params, replication, patients, capacity, live)
 
 
@@ -653,7 +657,7 @@ def _tiny_run() -> None:
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
         np.array([0.0]),
-        np.zeros(5, dtype=i),
+        np.zeros(7, dtype=i),
         z(1, dtype=i),
         z((1, 1)),
         z((1, 1)),

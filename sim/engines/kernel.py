@@ -79,6 +79,8 @@ EV_ARRIVAL = 10
 """Not in the heap: the next arrival of a stream."""
 EV_STAGE_END = 11
 """A discharge stage's case ends (a = slot; the stage is the pool in ``M_WAIT``)."""
+EV_VISIT_STEP = 12
+"""A P1 patient's visits a day step down by one (a = slot; P1 counted in visits)."""
 
 # run state
 S_HEAP = 0
@@ -97,7 +99,10 @@ V_KIND_MASK, V_B_MASK = (1 << V_B) - 1, (1 << (V_A - V_B)) - 1
 # columns of the pools' state and of a patient's bookkeeping
 L_USE, L_HEAD, L_LEN, L_OPEN_HOUR = range(4)
 M_DRAW, M_ROW, M_WAIT, M_PHASE = range(4)
-N_M = 4
+M_NEED = 4
+"""The places the patient holds or waits for: 1, or a P1 patient's visits a day now when P1
+counts visits (their initial need while they wait)."""
+N_M = 5
 
 # steps of a patient's journey, run one after another within an event (each a step of
 # sim.engines.reference's journey; a step that waits schedules an event and ends)
@@ -120,6 +125,8 @@ N_M = 4
 ) = range(15)
 # the discharge stages' steps (sim.engines.reference's _stage), after the steps above
 STAGE_NEXT, STAGE_STARTED, STAGE_END, SERVICE_ASK = range(15, 19)
+# P1 counted in visits (sim.engines.reference's _visits)
+VISIT_STEP = 19
 
 N_TIME = len(Time)
 N_CODE = len(Code)
@@ -132,7 +139,9 @@ ran out (run again with more); the occupancy passed the levels kept; beds went n
 # out: what the caller reads after a run
 O_STATUS, O_ROWS, O_IN_ED, O_BED_QUEUE, O_USE = range(5)
 """O_USE: 7 slots, places in use per pool at the end."""
-O_SIZE = O_USE + N_POOLS
+O_P1_PATIENTS = O_USE + N_POOLS
+"""Patients in P1 at the end (its places in use count visits when P1 counts visits)."""
+O_SIZE = O_P1_PATIENTS + 1
 
 # compiled copies of the shared rules: the very functions the SimPy engine calls
 _schedule_hour = inline(rules.schedule_hour)
@@ -147,6 +156,8 @@ _decision_attribute = jit(rules.decision_attribute)
 _refused_sdec_stay = jit(rules.refused_sdec_stay)
 _pathway_los = jit(rules.pathway_los)
 _working_end = jit(rules.working_end)
+_visit_days = inline(rules.visit_days)
+_visit_step_day = inline(rules.visit_step_day)
 
 
 # --- events: a 4-ary heap keyed (time, order scheduled) --------------------------------------
@@ -246,6 +257,20 @@ def take(cap: np.ndarray, pl: np.ndarray, open_hours: np.ndarray, pool: int, now
 
 
 @inline
+def take_n(
+    cap: np.ndarray, pl: np.ndarray, open_hours: np.ndarray, pool: int, now: float, n: int
+) -> bool:
+    """``n`` free places at once (a P1 patient's visits a day), if nobody waits and they are
+    free and open: :func:`take` with ``n`` places."""
+    if pl[pool, L_LEN] == 0 and pl[pool, L_USE] + (n - 1) < cap[pool] and is_open(
+        open_hours, pool, now
+    ):
+        pl[pool, L_USE] += n
+        return True
+    return False
+
+
+@inline
 def wait(pl: np.ndarray, qb: np.ndarray, pm: np.ndarray, pool: int, slot: int) -> None:
     """Join the pool's queue."""
     pm[slot, M_WAIT] = pool
@@ -261,6 +286,7 @@ def serve(
     cap: np.ndarray,
     pl: np.ndarray,
     qb: np.ndarray,
+    pm: np.ndarray,
     open_hours: np.ndarray,
     ht: np.ndarray,
     hs: np.ndarray,
@@ -269,10 +295,15 @@ def serve(
     pool: int,
     now: float,
 ) -> None:
-    """Grant free places to the queue in order: each resumes in an event of its own."""
-    while pl[pool, L_LEN] > 0 and pl[pool, L_USE] < cap[pool] and is_open(open_hours, pool, now):
-        pl[pool, L_USE] += 1
+    """Grant free places to the queue in order, each patient's ``M_NEED`` of them (1, or a
+    P1 patient's visits a day): each resumes in an event of its own. The head of the queue
+    waits until its need is free, and those behind it with it."""
+    while pl[pool, L_LEN] > 0:
         slot = qb[pool, pl[pool, L_HEAD]]
+        need = pm[slot, M_NEED]
+        if not (pl[pool, L_USE] + (need - 1) < cap[pool] and is_open(open_hours, pool, now)):
+            break
+        pl[pool, L_USE] += need
         pl[pool, L_HEAD] = 0 if pl[pool, L_HEAD] + 1 == qb.shape[1] else pl[pool, L_HEAD] + 1
         pl[pool, L_LEN] -= 1
         push(ht, hs, hv, st, now, EV_RESUME, slot, 0, now)
@@ -283,6 +314,7 @@ def release(
     cap: np.ndarray,
     pl: np.ndarray,
     qb: np.ndarray,
+    pm: np.ndarray,
     open_hours: np.ndarray,
     ht: np.ndarray,
     hs: np.ndarray,
@@ -290,11 +322,13 @@ def release(
     st: np.ndarray,
     pool: int,
     now: float,
+    n: int,
 ) -> None:
-    """A place is freed, then offered to the queue."""
-    pl[pool, L_USE] -= 1
+    """``n`` places are freed (1, or a P1 patient's visits a day), then offered to the
+    queue."""
+    pl[pool, L_USE] -= n
     if pl[pool, L_LEN] > 0:
-        serve(cap, pl, qb, open_hours, ht, hs, hv, st, pool, now)
+        serve(cap, pl, qb, pm, open_hours, ht, hs, hv, st, pool, now)
 
 
 # --- patients -------------------------------------------------------------------------------
@@ -343,6 +377,7 @@ def new_patient(
     pm[slot, M_DRAW] = row
     pm[slot, M_ROW] = st[S_ROWS]
     pm[slot, M_PHASE] = 0 if len(phase_by_hour) == 1 else _phase_at(now, phase_by_hour)
+    pm[slot, M_NEED] = 1
     st[S_ROWS] += 1
     return slot
 
@@ -518,7 +553,9 @@ def run_replication(
     ``scal_f``: end of the run (h). ``scal_i``: boarders hold a cubicle (0/1); a decision's
     time depends on its outcome (0/1, :func:`sim.model.rules.decision_attribute`); an SDEC
     referral refused for want of SDEC stays its SDEC episode (0/1,
-    :func:`sim.model.rules.refused_sdec_stay`).
+    :func:`sim.model.rules.refused_sdec_stay`); assessment and brokerage configured (0/1
+    each); P1 counts visits a day (0/1: its pool's capacity and places are visits) and the
+    visits a day a P1 patient's need falls to.
     By phase of the run (dated changes; ``phase_by_hour`` [hour]): ``p_admit``,
     ``p_sdec`` [phase, cohort], ``p_readmit`` [phase, cohort, route],
     ``sdec_p_admit`` and the diversion ``thresholds`` (-1: none) [phase]; ``rows``
@@ -542,6 +579,8 @@ def run_replication(
     by_outcome = scal_i[1] != 0
     refused_sdec_stay = scal_i[2] != 0
     has_stage = (scal_i[3] != 0, scal_i[4] != 0)  # assessment, brokerage configured
+    visits = scal_i[5] != 0  # P1 counts visits a day
+    visit_final = scal_i[6]  # the visits a day a P1 patient's need falls to
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
@@ -716,11 +755,13 @@ def run_replication(
                     step = URGENT_END
                 elif kind == EV_STAGE_END:
                     step = STAGE_END
+                elif kind == EV_VISIT_STEP:
+                    step = VISIT_STEP
                 elif kind == EV_CHANGE:
                     cap[a] = chg_v[b]
-                    serve(cap, pl, qb, open_hours, ht, hs, hv, st, a, now)
+                    serve(cap, pl, qb, pm, open_hours, ht, hs, hv, st, a, now)
                 elif kind == EV_OPEN:
-                    serve(cap, pl, qb, open_hours, ht, hs, hv, st, a, now)
+                    serve(cap, pl, qb, pm, open_hours, ht, hs, hv, st, a, now)
                     gap = _hours_to_next_opening(pl[a, L_OPEN_HOUR], opens[a, :n_hours])
                     pl[a, L_OPEN_HOUR] += gap
                     push(ht, hs, hv, st, now + gap, EV_OPEN, a, 0, now)
@@ -820,7 +861,7 @@ def run_replication(
                 if outcome == EdOutcome.HOME:
                     pt[slot, Time.ED_DEPARTURE] = now
                     st[S_IN_ED] -= 1
-                    release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
+                    release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_ED, now, 1)
                     finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                     free[st[S_FREE]] = slot
                     st[S_FREE] += 1
@@ -829,7 +870,7 @@ def run_replication(
                     if take(cap, pl, open_hours, P_SDEC, now):
                         pt[slot, Time.ED_DEPARTURE] = now
                         st[S_IN_ED] -= 1
-                        release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
+                        release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_ED, now, 1)
                         pt[slot, Time.SDEC_START] = now
                         episode = duration(
                             draws, rows, phase_by_hour, pm, slot, Attr.SDEC_EPISODE_H, now
@@ -839,10 +880,10 @@ def run_replication(
                     else:
                         pc[slot, Code.SDEC_REFUSED] = 1
                 if step == ADMISSION and not holds_cubicle:
-                    release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
+                    release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_ED, now, 1)
             elif step == SDEC_END:
                 pt[slot, Time.SDEC_END] = now
-                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_SDEC, now)
+                release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_SDEC, now, 1)
                 if attr(draws, pm, slot, Attr.U_SDEC_ADMIT) < sdec_p_admit[pm[slot, M_PHASE]]:
                     pc[slot, Code.SDEC_ADMIT] = 1
                     step = ADMISSION
@@ -863,7 +904,7 @@ def run_replication(
                         pt[slot, Time.ED_DEPARTURE] = now
                         st[S_IN_ED] -= 1
                         if holds_cubicle:
-                            release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
+                            release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_ED, now, 1)
                     finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                     free[st[S_FREE]] = slot
                     st[S_FREE] += 1
@@ -880,7 +921,7 @@ def run_replication(
                     pt[slot, Time.ED_DEPARTURE] = now
                     st[S_IN_ED] -= 1
                     if holds_cubicle:
-                        release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
+                        release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_ED, now, 1)
                 step = STAY
             elif step == STAY:
                 if math.isnan(pt[slot, Time.T_FIT]):
@@ -955,11 +996,13 @@ def run_replication(
             elif step == STAGE_END:
                 pool = pm[slot, M_WAIT]
                 pt[slot, Time.ASSESS_END if pool == P_STAGE else Time.BROKER_END] = now
-                release(cap, pl, qb, open_hours, ht, hs, hv, st, pool, now)
+                release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, pool, now, 1)
                 step = STAGE_NEXT
             elif step == SERVICE_ASK:
                 pathway = pc[slot, Code.PATHWAY]
-                if take(cap, pl, open_hours, P_UR + pathway, now):
+                if visits and pathway == Pathway.P1:  # their initial visits a day
+                    pm[slot, M_NEED] = int(attr(draws, pm, slot, Attr.VISITS_P1))
+                if take_n(cap, pl, open_hours, P_UR + pathway, now, pm[slot, M_NEED]):
                     step = COMMUNITY_STARTED
                 else:
                     wait(pl, qb, pm, P_UR + pathway, slot)
@@ -967,7 +1010,7 @@ def run_replication(
             elif step == P0_LEAVE:
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
-                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
+                release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_BEDS, now, 1)
                 emergency_readmission(
                     p_readmit_30d, draws, rows, phase_by_hour, ht, hs, hv, st, pc, pm, slot, now
                 )
@@ -994,7 +1037,7 @@ def run_replication(
                 pt[slot, Time.COMM_START] = now
                 pt[slot, Time.BED_END] = now
                 bed_event(bt, bd, st, -1, now)
-                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_BEDS, now)
+                release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_BEDS, now, 1)
                 emergency_readmission(
                     p_readmit_30d, draws, rows, phase_by_hour, ht, hs, hv, st, pc, pm, slot, now
                 )
@@ -1002,12 +1045,39 @@ def run_replication(
                 if len(phase_by_hour) > 1:
                     at = episode_rows[pm[slot, M_PHASE], _phase_at(now, phase_by_hour)]
                 episode = draws[at, pm[slot, M_DRAW]]
-                push(ht, hs, hv, st, now + episode, EV_COMM_END, slot, 0, now)
+                if visits and pc[slot, Code.PATHWAY] == Pathway.P1:
+                    initial, days = pm[slot, M_NEED], _visit_days(episode)
+                    pc[slot, Code.VISITS_P1], pc[slot, Code.VISIT_DAYS] = initial, days
+                    day = _visit_step_day(1, initial, visit_final, days)
+                    if day >= 0:
+                        push(ht, hs, hv, st, now + 24.0 * (day - 0), EV_VISIT_STEP, slot, 0, now)
+                    else:
+                        push(ht, hs, hv, st, now + (episode - 24.0 * 0), EV_COMM_END, slot, 0, now)
+                else:
+                    push(ht, hs, hv, st, now + episode, EV_COMM_END, slot, 0, now)
+                step = DONE
+            elif step == VISIT_STEP:  # one visit a day fewer: offered to the queue at once
+                initial, days = pc[slot, Code.VISITS_P1], pc[slot, Code.VISIT_DAYS]
+                k = initial - pm[slot, M_NEED] + 1  # this step's number
+                last = _visit_step_day(k, initial, visit_final, days)
+                pm[slot, M_NEED] -= 1
+                release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_UR + Pathway.P1, now, 1)
+                day = _visit_step_day(k + 1, initial, visit_final, days)
+                if day >= 0:
+                    push(ht, hs, hv, st, now + 24.0 * (day - last), EV_VISIT_STEP, slot, 0, now)
+                else:
+                    at = episode_rows[0, 0]
+                    if len(phase_by_hour) > 1:  # the version read when the episode started
+                        started = _phase_at(pt[slot, Time.COMM_START], phase_by_hour)
+                        at = episode_rows[pm[slot, M_PHASE], started]
+                    episode = draws[at, pm[slot, M_DRAW]]
+                    push(ht, hs, hv, st, now + (episode - 24.0 * last), EV_COMM_END, slot, 0, now)
                 step = DONE
             elif step == COMMUNITY_END:
                 pt[slot, Time.COMM_END] = now
                 pathway = pc[slot, Code.PATHWAY]
-                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_UR + pathway, now)
+                held = pm[slot, M_NEED]  # 1, or the visits a day still held
+                release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_UR + pathway, now, held)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                 readmission(
                     p_readmit,
@@ -1029,7 +1099,7 @@ def run_replication(
                 step = DONE
             elif step == URGENT_END:
                 pt[slot, Time.UR_END] = now
-                release(cap, pl, qb, open_hours, ht, hs, hv, st, P_UR, now)
+                release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_UR, now, 1)
                 finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
                 route = Route.URGENT_RESPONSE
                 readmission(
@@ -1066,6 +1136,12 @@ def run_replication(
     out[O_BED_QUEUE] = pl[P_BEDS, L_LEN]
     for pool in range(N_POOLS):
         out[O_USE + pool] = pl[pool, L_USE]
+    n_p1 = 0
+    for slot in range(n_slots):
+        in_p1 = pm[slot, M_ROW] >= 0 and pc[slot, Code.PATHWAY] == Pathway.P1
+        if in_p1 and not math.isnan(pt[slot, Time.COMM_START]):
+            n_p1 += math.isnan(pt[slot, Time.COMM_END])
+    out[O_P1_PATIENTS] = n_p1
 
 
 @inline

@@ -79,6 +79,7 @@ class Patient:
     sdec_start = sdec_end = bed_request = diverted = bed_start = t_fit = bed_end = _NAN
     comm_start = comm_end = _NAN
     assess_start = assess_end = broker_start = broker_end = _NAN
+    visits_p1 = visit_days = 0
     row = -1
 
     def __init__(
@@ -182,6 +183,54 @@ class Places:
         return CapacityLog(np.array(self.log_t), np.array(self.log_c))
 
 
+class VisitPlaces(Places):
+    """P1 home care counted in visits a day (``[community.p1.visits]``).
+
+    ``capacity`` and ``in_use`` count visits a day; a patient takes as many as they
+    need (:meth:`take`, :meth:`wait`) and gives them back one at a time as their need
+    steps down, and the rest at the end (:meth:`release`). The queue is first come,
+    first served: a patient is granted visits only when those free cover their need,
+    and nobody behind them goes first (head-of-line blocking). ``patients`` counts the
+    patients in the service.
+    """
+
+    def __init__(
+        self, env: simpy.Environment, name: str, capacity: Timeline, open_by_hour: np.ndarray
+    ) -> None:
+        self.needs: deque[int] = deque()
+        self.patients = 0
+        super().__init__(env, name, capacity, open_by_hour, queues=True)
+
+    def _fits(self, need: int) -> bool:
+        """Whether ``need`` visits a day are free now (the kernel's test, written alike)."""
+        return self.in_use + (need - 1) < self.capacity and self.is_open()
+
+    def take(self, need: int = 1) -> bool:
+        if not self.queue and self._fits(need):
+            self.in_use += need
+            self.patients += 1
+            return True
+        return False
+
+    def wait(self, need: int = 1) -> simpy.Event:
+        self.needs.append(need)
+        return super().wait()
+
+    def release(self, visits: int = 1, leaving: bool = False) -> None:
+        """``visits`` a day given back (by a step down, or all that are left on ``leaving``),
+        then offered to the queue."""
+        self.in_use -= visits
+        self.patients -= 1 if leaving else 0
+        if self.queue:
+            self._serve()
+
+    def _serve(self) -> None:
+        while self.queue and self._fits(self.needs[0]):
+            self.in_use += self.needs.popleft()
+            self.patients += 1
+            self.queue.popleft().succeed()
+
+
 class SimPyReplication:
     """One replication of one scenario.
 
@@ -217,9 +266,14 @@ class SimPyReplication:
         self.sdec = Places(env, "sdec", params.sdec_chairs, params.sdec_open_by_hour, queues=False)
         self.beds = Places(env, "acute", params.beds, None, queues=True)
         self.services: list[Places | None] = [
-            None if s is None else Places(env, s.name, s.capacity, accepts, queues=s.index > 0)
+            None
+            if s is None
+            else VisitPlaces(env, s.name, s.capacity, s.accepts_by_hour)
+            if s.visits is not None
+            else Places(env, s.name, s.capacity, accepts, queues=s.index > 0)
             for s, accepts in zip(params.services, params.accepts_by_hour, strict=True)
         ]
+        self.visit_final = 0 if params.p1_visits is None else params.p1_visits.final_per_day
         self.stages: list[tuple[Places, Attr, list[bool] | None, str]] = [
             (
                 Places(env, g.name, g.capacity, g.open_by_hour, queues=True),
@@ -417,12 +471,40 @@ class SimPyReplication:
             yield from self._stage(p, *stage)
         service = self.services[p.pathway]
         assert service is not None  # validated: a pathway in use needs its service
+        if isinstance(service, VisitPlaces):
+            yield from self._visits(p, service)
+            return
         if not service.take():
             yield service.wait()
         p.comm_start = env.now
         self._leave_bed(p)
         yield env.timeout(p.attrs[self.episode_rows[p.phase][self._phase()]])
         yield from self._community_end(p)
+
+    def _visits(self, p: Patient, service: VisitPlaces) -> Journey:
+        """A P1 episode counted in visits: the patient starts when their initial visits a
+        day are free (and the service accepts), steps down one visit at a time on the days
+        :func:`sim.model.rules.visit_step_day` gives, each step giving a visit back to the
+        queue at once, and gives back the rest at the end."""
+        env = self.env
+        need = int(p.attrs[Attr.VISITS_P1])
+        if not service.take(need):
+            yield service.wait(need)
+        p.comm_start = env.now
+        self._leave_bed(p)
+        episode = p.attrs[self.episode_rows[p.phase][self._phase()]]
+        p.visits_p1, p.visit_days = need, rules.visit_days(episode)
+        held, last, step = need, 0, 1
+        while (day := rules.visit_step_day(step, need, self.visit_final, p.visit_days)) >= 0:
+            yield env.timeout(24.0 * (day - last))
+            held -= 1
+            service.release(1)
+            last, step = day, step + 1
+        yield env.timeout(episode - 24.0 * last)
+        p.comm_end = env.now
+        service.release(held, leaving=True)
+        self._finish(p)
+        yield from self._readmission(p, p.pathway)
 
     def _stage(
         self, p: Patient, pool: Places, attr: Attr, open_by_hour: list[bool] | None, name: str
@@ -606,6 +688,9 @@ class SimPyReplication:
             "acute_queue": len(self.beds.queue),
             **{name: pool.in_use for name, pool in pools.items() if name not in ("ed", "acute")},
         }
+        p1 = self.services[1]
+        if isinstance(p1, VisitPlaces):  # patients in the service, and their visits a day
+            live["p1"], live["p1_visits"] = p1.patients, p1.in_use
         return Record(
             params=self.p,
             replication=self.replication,

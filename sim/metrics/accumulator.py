@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..codes import HOURS_PER_DAY, HOURS_PER_WEEK, SERVICES, WEEKDAYS, Service
 from ..model import tally
-from ..model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, Record, acute_events
+from ..model.record import CODE_COLUMNS, COLUMNS, FLOAT_COLUMNS, Record, acute_events
 from ..model.tally import (
     DAY,
     ED_BIN_HOURS,
@@ -50,7 +50,10 @@ ED_TIME_GROUPS = ("not admitted", "admitted", "still in A&E")
 """The A&E time histogram's outcome groups (see :func:`ed_time_bins`)."""
 _ED_OUTCOME_OF_CODE = np.repeat(np.arange(3), [ED_LEFT_CODES, ED_LEFT_CODES, 2])
 
-REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c != "parent")
+OPTIONAL_COLUMNS = ("parent", "visits_p1", "visit_days")
+"""Patient columns :meth:`MetricAccumulator.add_patients` does without (zeros): the visit
+columns matter only when P1 counts visits."""
+REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS)
 """The patient columns :meth:`MetricAccumulator.add_patients` reads."""
 
 DAILY_DTYPE = np.float32
@@ -263,7 +266,10 @@ class MetricAccumulator:
             return
         times = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in FLOAT_COLUMNS])
         codes = np.column_stack(
-            [np.asarray(columns[c]).astype(np.int64) for c in (*INT_COLUMNS, *BOOL_COLUMNS)]
+            [
+                np.asarray(columns[c]).astype(np.int64) if c in columns else np.zeros(n, np.int64)
+                for c in CODE_COLUMNS
+            ]
         )
         g = self.g
         for position, rows in _grouped(rep):

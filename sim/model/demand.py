@@ -32,7 +32,7 @@ from ..codes import HOURS_PER_WEEK, Origin
 from ..jit import jit
 from ..rng.distributions import Distribution
 from ..rng.streams import Streams
-from ..scenario.params import CohortParams, ModelParams
+from ..scenario.params import CohortParams, ModelParams, VisitParams
 
 BLOCK = 1024
 """Attributes drawn per block in the SimPy engine (and for the starting state, whose
@@ -175,6 +175,9 @@ class Attr(IntEnum):
     """Whether a discharge is followed by a 30-day emergency readmission."""
     READMIT_30D_DELAY_H = 19
     """Time from leaving the bed to that readmission."""
+    VISITS_P1 = 20
+    """Visits a day a P1 patient needs at the start (``[community.p1.visits]``; a whole
+    number)."""
 
 
 ATTRIBUTES = tuple(a.name.lower() for a in Attr)
@@ -394,7 +397,21 @@ def draw_attributes(
     readmit_30d = any(c.p_readmit_30d.any() for c in mine)
     uniform(Attr.U_READMIT_30D, "readmit_30d", readmit_30d)
     duration(Attr.READMIT_30D_DELAY_H, "readmit_30d_delay", readmit_30d)
+    # the visits a day a P1 patient needs at first, for every patient (as the length of
+    # stay), from its own stream: drawn only when P1 counts visits (else 0, never used)
+    visits = params.p1_visits
+    if visits is None:
+        table[Attr.VISITS_P1] = 0.0
+    else:
+        table[Attr.VISITS_P1] = initial_visits(visits, rng("p1_visits"), n)
     return table
+
+
+def initial_visits(visits: VisitParams, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` patients' initial visits a day: the distribution's draws rounded to whole
+    visits (half to even) and held within ``final_per_day``..``max_per_day``."""
+    drawn = np.asarray(visits.initial_per_day.sample(rng, n), dtype=float)
+    return np.clip(np.rint(drawn), visits.final_per_day, visits.max_per_day)
 
 
 @jit

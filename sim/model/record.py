@@ -39,6 +39,10 @@ patient as one row of :class:`Time` and one of :class:`Code`):
 ``comm_start/comm_end`` P1-P3 community episode
 ``assess_start/_end``  P1-P3 discharge assessment case (``[discharge.assessment]``)
 ``broker_start/_end``  P1-P3 brokerage case (``[discharge.brokerage]``)
+``visits_p1``          visits a day a P1 patient needed at the start, when P1 counts
+                       visits (``[community.p1.visits]``); else 0
+``visit_days``         the whole days of that episode, over which the need steps down
+                       (:func:`sim.model.rules.visit_step_day`); else 0
 =====================  =====================================================
 """
 
@@ -92,11 +96,16 @@ class Code(IntEnum):
     SDEC_REFUSED = 7
     SDEC_ADMIT = 8
     READMISSION_30D = 9
+    VISITS_P1 = 10
+    VISIT_DAYS = 11
 
 
+_BOOL_CODES = (Code.AVOIDABLE, Code.SDEC_REFUSED, Code.SDEC_ADMIT, Code.READMISSION_30D)
 FLOAT_COLUMNS = tuple(c.name.lower() for c in Time)
-INT_COLUMNS = tuple(c.name.lower() for c in Code if c < Code.AVOIDABLE)
-BOOL_COLUMNS = tuple(c.name.lower() for c in Code if c >= Code.AVOIDABLE)
+INT_COLUMNS = tuple(c.name.lower() for c in Code if c not in _BOOL_CODES)
+BOOL_COLUMNS = tuple(c.name.lower() for c in Code if c in _BOOL_CODES)
+CODE_COLUMNS = tuple(c.name.lower() for c in Code)
+"""The whole-number and true/false columns in :class:`Code` order (a compiled row's)."""
 COLUMNS = INT_COLUMNS + BOOL_COLUMNS + FLOAT_COLUMNS
 
 

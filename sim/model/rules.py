@@ -145,3 +145,20 @@ def working_end(t: float, duration: float, open_by_hour: Values) -> float:
             return now + left
         hour += 1
         now = float(hour)
+
+
+def visit_days(episode_h: float) -> int:
+    """The whole days of a P1 episode in visits (``episode_h`` hours): the days over which
+    the patient's need steps down."""
+    return math.floor(episode_h / 24.0)
+
+
+def visit_step_day(step: int, initial: int, final: int, days: int) -> int:
+    """The day of the episode (0 its start) on which a patient's visits a day fall for the
+    ``step``-th time (1, 2, ..., ``initial - final``): the ``initial - final + 1`` levels
+    spread evenly over the episode's ``days`` whole days, at most one step a day. A step on
+    or after day ``days`` does not happen (the episode ends first): -1. Whole numbers only,
+    so both engines find the same days."""
+    levels = initial - final + 1
+    day = max(step, (step * days) // levels)
+    return day if step < levels and day < days else -1

@@ -51,11 +51,13 @@ import numpy as np
 from ..codes import EPS_HOURS, HOURS_PER_DAY, HOURS_PER_WEEK, SERVICES, EdOutcome, Origin
 from ..jit import inline, jit
 from ..scenario.params import ModelParams
+from . import rules
 from .record import Code, Time
 
 HOUR_4 = 4.0
 HOUR_12 = 12.0
 DAY = float(HOURS_PER_DAY)
+_visit_step_day = inline(rules.visit_step_day)
 LONG_STAY_HOURS = 21.0 * DAY
 """A bed's time past day 21 of a stay is long-stay bed time (NHS "super-stranded": 21 days
 or more; HSJ 2018 puts it at 17-19% of beds)."""
@@ -81,10 +83,12 @@ DAILY_SERIES = (
     "waiting_brokerage_p1",
     "waiting_brokerage_p2",
     "waiting_brokerage_p3",
+    "visits_in_use_p1",
 )
 """Counting processes reported day by day (``daily.parquet``), in this order (a
 community service's only if it is configured; a discharge stage's fit patients, from
-fit to the stage's end, only if the stage is configured), followed by ``delayed``,
+fit to the stage's end, only if the stage is configured; P1's visits a day in use only
+if P1 counts visits), followed by ``delayed``,
 ``acute_capacity`` and ``acute_occupancy``."""
 
 HOUR_OF_WEEK_SERIES = (
@@ -163,7 +167,11 @@ G_C_STAGE = 37
 """The first code of the ``stage_wait`` count (kept apart from ``G_COUNT``'s ten): patients
 fit who waited at a stage (0 assessment, 1 brokerage, 2 the place) x 3 + pathway - 1, in the
 year they became fit."""
-G_SIZE = 38
+G_S_VISITS = 38
+"""Daily series number of ``visits_in_use_p1`` (-1 unless P1 counts visits)."""
+G_VISIT_FINAL = 39
+"""The visits a day a P1 patient's need falls to (``final_per_day``; 0 without visits)."""
+G_SIZE = 40
 
 # The geometry's times
 F_WARM, F_END, F_OFFSET = range(3)
@@ -237,6 +245,7 @@ def series_names(params: ModelParams) -> list[str]:
         for s in DAILY_SERIES
         if (not s.startswith("community_in_use_") or s[17:] in services)
         and (not s.startswith(("waiting_assessment_", "waiting_brokerage_")) or s[8:-3] in stages)
+        and (s != "visits_in_use_p1" or params.p1_visits is not None)
     ]
     return [*kept, "direct_waiting"]
 
@@ -288,6 +297,9 @@ def geometry(params: ModelParams) -> Geometry:
     for g, stage in enumerate(("assessment", "brokerage")):
         for k in (1, 2, 3):
             scalars[G_S_STAGE + 3 * g + k - 1] = index.get(f"waiting_{stage}_p{k}", -1)
+    scalars[G_S_VISITS] = index.get("visits_in_use_p1", -1)
+    visits = params.p1_visits
+    scalars[G_VISIT_FINAL] = 0 if visits is None else visits.final_per_day
     scalars[G_COUNT : G_COUNT + len(COUNTS) - 1] = count_starts[:-1]
     scalars[G_C_STAGE] = count_starts[-1]
     scalars[G_FY_OF_DAY] = G_SIZE
@@ -585,6 +597,8 @@ def tally_patient(
             series = gi[G_S_COMMUNITY + pathway]
             if series >= 0:
                 _interval(gi, gf, flows, hours, week, series, comm_start, times[i, Time.COMM_END])
+            if pathway == 1 and gi[G_S_VISITS] >= 0:
+                _visits(gi, gf, flows, hours, week, times, codes, i)
         fy = _fy(gi, gf, comm_start)
         if fy >= 0:
             code = pathway if (1 <= pathway <= 3 and origin != Origin.INITIAL) else 0
@@ -600,6 +614,41 @@ def tally_patient(
         fy = _fy(gi, gf, ur_start)
         if fy >= 0 and origin != Origin.INITIAL:  # an episode under way at the start: not begun
             counts[fy, gi[at + C_UR_START]] += 1
+
+
+@inline
+def _visits(
+    gi: np.ndarray,
+    gf: np.ndarray,
+    flows: np.ndarray,
+    hours: np.ndarray,
+    week: np.ndarray,
+    times: np.ndarray,
+    codes: np.ndarray,
+    i: int,
+) -> None:
+    """A P1 patient's visits a day in use (``visits_in_use_p1``): each visit they gave up
+    at a step down from the start to the step (the step's time found as the engines find it,
+    24 h x the days between steps added to the last), the rest to the episode's end."""
+    start, end = times[i, Time.COMM_START], times[i, Time.COMM_END]
+    initial, days = codes[i, Code.VISITS_P1], codes[i, Code.VISIT_DAYS]
+    series = gi[G_S_VISITS]
+    held = initial
+    t, last = start, 0
+    step = 1
+    while True:
+        day = _visit_step_day(step, initial, gi[G_VISIT_FINAL], days)
+        if day < 0:
+            break
+        t = t + 24.0 * (day - last)
+        if not math.isnan(end) and not t < end:  # never: the steps come before the end
+            break
+        _interval(gi, gf, flows, hours, week, series, start, t)
+        held -= 1
+        last = day
+        step += 1
+    for _ in range(held):
+        _interval(gi, gf, flows, hours, week, series, start, end)
 
 
 @inline

@@ -120,14 +120,30 @@ def _splice(timelines: list[Timeline], starts_h: list[float]) -> Timeline:
 
 
 @dataclass(frozen=True)
+class VisitParams:
+    """A P1 service counted in visits a day (``[community.p1.visits]``): what a patient
+    needs; the service's ``capacity`` is then visits a day."""
+
+    initial_per_day: Distribution
+    """Visits a day a patient needs at the start (drawn, rounded, held within the bounds)."""
+    final_per_day: int
+    """The floor the need steps down to."""
+    max_per_day: int
+    """The most a patient can need."""
+
+
+@dataclass(frozen=True)
 class ServiceParams:
     name: str
     index: int
     capacity: Timeline
+    """Places; visits a day for a service counted in visits (:attr:`visits`)."""
     accepts_by_hour: np.ndarray
     """Whether the service takes new patients in each hour of the run (bank holidays closed
     for a weekday rota)."""
     episode_h: Distribution
+    visits: VisitParams | None = None
+    """The visits a patient needs, when the service counts visits rather than places."""
 
 
 STAGES = ("assessment", "brokerage")
@@ -220,6 +236,12 @@ class ModelParams:
             for i in range(self.n_phases)
             for d in self.phase(i).ed_decision_by_outcome_h
         )
+
+    @property
+    def p1_visits(self) -> VisitParams | None:
+        """What a P1 patient needs when P1 counts visits a day (None: it counts places)."""
+        p1 = self.services[1]
+        return None if p1 is None else p1.visits
 
     @property
     def cohort_names(self) -> tuple[str, ...]:
@@ -474,6 +496,13 @@ def _build_phase(scenario: Scenario) -> ModelParams:
                 capacity=_timeline(as_capacity(spec.capacity), changes),
                 accepts_by_hour=schedule(spec.accepts),
                 episode_h=spec.episode_days.scaled(day),
+                visits=None
+                if spec.visits is None
+                else VisitParams(
+                    initial_per_day=spec.visits.initial_per_day,
+                    final_per_day=spec.visits.final_per_day,
+                    max_per_day=spec.visits.max_per_day,
+                ),
             )
         )
 

@@ -549,6 +549,13 @@ class _PlacesOrWorkforce(StrictModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> _PlacesOrWorkforce:
+        if getattr(self, "visits", None) is not None:
+            if self.places is not None or self.workforce is not None:
+                raise ValueError(
+                    "visits replaces places and workforce: give visits, or places or "
+                    "workforce, not both"
+                )
+            return self
         if (self.places is None) == (self.workforce is None):
             raise ValueError("needs exactly one of places or workforce")
         if isinstance(self.places, int) and self.places < 0:
@@ -557,6 +564,10 @@ class _PlacesOrWorkforce(StrictModel):
 
     @property
     def capacity(self) -> int | Literal["unlimited"]:
+        """Patients at once; for a service in visits, visits a day (:attr:`Visits.per_day`)."""
+        visits: Visits | None = getattr(self, "visits", None)
+        if visits is not None:
+            return visits.per_day
         if self.workforce is not None:
             return self.workforce.places
         assert self.places is not None
@@ -607,6 +618,52 @@ class Staffing(StrictModel):
         return self
 
 
+class Visits(StrictModel):
+    """A home-care service's capacity in visits a day (IPACS's P1 model), instead of places.
+
+    The service delivers ``staff x visits_per_staff_day`` visits a day (rounded down to a
+    whole visit). Each patient needs ``initial_per_day`` visits a day (a distribution,
+    rounded to a whole visit and held within ``final_per_day``..``max_per_day``), falling
+    by one visit at a time, at whole days of the episode, to ``final_per_day``: the steps
+    are spread evenly over the episode's whole days, at most one a day. A patient starts
+    only when the service accepts (``accepts``) and its free visits cover their initial
+    need; the queue is first come, first served, so a patient needing more than is free
+    holds up those behind (head-of-line blocking). Each step down frees a visit for the
+    queue at once.
+    """
+
+    staff: Annotated[float, Field(ge=0, le=MAX_PLACES)]
+    """Staff delivering visits (FTE; may change at a date)."""
+    visits_per_staff_day: Annotated[float, Field(gt=0, le=100)]
+    """Visits one staff member delivers a day (may change at a date)."""
+    initial_per_day: Distribution = Field(default_factory=lambda: Fixed(value=4))
+    """Visits a day a patient needs at the start (a distribution, rounded to a whole visit)."""
+    final_per_day: Annotated[int, Field(ge=1, le=100)] = 1
+    """Visits a day a patient's need falls to (the floor)."""
+    max_per_day: Annotated[int, Field(ge=1, le=100)] = 8
+    """The most visits a day a patient can need: initial draws above it are held to it."""
+
+    @property
+    def per_day(self) -> int:
+        """Visits the service delivers a day (its capacity)."""
+        return math.floor(self.staff * self.visits_per_staff_day + 1e-9)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Visits:
+        if self.max_per_day < self.final_per_day:
+            raise ValueError(
+                f"max_per_day must be >= final_per_day, got {self.max_per_day} < "
+                f"{self.final_per_day}"
+            )
+        if 0 < self.per_day < self.max_per_day:
+            raise ValueError(
+                f"staff x visits_per_staff_day ({self.per_day} visits a day) must be at least "
+                f"max_per_day ({self.max_per_day}), or 0 (closed), or a patient needing "
+                f"{self.max_per_day} would wait for ever, got staff = {self.staff:g}"
+            )
+        return self
+
+
 class CommunityService(_PlacesOrWorkforce):
     """A community service: places, when it takes new patients, episode length."""
 
@@ -621,10 +678,18 @@ class CommunityService(_PlacesOrWorkforce):
     full)."""
     staffing: Staffing | None = None
     """The rota that keeps the service accepting in its hours: it gives FTE and staff cost."""
+    visits: Visits | None = None
+    """Capacity in visits a day instead of places (P1 only): see :class:`Visits`."""
 
     @model_validator(mode="after")
     def _ordered(self) -> CommunityService:
         _dates_increase(self.capacity_changes, "capacity_changes")
+        if self.visits is not None and self.capacity_changes:
+            raise ValueError(
+                "capacity_changes dates places or workforce, and a service in visits has "
+                "neither: date changes of visits.staff or visits.visits_per_staff_day in "
+                "[[changes]] instead"
+            )
         return self
 
 
@@ -637,6 +702,17 @@ class Community(StrictModel):
     """Pathway 2: rehabilitation or short-term care beds."""
     p3: CommunityService | None = None
     """Pathway 3: care home places."""
+
+    @model_validator(mode="after")
+    def _visits_for_p1(self) -> Community:
+        for name in ("urgent_response", "p2", "p3"):
+            service = getattr(self, name)
+            if service is not None and service.visits is not None:
+                raise ValueError(
+                    f"{name}.visits: capacity in visits is for P1 home care only; give "
+                    f"{name} places or workforce"
+                )
+        return self
 
 
 class DischargeStage(StrictModel):
@@ -923,6 +999,18 @@ CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
         "community.*.capacity_changes",
         "is a timeline already: date them as changes of the service's places or workforce",
     ),
+    (
+        "community.p1.visits.initial_per_day",
+        "cannot change at a date: each patient's need is drawn once, on arrival",
+    ),
+    (
+        "community.p1.visits.final_per_day",
+        "cannot change at a date: it sets the step-downs of episodes under way",
+    ),
+    (
+        "community.p1.visits.max_per_day",
+        "cannot change at a date: each patient's need is drawn once, on arrival",
+    ),
 )
 """Keys a dated change may not set, and why."""
 
@@ -1063,6 +1151,14 @@ class Scenario(StrictModel):
                     f"needs a [community.{service}] service",
                     in_use,
                 )
+        p1 = self.community.p1
+        if state.community_in_use.p1 and p1 is not None and p1.visits is not None:
+            raise at_key(
+                "initial_state.community_in_use.p1",
+                "cannot place patients in a P1 service counted in visits (their need under "
+                "way is not known): start them delayed instead (initial_state.delayed.p1)",
+                state.community_in_use.p1,
+            )
         for pathway in ("p1", "p2", "p3"):
             if getattr(state.delayed, pathway) and getattr(self.community, pathway) is None:
                 raise at_key(
@@ -1358,6 +1454,15 @@ def _same_shape(first: Scenario, phase: Scenario, change: Change) -> list[str]:
             problems.append(
                 f"community.{name} must not be added or removed by a change "
                 "(give it from the start, with places = 0 until it opens)"
+            )
+        elif (
+            before is not None
+            and after is not None
+            and (before.visits is None) != (after.visits is None)
+        ):
+            problems.append(
+                f"community.{name}.visits must not be added or removed by a change (a service "
+                "counts places or visits for the whole run)"
             )
         elif (
             before is not None
