@@ -369,7 +369,9 @@ class MetricAccumulator:
             totals[name] = self._per_period(integral)
             if name != "direct_waiting" and kept:
                 by_day[:, s, :] = integral / DAY
-            if name == "acute_occupied" or name.startswith("community_in_use_"):
+            if name in ("acute_occupied", "visits_in_use_p1") or name.startswith(
+                "community_in_use_"
+            ):
                 self._day_integrals[name] = integral
             if kept and name in (
                 "waiting_discharge_p1",
@@ -664,11 +666,19 @@ class MetricAccumulator:
             m[in_use] = mean(in_use)
             service = params.service(s)
             assert service is not None
-            m[f"community_occupancy_{s}"] = self._share_mean(in_use, service.capacity)
+            # a service in visits: its capacity is visits a day, so its occupancy is of those
+            used = "visits_in_use_p1" if service.visits is not None else in_use
+            m[f"community_occupancy_{s}"] = self._share_mean(used, service.capacity)
             if s != "urgent_response":
                 k = int(s[1])
                 m[f"community_starts_{s}"] = starts[:, :, k]
                 m[f"community_wait_days_{s}"] = ratio(waits[:, :, k], starts[:, :, k])
+
+        # P1 in visits: visits delivered (visit-days: a visit a day held for a day is a visit)
+        # and the visits a day in use; zeros when P1 counts places
+        visits = "visits_in_use_p1" in self.g.series
+        m["visits_delivered_p1"] = totals["visits_in_use_p1"] / DAY if visits else none
+        m["visits_in_use_p1"] = mean("visits_in_use_p1") if visits else none
 
         # costs: each service's charges at each year's prices, less those an investment line
         # pays for that year

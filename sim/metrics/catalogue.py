@@ -201,6 +201,8 @@ CATALOGUE: tuple[Metric, ...] = (
         "days",
         "pathway_service",
     ),
+    _m("visits_delivered_p1", "P1 visits delivered", "count", "visits"),
+    _m("visits_in_use_p1", "P1 visits a day in use, mean", "count", "visits a day"),
     _m(
         "community_staff_fte_{service}",
         "{service} staff (FTE)",

@@ -4,7 +4,8 @@
   and the engine's own live counts at the end agree with the record;
 * timestamps run forwards for each patient (no negative waits);
 * capacity: no place is taken while the pool is full (a capacity cut drains,
-  never evicts) and never while a schedule is closed;
+  never evicts) and never while a schedule is closed; for P1 in visits, no start takes
+  more visits a day than are free (reconstructed with :func:`visit_events`);
 * first come, first served: beds are taken in the order they were asked for,
   community places in the order patients became fit.
 
@@ -25,6 +26,7 @@ from ..clock import stepfn
 from ..clock.calendar import Calendar
 from ..codes import EPS_HOURS, SERVICES, EdOutcome, Origin, Pathway
 from ..errors import InvariantError
+from . import rules
 from .record import Record
 
 _ORDER = (
@@ -79,6 +81,47 @@ def _pool_breaches(
     is_start = kind == 1
     # starts at t = 0 are the starting state, placed before capacity applies
     bad = (before >= cap) & is_start & (times > 0)
+    return int(bad.sum()), float(times[bad].min()) if bad.any() else np.nan
+
+
+def visit_events(patients: dict[str, np.ndarray], final: int) -> tuple[np.ndarray, np.ndarray]:
+    """P1's visits a day taken and given back, from the record (P1 counted in visits):
+    ``(times, deltas)`` in time order (at equal times those given back first). A patient
+    takes ``visits_p1`` at ``comm_start``, gives one back at each step down (the days of
+    :func:`sim.model.rules.visit_step_day`, found as the engines find them: 24 h x the days
+    between steps added to the last) and the rest at ``comm_end``."""
+    times: list[float] = []
+    deltas: list[int] = []
+    on = (patients["pathway"] == Pathway.P1) & ~np.isnan(patients["comm_start"])
+    for i in np.flatnonzero(on & (patients["visits_p1"] > 0)):
+        start, end = float(patients["comm_start"][i]), float(patients["comm_end"][i])
+        initial, days = int(patients["visits_p1"][i]), int(patients["visit_days"][i])
+        times.append(start)
+        deltas.append(initial)
+        held, t, last, step = initial, start, 0, 1
+        while (day := rules.visit_step_day(step, initial, final, days)) >= 0:
+            t = t + 24.0 * (day - last)
+            times.append(t)
+            deltas.append(-1)
+            held, last, step = held - 1, day, step + 1
+        if not np.isnan(end):
+            times.append(end)
+            deltas.append(-held)
+    t_arr, d_arr = np.array(times, dtype=float), np.array(deltas, dtype=np.int64)
+    order = np.lexsort((d_arr, t_arr))
+    return t_arr[order], d_arr[order]
+
+
+def _visit_breaches(
+    times: np.ndarray, deltas: np.ndarray, cap_t: np.ndarray, cap_v: np.ndarray, end_h: float
+) -> tuple[int, float]:
+    """Starts after which P1's visits a day in use passed its capacity, and the first
+    (events at or after ``end_h`` never happened)."""
+    happened = times < end_h
+    times, deltas = times[happened], deltas[happened]
+    after = np.cumsum(deltas)
+    cap = cap_v[np.searchsorted(cap_t, times + EPS_HOURS, side="right") - 1]
+    bad = (deltas > 0) & (after > cap)
     return int(bad.sum()), float(times[bad].min()) if bad.any() else np.nan
 
 
@@ -204,6 +247,23 @@ def check(record: Record) -> list[str]:
             np.where(on, P["comm_start"], np.nan),
             np.where(on, P["comm_end"], np.nan),
         )
+    visits = params.p1_visits
+    if visits is not None:  # P1's capacity is visits a day: check the visits, not the patients
+        pools.pop("p1")
+        log = record.capacity["p1"]
+        times, deltas = visit_events(P, visits.final_per_day)
+        n, first_t = _visit_breaches(times, deltas, log.times_h, log.values, end)
+        if n:
+            problems.append(
+                f"capacity: {n} P1 starts took more visits a day than were free "
+                f"({_when(cal, first_t)})"
+            )
+        held = int(deltas[times < end].sum())
+        if "p1_visits" in live and live["p1_visits"] != held:
+            problems.append(
+                f"conservation: engine holds {live['p1_visits']} P1 visits a day, record "
+                f"{held} ({at_end})"
+            )
     for name, (starts, ends) in pools.items():
         log = record.capacity.get(name)
         if log is None:

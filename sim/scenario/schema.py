@@ -684,6 +684,11 @@ class CommunityService(_PlacesOrWorkforce):
     @model_validator(mode="after")
     def _ordered(self) -> CommunityService:
         _dates_increase(self.capacity_changes, "capacity_changes")
+        if self.visits is not None and self.cost_basis == "commissioned":
+            raise ValueError(
+                'cost_basis = "commissioned" pays for places, and a service in visits has '
+                'none: pay it by use ("occupied", its patient-days)'
+            )
         if self.visits is not None and self.capacity_changes:
             raise ValueError(
                 "capacity_changes dates places or workforce, and a service in visits has "
