@@ -45,6 +45,7 @@ EXPECTED = {
     "extends_missing": "extends must name an existing file, got 'no_such_scenario.toml'",
     "supervision_exceeds_staff": "community.p2.workforce: supervising 30 support FTE needs 3",
     "places_and_workforce": "community.p1 needs exactly one of places or workforce",
+    "visits_and_places": "community.p1: visits replaces places and workforce: give visits, or",
     "change_dates_backwards": "acute: capacity_changes dates must be strictly increasing",
     "initial_state_with_warm_up": "run.warm_up_days must be 0 when an initial_state is given",
     "nan_value": "cohorts.children.growth_per_year must be a finite number, got nan",

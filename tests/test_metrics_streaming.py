@@ -30,6 +30,7 @@ from sim.metrics.accumulator import (
     daily_series,
     replication_metrics,
 )
+from sim.model import rules
 from sim.model.record import BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, Record, acute_events
 from sim.model.tally import DAILY_SERIES
 from sim.scenario.params import CostParams, ModelParams, build_costs, build_params
@@ -137,16 +138,37 @@ class _ReferenceSeries:
                     stop = P[f"{column}_end"]
                     self.steps[f"waiting_{stage}_p{k}"] = count(np.where(on, start, np.nan), stop)
                     start = stop
+        visits = self.p.p1_visits
+        if visits is not None:  # P1 in visits a day: each patient's level, step by step
+            self.steps["visits_in_use_p1"] = self._visits(P, visits.final_per_day, end)
         self.capacity = {
             name: _reference_from_log(log.times_h, log.values)
             for name, log in record.capacity.items()
         }
         self.occupancy_share = self._share(self.steps["acute_occupied"], self.capacity["acute"])
         self.community_share = {
-            s: self._share(self.steps[f"community_in_use_{s}"], self.capacity[s])
+            s: self._share(
+                self.steps["visits_in_use_p1" if s == "p1" and visits else f"community_in_use_{s}"],
+                self.capacity[s],
+            )
             for s in SERVICES
             if s in self.capacity
         }
+
+    @staticmethod
+    def _visits(P: dict[str, np.ndarray], final: int, end: float) -> _Step:
+        """Visits a day in use: each P1 patient holds ``visits_p1`` from the start, one
+        fewer from each step-down day (the rule's days, from the start), none from the end."""
+        starts: list[float] = []
+        ends: list[float] = []
+        for i in np.flatnonzero((P["pathway"] == 1) & (P["visits_p1"] > 0)):
+            start, stop = P["comm_start"][i], P["comm_end"][i]
+            initial, days = int(P["visits_p1"][i]), int(P["visit_days"][i])
+            steps = [rules.visit_step_day(j, initial, final, days) for j in range(1, initial)]
+            gone = [start + 24.0 * d for d in steps if d >= 0]
+            starts += [start] * initial
+            ends += gone + [stop] * (initial - len(gone))
+        return stepfn.counting(np.array(starts), np.array(ends), end)
 
     @staticmethod
     def _share(used: _Step, capacity: _Step) -> _Step:
@@ -332,6 +354,10 @@ def _reference_period_metrics(
         yield f"community_staff_fte_{s}", rota[0]
         yield f"community_staff_per_open_hour_{s}", rota[1]
 
+    visits = "visits_in_use_p1" in series.steps  # P1 in visits a day
+    yield "visits_in_use_p1", mean("visits_in_use_p1") if visits else 0.0
+    yield "visits_delivered_p1", total("visits_in_use_p1") / HOURS_PER_DAY if visits else 0.0
+
     # --- costs ---
     c = scenario.costs
     admitted_attendances = float(admitted_from_ed.sum())
@@ -456,8 +482,8 @@ def _reference_daily_series(record: Record) -> pd.DataFrame:
     for name in DAILY_SERIES:
         if name.startswith("community_in_use_") and name[17:] not in series.capacity:
             continue
-        if name.startswith("waiting_") and name not in series.steps:
-            continue  # a discharge stage not configured
+        if name.startswith(("waiting_", "visits_")) and name not in series.steps:
+            continue  # a discharge stage not configured, or P1 in places
         values[name] = _reference_daily_means(series.steps[name], days, end)
     values["delayed"] = sum(values[f"waiting_discharge_p{k}"] for k in (1, 2, 3))  # type: ignore[assignment]
     # capacity changes only at midnight (changes are dated), and may be unlimited (inf)
@@ -523,6 +549,25 @@ def _several_financial_years() -> Scenario:
     return Scenario.from_dict(data)
 
 
+def _p1_in_visits() -> Scenario:
+    """P1 counted in visits a day, its queue busy, with a dated change of its staff."""
+    data = small_system(
+        **{
+            "run.horizon_years": 0.2,
+            "run.warm_up_days": 10,
+            "acute.beds": 90,
+            "changes": [{"from": "2016-05-09", "set": {"community.p1.visits.staff": 7}}],
+        }
+    )
+    data["community"]["p1"].pop("places")
+    data["community"]["p1"]["visits"] = {
+        "staff": 5,
+        "visits_per_staff_day": 6,
+        "initial_per_day": {"dist": "gamma", "mean": 4, "sd": 0.5},
+    }
+    return Scenario.from_dict(data)
+
+
 SCENARIOS = {
     "baseline": _baseline,
     "single_unit": lambda: Scenario.from_dict(single_unit(years=0.4, warm_up_days=10)),
@@ -554,6 +599,7 @@ SCENARIOS = {
             }
         )
     ),
+    "p1_in_visits": _p1_in_visits,
 }
 REPLICATIONS = (4, 7, 9)
 

@@ -4,7 +4,7 @@ A file may build on another with ``extends = "baseline.toml"`` (relative to
 the file): tables merge key by key, the dated ``[[changes]]`` merge by date,
 anything else (numbers, strings, lists, arrays of tables, distribution tables
 with a ``dist`` key, uncertain values with an ``uncertain`` key) is replaced whole,
-and keys that replace one another (``places`` and ``workforce``) drop the
+and keys that replace one another (``places``, ``workforce``, ``visits``) drop the
 parent's alternative. An override in code (``Scenario.override``) sets dotted
 keys in the same merged data, by the same rules.
 
@@ -55,8 +55,9 @@ def read_toml(path: Path, shown: str) -> dict[str, Any]:
         raise ScenarioError([f"{shown}: not valid TOML: {exc}"]) from None
 
 
-_ALTERNATIVES = (frozenset({"places", "workforce"}),)
-"""Keys that replace one another: a child giving ``workforce`` drops the parent's ``places``."""
+_ALTERNATIVES = (frozenset({"places", "workforce", "visits"}),)
+"""Keys that replace one another: a child giving ``workforce`` (or ``visits``) drops the
+parent's ``places``."""
 
 
 def _drop_replaced(table: dict[str, Any], given: Iterable[str]) -> None:

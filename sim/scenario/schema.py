@@ -713,9 +713,11 @@ class Community(StrictModel):
         for name in ("urgent_response", "p2", "p3"):
             service = getattr(self, name)
             if service is not None and service.visits is not None:
-                raise ValueError(
-                    f"{name}.visits: capacity in visits is for P1 home care only; give "
-                    f"{name} places or workforce"
+                raise at_key(
+                    f"community.{name}.visits",
+                    f"capacity in visits is for P1 home care only: give {name} places or "
+                    "workforce",
+                    dict(service.visits),
                 )
         return self
 
