@@ -262,8 +262,10 @@ def take_n(
 ) -> bool:
     """``n`` free places at once (a P1 patient's visits a day), if nobody waits and they are
     free and open: :func:`take` with ``n`` places."""
-    if pl[pool, L_LEN] == 0 and pl[pool, L_USE] + (n - 1) < cap[pool] and is_open(
-        open_hours, pool, now
+    if (
+        pl[pool, L_LEN] == 0
+        and pl[pool, L_USE] + (n - 1) < cap[pool]
+        and is_open(open_hours, pool, now)
     ):
         pl[pool, L_USE] += n
         return True

@@ -250,9 +250,9 @@ def check(record: Record) -> list[str]:
     visits = params.p1_visits
     if visits is not None:  # P1's capacity is visits a day: check the visits, not the patients
         pools.pop("p1")
-        log = record.capacity["p1"]
+        visit_log = record.capacity["p1"]
         times, deltas = visit_events(P, visits.final_per_day)
-        n, first_t = _visit_breaches(times, deltas, log.times_h, log.values, end)
+        n, first_t = _visit_breaches(times, deltas, visit_log.times_h, visit_log.values, end)
         if n:
             problems.append(
                 f"capacity: {n} P1 starts took more visits a day than were free "

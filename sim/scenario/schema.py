@@ -715,8 +715,7 @@ class Community(StrictModel):
             if service is not None and service.visits is not None:
                 raise at_key(
                     f"community.{name}.visits",
-                    f"capacity in visits is for P1 home care only: give {name} places or "
-                    "workforce",
+                    f"capacity in visits is for P1 home care only: give {name} places or workforce",
                     dict(service.visits),
                 )
         return self
