@@ -355,3 +355,27 @@ def _escaped(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_the_report_charts_escalation_where_it_is_configured(tmp_path: Any) -> None:
+    from sim.experiments.compare import compare
+    from sim.present import charts
+    from sim.present.report import figures, load_saved
+
+    base = Scenario.from_dict(small_system(**{**ESCALATING, "run.horizon_years": 0.1}))
+    none = base.override({"name": "no_escalation", "acute.escalation": None})
+    result = compare([base, none], reps=2, seed=4)
+    daily = result.results.daily
+    spec = charts.escalation(daily).to_dict()
+    rows = [row for rows in spec["datasets"].values() for row in rows]
+    shares = pd.DataFrame([r for r in rows if "share" in r])
+    # each scenario's week: its replication-days split across the levels
+    np.testing.assert_allclose(shares.groupby(["scenario", "date"])["share"].sum(), 1.0)
+    assert set(shares["scenario"]) == {"small", "no_escalation"}
+    beds = pd.DataFrame([r for r in rows if "share" not in r and "value" in r])
+    assert set(beds["scenario"]) == {"small"}  # only the scenario that has the beds
+    assert 0 < beds["value"].max() <= 6 + 1e-6
+    with_beds = load_saved(result.save(tmp_path / "both"))
+    assert "escalation" in [f.slug for f in figures(with_beds)]
+    without = load_saved(compare([none], reps=1, seed=4).save(tmp_path / "none"))
+    assert "escalation" not in [f.slug for f in figures(without)]
