@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import CONFIGS, single_unit, small_system
+from test_escalation import ESCALATING
 
 from sim.clock import stepfn
 from sim.clock.calendar import Period
@@ -584,18 +585,11 @@ SCENARIOS = {
     "escalation_beds_with_dated_beds": lambda: Scenario.from_dict(
         small_system(
             **{
+                **ESCALATING,
                 "run.horizon_years": 0.25,
                 "run.warm_up_days": 10,
                 "run.start_date": "2017-02-06",
-                "acute.beds": 44,
-                "acute.escalation": {
-                    "beds": 6,
-                    "open_at_occupancy": 0.98,
-                    "open_at_queue": 2,
-                    "close_below_occupancy": 0.9,
-                    "review_hours": [8, 14, 20],
-                },
-                "costs.escalation_bed_day_gbp": 346,
+                "acute.escalation": {**ESCALATING["acute.escalation"], "review_hours": [8, 14, 20]},
                 "changes": [{"from": "2017-04-01", "set": {"acute.beds": 40}}],
             }
         )
