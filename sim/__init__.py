@@ -54,6 +54,7 @@ CHART_BUILDERS = (
     "delayed_by_pathway",
     "delayed_by_stage",
     "ed_performance",
+    "escalation",
     "sensitivity",
     "sweep_heatmap",
     "warm_up",

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import CONFIGS, single_unit, small_system
+from test_escalation import ESCALATING
 
 from sim.clock import stepfn
 from sim.clock.calendar import Period
@@ -145,7 +146,15 @@ class _ReferenceSeries:
             name: _reference_from_log(log.times_h, log.values)
             for name, log in record.capacity.items()
         }
-        self.occupancy_share = self._share(self.steps["acute_occupied"], self.capacity["acute"])
+        # occupancy is of the core beds (acute.beds and its dated changes): the record's acute
+        # log holds the escalation beds open as well
+        self.core_beds = _reference_from_log(self.p.beds.times_h, self.p.beds.values)
+        self.occupancy_share = self._share(self.steps["acute_occupied"], self.core_beds)
+        escalation = record.capacity.get("acute_escalation")
+        if escalation is not None:
+            self.steps["escalation_beds_open"] = _reference_from_log(
+                escalation.times_h, escalation.values
+            )
         self.community_share = {
             s: self._share(
                 self.steps["visits_in_use_p1" if s == "p1" and visits else f"community_in_use_{s}"],
@@ -154,6 +163,24 @@ class _ReferenceSeries:
             for s in SERVICES
             if s in self.capacity
         }
+
+    @property
+    def daily_levels(self) -> dict[str, np.ndarray]:
+        """Each observed day's start, whether escalation beds were open in it, and its
+        OPEL-like level, by the thresholds docs/metrics.md states (written out here)."""
+        cal = self.p.calendar
+        days = cal.day_starts()
+        occupancy = _reference_daily_means(self.occupancy_share, days, self.end)
+        queue = _reference_daily_means(self.steps["bed_queue"], days, self.end)
+        escalated = np.zeros(len(days) - 1, dtype=bool)
+        if "escalation_beds_open" in self.steps:
+            escalated = (
+                _reference_daily_means(self.steps["escalation_beds_open"], days, self.end) > 1e-12
+            )
+        opel = np.where(occupancy >= 0.85, 2, 1)
+        opel = np.where((occupancy >= 0.92) | escalated, 3, opel)
+        opel = np.where(queue >= 1.0, 4, opel)
+        return {"start": days[:-1], "escalated": escalated, "opel": opel}
 
     @staticmethod
     def _visits(P: dict[str, np.ndarray], final: int, end: float) -> _Step:
@@ -289,6 +316,22 @@ def _reference_period_metrics(
     yield "acute_time_at_or_above_92", stepfn.window_mean(above, a, b, end)
     yield "acute_time_full", stepfn.window_mean(full, a, b, end)
 
+    # --- escalation beds and the OPEL-like level (from the days of the period) ---
+    escalation = series.steps.get("escalation_beds_open")
+    escalation_days = 0.0 if escalation is None else total("escalation_beds_open") / HOURS_PER_DAY
+    yield "escalation_bed_days", escalation_days
+    openings = 0.0
+    if escalation is not None:
+        times, beds = escalation
+        opened = (beds > 0) & (np.r_[0.0, beds[:-1]] <= 0)
+        openings = float(_in(times[opened], period).sum())
+    yield "escalation_openings", openings
+    day = series.daily_levels
+    in_period = (day["start"] >= a) & (day["start"] < b)
+    yield "escalation_days_share", float(day["escalated"][in_period].sum()) / period.days
+    yield "opel_3_days", float((day["opel"][in_period] == 3).sum())
+    yield "opel_4_days", float((day["opel"][in_period] == 4).sum())
+
     # --- discharge ---
     delayed_total = 0.0
     for k in (1, 2, 3):
@@ -370,6 +413,7 @@ def _reference_period_metrics(
         "cost_sdec": float(sdec.sum()) * c.sdec_episode_gbp,
         "cost_acute_bed_days": (bed_days - delayed_total) * c.acute_bed_day_gbp,
         "cost_delayed_bed_days": delayed_total * c.delayed_bed_day_gbp,
+        "cost_escalation_bed_days": escalation_days * c.escalation_bed_day_gbp,
         "cost_diversion": float(_in(P["diverted"], period).sum()) * c.diversion_gbp,
     }
     # service charges are counted by financial year (an investment pays for a year's);
@@ -484,11 +528,14 @@ def _reference_daily_series(record: Record) -> pd.DataFrame:
             continue
         if name.startswith(("waiting_", "visits_")) and name not in series.steps:
             continue  # a discharge stage not configured, or P1 in places
+        if name == "escalation_beds_open" and name not in series.steps:
+            continue  # no escalation beds configured
         values[name] = _reference_daily_means(series.steps[name], days, end)
     values["delayed"] = sum(values[f"waiting_discharge_p{k}"] for k in (1, 2, 3))  # type: ignore[assignment]
     # capacity changes only at midnight (changes are dated), and may be unlimited (inf)
-    values["acute_capacity"] = _reference_value_at(series.capacity["acute"], days[:-1])
+    values["acute_capacity"] = _reference_value_at(series.core_beds, days[:-1])
     values["acute_occupancy"] = _reference_daily_means(series.occupancy_share, days, end)
+    values["opel_level"] = series.daily_levels["opel"].astype(float)
     dates = pd.to_datetime(cal.sim_start) + pd.to_timedelta(days[:-1] / HOURS_PER_DAY, unit="D")
     frames = [
         pd.DataFrame({"date": dates, "series": name, "value": v}) for name, v in values.items()
@@ -580,6 +627,18 @@ SCENARIOS = {
     ),
     "starting_state_and_capacity_changes": _starting_state_and_capacity_changes,
     "several_financial_years": _several_financial_years,
+    "escalation_beds_with_dated_beds": lambda: Scenario.from_dict(
+        small_system(
+            **{
+                **ESCALATING,
+                "run.horizon_years": 0.25,
+                "run.warm_up_days": 10,
+                "run.start_date": "2017-02-06",
+                "acute.escalation": {**ESCALATING["acute.escalation"], "review_hours": [8, 14, 20]},
+                "changes": [{"from": "2017-04-01", "set": {"acute.beds": 40}}],
+            }
+        )
+    ),
     "discharge_stages_and_30_day_readmissions": lambda: Scenario.from_dict(
         small_system(
             **{
@@ -687,6 +746,10 @@ def test_shuffled_chunks_of_interleaved_replications_give_the_reference_tables(r
         if i % 2:
             chunk = chunk[np.argsort(ev_rep[chunk], kind="stable")]
         accumulator.add_acute_events(ev_rep[chunk], ev_t[chunk], ev_d[chunk])
+    for i, r in reversed(list(enumerate(records))):  # each replication's log, in any order
+        log = r.capacity.get("acute_escalation")
+        if log is not None:
+            accumulator.add_escalation(i, log.times_h, log.values)
 
     _assert_same(accumulator.finish(), _reference(records, scenario))
 

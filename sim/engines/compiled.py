@@ -93,6 +93,8 @@ class Scenario:
     phase_by_hour: np.ndarray
     rows: np.ndarray
     episode_rows: np.ndarray
+    esc_marks: np.ndarray
+    """The escalation reviews' hours of the run (none without escalation)."""
     streams: tuple[tuple[int, Origin, str, np.ndarray, np.ndarray], ...]
     """(cohort, origin, stream name, hourly rate, cumulative rate), in the SimPy engine's order."""
 
@@ -117,6 +119,7 @@ class Scenario:
             self.phase_by_hour,
             self.rows,
             self.episode_rows,
+            self.esc_marks,
         )
 
 
@@ -179,8 +182,12 @@ def scenario_arrays(params: ModelParams) -> Scenario:
             if rate.any():
                 streams.append((c.index, origin, f"{name}/{c.name}", rate, cumulative_rate(rate)))
     drawn = versions(params)
+    e = params.escalation
     return Scenario(
-        scal_f=np.array([cal.end_h]),
+        scal_f=np.array(
+            [cal.end_h, -1.0 if e is None else e.open_at_occupancy]
+            + [1.0 if e is None else e.close_below_occupancy]
+        ),
         scal_i=np.array(
             [
                 int(params.boarding_holds_cubicle),
@@ -189,6 +196,8 @@ def scenario_arrays(params: ModelParams) -> Scenario:
                 *(int(g is not None) for g in params.stages),
                 int(params.p1_visits is not None),
                 0 if params.p1_visits is None else params.p1_visits.final_per_day,
+                0 if e is None else e.beds,
+                -1 if e is None else e.open_at_queue,
             ],
             dtype=np.int64,
         ),
@@ -214,6 +223,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         phase_by_hour=phase_by_hour if params.n_phases > 1 else np.zeros(1, dtype=np.int64),
         rows=drawn.row,
         episode_rows=drawn.episode,
+        esc_marks=np.zeros(0, dtype=np.bool_) if e is None else e.review_by_hour,
         streams=tuple(streams),
     )
 
@@ -464,6 +474,8 @@ def run_one(
         rec_t = np.full((n_rows, kernel.N_TIME), np.nan)
         rec_c = np.zeros((n_rows, kernel.N_CODE), dtype=np.int64)
         out = np.zeros(kernel.O_SIZE, dtype=np.int64)
+        esc_t = np.zeros(int(s.esc_marks.sum()) + 2)
+        esc_v = np.zeros(len(esc_t))
         slots, events = room.slots, room.events
         ws = _workspace(
             slots,
@@ -486,12 +498,19 @@ def run_one(
             t.level,
             rec_t,
             rec_c,
+            esc_t,
+            esc_v,
             out,
             *ws.arrays,
         )
         status = int(out[kernel.O_STATUS])
         if status == kernel.OK:
-            return _record(params, replication, rec_t, rec_c, out) if keep else None
+            escalation = None
+            if params.escalation is not None:
+                n_log = int(out[kernel.O_ESC_LOG])
+                escalation = CapacityLog(esc_t[:n_log].copy(), esc_v[:n_log].copy())
+                sink.add_escalation(position, escalation.times_h, escalation.values)
+            return _record(params, replication, rec_t, rec_c, out, escalation) if keep else None
         if status == kernel.NEGATIVE_LEVEL:  # pragma: no cover - a bug, not a shortage
             raise RuntimeError(f"replication {replication}: acute occupancy fell below 0")
         if status == kernel.FULL_LEVELS:
@@ -502,7 +521,12 @@ def run_one(
 
 
 def _record(
-    params: ModelParams, replication: int, rec_t: np.ndarray, rec_c: np.ndarray, out: np.ndarray
+    params: ModelParams,
+    replication: int,
+    rec_t: np.ndarray,
+    rec_c: np.ndarray,
+    out: np.ndarray,
+    escalation: CapacityLog | None,
 ) -> Record:
     n = int(out[kernel.O_ROWS])
     patients: dict[str, np.ndarray] = {}
@@ -520,6 +544,9 @@ def _record(
         for name, t in zip(names, _pool_timelines(params), strict=True)
         if t is not None
     }
+    if escalation is not None:
+        capacity["acute"] = _with_escalation(params.beds, escalation)
+        capacity["acute_escalation"] = escalation
     use = out[kernel.O_USE : kernel.O_USE + N_POOLS]
     live = {
         "ed": int(out[kernel.O_IN_ED]),
@@ -536,6 +563,29 @@ def _record(
     if params.p1_visits is not None:  # patients in P1, and their visits a day
         live["p1"], live["p1_visits"] = int(out[kernel.O_P1_PATIENTS]), int(use[P_UR + 1])
     return Record(params, replication, patients, capacity, live)
+
+
+def _with_escalation(beds: Timeline, escalation: CapacityLog) -> CapacityLog:
+    """The acute beds' capacity log as the SimPy engine keeps it: each dated change and each
+    escalation opening or closing, the core beds plus the escalation beds open (at the same
+    time, the dated change first: it was scheduled first)."""
+    changes = [
+        (float(t), 0, float(v)) for t, v in zip(beds.times_h[1:], beds.values[1:], strict=True)
+    ]
+    changes += [
+        (float(t), 1, float(v))
+        for t, v in zip(escalation.times_h[1:], escalation.values[1:], strict=True)
+    ]
+    core, extra = float(beds.values[0]), 0.0
+    times, values = [0.0], [core + extra]
+    for t, kind, value in sorted(changes, key=lambda c: (c[0], c[1])):
+        if kind == 0:
+            core = value
+        else:
+            extra = value
+        times.append(t)
+        values.append(core + extra)
+    return CapacityLog(np.array(times), np.array(values))
 
 
 class CompiledEngine:
@@ -656,8 +706,8 @@ def _tiny_run() -> None:
     gi[tally.G_DAYS], gi[tally.G_SEG_OF_SLOT] = 0, tally.G_SIZE
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
-        np.array([0.0]),
-        np.zeros(7, dtype=i),
+        np.array([0.0, -1.0, 1.0]),
+        np.array([0, 0, 0, 0, 0, 0, 0, 0, -1], dtype=i),
         z(1, dtype=i),
         z((1, 1)),
         z((1, 1)),
@@ -675,6 +725,7 @@ def _tiny_run() -> None:
         z(1, dtype=i),
         np.arange(len(Attr), dtype=i)[:, None],
         np.full((1, 1), Attr.COMMUNITY_EPISODE_H, dtype=i),
+        z(0, dtype=b),
         z(0),
         z(1, dtype=i),
         z(0, dtype=i),
@@ -691,18 +742,23 @@ def _tiny_run() -> None:
         z((1, 2)),
         z((6, 1 + 2 * HOURS_PER_WEEK)),
         z((1, 1), dtype=i),
-        z((1, 5)),
+        z((1, tally.N_SUMS)),
         z((0, 1)),
         z(2),
         z((0, kernel.N_TIME)),
         z((0, kernel.N_CODE), dtype=i),
+        z(2),
+        z(2),
         z(kernel.O_SIZE, dtype=i),
         *Workspace.make(16, 16, 1, 4, 0).arrays,
     )
     tally.tally_rows(
-        gi, gf, z((1, 2), dtype=i), z((1, 2)), z((6, 337)), z((1, 1), dtype=i), z((1, 5)),
-        z((0, kernel.N_TIME)), z((0, kernel.N_CODE), dtype=i), 0,
+        gi, gf, z((1, 2), dtype=i), z((1, 2)), z((6, 337)), z((1, 1), dtype=i),
+        z((1, tally.N_SUMS)), z((0, kernel.N_TIME)), z((0, kernel.N_CODE), dtype=i), 0,
     )  # fmt: skip
+    tally.tally_escalation(
+        gi, gf, z((1, 2), dtype=i), z((1, 2)), z((6, 337)), z((1, tally.N_SUMS)), z(1), z(1), 0
+    )
     tally.tally_bed_events(gi, gf, z((0, 1)), z(2), z(0), z(0, dtype=i), 0)
     tally.tally_close(gi, gf, z((0, 1)), z(2))
 

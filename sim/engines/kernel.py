@@ -81,12 +81,17 @@ EV_STAGE_END = 11
 """A discharge stage's case ends (a = slot; the stage is the pool in ``M_WAIT``)."""
 EV_VISIT_STEP = 12
 """A P1 patient's visits a day step down by one (a = slot; P1 counted in visits)."""
+EV_REVIEW = 13
+"""The site reviews its escalation beds (``[acute.escalation]``)."""
 
 # run state
 S_HEAP = 0
 """2 slots: the sizes of the near and the far heap."""
 S_SEQ, S_ROWS, S_FREE, S_IN_ED, S_STATUS, S_ROWS_HELD, S_BEDS_HELD = range(2, 9)
-S_SIZE = 9
+S_ESC_OPEN, S_ESC_HOUR, S_ESC_LOG = 9, 10, 11
+"""Escalation beds open now, the hour of the run of the last review, entries in the
+escalation log (``esc_t``, ``esc_v``)."""
+S_SIZE = 12
 NEAR, FAR = 0, 1
 NEAR_HOURS = 12.0
 """Events due sooner than this go in the near heap (see :func:`push`)."""
@@ -141,7 +146,9 @@ O_STATUS, O_ROWS, O_IN_ED, O_BED_QUEUE, O_USE = range(5)
 """O_USE: 7 slots, places in use per pool at the end."""
 O_P1_PATIENTS = O_USE + N_POOLS
 """Patients in P1 at the end (its places in use count visits when P1 counts visits)."""
-O_SIZE = O_P1_PATIENTS + 1
+O_ESC_LOG = O_P1_PATIENTS + 1
+"""Entries of the escalation log at the end."""
+O_SIZE = O_ESC_LOG + 1
 
 # compiled copies of the shared rules: the very functions the SimPy engine calls
 _schedule_hour = inline(rules.schedule_hour)
@@ -158,6 +165,7 @@ _pathway_los = jit(rules.pathway_los)
 _working_end = jit(rules.working_end)
 _visit_days = inline(rules.visit_days)
 _visit_step_day = inline(rules.visit_step_day)
+_escalation_open = jit(rules.escalation_open)
 
 
 # --- events: a 4-ary heap keyed (time, order scheduled) --------------------------------------
@@ -503,6 +511,7 @@ def run_replication(
     phase_by_hour: np.ndarray,
     rows: np.ndarray,
     episode_rows: np.ndarray,
+    esc_marks: np.ndarray,
     # the replication's patients
     arr_t: np.ndarray,
     arr_off: np.ndarray,
@@ -526,6 +535,8 @@ def run_replication(
     level: np.ndarray,
     rec_t: np.ndarray,
     rec_c: np.ndarray,
+    esc_t: np.ndarray,
+    esc_v: np.ndarray,
     out: np.ndarray,
     # working room (contents need not be set; the sizes set the room)
     pt: np.ndarray,
@@ -552,12 +563,16 @@ def run_replication(
 ) -> None:
     """Simulate one replication; results in the tally arrays, ``rec_*`` and ``out``.
 
-    ``scal_f``: end of the run (h). ``scal_i``: boarders hold a cubicle (0/1); a decision's
+    ``scal_f``: end of the run (h), the escalation beds' opening and closing shares of the
+    core beds (-1: no opening share). ``scal_i``: boarders hold a cubicle (0/1); a decision's
     time depends on its outcome (0/1, :func:`sim.model.rules.decision_attribute`); an SDEC
     referral refused for want of SDEC stays its SDEC episode (0/1,
     :func:`sim.model.rules.refused_sdec_stay`); assessment and brokerage configured (0/1
     each); P1 counts visits a day (0/1: its pool's capacity and places are visits) and the
-    visits a day a P1 patient's need falls to.
+    visits a day a P1 patient's need falls to; escalation beds (0: none) and the bed queue
+    that opens them (-1: no queue trigger). ``esc_marks`` [hour]: the escalation reviews'
+    hours of the run; ``esc_t``, ``esc_v`` receive the escalation log (beds open from each
+    time, 0 at 0; as many entries as reviews and one more), its length in ``out[O_ESC_LOG]``.
     By phase of the run (dated changes; ``phase_by_hour`` [hour]): ``p_admit``,
     ``p_sdec`` [phase, cohort], ``p_readmit`` [phase, cohort, route],
     ``sdec_p_admit`` and the diversion ``thresholds`` (-1: none) [phase]; ``rows``
@@ -583,6 +598,8 @@ def run_replication(
     has_stage = (scal_i[3] != 0, scal_i[4] != 0)  # assessment, brokerage configured
     visits = scal_i[5] != 0  # P1 counts visits a day
     visit_final = scal_i[6]  # the visits a day a P1 patient's need falls to
+    esc_beds, esc_queue = scal_i[7], scal_i[8]
+    esc_share_open, esc_share_close = scal_f[1], scal_f[2]
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
@@ -612,6 +629,12 @@ def run_replication(
             step = _hours_to_next_opening(0, opens[pool, :n_hours])
             pl[pool, L_OPEN_HOUR] = step
             push(ht, hs, hv, st, 0.0 + step, EV_OPEN, pool, 0, 0.0)
+    esc_t[0], esc_v[0] = 0.0, 0.0
+    st[S_ESC_LOG] = 1
+    if esc_beds > 0 and esc_marks.any():  # after every pool's, as the SimPy engine
+        step = _hours_to_next_opening(0, esc_marks)
+        st[S_ESC_HOUR] = step
+        push(ht, hs, hv, st, 0.0 + step, EV_REVIEW, 0, 0, 0.0)
 
     n_init = len(init_kind)
 
@@ -760,8 +783,30 @@ def run_replication(
                 elif kind == EV_VISIT_STEP:
                     step = VISIT_STEP
                 elif kind == EV_CHANGE:
-                    cap[a] = chg_v[b]
+                    cap[a] = chg_v[b] + (st[S_ESC_OPEN] if a == P_BEDS else 0)
                     serve(cap, pl, qb, pm, open_hours, ht, hs, hv, st, a, now)
+                elif kind == EV_REVIEW:
+                    was_open = st[S_ESC_OPEN] > 0
+                    core = cap[P_BEDS] - st[S_ESC_OPEN]
+                    now_open = _escalation_open(
+                        was_open,
+                        pl[P_BEDS, L_USE],
+                        pl[P_BEDS, L_LEN],
+                        core,
+                        esc_share_open,
+                        esc_queue,
+                        esc_share_close,
+                    )
+                    if now_open != was_open:
+                        st[S_ESC_OPEN] = esc_beds if now_open else 0
+                        n_log = st[S_ESC_LOG]
+                        esc_t[n_log], esc_v[n_log] = now, st[S_ESC_OPEN]
+                        st[S_ESC_LOG] = n_log + 1
+                        cap[P_BEDS] = core + st[S_ESC_OPEN]
+                        serve(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_BEDS, now)
+                    gap = _hours_to_next_opening(st[S_ESC_HOUR], esc_marks)
+                    st[S_ESC_HOUR] += gap
+                    push(ht, hs, hv, st, now + gap, EV_REVIEW, 0, 0, now)
                 elif kind == EV_OPEN:
                     serve(cap, pl, qb, pm, open_hours, ht, hs, hv, st, a, now)
                     gap = _hours_to_next_opening(pl[a, L_OPEN_HOUR], opens[a, :n_hours])
@@ -1144,6 +1189,7 @@ def run_replication(
         if in_p1 and not math.isnan(pt[slot, Time.COMM_START]):
             n_p1 += math.isnan(pt[slot, Time.COMM_END])
     out[O_P1_PATIENTS] = n_p1
+    out[O_ESC_LOG] = st[S_ESC_LOG]
 
 
 @inline

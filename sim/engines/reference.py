@@ -103,6 +103,8 @@ class Places:
     in the order they joined, whenever a place is released, the capacity rises
     or the schedule opens; a granted place is taken at the moment of the grant.
     A capacity cut never evicts: the pool drains as places are released.
+    The capacity is the dated ``capacity`` plus any ``extra`` places opened
+    (escalation beds, :meth:`set_extra`).
     """
 
     def __init__(
@@ -115,7 +117,8 @@ class Places:
     ) -> None:
         self.env = env
         self.name = name
-        self.capacity = float(capacity.values[0])
+        self.capacity = self.base = float(capacity.values[0])
+        self.extra = 0.0
         self.in_use = 0
         self.queue: deque[simpy.Event] = deque()
         always = open_by_hour is None or bool(open_by_hour.all())
@@ -159,9 +162,18 @@ class Places:
 
     def _change_at(self, t: float, value: float) -> Journey:
         yield self.env.timeout(t - self.env.now)
-        self.capacity = value
+        self.base = value
+        self._set_capacity()
+
+    def set_extra(self, extra: float) -> None:
+        """Open ``extra`` places on top of the dated capacity (0: close them; never evicts)."""
+        self.extra = extra
+        self._set_capacity()
+
+    def _set_capacity(self) -> None:
+        self.capacity = self.base + self.extra
         self.log_t.append(self.env.now)
-        self.log_c.append(value)
+        self.log_c.append(self.capacity)
         self._serve()
 
     def _openings(self) -> Journey:
@@ -292,6 +304,10 @@ class SimPyReplication:
         self.by_outcome = params.ed_decision_by_outcome
         self.episode_rows = drawn.episode.tolist()
         self.in_ed = 0
+        self.escalation_t: list[float] = [0.0]
+        self.escalation_beds: list[float] = [0.0]
+        if params.escalation is not None:  # after every pool's processes, as the kernel
+            env.process(self._escalation_reviews())
         self.sources: dict[tuple[int, int], AttributeSource] = {
             (c.index, origin): AttributeSource(params, c, origin.key, self.streams)
             for c in params.cohorts
@@ -548,6 +564,38 @@ class SimPyReplication:
         self._finish(p)
         yield from self._readmission(p, p.pathway)
 
+    # --- escalation beds ------------------------------------------------------------------
+
+    def _escalation_reviews(self) -> Journey:
+        """Review at each whole hour the scenario names (from hour 1): open or close the
+        escalation beds by :func:`~sim.model.rules.escalation_open`. An opening offers the
+        new beds to the bed queue at once; a closing never evicts (it drains)."""
+        e = self.p.escalation
+        assert e is not None
+        marks = e.review_by_hour.tolist()
+        if not any(marks):
+            return
+        beds = self.beds
+        hour = 0
+        while True:
+            step = rules.hours_to_next_opening(hour, marks)
+            hour += step
+            yield self.env.timeout(step)
+            was_open = beds.extra > 0
+            now_open = rules.escalation_open(
+                was_open,
+                beds.in_use,
+                len(beds.queue),
+                beds.base,
+                e.open_at_occupancy,
+                e.open_at_queue,
+                e.close_below_occupancy,
+            )
+            if now_open != was_open:
+                self.escalation_t.append(self.env.now)
+                self.escalation_beds.append(float(e.beds) if now_open else 0.0)
+                beds.set_extra(self.escalation_beds[-1])
+
     # --- readmissions ---------------------------------------------------------------------
 
     def _readmission(self, p: Patient, route: int) -> Journey:
@@ -675,6 +723,9 @@ class SimPyReplication:
         self.finished.extend(self.live.values())
         self.live = {}
         self._flush()
+        if self.p.escalation is not None:
+            log = self._escalation_log()
+            self.sink.add_escalation(self.position, log.times_h, log.values)
         return self._record() if self.keep else None
 
     def _record(self) -> Record:
@@ -682,6 +733,9 @@ class SimPyReplication:
         pools = {"ed": self.cubicles, "sdec": self.sdec, "acute": self.beds}
         pools.update({s.name: s for s in self.services if s is not None})
         pools.update({pool.name: pool for pool, *_ in self.stages})
+        capacity = {name: pool.capacity_log() for name, pool in pools.items()}
+        if self.p.escalation is not None:
+            capacity["acute_escalation"] = self._escalation_log()
         live = {
             "ed": self.in_ed,
             "acute": self.beds.in_use,
@@ -695,9 +749,13 @@ class SimPyReplication:
             params=self.p,
             replication=self.replication,
             patients=columns,
-            capacity={name: pool.capacity_log() for name, pool in pools.items()},
+            capacity=capacity,
             in_system_at_end=live,
         )
+
+    def _escalation_log(self) -> CapacityLog:
+        """Escalation beds open from each time on (0 at the start)."""
+        return CapacityLog(np.array(self.escalation_t), np.array(self.escalation_beds))
 
 
 def _columns(patients: list[Patient]) -> dict[str, np.ndarray]:

@@ -129,6 +129,26 @@ def _share(used: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(capacity), 0.0, share)
 
 
+OPEL_OCCUPANCY = (0.85, 0.92)
+"""Mean occupancy of the core beds over a day from which the day is at OPEL-like level 2 and 3
+[A]: 85% is where risks become discernible and 92% the level at which regular shortages are
+expected (Bagust, Place & Posnett, BMJ 1999; the catalogue's 92% threshold). OPEL levels are
+set locally; these are this model's."""
+OPEL_4_QUEUE = 1.0
+"""Mean admissions waiting for a bed over a day from which the day is at level 4 [A]: as if
+one patient waited for a bed all day."""
+
+
+def opel_level(occupancy: np.ndarray, queue: np.ndarray, escalated: np.ndarray) -> np.ndarray:
+    """An OPEL-like level (1-4) for each day from its mean core-bed occupancy (share), its mean
+    bed queue (patients) and whether escalation beds were open at any time in it: 4 with a
+    queue of :data:`OPEL_4_QUEUE` or more, else 3 at :data:`OPEL_OCCUPANCY`'s upper share or
+    with escalation beds open, else 2 at its lower share, else 1."""
+    level = np.where(occupancy >= OPEL_OCCUPANCY[0] - 1e-12, 2.0, 1.0)
+    level = np.where((occupancy >= OPEL_OCCUPANCY[1] - 1e-12) | escalated, 3.0, level)
+    return np.where(queue >= OPEL_4_QUEUE - 1e-12, 4.0, level)
+
+
 def _exposure(start_h: float, end_h: float, offset_h: float) -> np.ndarray:
     """Hours of each hour of the week within ``[start_h, end_h)``, by the same running sums."""
     if not end_h > start_h:
@@ -313,6 +333,24 @@ class MetricAccumulator:
                 if status == tally.LEVEL_TOO_HIGH:
                     self._more_levels(position)
 
+    def add_escalation(self, position: int, times: np.ndarray, beds: np.ndarray) -> None:
+        """Add a replication's escalation log, once: ``beds[i]`` escalation beds open from
+        ``times[i]``, in time order."""
+        self._check(np.array([position]))
+        t = self.tallies[position]
+        times = np.asarray(times, dtype=np.float64)
+        tally.tally_escalation(
+            self.g.whole,
+            self.g.times,
+            t.flows,
+            t.hours,
+            t.week,
+            t.sums,
+            times,
+            np.asarray(beds, dtype=np.float64),
+            len(times),
+        )
+
     def _more_levels(self, position: int) -> None:
         """Keep hours for twice as many occupancy levels at ``position``."""
         old = self.tallies[position]
@@ -326,6 +364,9 @@ class MetricAccumulator:
         self.add_patients(np.full(record.n, position, dtype=np.intp), record.patients)
         times, deltas = acute_events(record.patients)
         self.add_acute_events(np.full(len(times), position, dtype=np.intp), times, deltas)
+        log = record.capacity.get("acute_escalation")
+        if log is not None:
+            self.add_escalation(position, log.times_h, log.values)
 
     # --- results ------------------------------------------------------------------------------
 
@@ -334,7 +375,8 @@ class MetricAccumulator:
         self.counts = self._all.counts
         sums = self._all.sums
         self.ed_hours = sums[:, :, 0]
-        self.community_wait = sums[:, :, 1:]
+        self.community_wait = sums[:, :, 1 : tally.SUM_ESCALATIONS]
+        self.escalations = sums[:, :, tally.SUM_ESCALATIONS]
 
     def finish(self, daily: bool = True) -> Tables:
         """The long tables (:class:`Tables`), replications in the order given.
@@ -369,9 +411,12 @@ class MetricAccumulator:
             totals[name] = self._per_period(integral)
             if name != "direct_waiting" and kept:
                 by_day[:, s, :] = integral / DAY
-            if name in ("acute_occupied", "visits_in_use_p1") or name.startswith(
-                "community_in_use_"
-            ):
+            if name in (
+                "acute_occupied",
+                "bed_queue",
+                "escalation_beds_open",
+                "visits_in_use_p1",
+            ) or name.startswith("community_in_use_"):
                 self._day_integrals[name] = integral
             if kept and name in (
                 "waiting_discharge_p1",
@@ -379,12 +424,18 @@ class MetricAccumulator:
                 "waiting_discharge_p3",
             ):
                 delayed += integral
-        metrics = self._metrics_frame(totals)
+        occupancy = self._share_hours("acute_occupied", self.params.beds) / DAY
+        # a bed open for an hour is 1 bed-hour: anything less is rounding, not escalation
+        escalated = self._day_integrals.get("escalation_beds_open", np.zeros((R, D))) > 1e-9
+        opel = opel_level(occupancy, self._day_integrals["bed_queue"] / DAY, escalated)
+        metrics = self._metrics_frame(totals, opel, escalated)
 
         if kept:
-            by_day[:, -3, :] = delayed / DAY
-            by_day[:, -2, :] = self.g.bed_cap_by_day[None, :]
-            by_day[:, -1, :] = self._share_hours("acute_occupied", self.params.beds) / DAY
+            at = {name: i for i, name in enumerate(names)}
+            by_day[:, at["delayed"], :] = delayed / DAY
+            by_day[:, at["acute_capacity"], :] = self.g.bed_cap_by_day[None, :]
+            by_day[:, at["acute_occupancy"], :] = occupancy
+            by_day[:, at["opel_level"], :] = opel
         self._day_integrals = {}
         tables = Tables(
             metrics,
@@ -522,7 +573,9 @@ class MetricAccumulator:
         out["_bed_hours"] = bed_hours
         return out
 
-    def _metrics_frame(self, totals: dict[str, np.ndarray]) -> pd.DataFrame:
+    def _metrics_frame(
+        self, totals: dict[str, np.ndarray], opel: np.ndarray, escalated: np.ndarray
+    ) -> pd.DataFrame:
         params = self.params
         span = self.period_hours[None, :]
         R, n_periods = self.R, 1 + self.nF
@@ -622,6 +675,16 @@ class MetricAccumulator:
             )
         m.update(levels)
 
+        # escalation beds (bed days open, paid for, occupied or not) and the OPEL-like level
+        escalation_days = totals.get("escalation_beds_open", np.zeros((R, n_periods))) / DAY
+        m["escalation_bed_days"] = escalation_days
+        m["escalation_openings"] = self._sums(self.escalations)
+        m["escalation_days_share"] = ratio(
+            self._per_period(escalated.astype(float)), m["observed_days"]
+        )
+        m["opel_3_days"] = self._per_period((opel == 3).astype(float))
+        m["opel_4_days"] = self._per_period((opel == 4).astype(float))
+
         # discharge
         delayed_total: np.ndarray | float = 0.0
         for k in (1, 2, 3):
@@ -689,6 +752,7 @@ class MetricAccumulator:
             "cost_sdec": price(n_sdec, lambda c: c.sdec_episode_gbp),
             "cost_acute_bed_days": price(bed_days - delayed_total, lambda c: c.acute_bed_day_gbp),
             "cost_delayed_bed_days": price(delayed_total, lambda c: c.delayed_bed_day_gbp),
+            "cost_escalation_bed_days": price(escalation_days, lambda c: c.escalation_bed_day_gbp),
         }
         covered = np.zeros((R, n_periods))
         staff_costs = {}

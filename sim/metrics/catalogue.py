@@ -21,9 +21,10 @@ from typing import Literal
 from ..codes import SERVICES
 from ..model.tally import DAILY_SERIES
 
-DERIVED_DAILY_SERIES = ("delayed", "acute_capacity", "acute_occupancy")
+DERIVED_DAILY_SERIES = ("delayed", "acute_capacity", "acute_occupancy", "opel_level")
 """The daily table's series computed from the counted ones, after them: patients delayed (P1-P3
-waiting), beds open, and occupied / open."""
+waiting), core beds open, occupied / core beds, and the day's OPEL-like level (1-4,
+:func:`sim.metrics.accumulator.opel_level`)."""
 
 DAILY_TABLE_SERIES = (*DAILY_SERIES, *DERIVED_DAILY_SERIES)
 """Every series the daily table can hold, in its order (a scenario's holds those it configures:
@@ -127,6 +128,12 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("acute_occupancy_p95", "Acute occupancy, 95th percentile", "share", "share 0-1"),
     _m("acute_time_at_or_above_92", "Time at or above 92% occupancy", "share", "share 0-1"),
     _m("acute_time_full", "Time with every bed full", "share", "share 0-1"),
+    # escalation beds and the OPEL-like level
+    _m("escalation_bed_days", "Escalation bed days open", "count", "bed days"),
+    _m("escalation_openings", "Times escalation beds opened", "count", "openings"),
+    _m("escalation_days_share", "Days with escalation beds open", "share", "share 0-1"),
+    _m("opel_3_days", "Days at OPEL-like level 3", "count", "days"),
+    _m("opel_4_days", "Days at OPEL-like level 4", "count", "days"),
     # discharge
     _m("delayed_bed_days", "Delayed bed days (P1-P3)", "count", "bed days"),
     _m("delayed_bed_days_{pathway}", "Delayed bed days: {pathway}", "count", "bed days", "pathway"),
@@ -222,6 +229,7 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("cost_sdec", "Cost: SDEC episodes", "gbp", "GBP"),
     _m("cost_acute_bed_days", "Cost: acute bed days", "gbp", "GBP"),
     _m("cost_delayed_bed_days", "Cost: delayed bed days", "gbp", "GBP"),
+    _m("cost_escalation_bed_days", "Cost: escalation bed days", "gbp", "GBP"),
     _m("cost_urgent_response_episodes", "Cost: urgent response episodes", "gbp", "GBP"),
     _m("cost_diversion", "Cost: diversions", "gbp", "GBP"),
     _m("cost_community_{service}", "Cost: {service} place days", "gbp", "GBP", "service"),

@@ -23,6 +23,9 @@ import numpy as np
 
 from ..codes import EPS_HOURS, EdOutcome
 
+EPS_BEDS = 1e-9
+"""A share of beds within this many beds of a whole number of beds counts as that number."""
+
 Values = Sequence[Any] | np.ndarray
 """A list (the SimPy engine) or an array (a kernel) of numbers or flags."""
 
@@ -162,3 +165,29 @@ def visit_step_day(step: int, initial: int, final: int, days: int) -> int:
     levels = initial - final + 1
     day = max(step, (step * days) // levels)
     return day if step < levels and day < days else -1
+
+
+def escalation_open(
+    is_open: bool,
+    occupied: int,
+    queue: int,
+    core_beds: float,
+    open_at_occupancy: float,
+    open_at_queue: int,
+    close_below_occupancy: float,
+) -> bool:
+    """Whether escalation beds are open after a review (``[acute.escalation]``).
+
+    Closed, they open when ``occupied`` beds reach ``open_at_occupancy`` of the
+    ``core_beds`` or ``queue`` admissions wait for a bed, whichever trigger is set
+    (-1: not set). Open, they close when ``occupied`` (their own patients too)
+    falls below ``close_below_occupancy`` of the core beds, and stay open otherwise:
+    the gap between the two triggers keeps a review from undoing the last. A share
+    within ``EPS_BEDS`` of a whole bed counts as reached, so that 0.95 of 100 beds
+    is 95 beds, whatever the floating point.
+    """
+    if is_open:
+        return not occupied < close_below_occupancy * core_beds - EPS_BEDS
+    if open_at_occupancy >= 0 and occupied >= open_at_occupancy * core_beds - EPS_BEDS:
+        return True
+    return open_at_queue >= 0 and queue >= open_at_queue

@@ -34,6 +34,10 @@ class Sink(Protocol):
     def add_acute_events(self, rep: np.ndarray, times: np.ndarray, deltas: np.ndarray) -> None:
         """Changes of acute-bed occupancy: ``deltas[i]`` beds taken (+1) or freed (-1)."""
 
+    def add_escalation(self, position: int, times: np.ndarray, beds: np.ndarray) -> None:
+        """A replication's escalation log, once, at its end: ``beds[i]`` escalation beds
+        open from ``times[i]``."""
+
     def tally(self, position: int) -> Tally:
         """The running sums of the replication at ``position``, to write into."""
 

@@ -84,12 +84,13 @@ DAILY_SERIES = (
     "waiting_brokerage_p2",
     "waiting_brokerage_p3",
     "visits_in_use_p1",
+    "escalation_beds_open",
 )
 """Counting processes reported day by day (``daily.parquet``), in this order (a
 community service's only if it is configured; a discharge stage's fit patients, from
 fit to the stage's end, only if the stage is configured; P1's visits a day in use only
-if P1 counts visits), followed by ``delayed``,
-``acute_capacity`` and ``acute_occupancy``."""
+if P1 counts visits; escalation beds open only if ``[acute.escalation]`` is), followed by
+the derived series of :data:`sim.metrics.catalogue.DERIVED_DAILY_SERIES`."""
 
 HOUR_OF_WEEK_SERIES = (
     "acute_occupied",
@@ -171,7 +172,9 @@ G_S_VISITS = 38
 """Daily series number of ``visits_in_use_p1`` (-1 unless P1 counts visits)."""
 G_VISIT_FINAL = 39
 """The visits a day a P1 patient's need falls to (``final_per_day``; 0 without visits)."""
-G_SIZE = 40
+G_S_ESCALATION = 40
+"""Daily series number of ``escalation_beds_open`` (-1 if not configured)."""
+G_SIZE = 41
 
 # The geometry's times
 F_WARM, F_END, F_OFFSET = range(3)
@@ -228,12 +231,17 @@ class Tally(NamedTuple):
     counts: np.ndarray
     """int64 [financial year, code]: counts of events (blocks of COUNTS)."""
     sums: np.ndarray
-    """float64 [financial year, 5]: hours in A&E of those who left (0), days from fit to
-    community start by pathway code (1 + code)."""
+    """float64 [financial year, N_SUMS]: hours in A&E of those who left (0), days from fit to
+    community start by pathway code (1 + code), escalation openings (``SUM_ESCALATIONS``)."""
     level_hours: np.ndarray
     """float64 [segment, level]: hours the acute occupancy spent at each level."""
     level: np.ndarray
     """float64 [2]: the acute occupancy level now, and the time it last changed."""
+
+
+SUM_ESCALATIONS = 5
+"""The column of a tally's ``sums`` counting escalation openings, by the year they opened."""
+N_SUMS = 6
 
 
 def series_names(params: ModelParams) -> list[str]:
@@ -246,6 +254,7 @@ def series_names(params: ModelParams) -> list[str]:
         if (not s.startswith("community_in_use_") or s[17:] in services)
         and (not s.startswith(("waiting_assessment_", "waiting_brokerage_")) or s[8:-3] in stages)
         and (s != "visits_in_use_p1" or params.p1_visits is not None)
+        and (s != "escalation_beds_open" or params.escalation is not None)
     ]
     return [*kept, "direct_waiting"]
 
@@ -302,6 +311,7 @@ def geometry(params: ModelParams) -> Geometry:
     scalars[G_VISIT_FINAL] = 0 if visits is None else visits.final_per_day
     scalars[G_COUNT : G_COUNT + len(COUNTS) - 1] = count_starts[:-1]
     scalars[G_C_STAGE] = count_starts[-1]
+    scalars[G_S_ESCALATION] = index.get("escalation_beds_open", -1)
     scalars[G_FY_OF_DAY] = G_SIZE
     scalars[G_WEEK_OF_SERIES] = G_SIZE + days
     scalars[G_SEG_OF_SLOT] = G_SIZE + days + len(series)
@@ -327,6 +337,8 @@ def levels_needed(params: ModelParams, initial_beds: int = 0) -> int:
     beyond the array makes the caller keep more (or start again with more).
     """
     beds = np.asarray(params.beds.values, dtype=float)
+    if params.escalation is not None:
+        beds = beds + params.escalation.beds
     finite = beds[np.isfinite(beds)]
     top = max(int(finite.max(initial=0.0)), initial_beds)
     return top + 1 if finite.size == beds.size else top + 1 + 256
@@ -343,7 +355,7 @@ def new_tally(g: Geometry, n_levels: int, replications: int | None = None) -> Ta
         hours=np.zeros((*lead, len(g.series), g.days + 2)),
         week=np.zeros((*lead, len(HOUR_OF_WEEK_SERIES), 1 + 2 * HOURS_PER_WEEK)),
         counts=np.zeros((*lead, n_fy, g.n_codes), dtype=np.int64),
-        sums=np.zeros((*lead, n_fy, 5)),
+        sums=np.zeros((*lead, n_fy, N_SUMS)),
         level_hours=np.zeros((*lead, g.n_seg, n_levels)),
         level=np.zeros((*lead, 2)),
     )
@@ -784,3 +796,37 @@ def tally_bed_events(
         if status != LEVEL_OK:
             return i, status
     return n, LEVEL_OK
+
+
+@jit
+def tally_escalation(
+    gi: np.ndarray,
+    gf: np.ndarray,
+    flows: np.ndarray,
+    hours: np.ndarray,
+    week: np.ndarray,
+    sums: np.ndarray,
+    times: np.ndarray,
+    beds: np.ndarray,
+    n: int,
+) -> None:
+    """Add a replication's escalation log: ``beds[i]`` escalation beds open from
+    ``times[i]`` (the first ``n`` entries, in time order; the last holds to the end).
+
+    Each stretch with beds open adds that many beds to the ``escalation_beds_open``
+    diary (bed days open, paid for, occupied or not); each opening (beds open after
+    none) counts in ``sums[year, SUM_ESCALATIONS]`` of the year it opened in.
+    """
+    series = gi[G_S_ESCALATION]
+    if series < 0:
+        return
+    for i in range(n):
+        if beds[i] <= 0:
+            continue
+        end = times[i + 1] if i + 1 < n else np.nan
+        for _ in range(int(beds[i])):
+            _interval(gi, gf, flows, hours, week, series, times[i], end)
+        if i == 0 or beds[i - 1] <= 0:
+            fy = _fy(gi, gf, times[i])
+            if fy >= 0:
+                sums[fy, SUM_ESCALATIONS] += 1.0

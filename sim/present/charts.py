@@ -242,6 +242,84 @@ def daily_occupancy(daily: pd.DataFrame) -> Chart:
     )
 
 
+def escalation(daily: pd.DataFrame) -> Chart:
+    """Escalation beds open and the days at each OPEL-like level, by week, per scenario.
+
+    ``daily`` is a run's daily table with the series ``escalation_beds_open`` (for the
+    scenarios that configure ``[acute.escalation]``) and ``opel_level``. Top: the mean
+    escalation beds open each week (over its days and the replications); bottom: the share
+    of replication-days at each level that week, stacked.
+    """
+    beds = daily[daily["series"] == "escalation_beds_open"]
+    levels = daily[daily["series"] == "opel_level"]
+    if beds.empty and levels.empty:
+        return _empty("No escalation beds or OPEL-like levels in these results.")
+    names = _order(daily["scenario"])
+    colour = _scenario_colour(names)
+    x = alt.X("date:T", title="Week", axis=alt.Axis(format="%b %Y", tickCount="month"))
+    panels: list[alt.Chart] = []
+    if not beds.empty:
+        weekly = _weekly_means(beds)
+        mean = weekly.groupby(["scenario", "date"], sort=False)["value"].mean().reset_index()
+        mean["date"] = pd.to_datetime(mean["date"])
+        mean["scenario_label"] = mean["scenario"].map(readable)
+        panels.append(
+            alt.Chart(mean)
+            .mark_line(strokeWidth=1.5, interpolate="step-after")
+            .encode(
+                x=x,
+                y=alt.Y("value:Q", title="Escalation beds open (weekly mean)"),
+                color=colour,
+                tooltip=[
+                    alt.Tooltip("scenario_label:N", title="Scenario"),
+                    alt.Tooltip("date:T", title="Week of", format="%d %b %Y"),
+                    alt.Tooltip("value:Q", title="Beds open (mean)", format=",.1f"),
+                ],
+            )
+            .properties(width=WIDTH, height=HEIGHT // 2)
+        )
+    if not levels.empty:
+        rows = levels.assign(level=levels["value"].astype(int).astype(str))
+        dates = pd.to_datetime(rows["date"])
+        rows["date"] = (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.date
+        counted = rows.groupby(["scenario", "date", "level"], sort=False).size()
+        fraction = (counted / counted.groupby(level=[0, 1]).transform("sum")).rename("share")
+        share = fraction.reset_index()
+        share["date"] = pd.to_datetime(share["date"])
+        share["scenario_label"] = share["scenario"].map(readable)
+        panels.append(
+            alt.Chart(share)
+            .mark_bar()
+            .encode(
+                x=x,
+                y=alt.Y("share:Q", title="Share of days", axis=alt.Axis(format="%")),
+                color=alt.Color(
+                    "level:O",
+                    title="OPEL-like level",
+                    scale=alt.Scale(
+                        domain=["1", "2", "3", "4"],
+                        range=["#4c9a2a", "#f2c14e", "#f08a24", "#c0392b"],
+                    ),
+                ),
+                row=alt.Row("scenario_label:N", title=None, sort=[readable(n) for n in names]),
+                tooltip=[
+                    alt.Tooltip("scenario_label:N", title="Scenario"),
+                    alt.Tooltip("date:T", title="Week of", format="%d %b %Y"),
+                    alt.Tooltip("level:O", title="Level"),
+                    alt.Tooltip("share:Q", title="Share of days", format=".0%"),
+                ],
+            )
+            .properties(width=WIDTH, height=HEIGHT // 3)
+        )
+    return alt.vconcat(*panels).properties(
+        title=_title(
+            "Escalation beds and the OPEL-like level, by week",
+            subtitle="Escalation beds open (mean over days and replications) and the share of "
+            "replication-days at each level (thresholds are this model's assumptions)",
+        )
+    )
+
+
 MAX_DAILY_POINTS = 2000
 """Above this many scenario-days the occupancy chart draws weekly means (Vega stays quick)."""
 

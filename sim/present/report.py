@@ -208,9 +208,15 @@ def _read_uncertainty(folder: Path) -> dict[str, Any] | None:
     return out
 
 
-REPORT_SERIES = ("acute_occupied", "acute_capacity", "delayed")
-"""The daily series the charts use: 3 of 16, so 1,000 replications x 5 years
-(29 million daily rows) are read as 5.5 million."""
+REPORT_SERIES = (
+    "acute_occupied",
+    "acute_capacity",
+    "delayed",
+    "escalation_beds_open",
+    "opel_level",
+)
+"""The daily series the charts use: 4 of 17 (5 of 18 with escalation beds), so 1,000
+replications x 5 years (31 million daily rows) are read as 7.3 million."""
 
 
 # --- charts -------------------------------------------------------------------------------------
@@ -237,6 +243,14 @@ def figures(saved: Saved) -> list[Figure]:
         out.append(
             Figure("acute-occupancy", "Acute bed occupancy", charts.daily_occupancy(saved.daily))
         )
+        if bool((saved.daily["series"] == "escalation_beds_open").any()):  # where configured
+            out.append(
+                Figure(
+                    "escalation",
+                    "Escalation beds and the OPEL-like level",
+                    charts.escalation(saved.daily),
+                )
+            )
     out += _week_figures(saved)
     out.append(
         Figure(

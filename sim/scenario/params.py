@@ -37,7 +37,7 @@ from ..clock.holidays import english_bank_holidays
 from ..clock.schedule import Schedule, over_run, run_hours_until_open
 from ..codes import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR, PATHWAYS, ROUTES, SERVICES
 from ..rng.distributions import Distribution
-from .schema import UNLIMITED, Costs, Scenario, Staffing
+from .schema import UNLIMITED, Costs, Escalation, Scenario, Staffing
 
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
 
@@ -166,6 +166,21 @@ class StageParams:
 
 
 @dataclass(frozen=True)
+class EscalationParams:
+    """Escalation beds (``[acute.escalation]``): how many, the triggers, and the reviews."""
+
+    beds: int
+    open_at_occupancy: float
+    """Share of the core beds occupied at which a review opens them; -1: no such trigger."""
+    open_at_queue: int
+    """Admissions waiting for a bed at which a review opens them; -1: no such trigger."""
+    close_below_occupancy: float
+    """Share of the core beds occupied below which a review closes them."""
+    review_by_hour: np.ndarray
+    """Whether the site reviews at the start of each hour of the run (one flag an hour)."""
+
+
+@dataclass(frozen=True)
 class ModelParams:
     """Everything an engine needs, in hours.
 
@@ -220,6 +235,9 @@ class ModelParams:
 
     stages: tuple[StageParams | None, ...] = (None, None)
     """The discharge stages, indexed as :data:`STAGES` (None when not configured)."""
+
+    escalation: EscalationParams | None = None
+    """Escalation beds (None when not configured)."""
 
     @property
     def ed_decision_outcome_h(self) -> tuple[Distribution, Distribution]:
@@ -559,6 +577,20 @@ def _build_phase(scenario: Scenario) -> ModelParams:
             )
             for index, name in enumerate(STAGES)
         ),
+        escalation=_escalation(acute.escalation, cal),
+    )
+
+
+def _escalation(spec: Escalation | None, cal: Calendar) -> EscalationParams | None:
+    if spec is None:
+        return None
+    hour_of_day = (np.arange(cal.n_hours) + cal.week_offset_h) % HOURS_PER_DAY
+    return EscalationParams(
+        beds=spec.beds,
+        open_at_occupancy=-1.0 if spec.open_at_occupancy is None else spec.open_at_occupancy,
+        open_at_queue=-1 if spec.open_at_queue is None else spec.open_at_queue,
+        close_below_occupancy=spec.close_below_occupancy,
+        review_by_hour=np.isin(hour_of_day, spec.review_hours),
     )
 
 

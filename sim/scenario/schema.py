@@ -38,7 +38,7 @@ from pydantic import (
 
 from ..clock.calendar import Calendar
 from ..clock.schedule import Schedule
-from ..codes import HOURS_PER_WEEK, SERVICES
+from ..codes import HOURS_PER_DAY, HOURS_PER_WEEK, SERVICES
 from ..errors import ScenarioError
 from ..rng.distributions import Distribution, Fixed, Uniform
 from . import uncertain
@@ -472,6 +472,55 @@ def _dates_increase(changes: Sequence[Any], what: str) -> None:
         raise ValueError(f"{what} dates must be strictly increasing, got {[str(d) for d in dates]}")
 
 
+class Escalation(StrictModel):
+    """Escalation beds (``[acute.escalation]``): extra beds the site opens at a review when the
+    core beds' occupancy or the bed queue passes a trigger, and closes at a review once the
+    occupancy falls back below a lower one (docs/model.md, "Escalation beds")."""
+
+    beds: int = Field(ge=1, le=MAX_PLACES)
+    """Extra beds opened together, on top of ``acute.beds``."""
+    open_at_occupancy: float | None = Field(default=None, gt=0, le=1)
+    """Open when occupied beds reach this share of the core beds (``acute.beds``); unset: no
+    occupancy trigger."""
+    open_at_queue: int | None = Field(default=None, ge=1, le=MAX_PLACES)
+    """Open when this many admissions wait for a bed; unset: no queue trigger."""
+    close_below_occupancy: float = Field(gt=0, le=1)
+    """Close when occupied beds (escalation beds' patients too) fall below this share of the
+    core beds: at most 1, so closing never evicts anyone."""
+    review_hours: tuple[int, ...] = tuple(range(HOURS_PER_DAY))
+    """Whole hours of the day (0-23) at which the site reviews, every day, e.g. the bed
+    meetings ``[8, 14, 20]``; every hour unless given."""
+
+    @field_validator("review_hours")
+    @classmethod
+    def _hours_of_day(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v:
+            raise ValueError("must list at least one hour of the day (0-23), got []")
+        bad = [h for h in v if not 0 <= h < HOURS_PER_DAY]
+        if bad:
+            raise ValueError(f"must be whole hours of the day 0-23, got {bad[0]}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"must not repeat an hour, got {list(v)}")
+        return tuple(sorted(v))
+
+    @model_validator(mode="after")
+    def _triggers(self) -> Escalation:
+        if self.open_at_occupancy is None and self.open_at_queue is None:
+            raise ValueError(
+                "needs open_at_occupancy or open_at_queue (or both) to open, got neither"
+            )
+        if self.open_at_occupancy is not None and (
+            self.close_below_occupancy >= self.open_at_occupancy
+        ):
+            raise at_key(
+                "acute.escalation.close_below_occupancy",
+                f"must be below open_at_occupancy ({self.open_at_occupancy:g}), or the beds "
+                "would close at the review that opens them",
+                self.close_below_occupancy,
+            )
+        return self
+
+
 class Acute(StrictModel):
     """The acute bed pool."""
 
@@ -483,6 +532,8 @@ class Acute(StrictModel):
     """When P0 patients may leave the ward, e.g. 'every day 08:00-20:00'."""
     diversion_queue_threshold: int | None = Field(default=None, ge=0, le=MAX_PLACES)
     """Divert when no bed is free and this many already wait (0: a loss system; unset: never)."""
+    escalation: Escalation | None = None
+    """Escalation beds opened and closed at triggers (unset: none)."""
 
     @field_validator("beds")
     @classmethod
@@ -494,6 +545,17 @@ class Acute(StrictModel):
     @model_validator(mode="after")
     def _ordered(self) -> Acute:
         _dates_increase(self.capacity_changes, "capacity_changes")
+        if self.escalation is not None:
+            for what, beds in [("beds", self.beds)] + [
+                (f"capacity_changes[{i}].beds", c.beds) for i, c in enumerate(self.capacity_changes)
+            ]:
+                if beds == "unlimited":
+                    raise at_key(
+                        f"acute.{what}",
+                        "must be a number of beds when [acute.escalation] is given (its "
+                        "triggers are shares of the core beds)",
+                        beds,
+                    )
         return self
 
 
@@ -883,6 +945,8 @@ class Costs(StrictModel):
     """Pounds per urgent response episode (or pay it by place day, not both)."""
     diversion_gbp: Gbp = 0.0
     """Pounds per patient diverted for want of a bed."""
+    escalation_bed_day_gbp: Gbp = 0.0
+    """Pounds per escalation bed day open (staffed and paid for, occupied or not)."""
     community_place_day_gbp: PlaceDayCosts = PlaceDayCosts()
     """Pounds per community place day, by service."""
     investment: tuple[Investment, ...] = ()
@@ -1001,6 +1065,11 @@ CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
     ),
     ("community.*.cost_basis", "is how the whole run pays for the service"),
     ("acute.capacity_changes", "is a timeline already: date bed changes as changes of acute.beds"),
+    (
+        "acute.escalation",
+        "cannot change at a date (yet): its beds open and close by their own triggers; date "
+        "changes of acute.beds instead",
+    ),
     (
         "community.*.capacity_changes",
         "is a timeline already: date them as changes of the service's places or workforce",
