@@ -93,6 +93,9 @@ class Scenario:
     phase_by_hour: np.ndarray
     rows: np.ndarray
     episode_rows: np.ndarray
+    case_mix: np.ndarray
+    """[phase, cohort, 4]: the avoidable sub-cohort's share (-1: none), its admission
+    probability, the rest of the cohort's, and the rest's stay factor."""
     streams: tuple[tuple[int, Origin, str, np.ndarray, np.ndarray], ...]
     """(cohort, origin, stream name, hourly rate, cumulative rate), in the SimPy engine's order."""
 
@@ -117,6 +120,7 @@ class Scenario:
             self.phase_by_hour,
             self.rows,
             self.episode_rows,
+            self.case_mix,
         )
 
 
@@ -147,7 +151,8 @@ def scenario_arrays(params: ModelParams) -> Scenario:
     n = cal.n_hours  # schedules hour by hour over the run; column n marks: always open, opens
     open_hours = np.ones((N_POOLS, n + 1), dtype=np.bool_)
     opens = np.zeros((N_POOLS, n + 1), dtype=np.bool_)
-    by_hour = [(P_SDEC, params.sdec_open_by_hour, False)] + [
+    # SDEC has a queue (served when it opens) only if a referral may wait for it to open
+    by_hour = [(P_SDEC, params.sdec_open_by_hour, params.sdec_refused_wait)] + [
         (P_UR + k, accepts, k > 0)  # P1-P3 have queues, which an opening serves
         for k, accepts in enumerate(params.accepts_by_hour)
         if accepts is not None
@@ -187,6 +192,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
                 int(params.ed_decision_by_outcome),
                 int(params.sdec_refused_stay_sdec),
                 *(int(g is not None) for g in params.stages),
+                int(params.sdec_refused_wait),
             ],
             dtype=np.int64,
         ),
@@ -212,6 +218,13 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         phase_by_hour=phase_by_hour if params.n_phases > 1 else np.zeros(1, dtype=np.int64),
         rows=drawn.row,
         episode_rows=drawn.episode,
+        case_mix=np.array(
+            [
+                [[c.avoidable_type_share, *c.p_admit_by_type, c.rest_los_scale] for c in p.cohorts]
+                for p in phases
+            ],
+            dtype=np.float64,
+        ),
         streams=tuple(streams),
     )
 
@@ -653,7 +666,7 @@ def _tiny_run() -> None:
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
         np.array([0.0]),
-        np.zeros(5, dtype=i),
+        np.zeros(6, dtype=i),
         z(1, dtype=i),
         z((1, 1)),
         z((1, 1)),
@@ -671,6 +684,7 @@ def _tiny_run() -> None:
         z(1, dtype=i),
         np.arange(len(Attr), dtype=i)[:, None],
         np.full((1, 1), Attr.COMMUNITY_EPISODE_H, dtype=i),
+        -np.ones((1, 1, 4)),
         z(0),
         z(1, dtype=i),
         z(0, dtype=i),
@@ -687,7 +701,7 @@ def _tiny_run() -> None:
         z((1, 2)),
         z((6, 1 + 2 * HOURS_PER_WEEK)),
         z((1, 1), dtype=i),
-        z((1, 5)),
+        z((1, tally.N_SUMS)),
         z((0, 1)),
         z(2),
         z((0, kernel.N_TIME)),
@@ -696,8 +710,8 @@ def _tiny_run() -> None:
         *Workspace.make(16, 16, 1, 4, 0).arrays,
     )
     tally.tally_rows(
-        gi, gf, z((1, 2), dtype=i), z((1, 2)), z((6, 337)), z((1, 1), dtype=i), z((1, 5)),
-        z((0, kernel.N_TIME)), z((0, kernel.N_CODE), dtype=i), 0,
+        gi, gf, z((1, 2), dtype=i), z((1, 2)), z((6, 337)), z((1, 1), dtype=i),
+        z((1, tally.N_SUMS)), z((0, kernel.N_TIME)), z((0, kernel.N_CODE), dtype=i), 0,
     )  # fmt: skip
     tally.tally_bed_events(gi, gf, z((0, 1)), z(2), z(0), z(0, dtype=i), 0)
     tally.tally_close(gi, gf, z((0, 1)), z(2))

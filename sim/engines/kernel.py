@@ -120,6 +120,8 @@ N_M = 4
 ) = range(15)
 # the discharge stages' steps (sim.engines.reference's _stage), after the steps above
 STAGE_NEXT, STAGE_STARTED, STAGE_END, SERVICE_ASK = range(15, 19)
+# a referral that waited for SDEC to open was granted a chair (sdec.refused_stay = "wait")
+SDEC_STARTED = 19
 
 N_TIME = len(Time)
 N_CODE = len(Code)
@@ -145,7 +147,8 @@ _readmitted = jit(rules.readmitted)
 _hours_to_next_opening = jit(rules.hours_to_next_opening)
 _decision_attribute = jit(rules.decision_attribute)
 _refused_sdec_stay = jit(rules.refused_sdec_stay)
-_pathway_los = jit(rules.pathway_los)
+_treatment_stay = jit(rules.treatment_stay)
+_admit_probability = jit(rules.admit_probability)
 _working_end = jit(rules.working_end)
 
 
@@ -466,6 +469,7 @@ def run_replication(
     phase_by_hour: np.ndarray,
     rows: np.ndarray,
     episode_rows: np.ndarray,
+    case_mix: np.ndarray,
     # the replication's patients
     arr_t: np.ndarray,
     arr_off: np.ndarray,
@@ -518,7 +522,10 @@ def run_replication(
     ``scal_f``: end of the run (h). ``scal_i``: boarders hold a cubicle (0/1); a decision's
     time depends on its outcome (0/1, :func:`sim.model.rules.decision_attribute`); an SDEC
     referral refused for want of SDEC stays its SDEC episode (0/1,
-    :func:`sim.model.rules.refused_sdec_stay`).
+    :func:`sim.model.rules.refused_sdec_stay`); the discharge stages are configured (0/1 each);
+    an SDEC referral that finds SDEC closed waits for it to open (0/1).
+    ``case_mix`` [phase, cohort, 4]: a cohort's avoidable sub-cohort (share, -1 for none; the
+    sub-cohort's and the rest's admission probability; the rest's stay factor).
     By phase of the run (dated changes; ``phase_by_hour`` [hour]): ``p_admit``,
     ``p_sdec`` [phase, cohort], ``p_readmit`` [phase, cohort, route],
     ``sdec_p_admit`` and the diversion ``thresholds`` (-1: none) [phase]; ``rows``
@@ -542,6 +549,7 @@ def run_replication(
     by_outcome = scal_i[1] != 0
     refused_sdec_stay = scal_i[2] != 0
     has_stage = (scal_i[3] != 0, scal_i[4] != 0)  # assessment, brokerage configured
+    sdec_wait = scal_i[5] != 0
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
@@ -691,6 +699,8 @@ def run_replication(
                         step = BED_STARTED
                     elif pool >= P_STAGE:
                         step = STAGE_STARTED
+                    elif pool == P_SDEC:
+                        step = SDEC_STARTED
                     else:
                         step = COMMUNITY_STARTED
                 elif kind == EV_READMIT:
@@ -769,13 +779,17 @@ def run_replication(
                     step = ADMISSION
                 elif origin == Origin.ED:  # avoided by urgent community response if possible
                     cohort = pc[slot, Code.COHORT]
+                    u_avoid = attr(draws, pm, slot, Attr.U_AVOID)
+                    if u_avoid < case_mix[0, cohort, 0]:  # of the avoidable sub-cohort
+                        pc[slot, Code.AVOIDABLE_TYPE] = 1
                     share = 0.0  # none in any year: no need to find the hour
                     if avoid_by_hour[cohort, 0] >= 0:  # the phase's share (they arrive now)
                         share = avoid_by_hour[
                             cohort, 1 + _hour_of_run(now, avoid_by_hour.shape[1] - 1)
                         ]
-                    if attr(draws, pm, slot, Attr.U_AVOID) < share:
+                    if u_avoid < share:
                         pc[slot, Code.AVOIDABLE] = 1
+                        pc[slot, Code.AVOIDABLE_TYPE] = 1
                         if not is_open(open_hours, P_UR, now):
                             pc[slot, Code.AVOID_LOST] = AvoidLost.CLOSED
                         elif not take(cap, pl, open_hours, P_UR, now):
@@ -799,8 +813,14 @@ def run_replication(
                 pt[slot, Time.ED_START] = now
                 cohort, phase = pc[slot, Code.COHORT], pm[slot, M_PHASE]
                 u = attr(draws, pm, slot, Attr.U_OUTCOME)  # the outcome it will have, known now
+                admit = _admit_probability(
+                    p_admit[phase, cohort],
+                    case_mix[phase, cohort, 1:3],
+                    pc[slot, Code.ORIGIN] == Origin.ED and case_mix[phase, cohort, 0] >= 0,
+                    pc[slot, Code.AVOIDABLE_TYPE] != 0,
+                )
                 decision = _decision_attribute(
-                    _ed_outcome(u, p_admit[phase, cohort], p_sdec[phase, cohort]),
+                    _ed_outcome(u, admit, p_sdec[phase, cohort]),
                     by_outcome,
                     Attr.ED_DECISION_H,
                     Attr.ED_DECISION_ADMIT_H,
@@ -814,7 +834,13 @@ def run_replication(
                 cohort = pc[slot, Code.COHORT]
                 u = attr(draws, pm, slot, Attr.U_OUTCOME)
                 phase = pm[slot, M_PHASE]
-                outcome = _ed_outcome(u, p_admit[phase, cohort], p_sdec[phase, cohort])
+                admit = _admit_probability(
+                    p_admit[phase, cohort],
+                    case_mix[phase, cohort, 1:3],
+                    pc[slot, Code.ORIGIN] == Origin.ED and case_mix[phase, cohort, 0] >= 0,
+                    pc[slot, Code.AVOIDABLE_TYPE] != 0,
+                )
+                outcome = _ed_outcome(u, admit, p_sdec[phase, cohort])
                 pc[slot, Code.ED_OUTCOME] = outcome
                 step = ADMISSION
                 if outcome == EdOutcome.HOME:
@@ -836,10 +862,23 @@ def run_replication(
                         )
                         push(ht, hs, hv, st, now + episode, EV_SDEC_END, slot, 0, now)
                         step = DONE
+                    elif sdec_wait and not is_open(open_hours, P_SDEC, now):
+                        # home, to come back when SDEC opens and take a chair in turn
+                        pc[slot, Code.SDEC_WAITED] = 1
+                        pt[slot, Time.ED_DEPARTURE] = now
+                        st[S_IN_ED] -= 1
+                        release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
+                        wait(pl, qb, pm, P_SDEC, slot)
+                        step = DONE
                     else:
                         pc[slot, Code.SDEC_REFUSED] = 1
                 if step == ADMISSION and not holds_cubicle:
                     release(cap, pl, qb, open_hours, ht, hs, hv, st, P_ED, now)
+            elif step == SDEC_STARTED:
+                pt[slot, Time.SDEC_START] = now
+                episode = duration(draws, rows, phase_by_hour, pm, slot, Attr.SDEC_EPISODE_H, now)
+                push(ht, hs, hv, st, now + episode, EV_SDEC_END, slot, 0, now)
+                step = DONE
             elif step == SDEC_END:
                 pt[slot, Time.SDEC_END] = now
                 release(cap, pl, qb, open_hours, ht, hs, hv, st, P_SDEC, now)
@@ -884,15 +923,24 @@ def run_replication(
                 step = STAY
             elif step == STAY:
                 if math.isnan(pt[slot, Time.T_FIT]):
-                    los = duration(draws, rows, phase_by_hour, pm, slot, Attr.LOS_H, now)
                     k = pc[slot, Code.PATHWAY]
                     if k < 0:  # the pathway they will leave on, dealt by their arrival phase
                         k = int(draws[rows[Attr.PATHWAY, pm[slot, M_PHASE]], pm[slot, M_DRAW]])
+                    own = -1.0
                     if k > 0:
                         own = duration(
                             draws, rows, phase_by_hour, pm, slot, Attr.LOS_P1_H + k - 1, now
                         )
-                        los = _pathway_los(los, own)
+                    cohort = pc[slot, Code.COHORT]
+                    sub = pc[slot, Code.ORIGIN] == Origin.ED and case_mix[0, cohort, 0] >= 0
+                    phase_now = 0 if len(phase_by_hour) == 1 else _phase_at(now, phase_by_hour)
+                    los = _treatment_stay(
+                        duration(draws, rows, phase_by_hour, pm, slot, Attr.LOS_H, now),
+                        own,
+                        duration(draws, rows, phase_by_hour, pm, slot, Attr.LOS_AVOIDABLE_H, now),
+                        sub and pc[slot, Code.AVOIDABLE_TYPE] != 0,
+                        case_mix[phase_now, cohort, 3] if sub else 1.0,
+                    )
                     if refused_sdec_stay and pc[slot, Code.SDEC_REFUSED] != 0:
                         los = _refused_sdec_stay(
                             los,
