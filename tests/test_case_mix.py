@@ -14,6 +14,7 @@ referral made while SDEC is closed starts at its next opening; errors name key a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from sim.codes import EdOutcome, Origin
 from sim.errors import ScenarioError
 from sim.model.record import COLUMNS
 from sim.scenario.params import build_params
-from sim.scenario.schema import Scenario, rest_los_scale, rest_p_admit
+from sim.scenario.schema import Scenario, load_scenario, rest_los_scale, rest_p_admit
 
 SHORT = {"run.horizon_years": 0.12, "run.warm_up_days": 5}
 SUB_COHORT: dict[str, Any] = {
@@ -285,3 +286,17 @@ def test_sdec_wait_metrics() -> None:
 def test_bad_case_mix_is_refused_by_name(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         _scenario(**changes)
+
+
+def test_the_case_study_sub_cohort_gives_identical_patients_and_keeps_the_cohort() -> None:
+    path = Path(__file__).parents[1] / "experiments" / "left_shift" / "case_mix.toml"
+    scenario = load_scenario(path).override(
+        {"run.horizon_years": 0.08, "run.warm_up_days": 0, "run.start_date": "2017-03-20"}
+    )
+    params = build_params(scenario)
+    for phase in range(params.n_phases):  # the plan's p_admit changes on 2017-04-01
+        frail = params.phase(phase).cohorts[0]
+        sub, rest = frail.p_admit_by_type
+        assert 0.35 * sub + 0.65 * rest == pytest.approx(frail.p_admit)
+    records = assert_identical(params, seed=2, reps=1)
+    assert _column(records, "avoidable_type").sum() > 300
