@@ -25,7 +25,9 @@ from test_fast_engine import _column, _run, assert_identical
 
 from sim.codes import EdOutcome, Origin
 from sim.errors import ScenarioError
+from sim.model.demand import Attr, draw_attributes
 from sim.model.record import COLUMNS
+from sim.rng.streams import Streams
 from sim.scenario.params import build_params
 from sim.scenario.schema import Scenario, load_scenario, rest_los_scale, rest_p_admit
 
@@ -300,3 +302,25 @@ def test_the_case_study_sub_cohort_gives_identical_patients_and_keeps_the_cohort
         assert 0.35 * sub + 0.65 * rest == pytest.approx(frail.p_admit)
     records = assert_identical(params, seed=2, reps=1)
     assert _column(records, "avoidable_type").sum() > 300
+
+
+def test_a_sub_cohort_draws_only_its_own_streams() -> None:
+    """Setting a sub-cohort draws its stay (``los_avoidable``) and the avoidance uniform and
+    urgent-response episode even where the plan's share is 0; every other draw of the table
+    is what it was, and a cohort without one draws neither (old scenarios are unchanged)."""
+    plain = {"cohorts.older.avoidable_share": 0.0}
+    with_sub = {**plain, "cohorts.older.avoidable": SUB_COHORT["cohorts.older.avoidable"]}
+    tables = []
+    for changes in (plain, with_sub):
+        params = build_params(_scenario(**changes))
+        older = params.cohorts[0]
+        tables.append(draw_attributes(params, older, "ed", Streams(5, 0), n=500))
+    before, after = tables
+    own = [Attr.U_AVOID, Attr.UR_EPISODE_H, Attr.LOS_AVOIDABLE_H]
+    assert (before[Attr.U_AVOID] == 1.0).all()  # not drawn: never below a share
+    assert (before[Attr.LOS_AVOIDABLE_H] == 0.0).all()
+    share = (after[Attr.U_AVOID] < 0.3).mean()  # binomial, 500 draws: 4 sd is 0.08
+    assert abs(share - 0.3) < 4 * np.sqrt(0.3 * 0.7 / 500)
+    assert (after[Attr.LOS_AVOIDABLE_H] > 0).all()
+    others = [row for row in range(before.shape[0]) if row not in own]
+    np.testing.assert_array_equal(before[others], after[others])
