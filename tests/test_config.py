@@ -56,6 +56,14 @@ EXPECTED = {
     "bad_cohort_name": "cohorts.Frail Elderly must be a lower-case name",
     "negative_reps": "run.reps must be >= 1, got -3",
     "cubicles_zero": 'ed.cubicles must be >= 1 or "unlimited", got 0',
+    "avoidable_share_above_sub_cohort": (
+        "cohorts.a.avoidable_share must be <= avoidable.share (0.2): avoidance takes only "
+        "avoidable-type patients, got 0.3"
+    ),
+    "sub_cohort_p_admit_too_high": (
+        "cohorts.a.avoidable.p_admit must leave the rest of the cohort a p_admit in "
+        "[0, 1 - p_sdec] so that the cohort's stays 0.1, but leaves it -0.1, got 0.3"
+    ),
 }
 
 

@@ -242,6 +242,15 @@ def _reference_period_metrics(
         "urgent_response_loss_share",
         float((planned & ~achieved).sum() / planned.sum()) if planned.any() else float("nan"),
     )
+    # case mix: avoidable-type patients who attended, and the bed days that followed
+    kind = attended & P["avoidable_type"]
+    in_bed = kind & ~np.isnan(P["bed_start"])
+    bed_days = (np.where(np.isnan(P["bed_end"]), end, P["bed_end"]) - P["bed_start"])[in_bed] / 24
+    yield "avoidable_attendances", float(kind.sum())
+    yield (
+        "bed_days_per_avoidable_attendance",
+        float(bed_days.sum() / kind.sum()) if kind.any() else float("nan"),
+    )
     readmitted = (origin == 2) & _in(P["t_arrival"], period)
     yield "readmissions", float(readmitted.sum())
     yield "readmissions_30d", float((readmitted & P["readmission_30d"]).sum())
@@ -283,6 +292,13 @@ def _reference_period_metrics(
     yield "sdec_refused", refused
     referred = refused + float(sdec.sum())
     yield "sdec_loss_share", refused / referred if referred else float("nan")
+    waited = attended & P["sdec_waited"]
+    chair = waited & ~np.isnan(P["sdec_start"])
+    yield "sdec_waited", float(waited.sum())
+    yield (
+        "sdec_wait_mean_hours",
+        float((P["sdec_start"] - P["ed_decision"])[chair].mean()) if chair.any() else float("nan"),
+    )
     admitted = (origin != 3) & _in(P["bed_start"], period)
     n_admitted = float(admitted.sum())
     incl = n_admitted + float(sdec_home.sum())
@@ -659,6 +675,22 @@ SCENARIOS = {
         )
     ),
     "p1_in_visits": _p1_in_visits,
+    "case_mix": lambda: Scenario.from_dict(
+        small_system(
+            **{
+                "run.horizon_years": 0.2,
+                "run.warm_up_days": 10,
+                "acute.beds": 55,
+                "cohorts.older.avoidable": {
+                    "share": 0.3,
+                    "p_admit": 0.3,
+                    "treatment_los_days": {"dist": "lognormal", "mean": 3, "sd": 3},
+                },
+                "sdec.refused_stay": "wait",
+                "sdec.chairs": 1,
+            }
+        )
+    ),
 }
 REPLICATIONS = (4, 7, 9)
 

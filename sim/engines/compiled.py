@@ -95,6 +95,9 @@ class Scenario:
     episode_rows: np.ndarray
     esc_marks: np.ndarray
     """The escalation reviews' hours of the run (none without escalation)."""
+    case_mix: np.ndarray
+    """[phase, cohort, 4]: the avoidable sub-cohort's share (-1: none), its admission
+    probability, the rest of the cohort's, and the rest's stay factor."""
     streams: tuple[tuple[int, Origin, str, np.ndarray, np.ndarray], ...]
     """(cohort, origin, stream name, hourly rate, cumulative rate), in the SimPy engine's order."""
 
@@ -120,6 +123,7 @@ class Scenario:
             self.rows,
             self.episode_rows,
             self.esc_marks,
+            self.case_mix,
         )
 
 
@@ -150,7 +154,8 @@ def scenario_arrays(params: ModelParams) -> Scenario:
     n = cal.n_hours  # schedules hour by hour over the run; column n marks: always open, opens
     open_hours = np.ones((N_POOLS, n + 1), dtype=np.bool_)
     opens = np.zeros((N_POOLS, n + 1), dtype=np.bool_)
-    by_hour = [(P_SDEC, params.sdec_open_by_hour, False)] + [
+    # SDEC has a queue (served when it opens) only if a referral may wait for it to open
+    by_hour = [(P_SDEC, params.sdec_open_by_hour, params.sdec_refused_wait)] + [
         (P_UR + k, accepts, k > 0)  # P1-P3 have queues, which an opening serves
         for k, accepts in enumerate(params.accepts_by_hour)
         if accepts is not None
@@ -198,6 +203,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
                 0 if params.p1_visits is None else params.p1_visits.final_per_day,
                 0 if e is None else e.beds,
                 -1 if e is None else e.open_at_queue,
+                int(params.sdec_refused_wait),
             ],
             dtype=np.int64,
         ),
@@ -224,6 +230,13 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         rows=drawn.row,
         episode_rows=drawn.episode,
         esc_marks=np.zeros(0, dtype=np.bool_) if e is None else e.review_by_hour,
+        case_mix=np.array(
+            [
+                [[c.avoidable_type_share, *c.p_admit_by_type, c.rest_los_scale] for c in p.cohorts]
+                for p in phases
+            ],
+            dtype=np.float64,
+        ),
         streams=tuple(streams),
     )
 
@@ -707,7 +720,7 @@ def _tiny_run() -> None:
     gf = np.array([0.0, 0.0, 0.0])
     kernel.run_replication(
         np.array([0.0, -1.0, 1.0]),
-        np.array([0, 0, 0, 0, 0, 0, 0, 0, -1], dtype=i),
+        np.array([0, 0, 0, 0, 0, 0, 0, 0, -1, 0], dtype=i),
         z(1, dtype=i),
         z((1, 1)),
         z((1, 1)),
@@ -726,6 +739,7 @@ def _tiny_run() -> None:
         np.arange(len(Attr), dtype=i)[:, None],
         np.full((1, 1), Attr.COMMUNITY_EPISODE_H, dtype=i),
         z(0, dtype=b),
+        -np.ones((1, 1, 4)),
         z(0),
         z(1, dtype=i),
         z(0, dtype=i),

@@ -132,6 +132,8 @@ N_M = 5
 STAGE_NEXT, STAGE_STARTED, STAGE_END, SERVICE_ASK = range(15, 19)
 # P1 counted in visits (sim.engines.reference's _visits)
 VISIT_STEP = 19
+# a referral that waited for SDEC to open was granted a chair (sdec.refused_stay = "wait")
+SDEC_STARTED = 20
 
 N_TIME = len(Time)
 N_CODE = len(Code)
@@ -161,7 +163,8 @@ _readmitted = jit(rules.readmitted)
 _hours_to_next_opening = jit(rules.hours_to_next_opening)
 _decision_attribute = jit(rules.decision_attribute)
 _refused_sdec_stay = jit(rules.refused_sdec_stay)
-_pathway_los = jit(rules.pathway_los)
+_treatment_stay = jit(rules.treatment_stay)
+_admit_probability = jit(rules.admit_probability)
 _working_end = jit(rules.working_end)
 _visit_days = inline(rules.visit_days)
 _visit_step_day = inline(rules.visit_step_day)
@@ -512,6 +515,7 @@ def run_replication(
     rows: np.ndarray,
     episode_rows: np.ndarray,
     esc_marks: np.ndarray,
+    case_mix: np.ndarray,
     # the replication's patients
     arr_t: np.ndarray,
     arr_off: np.ndarray,
@@ -573,6 +577,9 @@ def run_replication(
     that opens them (-1: no queue trigger). ``esc_marks`` [hour]: the escalation reviews'
     hours of the run; ``esc_t``, ``esc_v`` receive the escalation log (beds open from each
     time, 0 at 0; as many entries as reviews and one more), its length in ``out[O_ESC_LOG]``.
+    An SDEC referral that finds SDEC closed waits for it to open (0/1).
+    ``case_mix`` [phase, cohort, 4]: a cohort's avoidable sub-cohort (share, -1 for none; the
+    sub-cohort's and the rest's admission probability; the rest's stay factor).
     By phase of the run (dated changes; ``phase_by_hour`` [hour]): ``p_admit``,
     ``p_sdec`` [phase, cohort], ``p_readmit`` [phase, cohort, route],
     ``sdec_p_admit`` and the diversion ``thresholds`` (-1: none) [phase]; ``rows``
@@ -600,6 +607,7 @@ def run_replication(
     visit_final = scal_i[6]  # the visits a day a P1 patient's need falls to
     esc_beds, esc_queue = scal_i[7], scal_i[8]
     esc_share_open, esc_share_close = scal_f[1], scal_f[2]
+    sdec_wait = scal_i[9] != 0
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
@@ -755,6 +763,8 @@ def run_replication(
                         step = BED_STARTED
                     elif pool >= P_STAGE:
                         step = STAGE_STARTED
+                    elif pool == P_SDEC:
+                        step = SDEC_STARTED
                     else:
                         step = COMMUNITY_STARTED
                 elif kind == EV_READMIT:
@@ -857,13 +867,17 @@ def run_replication(
                     step = ADMISSION
                 elif origin == Origin.ED:  # avoided by urgent community response if possible
                     cohort = pc[slot, Code.COHORT]
+                    u_avoid = attr(draws, pm, slot, Attr.U_AVOID)
+                    if u_avoid < case_mix[0, cohort, 0]:  # of the avoidable sub-cohort
+                        pc[slot, Code.AVOIDABLE_TYPE] = 1
                     share = 0.0  # none in any year: no need to find the hour
                     if avoid_by_hour[cohort, 0] >= 0:  # the phase's share (they arrive now)
                         share = avoid_by_hour[
                             cohort, 1 + _hour_of_run(now, avoid_by_hour.shape[1] - 1)
                         ]
-                    if attr(draws, pm, slot, Attr.U_AVOID) < share:
+                    if u_avoid < share:
                         pc[slot, Code.AVOIDABLE] = 1
+                        pc[slot, Code.AVOIDABLE_TYPE] = 1
                         if not is_open(open_hours, P_UR, now):
                             pc[slot, Code.AVOID_LOST] = AvoidLost.CLOSED
                         elif not take(cap, pl, open_hours, P_UR, now):
@@ -887,8 +901,14 @@ def run_replication(
                 pt[slot, Time.ED_START] = now
                 cohort, phase = pc[slot, Code.COHORT], pm[slot, M_PHASE]
                 u = attr(draws, pm, slot, Attr.U_OUTCOME)  # the outcome it will have, known now
+                admit = _admit_probability(
+                    p_admit[phase, cohort],
+                    case_mix[phase, cohort, 1:3],
+                    pc[slot, Code.ORIGIN] == Origin.ED and case_mix[phase, cohort, 0] >= 0,
+                    pc[slot, Code.AVOIDABLE_TYPE] != 0,
+                )
                 decision = _decision_attribute(
-                    _ed_outcome(u, p_admit[phase, cohort], p_sdec[phase, cohort]),
+                    _ed_outcome(u, admit, p_sdec[phase, cohort]),
                     by_outcome,
                     Attr.ED_DECISION_H,
                     Attr.ED_DECISION_ADMIT_H,
@@ -902,7 +922,13 @@ def run_replication(
                 cohort = pc[slot, Code.COHORT]
                 u = attr(draws, pm, slot, Attr.U_OUTCOME)
                 phase = pm[slot, M_PHASE]
-                outcome = _ed_outcome(u, p_admit[phase, cohort], p_sdec[phase, cohort])
+                admit = _admit_probability(
+                    p_admit[phase, cohort],
+                    case_mix[phase, cohort, 1:3],
+                    pc[slot, Code.ORIGIN] == Origin.ED and case_mix[phase, cohort, 0] >= 0,
+                    pc[slot, Code.AVOIDABLE_TYPE] != 0,
+                )
+                outcome = _ed_outcome(u, admit, p_sdec[phase, cohort])
                 pc[slot, Code.ED_OUTCOME] = outcome
                 step = ADMISSION
                 if outcome == EdOutcome.HOME:
@@ -924,10 +950,23 @@ def run_replication(
                         )
                         push(ht, hs, hv, st, now + episode, EV_SDEC_END, slot, 0, now)
                         step = DONE
+                    elif sdec_wait and not is_open(open_hours, P_SDEC, now):
+                        # home, to come back when SDEC opens and take a chair in turn
+                        pc[slot, Code.SDEC_WAITED] = 1
+                        pt[slot, Time.ED_DEPARTURE] = now
+                        st[S_IN_ED] -= 1
+                        release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_ED, now, 1)
+                        wait(pl, qb, pm, P_SDEC, slot)
+                        step = DONE
                     else:
                         pc[slot, Code.SDEC_REFUSED] = 1
                 if step == ADMISSION and not holds_cubicle:
                     release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_ED, now, 1)
+            elif step == SDEC_STARTED:
+                pt[slot, Time.SDEC_START] = now
+                episode = duration(draws, rows, phase_by_hour, pm, slot, Attr.SDEC_EPISODE_H, now)
+                push(ht, hs, hv, st, now + episode, EV_SDEC_END, slot, 0, now)
+                step = DONE
             elif step == SDEC_END:
                 pt[slot, Time.SDEC_END] = now
                 release(cap, pl, qb, pm, open_hours, ht, hs, hv, st, P_SDEC, now, 1)
@@ -972,15 +1011,24 @@ def run_replication(
                 step = STAY
             elif step == STAY:
                 if math.isnan(pt[slot, Time.T_FIT]):
-                    los = duration(draws, rows, phase_by_hour, pm, slot, Attr.LOS_H, now)
                     k = pc[slot, Code.PATHWAY]
                     if k < 0:  # the pathway they will leave on, dealt by their arrival phase
                         k = int(draws[rows[Attr.PATHWAY, pm[slot, M_PHASE]], pm[slot, M_DRAW]])
+                    own = -1.0
                     if k > 0:
                         own = duration(
                             draws, rows, phase_by_hour, pm, slot, Attr.LOS_P1_H + k - 1, now
                         )
-                        los = _pathway_los(los, own)
+                    cohort = pc[slot, Code.COHORT]
+                    sub = pc[slot, Code.ORIGIN] == Origin.ED and case_mix[0, cohort, 0] >= 0
+                    phase_now = 0 if len(phase_by_hour) == 1 else _phase_at(now, phase_by_hour)
+                    los = _treatment_stay(
+                        duration(draws, rows, phase_by_hour, pm, slot, Attr.LOS_H, now),
+                        own,
+                        duration(draws, rows, phase_by_hour, pm, slot, Attr.LOS_AVOIDABLE_H, now),
+                        sub and pc[slot, Code.AVOIDABLE_TYPE] != 0,
+                        case_mix[phase_now, cohort, 3] if sub else 1.0,
+                    )
                     if refused_sdec_stay and pc[slot, Code.SDEC_REFUSED] != 0:
                         los = _refused_sdec_stay(
                             los,

@@ -72,7 +72,9 @@ class Patient:
     ed_outcome: int = EdOutcome.NONE
     pathway: int = Pathway.NONE
     avoidable = False
+    avoidable_type = False
     sdec_refused = False
+    sdec_waited = False
     sdec_admit = False
     readmission_30d = False
     t_arrival = ur_start = ur_end = ed_arrival = ed_start = ed_decision = ed_departure = _NAN
@@ -275,7 +277,14 @@ class SimPyReplication:
         cal = params.calendar
         self.patients: list[Patient] = []
         self.cubicles = Places(env, "ed", params.ed_cubicles, None, queues=True)
-        self.sdec = Places(env, "sdec", params.sdec_chairs, params.sdec_open_by_hour, queues=False)
+        # a referral that finds SDEC closed may wait for it to open: then an opening serves them
+        self.sdec = Places(
+            env,
+            "sdec",
+            params.sdec_chairs,
+            params.sdec_open_by_hour,
+            queues=params.sdec_refused_wait,
+        )
         self.beds = Places(env, "acute", params.beds, None, queues=True)
         self.services: list[Places | None] = [
             None
@@ -333,6 +342,11 @@ class SimPyReplication:
         """The patient's cohort as it was in the phase they arrived in."""
         return self.p.phase(p.phase).cohorts[p.cohort]
 
+    def _sub_cohort(self, p: Patient) -> bool:
+        """Whether the patient is a new attendance of a cohort with an avoidable sub-cohort
+        (case mix): then their type sets their admission probability and stay."""
+        return p.origin == Origin.ED and self.p.cohorts[p.cohort].avoidable_type_share >= 0
+
     def _duration(self, p: Patient, attr: Attr) -> float:
         """A duration starting now: the patient's draw of the version in force now."""
         return p.attrs[self.rows[attr][self._phase()]]
@@ -355,12 +369,17 @@ class SimPyReplication:
             yield from self._emergency_department(p)
 
     def _avoided(self, p: Patient) -> Generator[simpy.Event, Any, bool]:
-        """A would-be attendance: cared for at home by urgent community response if possible."""
+        """A would-be attendance: cared for at home by urgent community response if possible.
+        Of a cohort with an avoidable sub-cohort, avoidance takes only its patients: those whose
+        avoidance uniform is below the sub-cohort's share (the plan's share is no larger)."""
+        sub_share = self.p.cohorts[p.cohort].avoidable_type_share  # the same in every phase
+        p.avoidable_type = p.attrs[Attr.U_AVOID] < sub_share
         hour = rules.hour_of_run(self.env.now, len(self.fy_index))
         c = self.p.phase(self.phase_by_hour[hour]).cohorts[p.cohort]  # the share by hour
         if p.attrs[Attr.U_AVOID] >= rules.avoidable_share(c.avoidable_by_fy, self.fy_index, hour):
             return False
         p.avoidable = True
+        p.avoidable_type = True
         urgent = self.services[0]
         assert urgent is not None  # validated: avoidance needs the service
         if not urgent.is_open():
@@ -392,7 +411,10 @@ class SimPyReplication:
             yield self.cubicles.wait()
         p.ed_start = env.now
         c = self._rules(p)
-        outcome = rules.ed_outcome(p.attrs[Attr.U_OUTCOME], c.p_admit, c.p_sdec)
+        p_admit = rules.admit_probability(
+            c.p_admit, c.p_admit_by_type, self._sub_cohort(p), p.avoidable_type
+        )
+        outcome = rules.ed_outcome(p.attrs[Attr.U_OUTCOME], p_admit, c.p_sdec)
         decision = rules.decision_attribute(
             outcome,
             self.by_outcome,
@@ -412,6 +434,16 @@ class SimPyReplication:
             if self.sdec.take():
                 self._leave_ed(p)
                 self.cubicles.release()
+                p.sdec_start = env.now
+                yield env.timeout(self._duration(p, Attr.SDEC_EPISODE_H))
+                yield from self._sdec_end(p)
+                return
+            if self.p.sdec_refused_wait and not self.sdec.is_open():
+                # home, to come back when SDEC opens and take a chair first come, first served
+                p.sdec_waited = True
+                self._leave_ed(p)
+                self.cubicles.release()
+                yield self.sdec.wait()
                 p.sdec_start = env.now
                 yield env.timeout(self._duration(p, Attr.SDEC_EPISODE_H))
                 yield from self._sdec_end(p)
@@ -460,10 +492,18 @@ class SimPyReplication:
     def _stay(self, p: Patient) -> Journey:
         env = self.env
         if math.isnan(p.t_fit):
-            los = self._duration(p, Attr.LOS_H)
             k = p.pathway if p.pathway >= 0 else int(p.attrs[self.rows[Attr.PATHWAY][p.phase]])
-            if k > 0:  # the stay of the pathway they will leave on, if it has its own
-                los = rules.pathway_los(los, self._duration(p, Attr(Attr.LOS_P1_H + k - 1)))
+            # the stay of the pathway they will leave on, if it has its own
+            own = self._duration(p, Attr(Attr.LOS_P1_H + k - 1)) if k > 0 else -1.0
+            los = rules.treatment_stay(
+                self._duration(p, Attr.LOS_H),
+                own,
+                self._duration(p, Attr.LOS_AVOIDABLE_H),
+                p.avoidable_type and self._sub_cohort(p),
+                self.p.phase(self._phase()).cohorts[p.cohort].rest_los_scale
+                if self._sub_cohort(p)
+                else 1.0,
+            )
             if p.sdec_refused and self.p.sdec_refused_stay_sdec:
                 los = rules.refused_sdec_stay(
                     los,

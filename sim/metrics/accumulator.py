@@ -40,6 +40,14 @@ from ..model.tally import (
     ED_LEFT_CODES,
     F_OFFSET,
     HOUR_OF_WEEK_SERIES,
+    S_AVOIDABLE_ATTENDED,
+    S_AVOIDABLE_BED_DAYS,
+    S_COMMUNITY_WAIT,
+    S_ED_HOURS,
+    S_ESCALATIONS,
+    S_SDEC_WAIT_HOURS,
+    S_SDEC_WAITED,
+    S_SDEC_WAITED_STARTED,
     Tally,
 )
 from ..scenario.params import CostParams, ModelParams, Timeline
@@ -374,9 +382,10 @@ class MetricAccumulator:
         """The counts and sums of every replication side by side, for the tables."""
         self.counts = self._all.counts
         sums = self._all.sums
-        self.ed_hours = sums[:, :, 0]
-        self.community_wait = sums[:, :, 1 : tally.SUM_ESCALATIONS]
-        self.escalations = sums[:, :, tally.SUM_ESCALATIONS]
+        self.ed_hours = sums[:, :, S_ED_HOURS]
+        self.community_wait = sums[:, :, S_COMMUNITY_WAIT : S_COMMUNITY_WAIT + 4]
+        self.escalations = sums[:, :, S_ESCALATIONS]
+        self.sums = sums
 
     def finish(self, daily: bool = True) -> Tables:
         """The long tables (:class:`Tables`), replications in the order given.
@@ -613,6 +622,11 @@ class MetricAccumulator:
         m["avoidance_lost_closed"] = arrivals[:, :, :12][:, :, avoidable & (lost == 1)].sum(axis=2)
         m["avoidance_lost_full"] = arrivals[:, :, :12][:, :, avoidable & (lost == 2)].sum(axis=2)
         m["urgent_response_loss_share"] = ratio(planned - done, planned)
+        sums = self._sums(self.sums)  # by the tally's S_* columns
+        m["avoidable_attendances"] = sums[:, :, S_AVOIDABLE_ATTENDED]
+        m["bed_days_per_avoidable_attendance"] = ratio(
+            sums[:, :, S_AVOIDABLE_BED_DAYS], m["avoidable_attendances"]
+        )
         m["readmissions"] = arrivals[:, :, 12] + arrivals[:, :, 14]
         m["readmissions_30d"] = arrivals[:, :, 14]
         m["reattendances"] = arrivals[:, :, 12]
@@ -643,6 +657,10 @@ class MetricAccumulator:
         m["sdec_episodes"] = n_sdec
         m["sdec_refused"] = decisions[:, :, code >= 4].sum(axis=2)
         m["sdec_loss_share"] = ratio(m["sdec_refused"], m["sdec_refused"] + n_sdec)
+        m["sdec_waited"] = sums[:, :, S_SDEC_WAITED]
+        m["sdec_wait_mean_hours"] = ratio(
+            sums[:, :, S_SDEC_WAIT_HOURS], sums[:, :, S_SDEC_WAITED_STARTED]
+        )
         beds = self._counts("bed_start")[:, :, :8]
         code = np.arange(8)
         n_admitted = beds.sum(axis=2)

@@ -178,6 +178,9 @@ class Attr(IntEnum):
     VISITS_P1 = 20
     """Visits a day a P1 patient needs at the start (``[community.p1.visits]``; a whole
     number)."""
+    LOS_AVOIDABLE_H = 21
+    """Treatment stay of an avoidable-type patient (``cohorts.X.avoidable``, case mix); whether
+    a patient is one is read from ``U_AVOID``, below the sub-cohort's share."""
 
 
 ATTRIBUTES = tuple(a.name.lower() for a in Attr)
@@ -234,6 +237,8 @@ def _duration_key(params: ModelParams, attr: Attr) -> object:
         return tuple(c.los_by_pathway_h[attr - Attr.LOS_P1_H] for c in params.cohorts)
     if attr == Attr.READMIT_30D_DELAY_H:
         return params.readmit_30d_delay_h
+    if attr == Attr.LOS_AVOIDABLE_H:
+        return tuple(c.los_avoidable_h for c in params.cohorts)
     if attr in (Attr.ASSESSMENT_H, Attr.BROKERAGE_H):
         stage = params.stages[0 if attr == Attr.ASSESSMENT_H else 1]
         return None if stage is None else stage.duration_h
@@ -324,6 +329,11 @@ def draw_attributes(
     urgent = params.services[0]
     avoidable = origin == Origin.ED.key and urgent is not None
     avoidable = avoidable and any(c.avoidable_by_fy.any() for c in mine)
+    # an avoidable sub-cohort (case mix): a new attendance's type is its avoidance uniform below
+    # the sub-cohort's share, so the uniform is drawn whatever the plan's share (a do-nothing
+    # comparator sees the same avoidable-type patients as the plan)
+    sub_cohort = origin == Origin.ED.key and cohort.avoidable_type_share >= 0
+    avoidable = avoidable or sub_cohort
     sdec = via_ed and any(c.p_sdec > 0 for c in mine)
     readmit = any(c.p_readmit.any() for c in mine)
 
@@ -343,6 +353,9 @@ def draw_attributes(
                 los = phases[p].cohorts[cohort.index].los_h
                 draw = los.sample_residual if residual else los.sample
                 table[at] = draw(rng(name, version), n)
+            elif attr == Attr.LOS_AVOIDABLE_H:  # drawn only for new attendances: not residual
+                own = cast(Distribution, phases[p].cohorts[cohort.index].los_avoidable_h)
+                table[at] = own.sample(rng(name, version), n)
             else:
                 table[at] = cast(Distribution, dist).sample(rng(name, version), n)
 
@@ -404,6 +417,7 @@ def draw_attributes(
         table[Attr.VISITS_P1] = 0.0
     else:
         table[Attr.VISITS_P1] = initial_visits(visits, rng("p1_visits"), n)
+    duration(Attr.LOS_AVOIDABLE_H, "los_avoidable", sub_cohort)
     return table
 
 

@@ -18,6 +18,8 @@ patient as one row of :class:`Time` and one of :class:`Code`):
 ``parent``             row of the discharge that led to a readmission, else -1
 ``t_arrival``          would-be attendance, referral or readmission time
 ``avoidable``          drawn into the avoidable share (planned avoidance)
+``avoidable_type``     a new would-be attendance a community team could take: of the cohort's
+                       avoidable sub-cohort (``cohorts.X.avoidable``), else as ``avoidable``
 ``avoid_lost``         :class:`sim.codes.AvoidLost`: 0 not lost, 1 service closed, 2 full
 ``ur_start/ur_end``    urgent community response episode (avoided attendance)
 ``ed_arrival``         arrival in A&E (NaN if avoided or not via A&E)
@@ -26,6 +28,8 @@ patient as one row of :class:`Time` and one of :class:`Code`):
 ``ed_outcome``         :class:`sim.codes.EdOutcome`: -1 none, 0 home, 1 SDEC, 2 admit
 ``ed_departure``       left A&E (home, to SDEC, to a bed, or diverted)
 ``sdec_refused``       referred to SDEC but it was closed or full: admitted
+``sdec_waited``        referred to SDEC when it was closed: went home and came back when it
+                       opened (``sdec.refused_stay = "wait"``); A&E was left at the decision
 ``sdec_start/sdec_end``SDEC episode
 ``sdec_admit``         SDEC episode ended in an admission to a bed
 ``readmission_30d``    a 30-day emergency readmission (origin 2, straight to the bed queue);
@@ -98,9 +102,18 @@ class Code(IntEnum):
     READMISSION_30D = 9
     VISITS_P1 = 10
     VISIT_DAYS = 11
+    AVOIDABLE_TYPE = 12
+    SDEC_WAITED = 13
 
 
-_BOOL_CODES = (Code.AVOIDABLE, Code.SDEC_REFUSED, Code.SDEC_ADMIT, Code.READMISSION_30D)
+_BOOL_CODES = (
+    Code.AVOIDABLE,
+    Code.SDEC_REFUSED,
+    Code.SDEC_ADMIT,
+    Code.READMISSION_30D,
+    Code.AVOIDABLE_TYPE,
+    Code.SDEC_WAITED,
+)
 FLOAT_COLUMNS = tuple(c.name.lower() for c in Time)
 INT_COLUMNS = tuple(c.name.lower() for c in Code if c not in _BOOL_CODES)
 BOOL_COLUMNS = tuple(c.name.lower() for c in Code if c in _BOOL_CODES)

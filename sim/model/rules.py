@@ -81,13 +81,33 @@ def refused_sdec_stay(los: float, episode: float, u_sdec_admit: float, p_admit: 
     return episode
 
 
-def pathway_los(los: float, own: float) -> float:
-    """A treatment stay (hours): the patient's pathway's own draw ``own`` where their cohort
-    gives the pathway one (``treatment_los_days_by_pathway``; -1 where it does not), else the
-    cohort's ``los``."""
+def treatment_stay(
+    los: float, own: float, avoidable_los: float, avoidable_type: bool, rest_scale: float
+) -> float:
+    """A treatment stay (hours), by case mix. An avoidable-type patient of a cohort with an
+    avoidable sub-cohort (``avoidable_type``) stays the sub-cohort's ``avoidable_los``;
+    otherwise the patient's pathway's own draw ``own`` where their cohort gives the pathway one
+    (``treatment_los_days_by_pathway``; -1 where it does not), else the cohort's ``los`` times
+    ``rest_scale`` (1 without a sub-cohort; with one, the factor that keeps the cohort's mean
+    stay, :func:`sim.scenario.schema.rest_los_scale`)."""
+    if avoidable_type:
+        return avoidable_los
     if own >= 0:
         return own
-    return los
+    return los * rest_scale
+
+
+def admit_probability(
+    p_admit: float, p_by_type: Values, sub_cohort: bool, avoidable_type: bool
+) -> float:
+    """The admission probability of a patient's A&E decision: the cohort's ``p_admit``, or, for
+    a new attendance of a cohort with an avoidable sub-cohort (``sub_cohort``), that of the
+    sub-cohort (``p_by_type[0]``) or of the rest of the cohort (``p_by_type[1]``)."""
+    if not sub_cohort:
+        return p_admit
+    if avoidable_type:
+        return p_by_type[0]
+    return p_by_type[1]
 
 
 def schedule_hour(t: float, n_hours: int) -> int:

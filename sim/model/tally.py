@@ -176,6 +176,22 @@ G_S_ESCALATION = 40
 """Daily series number of ``escalation_beds_open`` (-1 if not configured)."""
 G_SIZE = 41
 
+# The sums' columns (``Tally.sums``)
+S_ED_HOURS = 0
+"""Hours in A&E of those who left."""
+S_COMMUNITY_WAIT = 1
+"""4 columns: days from fit to community start by pathway code (the first unused)."""
+S_AVOIDABLE_ATTENDED, S_AVOIDABLE_BED_DAYS = 5, 6
+"""Avoidable-type patients (record ``avoidable_type``) who attended A&E, in the year they
+arrived there, and the bed days of the stays that followed (to the end of the run if still
+in a bed): what an avoided attendance of the same kind would have saved."""
+S_SDEC_WAITED, S_SDEC_WAITED_STARTED, S_SDEC_WAIT_HOURS = 7, 8, 9
+"""Referrals that waited for SDEC to open (record ``sdec_waited``), in the year they arrived in
+A&E; those of them who took a chair; and their hours from the decision to the chair."""
+S_ESCALATIONS = 10
+"""Escalation openings, by the year they opened."""
+N_SUMS = 11
+
 # The geometry's times
 F_WARM, F_END, F_OFFSET = range(3)
 """Start and end of the observed window, hour of the week at t = 0."""
@@ -231,17 +247,13 @@ class Tally(NamedTuple):
     counts: np.ndarray
     """int64 [financial year, code]: counts of events (blocks of COUNTS)."""
     sums: np.ndarray
-    """float64 [financial year, N_SUMS]: hours in A&E of those who left (0), days from fit to
-    community start by pathway code (1 + code), escalation openings (``SUM_ESCALATIONS``)."""
+    """float64 [financial year, N_SUMS]: the ``S_*`` columns (hours in A&E, days from fit to
+    community start, avoidable-type attendances and their bed days, waits for SDEC,
+    escalation openings)."""
     level_hours: np.ndarray
     """float64 [segment, level]: hours the acute occupancy spent at each level."""
     level: np.ndarray
     """float64 [2]: the acute occupancy level now, and the time it last changed."""
-
-
-SUM_ESCALATIONS = 5
-"""The column of a tally's ``sums`` counting escalation openings, by the year they opened."""
-N_SUMS = 6
 
 
 def series_names(params: ModelParams) -> list[str]:
@@ -530,7 +542,20 @@ def tally_patient(
         counts[fy, gi[at + C_ED_ARRIVAL] + cohort * 4 + state] += 1
         counts[fy, gi[at + C_ED_TIME] + _ed_time_code(stay, within, admitted, known)] += 1
         if left:
-            sums[fy, 0] += stay
+            sums[fy, S_ED_HOURS] += stay
+        if codes[i, Code.AVOIDABLE_TYPE] != 0:
+            sums[fy, S_AVOIDABLE_ATTENDED] += 1.0
+            bed_start = times[i, Time.BED_START]
+            if not math.isnan(bed_start):
+                bed_end = times[i, Time.BED_END]
+                stay_end = end_h if math.isnan(bed_end) else bed_end
+                sums[fy, S_AVOIDABLE_BED_DAYS] += (stay_end - bed_start) / DAY
+        if codes[i, Code.SDEC_WAITED] != 0:
+            sums[fy, S_SDEC_WAITED] += 1.0  # A&E was left at the decision: the same year
+            sdec_start = times[i, Time.SDEC_START]
+            if not math.isnan(sdec_start):
+                sums[fy, S_SDEC_WAITED_STARTED] += 1.0
+                sums[fy, S_SDEC_WAIT_HOURS] += sdec_start - times[i, Time.ED_DECISION]
 
     # would-be attendances and avoidance
     t_arrival = times[i, Time.T_ARRIVAL]
@@ -616,7 +641,7 @@ def tally_patient(
             code = pathway if (1 <= pathway <= 3 and origin != Origin.INITIAL) else 0
             counts[fy, gi[at + C_COMM_START] + code] += 1
             if code > 0:
-                sums[fy, 1 + code] += (comm_start - times[i, Time.T_FIT]) / DAY
+                sums[fy, S_COMMUNITY_WAIT + code] += (comm_start - times[i, Time.T_FIT]) / DAY
 
     ur_start = times[i, Time.UR_START]
     if not math.isnan(ur_start):
@@ -815,7 +840,7 @@ def tally_escalation(
 
     Each stretch with beds open adds that many beds to the ``escalation_beds_open``
     diary (bed days open, paid for, occupied or not); each opening (beds open after
-    none) counts in ``sums[year, SUM_ESCALATIONS]`` of the year it opened in.
+    none) counts in ``sums[year, S_ESCALATIONS]`` of the year it opened in.
     """
     series = gi[G_S_ESCALATION]
     if series < 0:
@@ -829,4 +854,4 @@ def tally_escalation(
         if i == 0 or beds[i - 1] <= 0:
             fy = _fy(gi, gf, times[i])
             if fy >= 0:
-                sums[fy, SUM_ESCALATIONS] += 1.0
+                sums[fy, S_ESCALATIONS] += 1.0

@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,16 @@ from ..clock.holidays import english_bank_holidays
 from ..clock.schedule import Schedule, over_run, run_hours_until_open
 from ..codes import HOURS_PER_DAY, HOURS_PER_WEEK, HOURS_PER_YEAR, PATHWAYS, ROUTES, SERVICES
 from ..rng.distributions import Distribution
-from .schema import UNLIMITED, Costs, Escalation, Scenario, Staffing
+from .schema import (
+    UNLIMITED,
+    Cohort,
+    Costs,
+    Escalation,
+    Scenario,
+    Staffing,
+    rest_los_scale,
+    rest_p_admit,
+)
 
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
 
@@ -92,6 +102,33 @@ class CohortParams:
     their own (``treatment_los_days_by_pathway``); None: ``los_h``."""
     p_readmit_30d: np.ndarray = field(default_factory=lambda: np.zeros(4))
     """30-day emergency readmission probability by pathway p0-p3, from leaving the bed."""
+    avoidable_type_share: float = -1.0
+    """Share of new would-be attendances that are avoidable-type patients (``avoidable.share``,
+    case mix); -1: the cohort has no avoidable sub-cohort."""
+    p_admit_by_type: tuple[float, float] = (0.0, 0.0)
+    """With a sub-cohort: the admission probability of its avoidable-type patients, then of
+    the rest of the cohort's new attendances (:func:`sim.scenario.schema.rest_p_admit`)."""
+    los_avoidable_h: Distribution | None = None
+    """With a sub-cohort: its patients' treatment stay (hours)."""
+    rest_los_scale: float = 1.0
+    """With a sub-cohort: the factor on the treatment stay (``los_h``) of the rest of the
+    cohort's new attendances (:func:`sim.scenario.schema.rest_los_scale`)."""
+
+
+def _sub_cohort(c: Cohort, los_h: Distribution) -> dict[str, Any]:
+    """A cohort's avoidable sub-cohort (case mix) as :class:`CohortParams` fields: none unset."""
+    sub = c.avoidable
+    if sub is None:
+        return {}
+    sub_los_h = sub.treatment_los_days.scaled(HOURS_PER_DAY)
+    return {
+        "avoidable_type_share": sub.share,
+        "p_admit_by_type": (sub.p_admit, rest_p_admit(c.p_admit, sub.share, sub.p_admit)),
+        "los_avoidable_h": sub_los_h,
+        "rest_los_scale": rest_los_scale(
+            c.p_admit, los_h.mean, sub.share, sub.p_admit, sub_los_h.mean
+        ),
+    }
 
 
 def _scaled(d: Distribution | None, factor: float) -> Distribution | None:
@@ -232,6 +269,9 @@ class ModelParams:
     """Whether an SDEC referral admitted because SDEC was closed or full stays its SDEC
     episode (then the cohort's stay only if that episode would have ended in a bed), not the
     cohort's stay (``sdec.refused_stay``)."""
+    sdec_refused_wait: bool = False
+    """Whether an SDEC referral that finds SDEC closed goes home and comes back when it opens,
+    to take a chair first come, first served (``sdec.refused_stay = "wait"``)."""
 
     stages: tuple[StageParams | None, ...] = (None, None)
     """The discharge stages, indexed as :data:`STAGES` (None when not configured)."""
@@ -495,6 +535,7 @@ def _build_phase(scenario: Scenario) -> ModelParams:
                 p_readmit=np.array([getattr(c.p_readmit, k) for k in ROUTES]),
                 avoidable_by_fy=np.asarray(shares, dtype=float),
                 p_readmit_30d=np.array([getattr(c.p_readmit_30d, k) for k in PATHWAYS]),
+                **_sub_cohort(c, los_h),
             )
         )
 
@@ -547,6 +588,7 @@ def _build_phase(scenario: Scenario) -> ModelParams:
         sdec_p_admit=scenario.sdec.p_admit,
         sdec_counts_as_admission=scenario.sdec.counts_as_admission,
         sdec_refused_stay_sdec=scenario.sdec.refused_stay == "sdec",
+        sdec_refused_wait=scenario.sdec.refused_stay == "wait",
         beds=_timeline(
             as_capacity(acute.beds),
             [(cal.hours_at(ch.date), as_capacity(ch.beds)) for ch in acute.capacity_changes],

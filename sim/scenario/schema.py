@@ -259,6 +259,21 @@ class LosByPathway(StrictModel):
     """Treatment stay of patients who will leave on P3 (a care home), in days."""
 
 
+class AvoidableSubCohort(StrictModel):
+    """The patients of a cohort a community team could care for at home (case mix): a share
+    of its new would-be attendances with their own admission probability and treatment stay.
+    Avoidance (``avoidable_share``) takes only from them; the rest of the cohort's admission
+    probability and stay are derived so that the whole cohort keeps its ``p_admit`` and mean
+    ``treatment_los_days`` (docs/model.md, "Case mix")."""
+
+    share: Annotated[float, Field(gt=0, lt=1)]
+    """Share of the cohort's new would-be attendances that are avoidable-type patients."""
+    p_admit: Probability
+    """Share of their A&E decisions that admit to a bed."""
+    treatment_los_days: Duration
+    """Their time in an acute bed until medically fit, in days (a distribution)."""
+
+
 class ReadmissionRisk(StrictModel):
     """Probability of an emergency re-attendance after discharge, by route home."""
 
@@ -324,6 +339,9 @@ class Cohort(StrictModel):
     avoidable_share: Probability | tuple[Probability, ...] = 0.0
     """Share of would-be attendances the urgent response could care for at home: one value, or a
     list by financial year of the run."""
+    avoidable: AvoidableSubCohort | None = None
+    """The avoidable-type patients (case mix): avoidance takes only from them (unset: a random
+    slice of the whole cohort, as before)."""
 
     @model_validator(mode="after")
     def _outcomes(self) -> Cohort:
@@ -341,6 +359,72 @@ class Cohort(StrictModel):
         if not isinstance(shares, tuple):
             return float(shares)
         return float(shares[min(max(fy_index, 0), len(shares) - 1)])
+
+
+def _check_sub_cohort(name: str, cohort: Cohort) -> None:
+    """The avoidable sub-cohort leaves the rest of the cohort a probability and a stay
+    (:func:`rest_p_admit`, :func:`rest_los_scale`), and avoidance takes only from it."""
+    sub = cohort.avoidable
+    if sub is None:
+        return
+    shares = cohort.avoidable_share
+    top = max(shares) if isinstance(shares, tuple) else shares
+    if top > sub.share + 1e-12:
+        raise at_key(
+            f"cohorts.{name}.avoidable_share",
+            f"must be <= avoidable.share ({sub.share:g}): avoidance takes only "
+            "avoidable-type patients",
+            shares,
+        )
+    if sub.p_admit + cohort.p_sdec > 1 + 1e-9:
+        raise at_key(
+            f"cohorts.{name}.avoidable.p_admit",
+            f"must be <= 1 - p_sdec ({1 - cohort.p_sdec:g})",
+            sub.p_admit,
+        )
+    rest = rest_p_admit(cohort.p_admit, sub.share, sub.p_admit)
+    if rest < -1e-12 or rest + cohort.p_sdec > 1 + 1e-9:
+        raise at_key(
+            f"cohorts.{name}.avoidable.p_admit",
+            f"must leave the rest of the cohort a p_admit in [0, 1 - p_sdec] so that the "
+            f"cohort's stays {cohort.p_admit:g}, but leaves it {rest:.4g}",
+            sub.p_admit,
+        )
+    scale = rest_los_scale(
+        cohort.p_admit,
+        cohort.treatment_los_days.mean,
+        sub.share,
+        sub.p_admit,
+        sub.treatment_los_days.mean,
+    )
+    if not scale > 0:
+        raise at_key(
+            f"cohorts.{name}.avoidable.treatment_los_days.mean",
+            f"has a mean whose bed days (share x p_admit x mean) reach the cohort's "
+            f"own (p_admit x treatment_los_days mean = "
+            f"{cohort.p_admit * cohort.treatment_los_days.mean:.4g}), leaving the rest "
+            "no stay",
+            sub.treatment_los_days.mean,
+        )
+
+
+def rest_p_admit(p_admit: float, share: float, sub_p_admit: float) -> float:
+    """The admission probability of a cohort's patients outside its avoidable sub-cohort, so
+    that the whole cohort's is ``p_admit``: ``(p_admit - share x sub_p_admit) / (1 - share)``."""
+    return (p_admit - share * sub_p_admit) / (1 - share)
+
+
+def rest_los_scale(
+    p_admit: float, los_mean: float, share: float, sub_p_admit: float, sub_los_mean: float
+) -> float:
+    """The factor on the cohort's treatment stay of its admitted patients outside the avoidable
+    sub-cohort, so that the admitted patients' mean stay is the cohort's ``los_mean``:
+    ``p_admit x los_mean = share x sub_p_admit x sub_los_mean + (p_admit - share x
+    sub_p_admit) x los_mean x scale``. 1 when the rest is never admitted."""
+    rest = p_admit - share * sub_p_admit
+    if rest <= 0 or los_mean <= 0:
+        return 1.0
+    return (p_admit * los_mean - share * sub_p_admit * sub_los_mean) / (rest * los_mean)
 
 
 MAX_PER_PERIOD = 10_000_000
@@ -441,8 +525,10 @@ class SDEC(StrictModel):
     """Share of SDEC episodes that end in a bed."""
     counts_as_admission: bool = True
     """Whether SDEC episodes count in admissions_nhs, as NHS counting does."""
-    refused_stay: Literal["cohort", "sdec"] = "cohort"
-    """A referral finding SDEC closed or full stays its cohort's stay, or 'sdec': its episode."""
+    refused_stay: Literal["cohort", "sdec", "wait"] = "cohort"
+    """A referral finding SDEC closed or full stays its cohort's stay, or 'sdec': its episode;
+    or 'wait': one finding it closed goes home and comes back when it opens (full: the cohort's
+    stay)."""
 
     @field_validator("chairs")
     @classmethod
@@ -1060,6 +1146,10 @@ CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
         "cannot change at a date (yet): date a change of the cohort's treatment_los_days",
     ),
     (
+        "cohorts.*.avoidable",
+        "cannot change at a date: a patient's type is drawn once, on arrival",
+    ),
+    (
         "sdec.refused_stay",
         "is how the whole run treats a referral that finds SDEC closed or full",
     ),
@@ -1216,6 +1306,7 @@ class Scenario(StrictModel):
                     "needs a [community.urgent_response] service",
                     shares,
                 )
+            _check_sub_cohort(name, cohort)
         state = self.initial_state
         for service in SERVICES:
             in_use = getattr(state.community_in_use, service)
