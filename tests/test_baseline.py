@@ -1,11 +1,18 @@
 """Back-test: the default scenario in steady state against the published figures it was sized from.
 
 Each bound comes from ../shared/reference/figures.md (the source is named beside
-it), never from the model's own output. The scenario runs with its configured
-warm-up, which comes from the warm-up diagnostic (``leftshift warmup
-configs/baseline.toml``), so these hold in steady state and not because the
-beds are still filling: the zero-growth back-test below checks that there is
-no trend left in the reported year.
+it), never from the model's own output; where the model cannot measure what the
+source measured, the test says so and holds only what the two share. The
+scenario runs with its configured warm-up, which comes from the warm-up
+diagnostic (``leftshift warmup configs/baseline.toml``), so these hold in steady
+state and not because the beds are still filling: the zero-growth back-test
+below checks that there is no trend left in the reported year. The run is the
+file's own: its seed and its 10 replications, and an interval is the run's 95%
+CI between replications.
+
+No published figure was retrieved for these, so nothing here holds them: SDEC
+episodes, P0 waits for discharge hours, 12-hour waits, A&E cubicle and
+community occupancy, the split of delays by pathway, and any figure by cohort.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ import sim
 
 @pytest.fixture(scope="module")
 def baseline(baseline_path, pytestconfig: pytest.Config) -> sim.Results:
+    scenario = sim.load_scenario(baseline_path)
     with coverage_paused(pytestconfig):
-        return sim.run(sim.load_scenario(baseline_path), reps=4, seed=2016)
+        return sim.run(scenario, reps=scenario.run.reps, seed=scenario.run.seed)
 
 
 def ci(results: sim.Results, metric: str) -> tuple[float, float, float]:
@@ -31,25 +39,40 @@ def ci(results: sim.Results, metric: str) -> tuple[float, float, float]:
 
 
 def test_attendances_match_the_jsna(baseline):
-    # Stockport residents' A&E attendances: 94,000 a year (JSNA 2016)
+    # Stockport residents' A&E attendances: 94,000 a year (JSNA 2016), a round figure: +-3%
     mean, _, _ = ci(baseline, "attendances")
     assert mean == pytest.approx(94_000, rel=0.03)
+    # all of them new: readmissions go straight to a bed, and no re-attendance is sourced
+    assert ci(baseline, "reattendances")[0] == 0
 
 
 def test_emergency_admissions_match_the_jsna(baseline):
-    # 39,700 emergency admissions a year (JSNA 2016), ambulatory care counted as admissions
+    # 39,700 emergency admissions a year (JSNA 2016), ambulatory care counted as admissions and
+    # readmissions among them
     admissions, _, _ = ci(baseline, "admissions_nhs")
     assert admissions == pytest.approx(39_700, rel=0.05)
 
 
 def test_attendance_conversion_matches_the_jsna(baseline):
     # 30% of Stockport residents' attendances admitted (JSNA 2016), counting ambulatory (SDEC)
-    # care as admissions as local coding then did: the A&E share of admissions_nhs over
+    # care as admissions as local coding then did: admissions_nhs less those that did not come
+    # through A&E (direct, and the 30-day readmissions that go straight to a bed) over
     # attendances; the JSNA gives a round figure, so +-3 points
     attendances, _, _ = ci(baseline, "attendances")
     admissions, _, _ = ci(baseline, "admissions_nhs")
     direct, _, _ = ci(baseline, "admissions_direct")
-    assert (admissions - direct) / attendances == pytest.approx(0.30, abs=0.03)
+    readmitted, _, _ = ci(baseline, "readmissions_30d")
+    assert (admissions - direct - readmitted) / attendances == pytest.approx(0.30, abs=0.03)
+
+
+def test_emergency_readmissions_match_qualitywatch(baseline):
+    # 30-day emergency readmissions, unadjusted: 12.4% (2013/14) to 13.7% (2017/18) (Nuffield
+    # Trust QualityWatch); 2016/17 lies between, so the share of bed admissions that were
+    # readmissions is held to 12.4-14%. A readmission is itself a bed admission that can be
+    # readmitted, as in the national count.
+    readmitted, _, _ = ci(baseline, "readmissions_30d")
+    beds, _, _ = ci(baseline, "admissions_bed")
+    assert 0.124 <= readmitted / beds <= 0.14, readmitted / beds
 
 
 def test_admitted_time_in_ae_matches_jones_et_al(baseline):
@@ -76,17 +99,15 @@ def test_four_hour_share_is_stockports(baseline):
     assert ci(baseline, "ed_4h_share_admitted")[0] < ci(baseline, "ed_4h_share_not_admitted")[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#11 items 6-7 not done: the baseline's stays are not set by pathway "
-    "(treatment_los_days_by_pathway; no sourced stay by pathway was retrieved), and the HES "
-    "lognormal fits' tails put about 26% of bed time past day 21",
-)
 def test_long_stay_share_of_bed_time_is_the_published_one(baseline):
     # stays of 21 days or more held 19% of G&A beds (2017-18), 17% (Nov 2018) (HSJ 2018): a
-    # national figure of two dates two points apart, so 15-21%
+    # census of beds by stay so far, which is what the metric counts (bed time from a stay's
+    # 21st day on). A national figure of two dates two points apart: the mean is held to
+    # 15-21% and the run's interval must meet the published 17-19%.
     share, low, high = ci(baseline, "acute_long_stay_share")
     assert 0.15 <= share <= 0.21, (share, low, high)
+    assert low <= 0.19, (share, low, high)
+    assert high >= 0.17, (share, low, high)
 
 
 def test_complex_discharges_match_scaled_bnssg_referrals(baseline):
@@ -97,16 +118,15 @@ def test_complex_discharges_match_scaled_bnssg_referrals(baseline):
         assert mean == pytest.approx(expected, rel=0.15), service
 
 
-def test_acute_occupancy_is_consistent_with_the_published_range(baseline):
-    # national G&A occupancy 86% (Q1 2010/11) to 88% (Q4 2019/20) (Nuffield Trust), at most the
-    # 92% planning line (2020/21 and 2023/24 guidance): the interval must meet that range. Its
-    # spread between replications is wide (slow swings of a nearly full hospital), so the
-    # mean alone is held to the 85% above which risks become discernible (Bagust, Place &
-    # Posnett, BMJ 1999): a busy hospital, as the borough's delays need.
+def test_acute_occupancy_is_the_national_one(baseline):
+    # national G&A occupancy 86% (Q1 2010/11) to 88% (Q4 2019/20) (Nuffield Trust): the run's
+    # interval must meet that range, and the mean lie between the 85% above which risks become
+    # discernible (Bagust, Place & Posnett, BMJ 1999) and the 92% planning line (2020/21 and
+    # 2023/24 guidance): a busy hospital, as the borough's delays need, not a gridlocked one.
     mean, low, high = ci(baseline, "acute_occupancy_mean")
-    assert low <= 0.92, (mean, low, high)
+    assert low <= 0.88, (mean, low, high)
     assert high >= 0.86, (mean, low, high)
-    assert mean >= 0.85, (mean, low, high)
+    assert 0.85 <= mean <= 0.92, (mean, low, high)
 
 
 def test_delayed_bed_days_sit_between_dtoc_and_nctr(baseline):
@@ -117,6 +137,35 @@ def test_delayed_bed_days_sit_between_dtoc_and_nctr(baseline):
     # ~8,500, ~8.5% [C]) to no criteria to reside (>13,000 of ~100,000, Dec 2022, Health
     # Foundation)
     assert 0.03 < delayed / bed_days < 0.13
+
+
+def pooled_wait(results: sim.Results) -> np.ndarray:
+    """Each replication's mean wait from fit to start over its P1-P3 starts, in days."""
+    rows = results.replications.query("period == 'all'").set_index(["metric", "replication"])
+    waited = starts = 0.0
+    for service in ("p1", "p2", "p3"):
+        n = rows.loc[f"community_starts_{service}", "value"]
+        waited = waited + rows.loc[f"community_wait_days_{service}", "value"] * n
+        starts = starts + n
+    return (waited / starts).to_numpy(dtype=float)
+
+
+def test_community_waits_are_nctrs_regional_range(baseline):
+    # The only published wait from medically fit to leaving is NCTR's, Dec 2022: a mean of
+    # 1.3 days, 1.0 (East, London) to 2.1 (North West, Stockport's region) by region (Health
+    # Foundation). The model's wait is from fit to the start of the P1-P3 service, the same
+    # clock for the patients it covers; NCTR also counts simple discharges (shorter waits) and
+    # a later, more delayed year, so the two pull opposite ways and the band is the regional
+    # range: the mean wait over the P1-P3 starts, its interval meeting 1.0-2.1 days and its mean
+    # below NAIC's shortest wait. NAIC 2015's 3.0 d bed-based, 6.3 d home-based and 8.7 d
+    # reablement are not the same measure (referral to start, step-up referrals from home
+    # included, a different year), so they are no target: the 3.0 d is only a sanity bound [A].
+    pooled = pooled_wait(baseline)
+    half = stats.t.ppf(0.975, len(pooled) - 1) * pooled.std(ddof=1) / np.sqrt(len(pooled))
+    mean = float(pooled.mean())
+    assert mean - half <= 2.1, (mean, half)
+    assert mean + half >= 1.0, (mean, half)
+    assert mean <= 3.0, mean
 
 
 # --- zero-growth back-test: no trend left in the reported year -------------------------------

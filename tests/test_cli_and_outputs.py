@@ -101,7 +101,7 @@ def test_run_writes_its_files_with_their_columns(tiny, tmp_path):
     assert meta["reps"] == 2
     assert meta["version"] == sim.__version__
     resolved = meta["scenarios"][0]["resolved"]
-    assert resolved["acute"]["beds"] == 410
+    assert resolved["acute"]["beds"] == 415
     assert resolved["run"]["horizon_years"] == 0.1
 
 

@@ -129,7 +129,7 @@ def test_override_returns_a_new_validated_scenario(baseline_path):
     base = load_scenario(baseline_path)
     more = base.override({"acute.beds": 500, "community.p1.accepts": "24/7"})
     assert more.acute.beds == 500
-    assert base.acute.beds == 410
+    assert base.acute.beds == 415
     assert more.community.p1.accepts == "24/7"
     with pytest.raises(ScenarioError, match="acute.beds must be >= 0, got -1"):
         base.override({"acute.beds": -1})
@@ -285,7 +285,7 @@ def test_input_that_once_crashed_gives_one_clear_line(case, tmp_path, baseline_p
     else:
         path.write_text(f'extends = "{baseline_path}"\n{body}\n')
     if expected is None:
-        assert load_scenario(path).acute.beds == 410
+        assert load_scenario(path).acute.beds == 415
         return
     out = tmp_path / "out"
     # validate first asks whether the file is an experiment: that must not crash either
