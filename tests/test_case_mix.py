@@ -170,6 +170,42 @@ def test_each_type_is_admitted_and_stays_as_its_parameters_say() -> None:
     assert np.allclose(stay[others], los)
 
 
+def test_the_rest_keeps_the_cohort_mean_when_pathways_have_their_own_stays() -> None:
+    """With ``treatment_los_days_by_pathway``, P1's own stay is not rescaled, so the factor on
+    the others' stay is solved over pathways. By hand: shares p0 0.6, p1 0.25, p2 0.1, p3
+    0.05; P1 stays 10 days, the rest of the pathways 2; the cohort's mean M = 0.75 x 2 + 0.25
+    x 10 = 4. The sub-cohort (share 0.4, p_admit 0.3, 1 day) leaves the rest p_admit 0.38
+    (of the 0.5) and the factor (0.5 x 4 - 0.4 x 0.3 x 1 - 0.38 x 0.25 x 10) / (0.38 x 0.75 x
+    2) = 0.93 / 0.57. On the record every stay is its type's and pathway's, exactly."""
+    share, sub_admit, p_admit = 0.4, 0.3, 0.5
+    data = small_system(**UNLIMITED_EVERYWHERE)
+    older = data["cohorts"]["older"]
+    older.update(
+        p_admit=p_admit,
+        avoidable_share=0.0,
+        treatment_los_days={"dist": "fixed", "value": 2.0},
+        treatment_los_days_by_pathway={"p1": {"dist": "fixed", "value": 10.0}},
+        avoidable={
+            "share": share,
+            "p_admit": sub_admit,
+            "treatment_los_days": {"dist": "fixed", "value": 1.0},
+        },
+    )
+    record, params = record_of(data)
+    scale = params.phase(0).cohorts[0].rest_los_scale
+    assert scale == pytest.approx(0.93 / 0.57)
+    rest = p_admit - share * sub_admit
+    mean = share * sub_admit * 1.0 + rest * (0.75 * 2.0 * scale + 0.25 * 10.0)
+    assert mean == pytest.approx(p_admit * 4.0)  # the cohort's admitted mean stay, kept
+    new = (record["origin"] == Origin.ED) & (record["cohort"] == 0)
+    admitted = new & (record["ed_outcome"] == EdOutcome.ADMIT) & ~np.isnan(record["t_fit"])
+    stay = (record["t_fit"] - record["bed_start"]) / 24
+    kind, p1 = record["avoidable_type"], record["pathway"] == 1
+    for chosen, value in ((kind, 1.0), (~kind & p1, 10.0), (~kind & ~p1, 2.0 * scale)):
+        assert (admitted & chosen).sum() > 30
+        assert np.allclose(stay[admitted & chosen], value)
+
+
 def test_bed_days_per_avoidable_attendance_follows_the_sub_cohort() -> None:
     """The metric of what an avoidance saves: the bed days of avoidable-type attendances,
     per attendance, on the record (p_admit x stay, analytic with fixed stays)."""

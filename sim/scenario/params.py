@@ -126,7 +126,12 @@ def _sub_cohort(c: Cohort, los_h: Distribution) -> dict[str, Any]:
         "p_admit_by_type": (sub.p_admit, rest_p_admit(c.p_admit, sub.share, sub.p_admit)),
         "los_avoidable_h": sub_los_h,
         "rest_los_scale": rest_los_scale(
-            c.p_admit, los_h.mean, sub.share, sub.p_admit, sub_los_h.mean
+            c.p_admit,
+            los_h.mean,
+            sub.share,
+            sub.p_admit,
+            sub_los_h.mean,
+            c.own_stays(HOURS_PER_DAY),
         ),
     }
 

@@ -343,6 +343,18 @@ class Cohort(StrictModel):
     """The avoidable-type patients (case mix): avoidance takes only from them (unset: a random
     slice of the whole cohort, as before)."""
 
+    def own_stays(self, unit: float = 1.0) -> tuple[float, float]:
+        """The share of discharges whose pathway has a treatment stay of its own
+        (``treatment_los_days_by_pathway``) and those stays' share-weighted mean (times
+        ``unit``; 0 when none): what :func:`rest_los_scale` leaves unscaled."""
+        parts = [
+            (getattr(self.pathway, k), d.mean * unit)
+            for k in ("p1", "p2", "p3")
+            if (d := getattr(self.treatment_los_days_by_pathway, k)) is not None
+        ]
+        share = sum(w for w, _ in parts)
+        return share, (sum(w * m for w, m in parts) / share if share > 0 else 0.0)
+
     @model_validator(mode="after")
     def _outcomes(self) -> Cohort:
         if self.p_admit + self.p_sdec > 1 + 1e-9:
@@ -396,6 +408,7 @@ def _check_sub_cohort(name: str, cohort: Cohort) -> None:
         sub.share,
         sub.p_admit,
         sub.treatment_los_days.mean,
+        cohort.own_stays(),
     )
     if not scale > 0:
         raise at_key(
@@ -415,16 +428,29 @@ def rest_p_admit(p_admit: float, share: float, sub_p_admit: float) -> float:
 
 
 def rest_los_scale(
-    p_admit: float, los_mean: float, share: float, sub_p_admit: float, sub_los_mean: float
+    p_admit: float,
+    los_mean: float,
+    share: float,
+    sub_p_admit: float,
+    sub_los_mean: float,
+    own: tuple[float, float] = (0.0, 0.0),
 ) -> float:
     """The factor on the cohort's treatment stay of its admitted patients outside the avoidable
-    sub-cohort, so that the admitted patients' mean stay is the cohort's ``los_mean``:
-    ``p_admit x los_mean = share x sub_p_admit x sub_los_mean + (p_admit - share x
-    sub_p_admit) x los_mean x scale``. 1 when the rest is never admitted."""
+    sub-cohort, so that the admitted patients' mean stay is the cohort's.
+
+    ``own`` is (share of discharges whose pathway has a stay of its own, their share-weighted
+    mean stay) from ``treatment_los_days_by_pathway`` (:meth:`Cohort.own_stays`): those stays
+    are not rescaled, so the factor falls on the others' ``los_mean``. With ``o, m_o = own``,
+    the cohort's mean is ``M = (1 - o) x los_mean + o x m_o`` and ``p_admit x M = share x
+    sub_p_admit x sub_los_mean + (p_admit - share x sub_p_admit) x ((1 - o) x los_mean x
+    scale + o x m_o)``. 1 when the rest is never admitted or nothing is rescaled."""
+    o, m_o = own
     rest = p_admit - share * sub_p_admit
-    if rest <= 0 or los_mean <= 0:
+    scaled = rest * (1 - o) * los_mean
+    if rest <= 0 or scaled <= 0:
         return 1.0
-    return (p_admit * los_mean - share * sub_p_admit * sub_los_mean) / (rest * los_mean)
+    cohort_mean = (1 - o) * los_mean + o * m_o
+    return (p_admit * cohort_mean - share * sub_p_admit * sub_los_mean - rest * o * m_o) / scaled
 
 
 MAX_PER_PERIOD = 10_000_000
