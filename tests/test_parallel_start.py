@@ -117,7 +117,9 @@ def test_a_malformed_address_leaves_no_traceback_at_exit(tmp_path):
         timeout=120,
         cwd=tmp_path,
     )
-    assert time.monotonic() - started < 20
+    # the hang it guards against lasted 60 s; a loaded CI machine takes 20-30 s to start
+    # Python and import dask, so the bound sits between the two
+    assert time.monotonic() - started < 45
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "error: scheduler must be an address like tcp://host:8786, got 'tcp://127.0.0.1:notaport'"
