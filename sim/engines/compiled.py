@@ -39,6 +39,7 @@ from ..model.demand import (
     arrival_times,
     cumulative_rate,
     draw_attributes,
+    Versions,
     initial_cohorts,
     versions,
 )
@@ -95,6 +96,9 @@ class Scenario:
     episode_rows: np.ndarray
     streams: tuple[tuple[int, Origin, str, np.ndarray, np.ndarray], ...]
     """(cohort, origin, stream name, hourly rate, cumulative rate), in the SimPy engine's order."""
+    drawn: Versions
+    """:func:`~sim.model.demand.versions` of the scenario, worked out once rather than per
+    replication (it cost a fifth of a small system's drawing)."""
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (
@@ -213,6 +217,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         rows=drawn.row,
         episode_rows=drawn.episode,
         streams=tuple(streams),
+        drawn=drawn,
     )
 
 
@@ -303,7 +308,7 @@ def draw_patients(
     draw_off[1:] = np.cumsum(sizes)
     # attribute by attribute, as draw_attributes writes them: no copy after the draws (the
     # kernel reads a patient's draws from len(Attr) places, each in order)
-    rows = versions(params)
+    rows = s.drawn
     draws = np.empty((rows.n_rows, int(draw_off[-1])))
     for c in params.cohorts:
         for origin in Origin:
