@@ -36,10 +36,10 @@ from ..codes import HOURS_PER_WEEK, Origin
 from ..model.demand import (
     BLOCK,
     Attr,
+    Versions,
     arrival_times,
     cumulative_rate,
     draw_attributes,
-    Versions,
     initial_cohorts,
     versions,
 )
