@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -14,7 +15,7 @@ from sim.cli import main
 from sim.engines.registry import available
 from sim.errors import ScenarioError
 from sim.runs.parallel import SerialExecutor, imap, workers_for
-from sim.runs.runner import batch_size, replication_batches
+from sim.runs.runner import _concat_by_column, batch_size, replication_batches
 from sim.scenario.schema import Scenario
 
 
@@ -93,6 +94,29 @@ def test_the_fast_engine_gives_the_same_tables_whatever_its_batches():
     )
     serial = sim.run_experiment([scenario], reps=4, seed=9, engine="fast")
     _assert_same(serial, sim.run_experiment([scenario], reps=4, seed=9, engine="fast", workers=2))
+
+
+def test_batches_put_together_by_column_are_one_concatenation_and_released():
+    """The daily table is put together a column at a time (memory): the same frame as one
+    ``pd.concat``, dtypes and all (categorical, datetime, float32), and the parts let go."""
+    names = pd.CategoricalDtype(["a", "b"])
+    parts = [
+        pd.DataFrame(
+            {
+                "scenario": pd.Categorical.from_codes(np.full(n, k % 2), dtype=names),
+                "replication": np.arange(n, dtype=np.int64) + 10 * k,
+                "date": pd.date_range("2024-04-01", periods=n, freq="D").to_numpy(),
+                "value": np.linspace(0, 1, n, dtype=np.float32) + k,
+            }
+        )
+        for k, n in enumerate((3, 1, 4))
+    ]
+    expected = pd.concat(parts, ignore_index=True)
+    held = list(parts)
+    pd.testing.assert_frame_equal(_concat_by_column(held), expected)
+    assert held == []
+    assert expected["value"].dtype == np.float32
+    assert isinstance(expected["scenario"].dtype, pd.CategoricalDtype)
 
 
 def test_batches_per_engine():

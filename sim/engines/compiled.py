@@ -36,6 +36,7 @@ from ..codes import HOURS_PER_WEEK, Origin
 from ..model.demand import (
     BLOCK,
     Attr,
+    Versions,
     arrival_times,
     cumulative_rate,
     draw_attributes,
@@ -100,6 +101,9 @@ class Scenario:
     probability, the rest of the cohort's, and the rest's stay factor."""
     streams: tuple[tuple[int, Origin, str, np.ndarray, np.ndarray], ...]
     """(cohort, origin, stream name, hourly rate, cumulative rate), in the SimPy engine's order."""
+    drawn: Versions
+    """:func:`~sim.model.demand.versions` of the scenario, worked out once rather than per
+    replication (it cost a fifth of a small system's drawing)."""
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (
@@ -238,6 +242,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
             dtype=np.float64,
         ),
         streams=tuple(streams),
+        drawn=drawn,
     )
 
 
@@ -328,7 +333,7 @@ def draw_patients(
     draw_off[1:] = np.cumsum(sizes)
     # attribute by attribute, as draw_attributes writes them: no copy after the draws (the
     # kernel reads a patient's draws from len(Attr) places, each in order)
-    rows = versions(params)
+    rows = s.drawn
     draws = np.empty((rows.n_rows, int(draw_off[-1])))
     for c in params.cohorts:
         for origin in Origin:
