@@ -164,7 +164,41 @@ def test_opel_level_by_its_documented_thresholds() -> None:
     occupancy = np.array([0.5, 0.85, 0.91, 0.92, 0.5, 0.99, 0.5])
     queue = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.99, 1.0])
     escalated = np.array([False, False, False, False, True, False, False])
-    assert opel_level(occupancy, queue, escalated).tolist() == [1, 2, 2, 3, 3, 3, 4]
+    defaults = build_params(Scenario.from_dict(small_system())).opel
+    assert defaults == (0.85, 0.92, 1.0)  # docs/metrics.md's thresholds, the schema's defaults
+    assert opel_level(occupancy, queue, escalated, defaults).tolist() == [1, 2, 2, 3, 3, 3, 4]
+    # a trust's own thresholds move the same days
+    own = (0.9, 0.95, 0.5)
+    assert opel_level(occupancy, queue, escalated, own).tolist() == [1, 1, 2, 2, 3, 4, 4]
+
+
+@pytest.mark.parametrize(
+    ("opel", "levels"),
+    [
+        ({"level_2_occupancy": 2, "level_3_occupancy": 2, "level_4_queue": 10_000}, {1}),
+        ({"level_2_occupancy": 0.01, "level_3_occupancy": 0.02}, {3, 4}),
+    ],
+    ids=["never_pressed", "always_pressed"],
+)
+def test_a_scenarios_own_opel_thresholds_grade_its_days(
+    opel: dict[str, float], levels: set[int]
+) -> None:
+    """``acute.opel`` reaches the daily series: thresholds no day reaches leave every day at
+    level 1; thresholds every day passes put every day at 3 or above."""
+    data = small_system(**{"run.horizon_years": 0.05, "run.warm_up_days": 20})
+    data["acute"]["opel"] = opel
+    params = build_params(Scenario.from_dict(data))
+    _, tables = _run("fast", params, 1, [0])
+    daily = tables.daily[tables.daily["series"] == "opel_level"]["value"]
+    assert len(daily) > 10
+    assert set(daily.astype(int)) <= levels
+
+
+def test_opel_thresholds_must_rise() -> None:
+    data = small_system()
+    data["acute"]["opel"] = {"level_2_occupancy": 0.95, "level_3_occupancy": 0.9}
+    with pytest.raises(ScenarioError, match=r"acute\.opel.*level_3_occupancy must be >= "):
+        Scenario.from_dict(data)
 
 
 ESCALATING = {

@@ -137,24 +137,21 @@ def _share(used: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(capacity), 0.0, share)
 
 
-OPEL_OCCUPANCY = (0.85, 0.92)
-"""Mean occupancy of the core beds over a day from which the day is at OPEL-like level 2 and 3
-[A]: 85% is where risks become discernible and 92% the level at which regular shortages are
-expected (Bagust, Place & Posnett, BMJ 1999; the catalogue's 92% threshold). OPEL levels are
-set locally; these are this model's."""
-OPEL_4_QUEUE = 1.0
-"""Mean admissions waiting for a bed over a day from which the day is at level 4 [A]: as if
-one patient waited for a bed all day."""
-
-
-def opel_level(occupancy: np.ndarray, queue: np.ndarray, escalated: np.ndarray) -> np.ndarray:
+def opel_level(
+    occupancy: np.ndarray,
+    queue: np.ndarray,
+    escalated: np.ndarray,
+    thresholds: tuple[float, float, float],
+) -> np.ndarray:
     """An OPEL-like level (1-4) for each day from its mean core-bed occupancy (share), its mean
-    bed queue (patients) and whether escalation beds were open at any time in it: 4 with a
-    queue of :data:`OPEL_4_QUEUE` or more, else 3 at :data:`OPEL_OCCUPANCY`'s upper share or
-    with escalation beds open, else 2 at its lower share, else 1."""
-    level = np.where(occupancy >= OPEL_OCCUPANCY[0] - 1e-12, 2.0, 1.0)
-    level = np.where((occupancy >= OPEL_OCCUPANCY[1] - 1e-12) | escalated, 3.0, level)
-    return np.where(queue >= OPEL_4_QUEUE - 1e-12, 4.0, level)
+    bed queue (patients) and whether escalation beds were open at any time in it, by
+    ``thresholds`` (``ModelParams.opel``: occupancy of levels 2 and 3, queue of level 4): 4
+    with that queue or more, else 3 at the level-3 occupancy or with escalation beds open,
+    else 2 at the level-2 occupancy, else 1."""
+    level_2, level_3, level_4_queue = thresholds
+    level = np.where(occupancy >= level_2 - 1e-12, 2.0, 1.0)
+    level = np.where((occupancy >= level_3 - 1e-12) | escalated, 3.0, level)
+    return np.where(queue >= level_4_queue - 1e-12, 4.0, level)
 
 
 def _exposure(start_h: float, end_h: float, offset_h: float) -> np.ndarray:
@@ -436,7 +433,9 @@ class MetricAccumulator:
         occupancy = self._share_hours("acute_occupied", self.params.beds) / DAY
         # a bed open for an hour is 1 bed-hour: anything less is rounding, not escalation
         escalated = self._day_integrals.get("escalation_beds_open", np.zeros((R, D))) > 1e-9
-        opel = opel_level(occupancy, self._day_integrals["bed_queue"] / DAY, escalated)
+        opel = opel_level(
+            occupancy, self._day_integrals["bed_queue"] / DAY, escalated, self.params.opel
+        )
         metrics = self._metrics_frame(totals, opel, escalated)
 
         if kept:

@@ -284,6 +284,10 @@ class ModelParams:
     escalation: EscalationParams | None = None
     """Escalation beds (None when not configured)."""
 
+    opel: tuple[float, float, float] = (0.85, 0.92, 1.0)
+    """The OPEL-like level's thresholds: occupancy of levels 2 and 3, bed queue of level 4
+    (``acute.opel``; :class:`sim.scenario.schema.OpelThresholds` gives the defaults)."""
+
     @property
     def ed_decision_outcome_h(self) -> tuple[Distribution, Distribution]:
         """The time to a decision to admit and to refer to SDEC (hours), own or shared."""
@@ -625,6 +629,7 @@ def _build_phase(scenario: Scenario) -> ModelParams:
             for index, name in enumerate(STAGES)
         ),
         escalation=_escalation(acute.escalation, cal),
+        opel=(acute.opel.level_2_occupancy, acute.opel.level_3_occupancy, acute.opel.level_4_queue),
     )
 
 

@@ -584,6 +584,30 @@ def _dates_increase(changes: Sequence[Any], what: str) -> None:
         raise ValueError(f"{what} dates must be strictly increasing, got {[str(d) for d in dates]}")
 
 
+class OpelThresholds(StrictModel):
+    """The thresholds of the daily OPEL-like level (``[acute.opel]``; docs/metrics.md,
+    ``opel_level``). OPEL levels are set locally, so a trust can give its own; the defaults are
+    this model's [A]: 85% where risks become discernible and 92% where regular shortages are
+    expected (Bagust, Place & Posnett, BMJ 1999), and a bed queue as if one patient waited for a
+    bed all day."""
+
+    level_2_occupancy: float = Field(default=0.85, gt=0, le=2)
+    """A day is at level 2 from this mean occupancy of the core beds (a share)."""
+    level_3_occupancy: float = Field(default=0.92, gt=0, le=2)
+    """A day is at level 3 from this mean occupancy, or with escalation beds open in it."""
+    level_4_queue: float = Field(default=1.0, gt=0, le=MAX_PLACES)
+    """A day is at level 4 from this mean number of admissions waiting for a bed."""
+
+    @model_validator(mode="after")
+    def _rising(self) -> OpelThresholds:
+        if self.level_3_occupancy < self.level_2_occupancy:
+            raise ValueError(
+                f"level_3_occupancy must be >= level_2_occupancy "
+                f"({self.level_2_occupancy:g}), got {self.level_3_occupancy:g}"
+            )
+        return self
+
+
 class Escalation(StrictModel):
     """Escalation beds (``[acute.escalation]``): extra beds the site opens at a review when the
     core beds' occupancy or the bed queue passes a trigger, and closes at a review once the
@@ -646,6 +670,8 @@ class Acute(StrictModel):
     """Divert when no bed is free and this many already wait (0: a loss system; unset: never)."""
     escalation: Escalation | None = None
     """Escalation beds opened and closed at triggers (unset: none)."""
+    opel: OpelThresholds = OpelThresholds()
+    """Thresholds of the daily OPEL-like level (defaults [A])."""
 
     @field_validator("beds")
     @classmethod
@@ -1186,6 +1212,7 @@ CHANGE_REFUSED: tuple[tuple[str, str], ...] = (
         "cannot change at a date (yet): its beds open and close by their own triggers; date "
         "changes of acute.beds instead",
     ),
+    ("acute.opel", "is how the whole run grades its days"),
     (
         "community.*.capacity_changes",
         "is a timeline already: date them as changes of the service's places or workforce",
