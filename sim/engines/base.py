@@ -63,3 +63,18 @@ class Engine(Protocol):
         results whatever batch or thread it runs in.
         """
         ...
+
+    def run_points(
+        self,
+        points: Sequence[ModelParams],
+        seed: int,
+        replications: Sequence[int],
+        sinks: Sequence[Sink],
+        keep_records: bool = False,
+        threads: int | None = None,
+    ) -> list[list[Record]]:
+        """:meth:`run` for each of ``points`` (into ``sinks[j]``, records in list ``j``),
+        scenarios that draw the same patients (:func:`sim.model.demand.same_patients`):
+        an engine may draw each replication's patients once for all of them. Each
+        point's results are exactly those :meth:`run` gives it alone."""
+        ...

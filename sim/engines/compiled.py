@@ -260,6 +260,8 @@ class Patients:
     init_k: np.ndarray
     init_cohort: np.ndarray
     init_left: np.ndarray
+    readmit_factor: float
+    """The readmissions drawn ahead, as a multiple of :func:`_readmissions_expected`."""
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (
@@ -373,6 +375,7 @@ def draw_patients(
         init_k=np.array(ks, dtype=np.int64),
         init_cohort=init_cohort_a,
         init_left=init_left_a,
+        readmit_factor=readmit_factor,
     )
 
 
@@ -477,16 +480,18 @@ def run_one(
     position: int,
     room: Room,
     keep: bool,
+    patients: Patients | None = None,
 ) -> Record | None:
-    """One replication into ``sink`` at ``position`` (its record too, if ``keep``)."""
+    """One replication into ``sink`` at ``position`` (its record too, if ``keep``).
+
+    ``patients``: the replication's, drawn already (:meth:`CompiledEngine.run_points`);
+    drawn here if not, or if they hold fewer readmissions than the room asks.
+    """
     g = sink.geometry
     n_levels = 0
-    patients = draw_patients(params, s, seed, replication, room.readmit_factor)
-    drawn_factor = room.readmit_factor
     for _ in range(64):
-        if room.readmit_factor != drawn_factor:
+        if patients is None or patients.readmit_factor < room.readmit_factor:
             patients = draw_patients(params, s, seed, replication, room.readmit_factor)
-            drawn_factor = room.readmit_factor
         t = sink.fresh_tally(position, n_levels)
         n_rows = patients.draws.shape[1] if keep else 0
         rec_t = np.full((n_rows, kernel.N_TIME), np.nan)
@@ -641,12 +646,47 @@ class CompiledEngine:
                 params, s, seed, replications[position], sink, position, room, keep_records
             )
 
-        if n_threads <= 1:
-            done = [one(position) for position in range(len(replications))]
-        else:
-            with _short_switch_interval(), ThreadPoolExecutor(max_workers=n_threads) as pool:
-                done = list(pool.map(one, range(len(replications))))
+        done = _on_threads(one, len(replications), n_threads)
         return [r for r in done if r is not None]
+
+    def run_points(
+        self,
+        points: Sequence[ModelParams],
+        seed: int,
+        replications: Sequence[int],
+        sinks: Sequence[Sink],
+        keep_records: bool = False,
+        threads: int | None = None,
+    ) -> list[list[Record]]:
+        """:meth:`run` for several scenarios that draw the same patients (a sweep's points
+        that differ only in what :func:`~sim.model.demand.same_patients` allows), each
+        replication's patients drawn once for all of them: each point's results are those
+        :meth:`run` gives it, and drawing, a third of a baseline replication, is paid once."""
+        prepare()
+        arrays = [scenario_arrays(params) for params in points]
+        rooms = [Room.for_params(params) for params in points]
+        replications = list(replications)
+        n_threads = min(threads or default_threads(), len(replications))
+
+        def one(position: int) -> list[Record | None]:
+            r = replications[position]
+            factor = max(room.readmit_factor for room in rooms)
+            patients = draw_patients(points[0], arrays[0], seed, r, factor)
+            return [
+                run_one(params, s, seed, r, sink, position, room, keep_records, patients)
+                for params, s, sink, room in zip(points, arrays, sinks, rooms, strict=True)
+            ]
+
+        done = _on_threads(one, len(replications), n_threads)
+        return [[row[j] for row in done if row[j] is not None] for j in range(len(points))]
+
+
+def _on_threads(one: Callable[[int], Any], n: int, n_threads: int) -> list[Any]:
+    """``[one(i) for i in range(n)]``, on ``n_threads`` threads."""
+    if n_threads <= 1:
+        return [one(position) for position in range(n)]
+    with _short_switch_interval(), ThreadPoolExecutor(max_workers=n_threads) as pool:
+        return list(pool.map(one, range(n)))
 
 
 SWITCH_INTERVAL = 0.0005

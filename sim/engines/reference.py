@@ -846,3 +846,18 @@ class SimPyEngine:
             if record is not None:
                 records.append(record)
         return records
+
+    def run_points(
+        self,
+        points: Sequence[ModelParams],
+        seed: int,
+        replications: Sequence[int],
+        sinks: Sequence[Sink],
+        keep_records: bool = False,
+        threads: int | None = None,
+    ) -> list[list[Record]]:
+        """One point after another: the SimPy engine draws as it runs."""
+        return [
+            self.run(params, seed, replications, sink, keep_records, threads)
+            for params, sink in zip(points, sinks, strict=True)
+        ]

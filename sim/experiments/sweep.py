@@ -49,7 +49,7 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,10 +69,13 @@ from ..runs.outputs import Folder, claim, text_writer
 from ..runs.parallel import imap, workers_for
 from ..runs.provenance import provenance
 from ..runs.runner import (
+    MAX_BATCH,
+    MIN_BATCH,
     batch_size,
     check_by_default,
+    points_per_task,
     replication_batches,
-    run_scenario_batch,
+    run_points_batch,
 )
 from ..scenario.files import read_toml
 from ..scenario.messages import at_key, format_errors, show_value
@@ -505,6 +508,14 @@ def run_sweep(
         )
 
 
+def _point_groups(experiment: Experiment, todo: Sequence[int]) -> list[list[int]]:
+    """The points to run, in tasks' groups: up to :data:`POINTS_PER_TASK` together when
+    every varied key leaves the patients the same and the engine runs batches, else one by
+    one."""
+    step = points_per_task(experiment.spec.engine, experiment.paths)
+    return [list(todo[i : i + step]) for i in range(0, len(todo), step)]
+
+
 def _run_claimed(
     experiment: Experiment,
     folder: Folder,
@@ -547,31 +558,45 @@ def _run_claimed(
         last_flush = time.monotonic()
 
     with workers_for(workers, scheduler) as run_on:
-        batches = replication_batches(reps, batch_size(engine, reps, run_on.slots, len(todo)))
-        tasks = [(k, b) for k in todo for b in range(len(batches))]
+        groups = _point_groups(experiment, todo)
+        size = batch_size(engine, reps, run_on.slots, len(groups))
+        most = max(MIN_BATCH, MAX_BATCH // max(len(g) for g in groups)) if groups else size
+        if size > most:  # a task's tallies are its points times its replications: memory
+            size = math.ceil(reps / math.ceil(reps / most))
+        batches = replication_batches(reps, size)
+        tasks = [(g, b) for g in range(len(groups)) for b in range(len(batches))]
         parts: dict[int, dict[int, pd.DataFrame]] = {}
         try:
-            for index, (rows, *_) in imap(
+            for index, tables in imap(
                 run_on,
-                run_scenario_batch,
+                run_points_batch,
                 (
-                    (experiment.scenarios[k], seed, batches[b], engine, check, metrics, False)
-                    for k, b in tasks
+                    (
+                        [experiment.scenarios[k] for k in groups[g]],
+                        seed,
+                        batches[b],
+                        engine,
+                        check,
+                        metrics,
+                        False,
+                    )
+                    for g, b in tasks
                 ),
             ):
-                k, b = tasks[index]
-                if periods is not None:
-                    rows = rows[rows["period"].isin(periods)].reset_index(drop=True)
-                parts.setdefault(k, {})[b] = rows
-                reps_done += len(batches[b])
-                if len(parts[k]) == len(batches):
-                    mine = parts.pop(k)
-                    frame = pd.concat([mine[i] for i in range(len(batches))], ignore_index=True)
-                    frame.insert(0, "point", np.int64(k))
-                    buffer.append(frame[REPLICATION_COLUMNS])
-                    n_done += 1
-                if buffer and time.monotonic() - last_flush >= flush_seconds:
-                    flush()
+                g, b = tasks[index]
+                for k, (rows, *_) in zip(groups[g], tables, strict=True):
+                    if periods is not None:
+                        rows = rows[rows["period"].isin(periods)].reset_index(drop=True)
+                    parts.setdefault(k, {})[b] = rows
+                    reps_done += len(batches[b])
+                    if len(parts[k]) == len(batches):
+                        mine = parts.pop(k)
+                        frame = pd.concat([mine[i] for i in range(len(batches))], ignore_index=True)
+                        frame.insert(0, "point", np.int64(k))
+                        buffer.append(frame[REPLICATION_COLUMNS])
+                        n_done += 1
+                    if buffer and time.monotonic() - last_flush >= flush_seconds:
+                        flush()
                 if progress is not None:
                     progress(n_done, reps_done)
         finally:

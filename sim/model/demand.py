@@ -22,8 +22,9 @@ Both engines use this module, so for the same seed they see the same patients.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import IntEnum
+from fnmatch import fnmatchcase
 from typing import NamedTuple, cast
 
 import numpy as np
@@ -145,6 +146,25 @@ def arrival_times(
             yield out[:n]
         if not last < total:
             return
+
+
+SAME_PATIENTS = (
+    "ed.cubicles",
+    "sdec.chairs",
+    "acute.beds",
+    "acute.escalation.*",
+    "acute.opel.*",
+    "community.*.places",
+    "costs.*",
+)
+"""Scenario keys the drawing never reads (patterns of dotted paths): capacities and prices.
+Scenarios that differ only in these draw the same patients, so an engine may draw them once
+for all (a sweep of places or beds). tests/test_same_patients.py holds each to it."""
+
+
+def same_patients(paths: Iterable[str]) -> bool:
+    """Whether scenarios that differ only at ``paths`` (dotted keys) draw the same patients."""
+    return all(any(fnmatchcase(p, pattern) for pattern in SAME_PATIENTS) for p in paths)
 
 
 class Attr(IntEnum):
