@@ -31,6 +31,8 @@ from sim.scenario.params import build_costs, build_params
 from sim.scenario.schema import Scenario
 
 CHANGED = {  # a concrete key under each pattern of SAME_PATIENTS, and a new value
+    "name": "another",
+    "description": "another system",
     "ed.cubicles": 3,
     "sdec.chairs": 0,
     "acute.beds": 9,
@@ -148,9 +150,23 @@ def test_a_sweep_gives_the_same_table_grouped_or_point_by_point(tmp_path, monkey
         '[[vary]]\npath = "community.p1.places"\nvalues = [0, 1, 3, 6, 9]\n\n'
         '[[vary]]\npath = "acute.beds"\nvalues = [38, 44]\n'
     )
-    assert runner.points_per_task("fast", ["community.p1.places", "acute.beds"]) > 1
     grouped = run_sweep(spec, tmp_path / "grouped")
+    scenarios = grouped.experiment.scenarios
+    assert runner.point_groups("fast", scenarios, range(10)) == [list(range(8)), [8, 9]]
+    assert runner.point_groups("simpy", scenarios, range(10)) == [[k] for k in range(10)]
     monkeypatch.setattr(runner, "POINTS_PER_TASK", 1)
     alone = run_sweep(spec, tmp_path / "alone")
     pd.testing.assert_frame_equal(grouped.replications, alone.replications)
     assert grouped.replications["point"].nunique() == 10
+
+
+def test_points_that_differ_in_a_stay_run_one_by_one() -> None:
+    base = Scenario.from_dict(small_system())
+    stays = [
+        base.override({"cohorts.older.treatment_los_days": {"dist": "exponential", "mean": m}})
+        for m in (1.0, 2.0)
+    ]
+    places = [base.override({"community.p1.places": p}, name=f"p{p}") for p in (1, 2, 3)]
+    assert runner.point_groups("fast", stays, [0, 1]) == [[0], [1]]
+    assert runner.point_groups("fast", places, [0, 1, 2]) == [[0, 1, 2]]
+    assert runner.point_groups("fast", places, [2, 0]) == [[2, 0]]

@@ -73,14 +73,14 @@ from ..runs.runner import (
     MIN_BATCH,
     batch_size,
     check_by_default,
-    points_per_task,
+    point_groups,
     replication_batches,
     run_points_batch,
 )
 from ..scenario.files import read_toml
 from ..scenario.messages import at_key, format_errors, show_value
 from ..scenario.params import build_params
-from ..scenario.schema import Scenario, StrictModel, load_scenario
+from ..scenario.schema import Scenario, StrictModel, flatten, load_scenario
 
 REPLICATION_COLUMNS = ["point", "replication", "metric", "period", "value"]
 PARTS = "replications"
@@ -198,18 +198,6 @@ class Experiment:
 # --- reading and validating -----------------------------------------------------------------
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested tables to dotted keys; a distribution table (with ``dist``) stays whole."""
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and "dist" not in value:
-            out.update(_flatten(value, f"{dotted}."))
-        else:
-            out[dotted] = value
-    return out
-
-
 _TOP_LEVEL = {f.alias or name for name, f in ExperimentSpec.model_fields.items()}
 
 
@@ -277,7 +265,7 @@ def load_experiment(path: str | Path) -> Experiment:
     if not raw.get("name"):
         raw["name"] = path.stem
     if isinstance(raw.get("set"), Mapping):
-        raw["set"] = _flatten(raw["set"])
+        raw["set"] = flatten(raw["set"])
     try:
         spec = ExperimentSpec.model_validate(raw)
     except ValidationError as exc:
@@ -512,8 +500,7 @@ def _point_groups(experiment: Experiment, todo: Sequence[int]) -> list[list[int]
     """The points to run, in tasks' groups: up to :data:`POINTS_PER_TASK` together when
     every varied key leaves the patients the same and the engine runs batches, else one by
     one."""
-    step = points_per_task(experiment.spec.engine, experiment.paths)
-    return [list(todo[i : i + step]) for i in range(0, len(todo), step)]
+    return point_groups(experiment.spec.engine, experiment.scenarios, todo)
 
 
 def _run_claimed(

@@ -149,6 +149,8 @@ def arrival_times(
 
 
 SAME_PATIENTS = (
+    "name",
+    "description",
     "ed.cubicles",
     "sdec.chairs",
     "acute.beds",
@@ -157,7 +159,8 @@ SAME_PATIENTS = (
     "community.*.places",
     "costs.*",
 )
-"""Scenario keys the drawing never reads (patterns of dotted paths): capacities and prices.
+"""Scenario keys the drawing never reads (patterns of dotted paths): names, capacities and
+prices.
 Scenarios that differ only in these draw the same patients, so an engine may draw them once
 for all (a sweep of places or beds). tests/test_same_patients.py holds each to it."""
 

@@ -39,7 +39,7 @@ from ..metrics.accumulator import MetricAccumulator, Tables
 from ..model.demand import same_patients
 from ..model.invariants import assert_ok
 from ..scenario.params import CostParams, ModelParams, build_costs, build_params
-from ..scenario.schema import Scenario
+from ..scenario.schema import Scenario, differences
 from .drift import warn_of_drift
 from .parallel import imap, workers_for
 from .provenance import provenance
@@ -106,13 +106,26 @@ drawn once for all of them. Drawing is a third of a baseline replication on the 
 shared by 8 points, a point costs about 1.45x less (measured 2 December 2026)."""
 
 
-def points_per_task(engine: str, paths: Sequence[str]) -> int:
-    """Sweep points (scenarios that differ only at ``paths``) one task may run together:
-    :data:`POINTS_PER_TASK` when they draw the same patients and the engine runs batches,
-    else 1."""
-    if registry.get(engine).one_at_a_time or not same_patients(paths):
-        return 1
-    return POINTS_PER_TASK
+def point_groups(
+    engine: str, scenarios: Sequence[Scenario], todo: Sequence[int]
+) -> list[list[int]]:
+    """Sweep points ``todo`` (indices into ``scenarios``) in tasks' groups, in order: up to
+    :data:`POINTS_PER_TASK` together while each differs from its group's first only at keys
+    that leave the patients the same (:func:`~sim.model.demand.same_patients`), one by one
+    on an engine that runs one replication at a time."""
+    size = 1 if registry.get(engine).one_at_a_time else POINTS_PER_TASK
+    groups: list[list[int]] = []
+    for k in todo:
+        group = groups[-1] if groups else None
+        if (
+            group is not None
+            and len(group) < size
+            and same_patients(differences(scenarios[group[0]], scenarios[k]))
+        ):
+            group.append(k)
+        else:
+            groups.append([k])
+    return groups
 
 
 def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1) -> int:

@@ -1495,6 +1495,24 @@ class Scenario(StrictModel):
         return getattr(self.community, name)
 
 
+def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables to dotted keys; a distribution table (with ``dist``) stays whole."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and "dist" not in value:
+            out.update(flatten(value, f"{dotted}."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def differences(a: Scenario, b: Scenario) -> list[str]:
+    """The dotted keys at which two scenarios differ (every default filled in)."""
+    x, y = flatten(a.to_dict()), flatten(b.to_dict())
+    return sorted(k for k in x.keys() | y.keys() if x.get(k, None) != y.get(k, None))
+
+
 RANGE_ENDS = (0.001, 0.999)
 """The quantiles at which each uncertain input is checked to give a valid scenario."""
 
