@@ -122,6 +122,9 @@ def test_batches_put_together_by_column_are_one_concatenation_and_released():
 def test_batches_per_engine():
     assert batch_size("simpy", reps=10, slots=2) == 1
     assert batch_size("fast", reps=10, slots=2) == 5  # one scenario: split over the workers
+    # 25 tasks of 8 sweep points: at most 250 replications' tallies a task, split evenly
+    assert batch_size("fast", reps=100, slots=1, scenarios=25) == 100
+    assert batch_size("fast", reps=100, slots=1, scenarios=25, together=8) == 25
     assert batch_size("fast", reps=3, slots=8) == 1
     assert batch_size("fast", reps=10, slots=2, scenarios=2) == 10  # a scenario per worker
     assert batch_size("fast", reps=10, slots=8, scenarios=3) == 4

@@ -108,14 +108,19 @@ def _run_alone(point: dict[str, Any], reps: list[int]) -> tuple[list, pd.DataFra
     return records, sink.finish().metrics
 
 
-def test_each_point_gives_what_it_gives_alone() -> None:
-    points, reps = _points([0, 2, 5]), [0, 4, 7]
+def _each_as_alone(points: list[dict[str, Any]], reps: list[int]) -> list[pd.DataFrame]:
+    """Run the points together; assert each gives what it gives alone; their tables."""
     together, tables = _run_points(points, reps)
     for point, records, table in zip(points, together, tables, strict=True):
         alone, alone_table = _run_alone(point, reps)
         for a, b in zip(records, alone, strict=True):
             assert not list(_differences(a, b))
         pd.testing.assert_frame_equal(table, alone_table)
+    return tables
+
+
+def test_each_point_gives_what_it_gives_alone() -> None:
+    tables = _each_as_alone(_points([0, 2, 5]), [0, 4, 7])
     # the points differ: the check above compared runs that could differ
     assert not tables[0]["value"].equals(tables[2]["value"])
 
@@ -129,13 +134,7 @@ def test_a_point_that_runs_out_of_readmissions_draws_again(monkeypatch) -> None:
         return max(1, real(params, patients, cohort) // 40)
 
     monkeypatch.setattr(compiled, "_readmissions_expected", scarce)
-    points, reps = _points([0, 6]), [1, 2]
-    together, tables = _run_points(points, reps)
-    for point, records, table in zip(points, together, tables, strict=True):
-        alone, alone_table = _run_alone(point, reps)
-        for a, b in zip(records, alone, strict=True):
-            assert not list(_differences(a, b))
-        pd.testing.assert_frame_equal(table, alone_table)
+    _each_as_alone(_points([0, 6]), [1, 2])
     # two cohorts, drawn for 2 replications together and 2 x 2 alone: 12 without a redraw
     assert few["n"] > 12
 

@@ -49,7 +49,7 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +69,6 @@ from ..runs.outputs import Folder, claim, text_writer
 from ..runs.parallel import imap, workers_for
 from ..runs.provenance import provenance
 from ..runs.runner import (
-    MAX_BATCH,
-    MIN_BATCH,
     batch_size,
     check_by_default,
     point_groups,
@@ -496,13 +494,6 @@ def run_sweep(
         )
 
 
-def _point_groups(experiment: Experiment, todo: Sequence[int]) -> list[list[int]]:
-    """The points to run, in tasks' groups: up to :data:`POINTS_PER_TASK` together when
-    every varied key leaves the patients the same and the engine runs batches, else one by
-    one."""
-    return point_groups(experiment.spec.engine, experiment.scenarios, todo)
-
-
 def _run_claimed(
     experiment: Experiment,
     folder: Folder,
@@ -545,12 +536,11 @@ def _run_claimed(
         last_flush = time.monotonic()
 
     with workers_for(workers, scheduler) as run_on:
-        groups = _point_groups(experiment, todo)
-        size = batch_size(engine, reps, run_on.slots, len(groups))
-        most = max(MIN_BATCH, MAX_BATCH // max(len(g) for g in groups)) if groups else size
-        if size > most:  # a task's tallies are its points times its replications: memory
-            size = math.ceil(reps / math.ceil(reps / most))
-        batches = replication_batches(reps, size)
+        groups = point_groups(engine, experiment.scenarios, todo)
+        together = max((len(g) for g in groups), default=1)
+        batches = replication_batches(
+            reps, batch_size(engine, reps, run_on.slots, len(groups), together)
+        )
         tasks = [(g, b) for g in range(len(groups)) for b in range(len(batches))]
         parts: dict[int, dict[int, pd.DataFrame]] = {}
         try:

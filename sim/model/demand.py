@@ -160,9 +160,9 @@ SAME_PATIENTS = (
     "costs.*",
 )
 """Scenario keys the drawing never reads (patterns of dotted paths): names, capacities and
-prices.
-Scenarios that differ only in these draw the same patients, so an engine may draw them once
-for all (a sweep of places or beds). tests/test_same_patients.py holds each to it."""
+prices. Scenarios that differ only in these draw the same patients, so an engine may draw
+them once for all (a sweep of places or beds). tests/test_same_patients.py holds each to
+it."""
 
 
 def same_patients(paths: Iterable[str]) -> bool:

@@ -128,8 +128,9 @@ def point_groups(
     return groups
 
 
-def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1) -> int:
-    """Replications per task, for ``scenarios`` scenarios sharing ``slots`` workers.
+def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1, together: int = 1) -> int:
+    """Replications per task, for ``scenarios`` scenarios (or tasks' groups of up to
+    ``together`` sweep points, :func:`point_groups`) sharing ``slots`` workers.
 
     The SimPy engine runs one replication at a time, so one replication per
     task balances the load best and updates progress most often. The fast
@@ -138,15 +139,18 @@ def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1) -> int:
     give every worker a task (not at all when there are at least as many
     scenarios, or sweep points, as workers), then into at least
     ``PROGRESS_STEPS`` tasks of no fewer than ``MIN_BATCH``, and never into
-    batches of more than ``MAX_BATCH`` (memory).
+    batches of more than ``MAX_BATCH`` replications' tallies in a task (memory: a task of
+    ``together`` points holds that many per replication, down to ``MIN_BATCH``
+    replications).
     """
     if registry.get(engine).one_at_a_time:
         return 1
     splits = max(1, math.ceil(max(slots, 1) / max(scenarios, 1)))
     size = max(1, math.ceil(reps / splits))
     size = min(size, max(MIN_BATCH, math.ceil(reps * scenarios / PROGRESS_STEPS)))
-    if size > MAX_BATCH:  # memory: split evenly into batches of at most MAX_BATCH
-        size = math.ceil(size / math.ceil(size / MAX_BATCH))
+    most = max(MIN_BATCH, MAX_BATCH // max(together, 1))
+    if size > most:  # memory: split evenly into batches of at most that many
+        size = math.ceil(size / math.ceil(size / most))
     return size
 
 
