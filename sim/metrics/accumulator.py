@@ -391,10 +391,9 @@ class MetricAccumulator:
         series, value; hour_of_week: replication, series, weekday, hour, value;
         ed_time: replication, period, outcome, hours_from, hours_to,
         attendances. ``daily=False`` leaves the last three empty (with their
-        columns) and never builds the daily table, which is what grows with the
-        horizon (a sweep keeps only metrics; the other two are small and are
-        emptied). Call once: the accumulator
-        is spent afterwards.
+        columns) and never builds them: the daily table grows with the horizon,
+        and a sweep keeps only metrics. Call once: the accumulator is spent
+        afterwards (the tallies' hours become the days' integrals in place).
         """
         if self.finished:
             raise RuntimeError("MetricAccumulator.finish() was already called")
@@ -409,12 +408,12 @@ class MetricAccumulator:
         totals: dict[str, np.ndarray] = {}
         self._day_integrals: dict[str, np.ndarray] = {}
         delayed = np.zeros((kept, D))  # summed in double precision, then stored
+        tally.day_integrals(self._all.flows, self._all.hours, D)
+        integrals = self._all.hours[:, :, 1 : D + 1]  # patient-hours in each day [R, S, D]
+        by_period = self._per_period(integrals)
         for s, name in enumerate(self.series):
-            flows = self._all.flows[:, s, :D]
-            level = np.cumsum(flows, axis=1, dtype=np.int64)  # in the system at midnight
-            hours = self._all.hours[:, s, 1 : D + 1]
-            integral = level * DAY + hours  # patient-hours in each day [R, D]
-            totals[name] = self._per_period(integral)
+            integral = integrals[:, s]
+            totals[name] = by_period[:, s]
             if name != "direct_waiting" and kept:
                 by_day[:, s, :] = integral / DAY
             if name in (
@@ -448,11 +447,9 @@ class MetricAccumulator:
         tables = Tables(
             metrics,
             self._daily_frame(names, by_day),
-            self._hour_of_week_frame(),
-            self._ed_time_frame(),
+            self._hour_of_week_frame(kept),
+            self._ed_time_frame(kept),
         )
-        if not daily:
-            tables = Tables(metrics, *(frame.iloc[0:0] for frame in tables[1:]))
         self.tallies = []  # spent: free the diaries
         del self._all
         return tables
@@ -478,11 +475,11 @@ class MetricAccumulator:
             copy=False,
         )
 
-    def _hour_of_week_frame(self) -> pd.DataFrame:
+    def _hour_of_week_frame(self, R: int) -> pd.DataFrame:
         """Mean in each hour of the week over the observed window: replication, series,
-        weekday, hour, value (patient-hours in that hour of the week / its hours)."""
-        R = self.R
-        hours = tally.week_hours(self._all.week)  # [rep, series, hour of week]
+        weekday, hour, value (patient-hours in that hour of the week / its hours); of the
+        first ``R`` replications (0: no rows, the same columns)."""
+        hours = tally.week_hours(self._all.week[:R])  # [rep, series, hour of week]
         pathways = [HOUR_OF_WEEK_SERIES.index(f"waiting_discharge_p{k}") for k in (1, 2, 3)]
         delayed = hours[:, pathways].sum(axis=1, keepdims=True)
         hours = np.concatenate((hours, delayed), axis=1)
@@ -493,7 +490,7 @@ class MetricAccumulator:
         how = np.tile(np.arange(HOURS_PER_WEEK), R * len(names))
         return pd.DataFrame(
             {
-                "replication": np.repeat(self.replications, len(names) * HOURS_PER_WEEK),
+                "replication": np.repeat(self.replications[:R], len(names) * HOURS_PER_WEEK),
                 "series": _labels(
                     names, np.tile(np.repeat(np.arange(len(names)), HOURS_PER_WEEK), R)
                 ),
@@ -504,16 +501,17 @@ class MetricAccumulator:
             copy=False,
         )
 
-    def _ed_time_frame(self) -> pd.DataFrame:
+    def _ed_time_frame(self, R: int) -> pd.DataFrame:
         """Attendances by time in A&E: replication, period, outcome, hours_from, hours_to,
-        attendances (see :func:`ed_time_bins`), by arrival time as ``attendances``."""
-        counts = self._counts("ed_time")  # [replication, period, code]
+        attendances (see :func:`ed_time_bins`), by arrival time as ``attendances``; of the
+        first ``R`` replications (0: no rows, the same columns)."""
+        counts = self._counts("ed_time")[:R]  # [replication, period, code]
         R, n_periods, n_codes = counts.shape
         bins = ed_time_bins()
         code = np.tile(np.arange(n_codes), R * n_periods)
         return pd.DataFrame(
             {
-                "replication": np.repeat(self.replications, n_periods * n_codes),
+                "replication": np.repeat(self.replications[:R], n_periods * n_codes),
                 "period": _labels(
                     [p.label for p in self.periods],
                     np.tile(np.repeat(np.arange(n_periods), n_codes), R),
@@ -527,11 +525,11 @@ class MetricAccumulator:
         )
 
     def _per_period(self, by_day: np.ndarray) -> np.ndarray:
-        """Sum over the days of each period: [R, D] -> [R, 1 + financial years]."""
-        out = np.zeros((self.R, 1 + self.nF))
+        """Sum over the days of each period: [..., D] -> [..., 1 + financial years]."""
+        out = np.zeros((*by_day.shape[:-1], 1 + self.nF))
         if self.D:
-            out[:, 0] = by_day.sum(axis=1)
-            out[:, 1:] = np.add.reduceat(by_day, self.fy_first_day, axis=1)
+            out[..., 0] = by_day.sum(axis=-1)
+            out[..., 1:] = np.add.reduceat(by_day, self.fy_first_day, axis=-1)
         return out
 
     def _counts(self, name: str) -> np.ndarray:

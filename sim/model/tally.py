@@ -855,3 +855,18 @@ def tally_escalation(
             fy = _fy(gi, gf, times[i])
             if fy >= 0:
                 sums[fy, S_ESCALATIONS] += 1.0
+
+
+@jit
+def day_integrals(flows: np.ndarray, hours: np.ndarray, days: int) -> None:
+    """Each series' patient-hours in each day, over ``hours`` [..., series, days + 2] in
+    place: ``hours[..., d + 1]`` becomes the patients in the system at day ``d``'s midnight
+    (the running sum of ``flows``) x 24 plus the hours it held. One pass for every
+    replication and series, where numpy took five over each; ``hours`` is spent after."""
+    h = hours.reshape(-1, hours.shape[-1])
+    f = flows.reshape(-1, flows.shape[-1])
+    for row in range(h.shape[0]):
+        level = 0
+        for d in range(days):
+            level += f[row, d]
+            h[row, d + 1] = level * DAY + h[row, d + 1]
