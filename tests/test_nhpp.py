@@ -71,6 +71,19 @@ def test_inversion_is_exact_at_hour_boundaries_and_across_closed_hours():
     assert t.tolist() == [0.0, 0.5, 3.0, 3.25, 3.5]
 
 
+def test_inversion_finds_the_hour_of_sparse_and_dense_points_as_a_search_does():
+    """The gallop from one point's hour to the next lands where a search of the whole
+    cumulative rate does: points hours apart, many in one hour, and across closed hours."""
+    rng = np.random.default_rng(11)
+    rate = rng.exponential(1.0, 5000) * (rng.random(5000) > 0.3)  # a third of hours closed
+    cum = cumulative_rate(rate)
+    for n in (3, 40, 20_000):  # months apart, days apart, several an hour
+        points = np.sort(rng.uniform(0.0, cum[-1], n))
+        hour = np.searchsorted(cum, points, side="right") - 1  # the last with cum <= point
+        expected = hour + (points - cum[hour]) / rate[hour]
+        assert np.array_equal(invert_cumulative(points, cum, rate), expected)
+
+
 def test_zero_rate_everywhere_gives_no_arrivals():
     assert len(all_arrivals(np.zeros(1000))) == 0
 

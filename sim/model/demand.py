@@ -79,22 +79,28 @@ def _invert_sorted(
     points: np.ndarray, cum: np.ndarray, rate_h: np.ndarray, out: np.ndarray
 ) -> None:
     """``out[i] = h + (points[i] - cum[h]) / rate_h[h]`` for the hour ``h`` holding each point:
-    the last with ``cum[h] <= point`` (so never an hour with no rate), by one walk over the
-    hours, as the points are sorted."""
+    the last with ``cum[h] <= point`` (so never an hour with no rate). The points are sorted,
+    so each search starts from the last point's hour and gallops forward (steps 1, 2, 4, ...,
+    then bisection): a point a few hours on costs a few steps, and one a month on (a small
+    system's arrivals) about 20, where a walk over the hours made the cost of drawing follow
+    the simulated hours rather than the patients."""
     last = len(rate_h) - 1
-    lo, hi = 0, len(cum) - 1  # the first point's hour by bisection, then walk
-    p0 = points[0] if len(points) else 0.0
-    while lo < hi:
-        mid = (lo + hi + 1) >> 1
-        if cum[mid] <= p0:
-            lo = mid
-        else:
-            hi = mid - 1
-    h = lo
+    n = len(cum)
+    h = 0  # cum[0] = 0 <= every point
     for i in range(len(points)):
         p = points[i]
-        while h + 1 < len(cum) and cum[h + 1] <= p:
-            h += 1
+        lo, step = h, 1  # cum[lo] <= p
+        while lo + step < n and cum[lo + step] <= p:
+            lo += step
+            step <<= 1
+        hi = min(lo + step, n) - 1  # the hour is in [lo, hi]
+        while lo < hi:
+            mid = (lo + hi + 1) >> 1
+            if cum[mid] <= p:
+                lo = mid
+            else:
+                hi = mid - 1
+        h = lo
         hour = min(h, last)
         out[i] = hour + (p - cum[hour]) / rate_h[hour]
 
