@@ -15,8 +15,13 @@ from sim.cli import main
 from sim.engines.registry import available
 from sim.errors import ScenarioError
 from sim.runs.parallel import SerialExecutor, imap, workers_for
-from sim.runs.runner import _concat_by_column, batch_size, replication_batches
-from sim.scenario.schema import Scenario
+from sim.runs.runner import (
+    _concat_by_column,
+    batch_size,
+    replication_batches,
+    simulated_days,
+)
+from sim.scenario.schema import Scenario, load_scenario
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +135,22 @@ def test_batches_per_engine():
     assert batch_size("fast", reps=10, slots=8, scenarios=3) == 4
     assert batch_size("fast", reps=10, slots=2, scenarios=50) == 10  # a sweep: whole points
     assert replication_batches(5, 2) == [[0, 1], [2, 3], [4]]
+
+
+def test_longer_runs_get_fewer_replications_a_task():
+    """A batch holds its replications' daily sums side by side: 250 at one year after the
+    baseline's 450-day warm-up, and at five years about a third of that (evenly split),
+    so its sums take about the same memory whatever the horizon."""
+    baseline = load_scenario(CONFIGS / "baseline.toml")
+    one = simulated_days(baseline.override({"run.horizon_years": 1.0}))
+    five = simulated_days(baseline.override({"run.horizon_years": 5.0}))
+    assert (one, five) == (450 + 366, 450 + 1827)  # 365.25 days a year, whole days up
+    assert batch_size("fast", reps=1000, slots=1, scenarios=25, days=one) == 250
+    at_five = batch_size("fast", reps=1000, slots=1, scenarios=25, days=five)  # 1000 / 12
+    assert at_five * five <= 250 * one
+    assert at_five == 84
+    assert batch_size("fast", reps=1000, slots=1, scenarios=25, together=8, days=five) == 16
+    assert batch_size("fast", reps=1000, slots=1, scenarios=25, days=50 * 366) == 16  # a floor
 
 
 def _square(x: int) -> int:

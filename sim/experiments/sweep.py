@@ -74,6 +74,7 @@ from ..runs.runner import (
     point_groups,
     replication_batches,
     run_points_batch,
+    simulated_days,
 )
 from ..scenario.files import read_toml
 from ..scenario.messages import at_key, format_errors, show_value
@@ -539,7 +540,15 @@ def _run_claimed(
         groups = point_groups(engine, experiment.scenarios, todo)
         together = max((len(g) for g in groups), default=1)
         batches = replication_batches(
-            reps, batch_size(engine, reps, run_on.slots, len(groups), together)
+            reps,
+            batch_size(
+                engine,
+                reps,
+                run_on.slots,
+                len(groups),
+                together,
+                days=max((simulated_days(experiment.scenarios[k]) for k in todo), default=0),
+            ),
         )
         tasks = [(g, b) for g in range(len(groups)) for b in range(len(batches))]
         parts: dict[int, dict[int, pd.DataFrame]] = {}

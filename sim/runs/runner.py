@@ -32,6 +32,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..analysis import summarise
+from ..codes import DAYS_PER_YEAR
 from ..engines import registry
 from ..engines.registry import DEFAULT_ENGINE
 from ..errors import ScenarioError
@@ -85,9 +86,20 @@ def run_batch(
 
 
 MAX_BATCH = 250
-"""Most replications one task runs. A batch's tallies grow with it (about 2 MB a
-replication on the baseline, whatever the horizon): 250 keeps 1,000 replications
-within about 0.5 GB per worker (``docs/engines.md``)."""
+"""Most replications one task runs, at :data:`BATCH_DAYS` simulated days each or fewer."""
+
+BATCH_DAYS = 816
+"""The run length (days, warm-up included) at which a task may hold :data:`MAX_BATCH`
+replications: the baseline's, one year (366 days, whole days up) after its 450-day warm-up.
+A batch holds each replication's daily sums side by side (about 0.1 MB a simulated year
+on the baseline), so a longer run gets fewer replications a task and the batch's sums
+stay the same size whatever the horizon (``docs/engines.md``, "Memory")."""
+
+
+def simulated_days(scenario: Scenario) -> int:
+    """Days a replication of ``scenario`` simulates: its warm-up and its horizon."""
+    return scenario.run.warm_up_days + math.ceil(scenario.run.horizon_years * DAYS_PER_YEAR)
+
 
 PROGRESS_STEPS = 20
 """A large run is cut into at least this many tasks, so progress moves and a sweep point
@@ -128,9 +140,17 @@ def point_groups(
     return groups
 
 
-def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1, together: int = 1) -> int:
+def batch_size(
+    engine: str,
+    reps: int,
+    slots: int,
+    scenarios: int = 1,
+    together: int = 1,
+    days: int = BATCH_DAYS,
+) -> int:
     """Replications per task, for ``scenarios`` scenarios (or tasks' groups of up to
-    ``together`` sweep points, :func:`point_groups`) sharing ``slots`` workers.
+    ``together`` sweep points, :func:`point_groups`) sharing ``slots`` workers, each
+    replication ``days`` long (:func:`simulated_days`).
 
     The SimPy engine runs one replication at a time, so one replication per
     task balances the load best and updates progress most often. The fast
@@ -139,16 +159,17 @@ def batch_size(engine: str, reps: int, slots: int, scenarios: int = 1, together:
     give every worker a task (not at all when there are at least as many
     scenarios, or sweep points, as workers), then into at least
     ``PROGRESS_STEPS`` tasks of no fewer than ``MIN_BATCH``, and never into
-    batches of more than ``MAX_BATCH`` replications' tallies in a task (memory: a task of
-    ``together`` points holds that many per replication, down to ``MIN_BATCH``
-    replications).
+    batches of more than ``MAX_BATCH`` replications' tallies of ``BATCH_DAYS`` days in a
+    task (memory: a task of ``together`` points holds that many per replication, and a
+    run of twice the days half the replications, down to ``MIN_BATCH`` replications).
     """
     if registry.get(engine).one_at_a_time:
         return 1
     splits = max(1, math.ceil(max(slots, 1) / max(scenarios, 1)))
     size = max(1, math.ceil(reps / splits))
     size = min(size, max(MIN_BATCH, math.ceil(reps * scenarios / PROGRESS_STEPS)))
-    most = max(MIN_BATCH, MAX_BATCH // max(together, 1))
+    most = MAX_BATCH * BATCH_DAYS // (max(together, 1) * max(days, BATCH_DAYS))
+    most = max(MIN_BATCH, most)
     if size > most:  # memory: split evenly into batches of at most that many
         size = math.ceil(size / math.ceil(size / most))
     return size
@@ -297,7 +318,14 @@ def run_experiment(
         batches = [
             [first_replication + r for r in batch]
             for batch in replication_batches(
-                reps, batch_size(engine, reps, run_on.slots, len(listed))
+                reps,
+                batch_size(
+                    engine,
+                    reps,
+                    run_on.slots,
+                    len(listed),
+                    days=max(simulated_days(scenario) for scenario in listed),
+                ),
             )
         ]
         # seeds outside, scenarios inside: partial progress covers every scenario evenly
