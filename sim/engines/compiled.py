@@ -105,6 +105,16 @@ class Scenario:
     """:func:`~sim.model.demand.versions` of the scenario, worked out once rather than per
     replication (it cost a fifth of a small system's drawing)."""
 
+    @property
+    def arr_cohort(self) -> np.ndarray:
+        """Each arrival stream's cohort."""
+        return np.array([c for c, *_ in self.streams], dtype=np.int64)
+
+    @property
+    def arr_origin(self) -> np.ndarray:
+        """Each arrival stream's origin."""
+        return np.array([int(o) for _, o, *_ in self.streams], dtype=np.int64)
+
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (
             self.scal_f,
@@ -246,40 +256,293 @@ def scenario_arrays(params: ModelParams) -> Scenario:
     )
 
 
-@dataclass
-class Patients:
-    """One replication's patients, drawn before it runs."""
-
-    arr_t: np.ndarray
-    arr_off: np.ndarray
-    arr_cohort: np.ndarray
-    arr_origin: np.ndarray
-    draws: np.ndarray
-    draw_off: np.ndarray
-    init_kind: np.ndarray
-    init_k: np.ndarray
-    init_cohort: np.ndarray
-    init_left: np.ndarray
-    readmit_factor: float
-    """The readmissions drawn ahead, as a multiple of :func:`_readmissions_expected`."""
-
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        return (
-            self.arr_t,
-            self.arr_off,
-            self.arr_cohort,
-            self.arr_origin,
-            self.draws,
-            self.draw_off,
-            self.init_kind,
-            self.init_k,
-            self.init_cohort,
-            self.init_left,
-        )
+WINDOW_PATIENTS = 1 << 16
+"""Arrivals a window of a replication holds, about: the kernel runs a window, pauses,
+and the driver brings the next window's arrivals and draws, so a replication's memory
+holds one window's patients (22 numbers each, some 12 MB), not the whole run's. A
+window costs a kernel call and a call of the drawing per cohort and origin; the baseline,
+with some 105,000 arrivals a year, runs a year and its warm-up in 4 windows, and a small
+system in one."""
 
 
-def _readmissions_expected(params: ModelParams, patients: int, cohort: int) -> int:
-    """Readmissions to draw ahead for a cohort: more than its patients are likely to make."""
+SPARE_GROWTH = 2
+"""How much more of a cohort's readmissions' draws a window holds once they have run out."""
+
+
+class _Tape:
+    """Numbers drawn in chunks along their last axis (a stream's arrival times; a cohort and
+    origin's columns of draws), read by position; with ``keep``, every chunk is kept, for
+    other runs to read again from the start (:meth:`CompiledEngine.run_points`), else those
+    wholly behind :meth:`forget`'s position are dropped."""
+
+    def __init__(
+        self,
+        more: Callable[[int], np.ndarray | None],
+        keep: bool,
+        into: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
+        self.more = more  # the next chunk, at least n long where it can be; None: no more
+        self.into = into  # or: draws the next out.shape[-1] into out
+        self.keep = keep
+        self.chunks: list[np.ndarray] = []
+        self.first = 0  # the position of chunks[0]
+        self.end = 0  # the position after the last chunk
+        self.ended = False
+
+    def extend(self, n: int) -> bool:
+        """Draw another chunk (at least ``n`` for draws); False once there are no more."""
+        chunk = None if self.ended else self.more(n)
+        if chunk is None or chunk.shape[-1] == 0:
+            self.ended = chunk is None
+            return chunk is not None
+        self.chunks.append(chunk)
+        self.end += chunk.shape[-1]
+        return True
+
+    def last(self) -> float:
+        return float(self.chunks[-1][-1]) if self.chunks else -math.inf
+
+    def read(self, a: int, b: int, out: np.ndarray) -> None:
+        """Positions ``[a, b)`` into ``out`` (drawn first if need be; with ``into``, those
+        not drawn yet straight into ``out``, which holds them from then on)."""
+        if self.into is not None and b > self.end:
+            fresh = out[..., max(self.end - a, 0) :]
+            self._read_drawn(a, min(b, self.end), out)
+            self.into(fresh)
+            self.chunks.append(fresh)
+            self.end += fresh.shape[-1]
+            return
+        while self.end < b:
+            if not self.extend(b - self.end):  # pragma: no cover - a caller's bug
+                raise RuntimeError(f"a stream ended at {self.end}, asked for {b}")
+        self._read_drawn(a, b, out)
+
+    def _read_drawn(self, a: int, b: int, out: np.ndarray) -> None:
+        at, done = self.first, 0
+        for chunk in self.chunks:
+            n = chunk.shape[-1]
+            lo, hi = max(a - at, 0), min(b - at, n)
+            if lo < hi:
+                out[..., done : done + hi - lo] = chunk[..., lo:hi]
+                done += hi - lo
+            at += n
+
+    def first_at_or_after(self, t: float) -> int:
+        """The position of the first value at or after ``t`` (numbers sorted), drawn until
+        there is one; the end if there is none."""
+        while not self.ended and not self.last() >= t:
+            self.extend(0)
+        at = self.first
+        for chunk in self.chunks:
+            if chunk[-1] >= t:
+                return at + int(np.searchsorted(chunk, t, side="left"))
+            at += chunk.shape[-1]
+        return self.end
+
+    def forget(self, a: int) -> None:
+        """Positions before ``a`` will not be read again: their chunks are dropped, and
+        what is left is copied out of the tables of draws it was drawn into (views: the
+        tables are done with once the next is made)."""
+        if self.keep:
+            return
+        while self.chunks and self.first + self.chunks[0].shape[-1] <= a:
+            self.first += self.chunks.pop(0).shape[-1]
+        if self.chunks and self.first < a:
+            self.chunks[0] = self.chunks[0][..., a - self.first :]
+            self.first = a
+        self.chunks = [c.copy() if c.base is not None else c for c in self.chunks]
+
+
+class Source:
+    """One replication's patients, from the streams of ``(seed, replication)``, as tapes
+    (:class:`_Tape`) the kernel's windows read in order: each arrival stream's times and
+    the draws of its cohort and origin (a patient's draws at the position of their
+    arrival), each cohort's readmissions' draws, and the starting state, drawn whole.
+
+    Arrival times come from :func:`~sim.model.demand.arrival_times` and attributes from
+    :func:`~sim.model.demand.draw_attributes`, as the SimPy engine draws them; draws are
+    sequence-consistent, so drawing them window by window gives the same patients. The
+    starting state's (residual durations) in blocks of ``BLOCK``, as the SimPy engine draws
+    them, since those draws depend on the block size.
+    """
+
+    def __init__(
+        self,
+        params: ModelParams,
+        s: Scenario,
+        seed: int,
+        replication: int,
+        keep: bool = False,
+    ) -> None:
+        self.params, self.s, self.replication = params, s, replication
+        streams = Streams(seed, replication)
+        rows = s.drawn
+        n_groups = len(params.cohorts) * 4
+
+        def attributes(c: Any, origin: Origin) -> _Tape:
+            def into(out: np.ndarray) -> None:
+                draw_attributes(params, c, origin.key, streams, out.shape[1], out, rows)
+
+            return _Tape(lambda n: None, keep, into)
+
+        self.arrivals: list[_Tape] = []
+        self.groups: list[_Tape | None] = [None] * n_groups
+        for cohort, origin, name, rate, cum in s.streams:
+            blocks = arrival_times(rate, streams(name), cum)
+
+            def times(n: int, b: Iterator[np.ndarray] = blocks) -> np.ndarray | None:
+                return next(b, None)  # a block of the stream's, whatever n
+
+            self.arrivals.append(_Tape(times, keep))
+            self.groups[cohort * 4 + origin] = attributes(params.cohorts[cohort], Origin(origin))
+        for c in params.cohorts:
+            self.groups[c.index * 4 + Origin.READMISSION] = attributes(c, Origin.READMISSION)
+        self._initial(params, streams, rows, keep)
+        # the windows' ends (hours): where the expected arrivals of every stream reach each
+        # multiple of ``window``; one window (to the end) for a small system
+        window = WINDOW_PATIENTS
+        total = sum((cum for *_, cum in s.streams), np.zeros(params.calendar.n_hours + 1))
+        marks = np.arange(window, float(total[-1]) - window / 4, window)
+        self.ends = [float(h) for h in np.searchsorted(total, marks)] + [math.inf]
+        self.expected = [
+            float(sum(cum[-1] for c, _, _, _, cum in s.streams if c == k))
+            for k in range(len(params.cohorts))
+        ]
+
+    def _initial(self, params: ModelParams, streams: Streams, rows: Versions, keep: bool) -> None:
+        """The starting state: its patients' kinds and their draws, a tape per cohort."""
+        groups = initial_cohorts(params, streams)
+        kinds: list[int] = []
+        ks: list[int] = []
+        init_cohort: list[int] = []
+        left: list[float] = []
+        for kind, k, members, hours in groups:
+            kinds += [_INITIAL_KIND[kind]] * len(members)
+            ks += [k] * len(members)
+            init_cohort += members.tolist()
+            left += [0.0] * len(members) if hours is None else np.asarray(hours, float).tolist()
+        self.init_cohort = np.array(init_cohort, dtype=np.int64)
+        self.init_kind = np.array(kinds, dtype=np.int64)
+        self.init_k = np.array(ks, dtype=np.int64)
+        self.init_left = np.array(left, dtype=np.float64)
+        # a starting-state patient waiting for pathway k has the whole episode to come, drawn
+        # with the starting state (init_left): it goes in their draws, where the kernel reads it
+        order = np.argsort(self.init_cohort, kind="stable")  # rows taken in order, per cohort
+        rank = np.empty(len(order), dtype=np.int64)
+        ranked = self.init_cohort[order]
+        rank[order] = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
+        delayed = self.init_kind == _INITIAL_KIND["delayed"]
+        for c in params.cohorts:
+            n = int((self.init_cohort == c.index).sum())
+            if n == 0:
+                continue
+            out = np.empty((rows.n_rows, n))
+            for first in range(0, n, BLOCK):  # residual draws depend on the block: as SimPy
+                block = np.empty((rows.n_rows, BLOCK))
+                draw_attributes(params, c, Origin.INITIAL.key, streams, BLOCK, block, rows)
+                out[:, first : first + BLOCK] = block[:, : n - first]
+            mine = delayed & (self.init_cohort == c.index)
+            for version in set(rows.episode.ravel().tolist()):  # every version of it
+                out[version, rank[mine]] = self.init_left[mine]
+            tape = _Tape(lambda n: None, keep)
+            tape.chunks, tape.end = [out], n
+            self.groups[c.index * 4 + Origin.INITIAL] = tape
+
+
+class Reader:
+    """One run's way through a :class:`Source`: each kernel call's arrivals and table of
+    draws, from where the kernel's last call left them."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.window = 0  # the window the kernel runs in (an index into source.ends)
+        n_groups = len(source.groups)
+        self.arr_base = np.zeros(len(source.arrivals), dtype=np.int64)  # tape positions of
+        self.draw_base = np.zeros(n_groups, dtype=np.int64)  # each call's first
+        self.spare = np.zeros(n_groups, dtype=np.int64)  # readmissions' draws to hold
+        self.arr_off = self.draw_off = np.zeros(0, dtype=np.int64)
+        params = source.params
+        share = min(1.0, WINDOW_PATIENTS / max(sum(source.expected), 1.0))  # a window's
+        for c in params.cohorts:
+            self.spare[c.index * 4 + Origin.READMISSION] = _readmissions_expected(
+                params, source.expected[c.index] * share, c.index
+            )
+
+    def first(self) -> tuple[np.ndarray, ...]:
+        """The first call's arrivals and draws (the starting state's too)."""
+        return self._call(None, None, 0)
+
+    def next(self, status: int, ws: Workspace, table: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The next call's, after a pause (``status``) of the kernel in working room ``ws``
+        with the last call's ``table``. The patients inside keep their draws: copied from
+        it into the next table's last ``ws.slots`` columns, each at its slot's."""
+        st = ws.arrays[8]
+        if status == kernel.PAUSED:
+            self.window += 1
+        elif status == kernel.NEED_DRAWS:
+            need = int(st[kernel.S_NEED])
+            self.spare[need] = max(SPARE_GROWTH * self.spare[need], 1)
+        arr_pos, draw_pos = ws.arrays[W_ARR_POS], ws.arrays[W_DRAW_POS]
+        out = self._call(arr_pos - self.arr_off[:-1], draw_pos - self.draw_off[:-1], ws.slots)
+        new, draw_off = out[2], out[3]
+        pm, free = ws.arrays[2], ws.arrays[3]
+        inside = np.ones(ws.slots, dtype=bool)
+        inside[free[: st[kernel.S_FREE]]] = False
+        slots = np.flatnonzero(inside)
+        kept = int(draw_off[-1]) + slots
+        new[:, kept] = table[:, pm[slots, kernel.M_DRAW]]
+        pm[slots, kernel.M_DRAW] = kept
+        arr_pos[:] = out[1][:-1]
+        draw_pos[:] = draw_off[:-1]
+        return out
+
+    def _call(
+        self, arr_taken: np.ndarray | None, draw_taken: np.ndarray | None, kept: int
+    ) -> tuple[np.ndarray, ...]:
+        source = self.source
+        if arr_taken is not None and draw_taken is not None:
+            self.arr_base += arr_taken
+            self.draw_base += draw_taken
+        end = source.ends[self.window]
+        # each stream: what the kernel has not taken, up to its first arrival at or after the
+        # window's end (the stream's head while the kernel is paused)
+        arr_end, more = [], np.zeros(1 + len(source.arrivals))
+        more[0] = end
+        for k, tape in enumerate(source.arrivals):
+            head = tape.first_at_or_after(end)
+            arr_end.append(min(head + 1, tape.end))
+            more[1 + k] = float(not (tape.ended and arr_end[-1] == tape.end))
+        counts = [end_k - int(self.arr_base[k]) for k, end_k in enumerate(arr_end)]
+        arr_off = np.zeros(len(counts) + 1, dtype=np.int64)
+        arr_off[1:] = np.cumsum(counts)
+        arr_t = np.empty(int(arr_off[-1]))
+        for k, tape in enumerate(source.arrivals):
+            tape.forget(int(self.arr_base[k]))
+            tape.read(int(self.arr_base[k]), arr_end[k], arr_t[arr_off[k] : arr_off[k + 1]])
+        # each group's draws: an arrival stream's for its arrivals, readmissions' spare
+        sizes = np.zeros(len(source.groups), dtype=np.int64)
+        for k, (cohort, origin, *_) in enumerate(source.s.streams):
+            sizes[cohort * 4 + origin] = counts[k]
+        for g, group in enumerate(source.groups):
+            if group is not None and g % 4 == Origin.READMISSION:
+                sizes[g] = self.spare[g]
+            elif group is not None and g % 4 == Origin.INITIAL:
+                sizes[g] = group.end - int(self.draw_base[g])
+        draw_off = np.zeros(len(sizes) + 1, dtype=np.int64)
+        draw_off[1:] = np.cumsum(sizes)
+        table = np.empty((source.s.drawn.n_rows, int(draw_off[-1]) + kept))
+        for g, group in enumerate(source.groups):
+            if group is not None:
+                base = int(self.draw_base[g])
+                group.forget(base)
+                group.read(base, base + int(sizes[g]), table[:, draw_off[g] : draw_off[g + 1]])
+        self.arr_off, self.draw_off = arr_off, draw_off
+        return arr_t, arr_off, table, draw_off, more
+
+
+def _readmissions_expected(params: ModelParams, patients: float, cohort: int) -> int:
+    """Readmissions' draws to hold for ``patients`` of a cohort: more than they are likely
+    to make (a window that needs more pauses for them)."""
     p = max(
         float(c.p_readmit.max()) + float(c.p_readmit_30d.max())
         for c in (params.phase(i).cohorts[cohort] for i in range(params.n_phases))
@@ -289,96 +552,6 @@ def _readmissions_expected(params: ModelParams, patients: int, cohort: int) -> i
     return int(math.ceil(patients * p / max(1.0 - p, 0.05) * 1.25)) + 256
 
 
-def draw_patients(
-    params: ModelParams, s: Scenario, seed: int, replication: int, readmit_factor: float = 1.0
-) -> Patients:
-    """Every patient of one replication, from the streams of ``(seed, replication)``.
-
-    Arrival times come from :func:`~sim.model.demand.arrival_times` and
-    attributes from :func:`~sim.model.demand.draw_attributes`, as the SimPy
-    engine draws them; the starting state's (residual durations) in blocks of
-    ``BLOCK``, as it does, since those draws depend on the block size.
-    """
-    streams = Streams(seed, replication)
-    times, cohorts, origins = [], [], []
-    per_group = np.zeros((len(params.cohorts), 4), dtype=np.int64)
-    for cohort, origin, name, rate, cum in s.streams:
-        blocks = list(arrival_times(rate, streams(name), cum))
-        t = np.concatenate(blocks) if blocks else np.zeros(0)
-        times.append(t)
-        cohorts.append(cohort)
-        origins.append(origin)
-        per_group[cohort, origin] += len(t)
-    arr_off = np.zeros(len(times) + 1, dtype=np.int64)
-    arr_off[1:] = np.cumsum([len(t) for t in times])
-
-    groups = initial_cohorts(params, streams)
-    kinds: list[int] = []
-    ks: list[int] = []
-    init_cohort: list[int] = []
-    left: list[float] = []
-    for kind, k, members, hours in groups:
-        kinds += [_INITIAL_KIND[kind]] * len(members)
-        ks += [k] * len(members)
-        init_cohort += members.tolist()
-        left += [0.0] * len(members) if hours is None else np.asarray(hours, dtype=float).tolist()
-    for member in init_cohort:
-        per_group[member, Origin.INITIAL] += 1
-
-    for c in params.cohorts:
-        patients = int(per_group[c.index].sum())
-        per_group[c.index, Origin.READMISSION] = int(
-            _readmissions_expected(params, patients, c.index) * readmit_factor
-        )
-    sizes = per_group.ravel()  # group cohort * 4 + origin
-    draw_off = np.zeros(len(sizes) + 1, dtype=np.int64)
-    draw_off[1:] = np.cumsum(sizes)
-    # attribute by attribute, as draw_attributes writes them: no copy after the draws (the
-    # kernel reads a patient's draws from len(Attr) places, each in order)
-    rows = s.drawn
-    draws = np.empty((rows.n_rows, int(draw_off[-1])))
-    for c in params.cohorts:
-        for origin in Origin:
-            g = c.index * 4 + origin
-            n = int(sizes[g])
-            if n == 0:
-                continue
-            out = draws[:, draw_off[g] : draw_off[g + 1]]
-            if origin == Origin.INITIAL:  # residual draws depend on the block: draw as SimPy
-                for first in range(0, n, BLOCK):
-                    block = np.empty((rows.n_rows, BLOCK))
-                    draw_attributes(params, c, origin.key, streams, BLOCK, block, rows)
-                    out[:, first : first + BLOCK] = block[:, : n - first]
-            else:
-                draw_attributes(params, c, origin.key, streams, n, out, rows)
-    # a starting-state patient waiting for pathway k has the whole episode to come, drawn
-    # with the starting state (init_left): it goes in their row, where the kernel reads it
-    init_cohort_a = np.array(init_cohort, dtype=np.int64)
-    init_kind_a = np.array(kinds, dtype=np.int64)
-    init_left_a = np.array(left, dtype=np.float64)
-    order = np.argsort(init_cohort_a, kind="stable")  # rows are taken in order, per cohort
-    rank = np.empty(len(order), dtype=np.int64)
-    ranked = init_cohort_a[order]
-    rank[order] = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
-    delayed = init_kind_a == _INITIAL_KIND["delayed"]
-    at = draw_off[init_cohort_a * 4 + Origin.INITIAL] + rank
-    for version in set(rows.episode.ravel().tolist()):  # every version of it
-        draws[version, at[delayed]] = init_left_a[delayed]
-    return Patients(
-        arr_t=np.concatenate(times) if times else np.zeros(0),
-        arr_off=arr_off,
-        arr_cohort=np.array(cohorts, dtype=np.int64),
-        arr_origin=np.array(origins, dtype=np.int64),
-        draws=draws,
-        draw_off=draw_off,
-        init_kind=init_kind_a,
-        init_k=np.array(ks, dtype=np.int64),
-        init_cohort=init_cohort_a,
-        init_left=init_left_a,
-        readmit_factor=readmit_factor,
-    )
-
-
 @dataclass
 class Room:
     """How much room the kernel's tables get; grown (for later replications too) when a
@@ -386,7 +559,6 @@ class Room:
 
     slots: int
     events: int
-    readmit_factor: float = 1.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -408,8 +580,6 @@ class Room:
                 self.events = max(self.events, 2 * self.slots + 1024)
             elif status == kernel.FULL_EVENTS:
                 self.events *= 2
-            elif status == kernel.NO_DRAWS:
-                self.readmit_factor *= 2
 
 
 @dataclass
@@ -447,8 +617,9 @@ class Workspace:
             e(streams, f),  # head_t
             e(streams, i),  # head_s
             e(rows, i),  # init_slots (the starting state's)
-            e(rows, i),  # slot_of_row
+            e(slots, i),  # inside: the slots of those inside at the end
         )
+        arrays[8][:] = 0  # st: nothing started
         return cls(slots, events, rows, arrays)
 
 
@@ -471,6 +642,10 @@ def _workspace(slots: int, events: int, rows: int, groups: int, streams: int) ->
     return ws
 
 
+W_DRAW_POS, W_ARR_POS = 15, 16
+"""Where the workspace holds the groups' and the streams' positions."""
+
+
 def run_one(
     params: ModelParams,
     s: Scenario,
@@ -480,53 +655,68 @@ def run_one(
     position: int,
     room: Room,
     keep: bool,
-    patients: Patients | None = None,
+    source: Source | None = None,
 ) -> Record | None:
-    """One replication into ``sink`` at ``position`` (its record too, if ``keep``).
+    """One replication into ``sink`` at ``position`` (its record too, if ``keep``), window
+    by window (:data:`WINDOW_PATIENTS`): the kernel pauses at each window's end, and at a
+    cohort's readmissions when their draws run out, and goes on with the next.
 
-    ``patients``: the replication's, drawn already (:meth:`CompiledEngine.run_points`);
-    drawn here if not, or if they hold fewer readmissions than the room asks.
+    ``source``: the replication's patients, kept for several runs
+    (:meth:`CompiledEngine.run_points`); drawn here if not.
     """
     g = sink.geometry
     n_levels = 0
     for _ in range(64):
-        if patients is None or patients.readmit_factor < room.readmit_factor:
-            patients = draw_patients(params, s, seed, replication, room.readmit_factor)
+        reader = Reader(source if source is not None else Source(params, s, seed, replication))
         t = sink.fresh_tally(position, n_levels)
-        n_rows = patients.draws.shape[1] if keep else 0
-        rec_t = np.full((n_rows, kernel.N_TIME), np.nan)
-        rec_c = np.zeros((n_rows, kernel.N_CODE), dtype=np.int64)
+        arr_t, arr_off, table, draw_off, window = reader.first()
+        rows = table.shape[1]  # patients the call may create, at most (the starting state's too)
+        n_init = len(reader.source.init_kind)
+        rec_t = np.full((rows if keep else 0, kernel.N_TIME), np.nan)
+        rec_c = np.zeros((rows if keep else 0, kernel.N_CODE), dtype=np.int64)
         out = np.zeros(kernel.O_SIZE, dtype=np.int64)
         esc_t = np.zeros(int(s.esc_marks.sum()) + 2)
         esc_v = np.zeros(len(esc_t))
         slots, events = room.slots, room.events
-        ws = _workspace(
-            slots,
-            events,
-            patients.draws.shape[1],
-            len(patients.draw_off) - 1,
-            len(patients.arr_off) - 1,
-        )
-        cast(Any, kernel.run_replication)(  # its arguments are many arrays: see the kernel
-            *s.arrays(),
-            *patients.arrays(),
-            g.whole,
-            g.times,
-            t.flows,
-            t.hours,
-            t.week,
-            t.counts,
-            t.sums,
-            t.level_hours,
-            t.level,
-            rec_t,
-            rec_c,
-            esc_t,
-            esc_v,
-            out,
-            *ws.arrays,
-        )
-        status = int(out[kernel.O_STATUS])
+        ws = _workspace(slots, events, n_init, len(draw_off) - 1, len(arr_off) - 1)
+        ws.arrays[8][kernel.S_STARTED] = 0  # st: a new replication
+        while True:
+            if keep and len(rec_t) < rows:
+                rec_t, rec_c = _grown(rec_t, 2 * rows, np.nan), _grown(rec_c, 2 * rows, 0)
+            cast(Any, kernel.run_replication)(  # its arguments are many arrays: see the kernel
+                *s.arrays(),
+                arr_t,
+                arr_off,
+                s.arr_cohort,
+                s.arr_origin,
+                table,
+                draw_off,
+                reader.source.init_kind,
+                reader.source.init_k,
+                reader.source.init_cohort,
+                reader.source.init_left,
+                window,
+                g.whole,
+                g.times,
+                t.flows,
+                t.hours,
+                t.week,
+                t.counts,
+                t.sums,
+                t.level_hours,
+                t.level,
+                rec_t,
+                rec_c,
+                esc_t,
+                esc_v,
+                out,
+                *ws.arrays,
+            )
+            status = int(out[kernel.O_STATUS])
+            if status not in (kernel.PAUSED, kernel.NEED_DRAWS):
+                break
+            arr_t, arr_off, table, draw_off, window = reader.next(status, ws, table)
+            rows = int(ws.arrays[8][kernel.S_ROWS]) + table.shape[1]
         if status == kernel.OK:
             escalation = None
             if params.escalation is not None:
@@ -534,13 +724,22 @@ def run_one(
                 escalation = CapacityLog(esc_t[:n_log].copy(), esc_v[:n_log].copy())
                 sink.add_escalation(position, escalation.times_h, escalation.values)
             return _record(params, replication, rec_t, rec_c, out, escalation) if keep else None
-        if status == kernel.NEGATIVE_LEVEL:  # pragma: no cover - a bug, not a shortage
-            raise RuntimeError(f"replication {replication}: acute occupancy fell below 0")
+        if status in (kernel.NEGATIVE_LEVEL, kernel.NO_DRAWS, kernel.NO_ARRIVALS):
+            raise RuntimeError(  # pragma: no cover - a bug, not a shortage
+                f"replication {replication}: the kernel stopped ({kernel.STATUS[status]})"
+            )
         if status == kernel.FULL_LEVELS:
             n_levels = 2 * t.level_hours.shape[1]
         elif (status, slots, events) == (status, room.slots, room.events):
             room.grow(status)  # another thread may have grown it already
     raise RuntimeError(f"replication {replication}: the kernel kept running out of room")
+
+
+def _grown(a: np.ndarray, rows: int, fill: float) -> np.ndarray:
+    """``a`` with ``rows`` rows, the new ones ``fill``."""
+    out = np.full((rows, a.shape[1]), fill, dtype=a.dtype)
+    out[: len(a)] = a
+    return out
 
 
 def _record(
@@ -670,10 +869,9 @@ class CompiledEngine:
 
         def one(position: int) -> list[Record | None]:
             r = replications[position]
-            factor = max(room.readmit_factor for room in rooms)
-            patients = draw_patients(points[0], arrays[0], seed, r, factor)
+            source = Source(points[0], arrays[0], seed, r, keep=True)
             return [
-                run_one(params, s, seed, r, sink, position, room, keep_records, patients)
+                run_one(params, s, seed, r, sink, position, room, keep_records, source)
                 for params, s, sink, room in zip(points, arrays, sinks, rooms, strict=True)
             ]
 
@@ -795,6 +993,7 @@ def _tiny_run() -> None:
         z(0, dtype=i),
         z(0, dtype=i),
         z(0),
+        np.array([np.inf]),
         gi,
         gf,
         z((1, 2), dtype=i),

@@ -32,11 +32,17 @@ leaving a place records their departure before the place is offered.
 A new model rule is a new event kind or a new pool here and its twin step in
 :mod:`sim.engines.reference`.
 
-If a table fills (patients, events), the draws of an origin run out
-(readmissions are drawn ahead, as many as expected and more) or the
-occupancy passes the levels the tally keeps, the kernel stops and says which
-(:data:`STATUS`); the caller runs the replication again with more room, which
-gives the same results, as every draw is fixed in advance.
+The caller hands the patients over window by window: the kernel pauses before
+the first event at or after the window's end (``window[0]``), or before creating
+a patient whose group's draws in this call's table are all taken, with its
+state in its arrays (``st[S_STARTED]`` set), and goes on from there when called
+again with the next window's arrivals and draws (:data:`PAUSED`,
+:data:`NEED_DRAWS`; :class:`sim.engines.compiled.Reader`).
+
+If a table fills (patients, events) or the occupancy passes the levels the
+tally keeps, the kernel stops and says which (:data:`STATUS`); the caller runs
+the replication again with more room, which gives the same results, as every
+draw comes from the replication's streams.
 """
 
 from __future__ import annotations
@@ -91,7 +97,11 @@ S_SEQ, S_ROWS, S_FREE, S_IN_ED, S_STATUS, S_ROWS_HELD, S_BEDS_HELD = range(2, 9)
 S_ESC_OPEN, S_ESC_HOUR, S_ESC_LOG = 9, 10, 11
 """Escalation beds open now, the hour of the run of the last review, entries in the
 escalation log (``esc_t``, ``esc_v``)."""
-S_SIZE = 12
+S_STARTED, S_BEST, S_NEXT_INIT, S_STREAMS_STARTED, S_NEED = 12, 13, 14, 15, 16
+"""Set up already (0: a new replication; the caller clears it); the event loop's own state
+across a pause (the stream whose arrival comes next, starting-state journeys begun, the
+arrival streams started); the group whose draws ran out (:data:`NEED_DRAWS`)."""
+S_SIZE = 17
 NEAR, FAR = 0, 1
 NEAR_HOURS = 12.0
 """Events due sooner than this go in the near heap (see :func:`push`)."""
@@ -138,10 +148,17 @@ SDEC_STARTED = 20
 N_TIME = len(Time)
 N_CODE = len(Code)
 
-STATUS = ("ok", "patients", "events", "draws", "levels", "negative")
+STATUS = ("ok", "patients", "events", "draws", "levels", "negative", "paused", "need", "arrivals")
 OK, FULL_PATIENTS, FULL_EVENTS, NO_DRAWS, FULL_LEVELS, NEGATIVE_LEVEL = range(6)
 """Why a run stopped: it finished; the patient table, the event heap or a table of draws
 ran out (run again with more); the occupancy passed the levels kept; beds went negative."""
+PAUSED, NEED_DRAWS, NO_ARRIVALS = 6, 7, 8
+"""Why a run paused, to go on where it stopped when called again (``st[S_STARTED]`` set):
+the next event is at or after the window's end (``window[0]``), or it would create a
+patient of a group whose draws in this window's table have all been taken (the group in
+``st[S_NEED]``). Nothing of the event has happened: the caller brings the next window's
+arrivals and draws (or more of that group's) and calls again. ``NO_ARRIVALS``: a stream's
+arrivals in the window ended before the window did (a bug of the caller's)."""
 
 # out: what the caller reads after a run
 O_STATUS, O_ROWS, O_IN_ED, O_BED_QUEUE, O_USE = range(5)
@@ -363,7 +380,7 @@ def new_patient(
     now: float,
     parent: int,
 ) -> int:
-    """A new patient's slot, pointing at their row of the table of draws (read where an
+    """A new patient's slot, pointing at their column of the table of draws (read where an
     attribute is used, :func:`attr`); -1 (and why in ``st``) if there is none."""
     group = cohort * 4 + origin
     row = draw_pos[group]
@@ -393,6 +410,30 @@ def new_patient(
     pm[slot, M_NEED] = 1
     st[S_ROWS] += 1
     return slot
+
+
+@jit
+def _sort_by_row(slots: np.ndarray, n: int, pm: np.ndarray) -> None:
+    """``slots[:n]`` in the order of their patients' rows (heapsort: no allocation)."""
+    for start in range(n // 2 - 1, -1, -1):
+        _sift(slots, start, n, pm)
+    for end in range(n - 1, 0, -1):
+        slots[0], slots[end] = slots[end], slots[0]
+        _sift(slots, 0, end, pm)
+
+
+@inline
+def _sift(slots: np.ndarray, root: int, n: int, pm: np.ndarray) -> None:
+    while True:
+        child = 2 * root + 1
+        if child >= n:
+            return
+        if child + 1 < n and pm[slots[child + 1], M_ROW] > pm[slots[child], M_ROW]:
+            child += 1
+        if pm[slots[root], M_ROW] >= pm[slots[child], M_ROW]:
+            return
+        slots[root], slots[child] = slots[child], slots[root]
+        root = child
 
 
 @inline
@@ -527,6 +568,7 @@ def run_replication(
     init_k: np.ndarray,
     init_cohort: np.ndarray,
     init_left: np.ndarray,
+    window: np.ndarray,
     # where results go
     gi: np.ndarray,
     gf: np.ndarray,
@@ -563,7 +605,7 @@ def run_replication(
     head_t: np.ndarray,
     head_s: np.ndarray,
     init_slots: np.ndarray,
-    slot_of_row: np.ndarray,
+    inside: np.ndarray,
 ) -> None:
     """Simulate one replication; results in the tally arrays, ``rec_*`` and ``out``.
 
@@ -589,9 +631,12 @@ def run_replication(
     the run + 1], ``opens`` [pool, hour + 1] and ``discharge_wait`` [hour]: the
     schedules over the run (:mod:`sim.clock.schedule`), each pool's last column
     a mark (always open; has openings).
-    ``draws`` [Attr, n] holds group ``cohort * 4 + origin`` in columns
-    ``draw_off[g]:draw_off[g + 1]``, in order of use; ``arr_t`` holds stream
-    ``k``'s arrival times in ``arr_off[k]:arr_off[k + 1]``. ``init_kind``: 0
+    ``draws`` [Attr, n] holds this call's group ``cohort * 4 + origin`` in columns
+    ``draw_off[g]:draw_off[g + 1]``, in order of use (and past ``draw_off[-1]`` those of
+    the patients inside at the last pause, where ``pm[slot, M_DRAW]`` points); ``arr_t``
+    holds stream ``k``'s arrival times in ``arr_off[k]:arr_off[k + 1]``, up to its first
+    at or after the window's end ``window[0]`` (``window[1 + k]``: 1 if the stream goes on
+    past them). ``init_kind``: 0
     treating, 1 delayed on pathway ``init_k``, 2 in community service
     ``init_k``, with ``init_left`` hours of it left. ``rec_t`` and ``rec_c``
     (one row per patient, or none) receive the record. The working room
@@ -611,85 +656,103 @@ def run_replication(
     n_hours = opens.shape[1] - 1
 
     n_slots = len(free)
-    for i in range(n_slots):
-        free[i] = n_slots - 1 - i  # a stack: slot 0 on top
-    for i in range(S_SIZE):
-        st[i] = 0
-    st[S_FREE] = n_slots
-    for g in range(len(draw_pos)):
-        draw_pos[g] = draw_off[g]
-    for pool in range(N_POOLS):
-        cap[pool] = cap0[pool]
-        for j in range(4):
-            pl[pool, j] = 0
     n_streams = len(arr_off) - 1
-    for k in range(n_streams):
-        arr_pos[k] = arr_off[k]
-        head_t[k] = np.inf
-        head_s[k] = 0
-
-    # --- setup, in the order the SimPy engine creates its processes -----------------------
-    for pool in range(N_POOLS):
-        for i in range(len(chg_pool)):
-            if chg_pool[i] == pool:
-                push(ht, hs, hv, st, chg_t[i], EV_CHANGE, pool, i, 0.0)
-        if opens[pool, n_hours]:  # the pool has a queue and its schedule opens
-            step = _hours_to_next_opening(0, opens[pool, :n_hours])
-            pl[pool, L_OPEN_HOUR] = step
-            push(ht, hs, hv, st, 0.0 + step, EV_OPEN, pool, 0, 0.0)
-    esc_t[0], esc_v[0] = 0.0, 0.0
-    st[S_ESC_LOG] = 1
-    if esc_beds > 0 and esc_marks.any():  # after every pool's, as the SimPy engine
-        step = _hours_to_next_opening(0, esc_marks)
-        st[S_ESC_HOUR] = step
-        push(ht, hs, hv, st, 0.0 + step, EV_REVIEW, 0, 0, 0.0)
-
     n_init = len(init_kind)
+    t_pause = window[0]
+    if st[S_STARTED] == 0:  # a new replication: set up (else go on from a pause)
+        for i in range(n_slots):
+            free[i] = n_slots - 1 - i  # a stack: slot 0 on top
+        for i in range(S_SIZE):
+            st[i] = 0
+        st[S_FREE] = n_slots
+        for g in range(len(draw_pos)):
+            draw_pos[g] = draw_off[g]
+        for pool in range(N_POOLS):
+            cap[pool] = cap0[pool]
+            for j in range(4):
+                pl[pool, j] = 0
+        for k in range(n_streams):
+            arr_pos[k] = arr_off[k]
+            head_t[k] = np.inf
+            head_s[k] = 0
 
-    for i in range(n_init):
-        slot = new_patient(
-            pt,
-            pc,
-            pm,
-            free,
-            st,
-            draws,
-            draw_pos,
-            draw_off,
-            phase_by_hour,
-            init_cohort[i],
-            Origin.INITIAL,
-            0.0,
-            -1,
-        )
-        if slot < 0:
-            out[O_STATUS] = st[S_STATUS]
-            return
-        init_slots[i] = slot
-        kind, k = init_kind[i], init_k[i]
-        if kind < 2:  # in a bed: still in treatment, or fit and waiting for pathway k
-            pt[slot, Time.BED_START] = 0.0
-            if kind == 1:
-                pt[slot, Time.T_FIT] = 0.0
-                pc[slot, Code.PATHWAY] = k  # the episode to come: in its draws (init_left)
-            pl[P_BEDS, L_USE] += 1
-            bed_event(bt, bd, st, 1, 0.0)
-            if st[S_BEDS_HELD] >= HELD:
-                flush(
-                    gi, gf, flows, hours, week, counts, sums, level_hours, level, ft, fc, bt, bd, st
-                )
-        else:  # in community service k, with init_left hours of the episode left
-            pl[P_UR + k, L_USE] += 1
-            if k == 0:
-                pc[slot, Code.AVOIDABLE] = 1
-                pt[slot, Time.UR_START] = 0.0
-            else:
-                pc[slot, Code.PATHWAY] = k
-                pt[slot, Time.COMM_START] = 0.0
+        # --- setup, in the order the SimPy engine creates its processes -----------------------
+        for pool in range(N_POOLS):
+            for i in range(len(chg_pool)):
+                if chg_pool[i] == pool:
+                    push(ht, hs, hv, st, chg_t[i], EV_CHANGE, pool, i, 0.0)
+            if opens[pool, n_hours]:  # the pool has a queue and its schedule opens
+                step = _hours_to_next_opening(0, opens[pool, :n_hours])
+                pl[pool, L_OPEN_HOUR] = step
+                push(ht, hs, hv, st, 0.0 + step, EV_OPEN, pool, 0, 0.0)
+        esc_t[0], esc_v[0] = 0.0, 0.0
+        st[S_ESC_LOG] = 1
+        if esc_beds > 0 and esc_marks.any():  # after every pool's, as the SimPy engine
+            step = _hours_to_next_opening(0, esc_marks)
+            st[S_ESC_HOUR] = step
+            push(ht, hs, hv, st, 0.0 + step, EV_REVIEW, 0, 0, 0.0)
 
-    best = -1  # the stream whose next arrival comes first
-    next_init = 0  # starting-state patients whose journeys have not begun
-    streams_started = False
+        for i in range(n_init):
+            slot = new_patient(
+                pt,
+                pc,
+                pm,
+                free,
+                st,
+                draws,
+                draw_pos,
+                draw_off,
+                phase_by_hour,
+                init_cohort[i],
+                Origin.INITIAL,
+                0.0,
+                -1,
+            )
+            if slot < 0:
+                out[O_STATUS] = st[S_STATUS]
+                return
+            init_slots[i] = slot
+            kind, k = init_kind[i], init_k[i]
+            if kind < 2:  # in a bed: still in treatment, or fit and waiting for pathway k
+                pt[slot, Time.BED_START] = 0.0
+                if kind == 1:
+                    pt[slot, Time.T_FIT] = 0.0
+                    pc[slot, Code.PATHWAY] = k  # the episode to come: in its draws (init_left)
+                pl[P_BEDS, L_USE] += 1
+                bed_event(bt, bd, st, 1, 0.0)
+                if st[S_BEDS_HELD] >= HELD:
+                    flush(
+                        gi,
+                        gf,
+                        flows,
+                        hours,
+                        week,
+                        counts,
+                        sums,
+                        level_hours,
+                        level,
+                        ft,
+                        fc,
+                        bt,
+                        bd,
+                        st,
+                    )
+            else:  # in community service k, with init_left hours of the episode left
+                pl[P_UR + k, L_USE] += 1
+                if k == 0:
+                    pc[slot, Code.AVOIDABLE] = 1
+                    pt[slot, Time.UR_START] = 0.0
+                else:
+                    pc[slot, Code.PATHWAY] = k
+                    pt[slot, Time.COMM_START] = 0.0
+
+        st[S_STARTED] = 1
+        st[S_BEST] = -1
+
+    st[S_STATUS] = OK
+    best = st[S_BEST]  # the stream whose next arrival comes first
+    next_init = st[S_NEXT_INIT]  # starting-state patients whose journeys have begun
+    streams_started = st[S_STREAMS_STARTED] != 0
     now = 0.0
     while st[S_STATUS] == OK:
         if st[S_ROWS_HELD] >= HELD or st[S_BEDS_HELD] >= HELD:
@@ -740,9 +803,18 @@ def run_replication(
                 break
             if not now < end_h:
                 break
+            if now >= t_pause:  # the window's end: the caller brings the next
+                st[S_STATUS] = PAUSED
+                break
             if from_heap:
                 v = hv[h, 0]
                 kind, a, b = v & V_KIND_MASK, v >> V_A, (v >> V_B) & V_B_MASK
+                if kind == EV_READMIT:  # a patient to create: are their draws here?
+                    g = (b >> 1) * 4 + Origin.READMISSION
+                    if draw_pos[g] >= draw_off[g + 1]:
+                        st[S_STATUS] = NEED_DRAWS
+                        st[S_NEED] = g
+                        break
                 pop_top(ht, hs, hv, st, h)
                 slot = a
                 if kind == EV_DECISION:
@@ -824,6 +896,11 @@ def run_replication(
                     push(ht, hs, hv, st, now + gap, EV_OPEN, a, 0, now)
             else:
                 k = best
+                g = arr_cohort[k] * 4 + arr_origin[k]
+                if draw_pos[g] >= draw_off[g + 1]:
+                    st[S_STATUS] = NEED_DRAWS
+                    st[S_NEED] = g
+                    break
                 slot = new_patient(
                     pt,
                     pc,
@@ -844,6 +921,8 @@ def run_replication(
                     head_t[k] = now + (arr_t[arr_pos[k]] - now)
                     head_s[k] = st[S_SEQ]
                     st[S_SEQ] += 1
+                elif window[1 + k] != 0:  # a bug: a window holds one arrival past its end
+                    st[S_STATUS] = NO_ARRIVALS
                 else:
                     head_t[k] = np.inf
                 best = -1
@@ -1204,26 +1283,25 @@ def run_replication(
                 st[S_FREE] += 1
                 step = DONE
 
+    st[S_BEST] = best
+    st[S_NEXT_INIT] = next_init
+    st[S_STREAMS_STARTED] = streams_started
     if st[S_STATUS] != OK:
         out[O_STATUS] = st[S_STATUS]
         return
     # those still inside at the end, in the order they arrived
-    n_rows = st[S_ROWS]
-    for row in range(n_rows):
-        slot_of_row[row] = -1
     for i in range(st[S_FREE]):
         pm[free[i], M_ROW] = -1
+    n_inside = 0
     for slot in range(n_slots):
         if pm[slot, M_ROW] >= 0:
-            slot_of_row[pm[slot, M_ROW]] = slot
-    for row in range(n_rows):
-        slot = slot_of_row[row]
-        if slot >= 0:
-            finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, slot)
-            if st[S_ROWS_HELD] >= HELD:
-                flush(
-                    gi, gf, flows, hours, week, counts, sums, level_hours, level, ft, fc, bt, bd, st
-                )
+            inside[n_inside] = slot
+            n_inside += 1
+    _sort_by_row(inside, n_inside, pm)
+    for i in range(n_inside):
+        finish(ft, fc, rec_t, rec_c, pt, pc, pm, st, inside[i])
+        if st[S_ROWS_HELD] >= HELD:
+            flush(gi, gf, flows, hours, week, counts, sums, level_hours, level, ft, fc, bt, bd, st)
     flush(gi, gf, flows, hours, week, counts, sums, level_hours, level, ft, fc, bt, bd, st)
     out[O_STATUS] = st[S_STATUS]
     out[O_ROWS] = st[S_ROWS]
