@@ -21,8 +21,8 @@ from test_all_features import _everything
 from test_fast_engine import _differences
 from test_fuzz_inputs import toml_dumps
 
-from sim.engines import compiled
-from sim.engines.compiled import CompiledEngine, draw_patients, scenario_arrays
+from sim.engines import compiled, kernel
+from sim.engines.compiled import CompiledEngine, Reader, Source, scenario_arrays
 from sim.experiments.sweep import run_sweep
 from sim.metrics.accumulator import MetricAccumulator
 from sim.model.demand import SAME_PATIENTS, same_patients
@@ -46,9 +46,15 @@ CHANGED = {  # a concrete key under each pattern of SAME_PATIENTS, and a new val
 }
 
 
-def _patients(data: dict[str, Any], replication: int = 2) -> compiled.Patients:
+def _patients(data: dict[str, Any], replication: int = 2) -> dict[str, np.ndarray]:
+    """Every array the kernel's first call gets of a replication: its first window's
+    arrivals and draws (the small system's whole run) and the starting state."""
     params = build_params(Scenario.from_dict(data))
-    return draw_patients(params, scenario_arrays(params), 5, replication)
+    source = Source(params, scenario_arrays(params), 5, replication)
+    names = ("arr_t", "arr_off", "table", "draw_off", "window")
+    drawn = dict(zip(names, Reader(source).first(), strict=True))
+    start = ("init_kind", "init_k", "init_cohort", "init_left")
+    return drawn | {name: getattr(source, name) for name in start}
 
 
 def _apply(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -67,15 +73,15 @@ def test_a_capacity_or_price_leaves_every_drawn_array_the_same(path: str) -> Non
     base = _everything()
     assert same_patients([path])
     before, after = _patients(base), _patients(_apply(base, path, CHANGED[path]))
-    for name, a in vars(before).items():
-        assert np.array_equal(a, vars(after)[name]), f"{path} changed {name}"
+    for name, a in before.items():
+        assert np.array_equal(a, after[name]), f"{path} changed {name}"
 
 
 def test_p1_places_leave_the_patients_the_same() -> None:
     base = small_system()
     before, after = _patients(base), _patients(_apply(base, "community.p1.places", 1))
-    for name, a in vars(before).items():
-        assert np.array_equal(a, vars(after)[name]), name
+    for name, a in before.items():
+        assert np.array_equal(a, after[name]), name
 
 
 def test_a_stay_is_not_a_capacity() -> None:
@@ -83,7 +89,7 @@ def test_a_stay_is_not_a_capacity() -> None:
     assert not same_patients([path, "acute.beds"])
     base = small_system()
     changed = _apply(base, path, {"dist": "exponential", "mean": 2.0})
-    assert not np.array_equal(_patients(base).draws, _patients(changed).draws)
+    assert not np.array_equal(_patients(base)["table"], _patients(changed)["table"])
 
 
 def _points(places: list[int]) -> list[dict[str, Any]]:
@@ -125,18 +131,19 @@ def test_each_point_gives_what_it_gives_alone() -> None:
     assert not tables[0]["value"].equals(tables[2]["value"])
 
 
-def test_a_point_that_runs_out_of_readmissions_draws_again(monkeypatch) -> None:
-    few = {"n": 0}
-    real = compiled._readmissions_expected
+def test_a_point_that_runs_out_of_readmissions_draws_more(monkeypatch) -> None:
+    """Points share a replication's kept draws; one whose readmissions outrun them pauses
+    for more (drawn once, read by every point after) and still gives what it gives alone."""
+    real, stops = kernel.run_replication, {"need": 0}
 
-    def scarce(params: Any, patients: int, cohort: int) -> int:
-        few["n"] += 1
-        return max(1, real(params, patients, cohort) // 40)
+    def counted(*args: Any) -> None:
+        real(*args)
+        stops["need"] += int(args[-22][kernel.O_STATUS]) == kernel.NEED_DRAWS  # out
 
-    monkeypatch.setattr(compiled, "_readmissions_expected", scarce)
+    monkeypatch.setattr(compiled, "_readmissions_expected", lambda *_: 1)
+    monkeypatch.setattr(kernel, "run_replication", counted)
     _each_as_alone(_points([0, 6]), [1, 2])
-    # two cohorts, drawn for 2 replications together and 2 x 2 alone: 12 without a redraw
-    assert few["n"] > 12
+    assert stops["need"] > 4
 
 
 def test_a_sweep_gives_the_same_table_grouped_or_point_by_point(tmp_path, monkeypatch) -> None:
