@@ -19,6 +19,8 @@ The runner holds no state between calls.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import functools
 import logging
@@ -354,6 +356,7 @@ def run_experiment(
         meta["first_replication"] = first_replication
     if drift:
         warn_of_drift(tuple(listed), daily)
+        release_freed_memory()
     return Results(
         summarise(replications),
         replications,
@@ -413,7 +416,32 @@ def _concat_by_column(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for c, pieces in zip(columns, held, strict=True):
         out[c] = pd.concat(pieces, ignore_index=True)
         pieces.clear()
+        release_freed_memory()
     return pd.DataFrame(out, copy=False)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, Windows, musl)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give the pages of freed memory back to the system (glibc: ``malloc_trim``).
+
+    A batch's columns of the daily table (15 MB each at 50 replications x 5 years) come
+    from the heap once glibc has raised its mmap threshold, and freeing them leaves holes
+    that the whole table's columns, each one large mapping, cannot reuse: without this the
+    pieces stayed resident beside the table they were copied into (1,000 replications x 5
+    years of the baseline: +780 MB while putting it together, +260 MB with it, 3 December
+    2026)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def prepare_engine(
