@@ -10,7 +10,7 @@ numpy's generators release it while they fill arrays, so two threads keep two
 cores busy. Replication ``r`` gives the same rows whatever thread or batch
 it runs in.
 
-The first use on a machine compiles the kernel (about half a minute on a 2-core
+The first use on a machine compiles the kernel (20-50 s on a 2-core
 machine; see :func:`prepare`), later processes load it from numba's cache in
 about a second (:mod:`sim.jit`).
 """
@@ -923,7 +923,7 @@ def prepare(status: Callable[[str], None] | None = None) -> float:
     """Compile the kernel and the tally, or load them from numba's cache; the seconds it took.
 
     ``status`` is told when the kernel will be compiled rather than loaded (the
-    first use on a machine, or after an upgrade: about half a minute on a 2-core
+    first use on a machine, or after an upgrade: 20-50 s on a 2-core
     machine; loading takes about a second).
     """
     if _prepared.is_set():
