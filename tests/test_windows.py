@@ -56,8 +56,9 @@ def test_the_baseline_in_windows_gives_identical_patients(tiny_windows: Counter[
 
 
 def test_points_sharing_patients_read_the_same_windows(tiny_windows: Counter[str]) -> None:
-    """run_points keeps a replication's draws for every point: each point's tables are
-    those it gives alone."""
+    """run_points keeps a replication's draws for every point, in one window whose tables
+    every point reads as they are (no pause at windows' ends, only for readmissions'
+    draws): each point's tables are those it gives alone."""
     from sim.engines import registry
     from sim.metrics.accumulator import MetricAccumulator
 
@@ -68,6 +69,8 @@ def test_points_sharing_patients_read_the_same_windows(tiny_windows: Counter[str
         points.append(build_params(Scenario.from_dict(data)))
     sinks = [MetricAccumulator(p, [0, 1], CostParams.free(p)) for p in points]
     registry.get("fast").run_points(points, 11, [0, 1], sinks, threads=1)
+    assert tiny_windows["paused"] == 0
+    assert tiny_windows["need"] > 5
     for params, sink in zip(points, sinks, strict=True):
         alone = _run("fast", params, 11, [0, 1])[1]
         assert sink.finish().metrics.equals(alone.metrics)
