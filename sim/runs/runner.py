@@ -373,7 +373,7 @@ def _by_scenario(
 ) -> Tables:
     """The batches' tables in one set, scenario by scenario in replication order.
 
-    At 1,000 replications x 5 years the daily table has 29 million rows (650 MB), so
+    At 1,000 replications x 5 years the daily table has 33 million rows (720 MB), so
     every extra copy costs hundreds of MB: it is put together a column at a time, each
     batch's column released once copied (:func:`_concat_by_column`), so the peak is the
     table and one column of it, not the table twice (1,940 -> 1,350 MB measured, 2 December
