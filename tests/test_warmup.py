@@ -194,6 +194,20 @@ def test_a_trend_without_growth_is_drift():
     assert "acute_occupied moves from" in drift.describe()
 
 
+def test_drift_reads_a_categorical_series_column_as_a_run_writes_it():
+    """A run's daily table holds its series as categories, some never watched: the check
+    finds the same drift there as in a column of strings."""
+    scenario = Scenario.from_dict(single_unit())
+    daily = _daily(scenario, lambda d: 100 + 0.05 * d)
+    other = daily.assign(series="ed_in_department", value=daily["value"] * 0)
+    both = pd.concat([daily, other], ignore_index=True)
+    as_strings = find_drift(scenario, both)
+    names = pd.CategoricalDtype(["bed_queue", "ed_in_department", "acute_occupied"])
+    as_categories = find_drift(scenario, both.astype({"series": names}))
+    assert [(f.period, f.series) for f in as_strings] == [("2016/17", "acute_occupied")]
+    assert as_categories == as_strings
+
+
 def test_a_steady_series_and_a_change_within_tolerance_are_not_drift():
     scenario = Scenario.from_dict(single_unit())
     assert find_drift(scenario, _daily(scenario, lambda d: 100 + 0 * d)) == []
