@@ -51,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest benches -m bench --benchmark-json=outputs/bench.json
 
 clean:
-	rm -rf $(VENV) .venv-constraints outputs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-constraints outputs .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.*
