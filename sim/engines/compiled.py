@@ -400,13 +400,15 @@ class Source:
             self.groups[c.index * 4 + Origin.READMISSION] = attributes(c, Origin.READMISSION)
         self._initial(params, streams, rows, keep)
         # the windows' ends (hours): where the expected arrivals of every stream reach each
-        # multiple of ``window``; one window (to the end) for a small system
-        window = WINDOW_PATIENTS
-        total = sum((cum for *_, cum in s.streams), np.zeros(params.calendar.n_hours + 1))
-        marks = np.arange(window, float(total[-1]) - window / 4, window)
-        self.ends = [float(h) for h in np.searchsorted(total, marks)] + [math.inf]
-        if keep:  # every draw is kept anyway: one window, whose tables every run reads
+        # multiple of ``window``; one window (to the end) for a small system, and for a kept
+        # source (every draw is kept anyway: one window, its tables read by every run)
+        if keep:
             self.ends = [math.inf]
+        else:
+            window = WINDOW_PATIENTS
+            total = sum((cum for *_, cum in s.streams), np.zeros(params.calendar.n_hours + 1))
+            marks = np.arange(window, float(total[-1]) - window / 4, window)
+            self.ends = [float(h) for h in np.searchsorted(total, marks)] + [math.inf]
         self.expected = [
             float(sum(cum[-1] for c, _, _, _, cum in s.streams if c == k))
             for k in range(len(params.cohorts))

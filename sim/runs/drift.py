@@ -141,9 +141,7 @@ def find_drift(scenario: Scenario, daily: pd.DataFrame) -> list[Drift]:
             _mean(load, windows_h[3], windows_h[4]),
         )
         rel = _largest_signed(last / first - 1, first / before - 1 if before > 0 else 0.0)
-        in_first = between(first_day, first_day + q)
-        first_rows = np.flatnonzero(in_first)
-        del in_first
+        first_rows = np.flatnonzero(between(first_day, first_day + q))
         last_rows = np.flatnonzero(between(first_day + n - q, first_day + n))
         rows = np.concatenate([first_rows, last_rows])
         means = pd.DataFrame(

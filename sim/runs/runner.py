@@ -356,7 +356,6 @@ def run_experiment(
         meta["first_replication"] = first_replication
     if drift:
         warn_of_drift(tuple(listed), daily)
-        release_freed_memory()
     return Results(
         summarise(replications),
         replications,
