@@ -617,9 +617,9 @@ class Workspace:
             e((slots, kernel.N_M), i),  # pm
             e(slots, i),  # free
             e((N_POOLS, slots), i),  # qb
-            e((2, events), f),  # ht: the near and the far heap
-            e((2, events), i),  # hs
-            e((2, events), i),  # hv
+            e((3, events), f),  # ht: the near and the far heap, the events due now
+            e((3, events), i),  # hs
+            e((3, events), i),  # hv
             e(kernel.S_SIZE, i),  # st
             e(N_POOLS, f),  # cap
             e((N_POOLS, 4), i),  # pl

@@ -15,10 +15,15 @@ State, all in arrays:
 * **patients**: a table of slots, recycled when a patient leaves: their
   :class:`~sim.model.record.Time` and :class:`~sim.model.record.Code` rows,
   their row number, their row in the table of draws and the pool they wait for;
-* **events**: a heap (four children a node) keyed by (time, order scheduled), with the kind of
-  event and two numbers (a patient's slot; a pool and a capacity change; a
-  parent's row and cohort); arrivals wait apart, one head per stream, keyed
-  the same way;
+* **events**: two heaps (four children a node: events due within ``NEAR_HOURS``, and
+  later ones) and a first-come queue of events due now, keyed by (time, order
+  scheduled), with the kind of event and two numbers (a patient's slot; a pool
+  and a capacity change; a parent's row and cohort); arrivals wait apart, one
+  head per stream, keyed the same way;
+* **memory**: the table of draws is read a patient's column at a time, days
+  apart, so the kernel asks for its lines ahead (:func:`~sim.jit.prefetch`): a
+  group's next columns as a patient is created, and the next leaver's as an
+  event leaves the far heap (:func:`ahead`);
 * **pools** (A&E cubicles, SDEC, beds, urgent response, P1-P3): capacity, places
   in use, a first-come-first-served ring buffer, opening hours.
 
@@ -52,7 +57,7 @@ import math
 import numpy as np
 
 from ..codes import AvoidLost, EdOutcome, Origin, Pathway, Route
-from ..jit import inline, jit
+from ..jit import inline, jit, prefetch
 from ..model import rules, tally
 from ..model.demand import Attr
 from ..model.record import Code, Time
@@ -101,8 +106,11 @@ S_STARTED, S_BEST, S_NEXT_INIT, S_STREAMS_STARTED, S_NEED = 12, 13, 14, 15, 16
 """Set up already (0: a new replication; the caller clears it); the event loop's own state
 across a pause (the stream whose arrival comes next, starting-state journeys begun, the
 arrival streams started); the group whose draws ran out (:data:`NEED_DRAWS`)."""
-S_SIZE = 17
-NEAR, FAR = 0, 1
+S_NOW_HEAD, S_NOW_LEN = 17, 18
+"""The queue of events due now (see :func:`push`): where it starts in row ``NOW`` of the
+event arrays, and its length."""
+S_SIZE = 19
+NEAR, FAR, NOW = 0, 1, 2
 NEAR_HOURS = 12.0
 """Events due sooner than this go in the near heap (see :func:`push`)."""
 HELD = 1024
@@ -205,10 +213,25 @@ def push(
 ) -> None:
     """Schedule an event at ``t``; after every event scheduled before it at that time.
 
+    Events due now (a granted place's resumption above all) join a first-come queue, row
+    ``NOW`` of the arrays: each comes after every event scheduled before it, so they leave
+    in the order they came, after any event of the heaps at this time (scheduled earlier).
     Events due within ``NEAR_HOURS`` go in one heap, later ones in another:
     the near heap (A&E decisions above all) stays small, so the commonest
-    events cost the fewest steps; the loop takes whichever top comes first.
+    events cost the fewest steps; the loop takes whichever first entry comes first.
     """
+    if t == now:
+        n = st[S_NOW_LEN]
+        if n >= ht.shape[1]:
+            st[S_STATUS] = FULL_EVENTS
+            return
+        at = st[S_NOW_HEAD] + n
+        if at >= ht.shape[1]:
+            at -= ht.shape[1]
+        ht[NOW, at], hs[NOW, at], hv[NOW, at] = t, st[S_SEQ], (a << V_A) | (b << V_B) | kind
+        st[S_SEQ] += 1
+        st[S_NOW_LEN] = n + 1
+        return
     h = NEAR if t - now < NEAR_HOURS else FAR
     n = st[S_HEAP + h]
     if n >= ht.shape[1]:
@@ -230,19 +253,25 @@ def push(
 @inline
 def _later(ht: np.ndarray, hs: np.ndarray, h: int, i: int, j: int) -> int:
     """1 if entry ``j`` of heap ``h`` comes before entry ``i`` (time, then order scheduled),
-    else 0; computed without a branch."""
+    else 0. The order scheduled is read only at a tie of times, which is rare: the branch is
+    predicted, and the load of ``hs`` saved (measured 3 December 2026: the event loop 7% faster
+    than with both read and compared without a branch)."""
     ti, tj = ht[h, i], ht[h, j]
-    return (tj < ti) | ((tj == ti) & (hs[h, j] < hs[h, i]))
+    if tj != ti:  # nearly always: the order scheduled is read only at a tie
+        return tj < ti
+    return hs[h, j] < hs[h, i]
 
 
 @inline
 def pop_top(ht: np.ndarray, hs: np.ndarray, hv: np.ndarray, st: np.ndarray, h: int) -> None:
-    """Remove the first event of heap ``h``."""
+    """Remove the first event of heap ``h``: the hole left at the top goes down to a leaf
+    along the earliest children, then the last entry goes up from there (it seldom moves:
+    one comparison a level saved on the way down)."""
     n = st[S_HEAP + h] - 1
     st[S_HEAP + h] = n
     lt, ls, lv = ht[h, n], hs[h, n], hv[h, n]
     i = 0
-    while True:  # sift the hole down
+    while True:  # the hole down to a leaf
         first = 4 * i + 1
         if first >= n:
             break
@@ -256,10 +285,14 @@ def pop_top(ht: np.ndarray, hs: np.ndarray, hv: np.ndarray, st: np.ndarray, h: i
             c = first
             for j in range(first + 1, n):
                 c = j if _later(ht, hs, h, c, j) else c
-        if lt < ht[h, c] or (lt == ht[h, c] and ls < hs[h, c]):
-            break
         ht[h, i], hs[h, i], hv[h, i] = ht[h, c], hs[h, c], hv[h, c]
         i = c
+    while i > 0:  # the last entry up from the leaf
+        parent = (i - 1) >> 2
+        if ht[h, parent] < lt or (ht[h, parent] == lt and hs[h, parent] < ls):
+            break
+        ht[h, i], hs[h, i], hv[h, i] = ht[h, parent], hs[h, parent], hv[h, parent]
+        i = parent
     ht[h, i], hs[h, i], hv[h, i] = lt, ls, lv
 
 
@@ -391,6 +424,9 @@ def new_patient(
         st[S_STATUS] = FULL_PATIENTS
         return -1
     draw_pos[group] = row + 1
+    if (row & 7) == 0:  # the group's next eight columns: one line of memory in each row
+        for a in range(draws.shape[0]):
+            prefetch(draws, a, row + 8)
     st[S_FREE] -= 1
     slot = free[st[S_FREE]]
     for j in range(N_TIME):
@@ -434,6 +470,22 @@ def _sift(slots: np.ndarray, root: int, n: int, pm: np.ndarray) -> None:
             return
         slots[root], slots[child] = slots[child], slots[root]
         root = child
+
+
+@inline
+def ahead(draws: np.ndarray, rows: np.ndarray, pm: np.ndarray, v: int) -> None:
+    """Bring into the caches the draws the far heap's next event will read, if it is a
+    patient's leaving a bed or a service (days after they were last read, their lines have
+    long left the caches): read while this event is handled rather than waited for then."""
+    kind = v & V_KIND_MASK
+    if kind in (EV_FIT, EV_P0_DISCHARGE, EV_COMM_END, EV_UR_END):
+        column = pm[v >> V_A, M_DRAW]
+        prefetch(draws, Attr.U_READMIT, column)
+        prefetch(draws, rows[Attr.READMIT_DELAY_H, 0], column)
+        if kind in (EV_FIT, EV_P0_DISCHARGE):
+            prefetch(draws, Attr.U_READMIT_30D, column)
+            prefetch(draws, rows[Attr.READMIT_30D_DELAY_H, 0], column)
+            prefetch(draws, rows[Attr.PATHWAY, 0], column)
 
 
 @inline
@@ -781,8 +833,9 @@ def run_replication(
                         st[S_SEQ] += 1
                         if best < 0 or head_t[j] < head_t[best]:
                             best = j
-            # the first of the near heap's top, the far heap's and the next arrival
-            h = -1
+            # the first of the near heap's top, the far heap's, the events due now and the
+            # next arrival (``at``: where the chosen event is in its row)
+            h, at = -1, 0
             if st[S_HEAP + NEAR] > 0:
                 h = NEAR
             if st[S_HEAP + FAR] > 0 and (
@@ -791,12 +844,20 @@ def run_replication(
                 or (ht[FAR, 0] == ht[NEAR, 0] and hs[FAR, 0] < hs[NEAR, 0])
             ):
                 h = FAR
+            if st[S_NOW_LEN] > 0:
+                q = st[S_NOW_HEAD]
+                if (
+                    h < 0
+                    or ht[NOW, q] < ht[h, 0]
+                    or (ht[NOW, q] == ht[h, 0] and hs[NOW, q] < hs[h, 0])
+                ):
+                    h, at = NOW, q
             from_heap = h >= 0
             if best >= 0 and from_heap:
-                top, head = ht[h, 0], head_t[best]
-                from_heap = top < head or (top == head and hs[h, 0] < head_s[best])
+                top, head = ht[h, at], head_t[best]
+                from_heap = top < head or (top == head and hs[h, at] < head_s[best])
             if from_heap:
-                now = ht[h, 0]
+                now = ht[h, at]
             elif best >= 0:
                 now = head_t[best]
             else:
@@ -807,7 +868,7 @@ def run_replication(
                 st[S_STATUS] = PAUSED
                 break
             if from_heap:
-                v = hv[h, 0]
+                v = hv[h, at]
                 kind, a, b = v & V_KIND_MASK, v >> V_A, (v >> V_B) & V_B_MASK
                 if kind == EV_READMIT:  # a patient to create: are their draws here?
                     g = (b >> 1) * 4 + Origin.READMISSION
@@ -815,7 +876,13 @@ def run_replication(
                         st[S_STATUS] = NEED_DRAWS
                         st[S_NEED] = g
                         break
-                pop_top(ht, hs, hv, st, h)
+                if h == NOW:
+                    st[S_NOW_HEAD] = 0 if at + 1 == ht.shape[1] else at + 1
+                    st[S_NOW_LEN] -= 1
+                else:
+                    pop_top(ht, hs, hv, st, h)
+                    if h == FAR and st[S_HEAP + FAR] > 0:
+                        ahead(draws, rows, pm, hv[FAR, 0])
                 slot = a
                 if kind == EV_DECISION:
                     step = DECISION
