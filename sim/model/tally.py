@@ -399,12 +399,12 @@ def _floor_div(x: float, d: float, inv_d: float) -> int:
     lies within an ulp of a multiple of ``d``; and a division costs several
     multiplications.)
     """
-    q = math.floor(x * inv_d)
-    if (q + 1) * d <= x:
-        return q + 1
-    if q * d > x:
-        return q - 1
-    return q
+    q = np.floor(x * inv_d)  # corrected as a float: a conversion to a whole number saved
+    if (q + 1.0) * d <= x:
+        q += 1.0
+    elif q * d > x:
+        q -= 1.0
+    return int(q)
 
 
 @inline
