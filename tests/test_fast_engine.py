@@ -391,6 +391,32 @@ def test_an_engine_that_cannot_run_a_feature_refuses_it_by_name(partial_engine: 
     assert len(sim.run(Scenario.from_dict(small_system()), reps=1, engine=partial_engine).summary)
 
 
+def test_prefetch_is_a_hint_that_reads_nothing() -> None:
+    """sim.jit.prefetch compiles to the processor's prefetch instruction, and an index far
+    past the end of the array neither faults nor changes anything (the kernel asks for a
+    group's next columns, which may lie past its table); run as Python it does nothing."""
+    import platform
+
+    import numba
+
+    from sim.jit import prefetch
+
+    @numba.njit
+    def hinted(a: np.ndarray, i: int) -> float:
+        prefetch(a, i, 0)
+        prefetch(a, 0, i)
+        return a[0, 0] + a[1, 1]
+
+    a = np.arange(4.0).reshape(2, 2)
+    assert hinted(a, 1 << 40) == 3.0
+    assert hinted.py_func(a, 1 << 40) == 3.0
+    assert np.array_equal(a, np.arange(4.0).reshape(2, 2))
+    code = "".join(hinted.inspect_asm().values()).lower()
+    wanted = {"x86_64": "prefetch", "amd64": "prefetch", "aarch64": "prfm", "arm64": "prfm"}
+    if platform.machine().lower() in wanted:
+        assert wanted[platform.machine().lower()] in code
+
+
 def test_every_module_compiled_in_is_in_the_cache_stamp() -> None:
     """numba checks only a cached function's own file: the stamp in sim.jit must cover every
     leftshift module whose constants or functions a compiled module takes in, or an edit
