@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
@@ -104,13 +105,16 @@ class Scenario:
     drawn: Versions
     """:func:`~sim.model.demand.versions` of the scenario, worked out once rather than per
     replication (it cost a fifth of a small system's drawing)."""
+    expected_by_hour: np.ndarray
+    """The arrivals expected by each hour of the run, all streams together (where the
+    windows end): summed once, not per replication, whose cost grew with the run's hours."""
 
-    @property
+    @cached_property
     def arr_cohort(self) -> np.ndarray:
         """Each arrival stream's cohort."""
         return np.array([c for c, *_ in self.streams], dtype=np.int64)
 
-    @property
+    @cached_property
     def arr_origin(self) -> np.ndarray:
         """Each arrival stream's origin."""
         return np.array([int(o) for _, o, *_ in self.streams], dtype=np.int64)
@@ -253,6 +257,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         ),
         streams=tuple(streams),
         drawn=drawn,
+        expected_by_hour=sum((cum for *_, cum in streams), np.zeros(params.calendar.n_hours + 1)),
     )
 
 
@@ -408,7 +413,7 @@ class Source:
             self.ends = [math.inf]
         else:
             window = WINDOW_PATIENTS
-            total = sum((cum for *_, cum in s.streams), np.zeros(params.calendar.n_hours + 1))
+            total = s.expected_by_hour
             marks = np.arange(window, float(total[-1]) - window / 4, window)
             self.ends = [float(h) for h in np.searchsorted(total, marks)] + [math.inf]
         self.expected = [
