@@ -14,6 +14,7 @@ from conftest import CONFIGS
 from test_all_features import _everything
 from test_fast_engine import SHORT, _run, assert_identical
 
+from sim.codes import Origin
 from sim.engines import compiled, kernel
 from sim.scenario.params import CostParams, build_params
 from sim.scenario.schema import Scenario, load_scenario
@@ -74,3 +75,38 @@ def test_points_sharing_patients_read_the_same_windows(tiny_windows: Counter[str
     for params, sink in zip(points, sinks, strict=True):
         alone = _run("fast", params, 11, [0, 1])[1]
         assert sink.finish().metrics.equals(alone.metrics)
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.stem)
+def test_a_window_holds_enough_readmissions_draws_for_every_config(
+    path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The readmissions' draws a window holds (``_readmissions_expected``, an upper bound
+    from the scenario) cover what each window of every config takes, so no run pauses for
+    more; and are not many times more than it takes, since what a window leaves unused is
+    drawn for nothing and copied into the next (4.7x the baseline's need, before the bound
+    counted the 30-day risk on those who may take a bed only)."""
+    monkeypatch.setattr(compiled, "WINDOW_PATIENTS", 20_000)  # several windows, short runs
+    held, taken = Counter[int](), Counter[int]()
+    stops: Counter[str] = Counter()
+    real_next = compiled.Reader.next
+
+    def counted(self: Any, status: int, ws: Any, table: Any) -> Any:
+        stops[kernel.STATUS[status]] += 1
+        if status == kernel.PAUSED:
+            draw_pos = ws.arrays[compiled.W_DRAW_POS]
+            for g in range(Origin.READMISSION, len(self.spare), 4):
+                held[g] += int(self.spare[g])
+                taken[g] += int(draw_pos[g] - self.draw_off[g])
+        return real_next(self, status, ws, table)
+
+    monkeypatch.setattr(compiled.Reader, "next", counted)
+    params = build_params(load_scenario(path).override({"run.horizon_years": 0.5}))
+    _run("fast", params, 3, [0, 1])
+    assert stops["paused"] >= 4
+    assert stops["need"] == 0
+    judged = [g for g in held if taken[g] > 2000]  # enough taken to judge the bound by
+    for g in judged:
+        assert held[g] < 4 * taken[g], (g, held[g], taken[g])
+    if path.stem == "baseline":
+        assert judged
