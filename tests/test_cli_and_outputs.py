@@ -166,7 +166,7 @@ def test_fast_engine_runs_from_the_command_line(tiny, tmp_path):
 
 
 def test_compiling_the_fast_engine_is_said_before_the_run(tiny, tmp_path, monkeypatch):
-    """A first use compiles for 20-50 s: the command says so instead of sitting at
+    """A first use compiles for 16-48 s: the command says so instead of sitting at
     0%. (Here the compilation is only pretended: the kernel still loads from the cache.)"""
     from sim.engines import compiled
 

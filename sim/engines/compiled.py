@@ -10,8 +10,8 @@ numpy's generators release it while they fill arrays, so two threads keep two
 cores busy. Replication ``r`` gives the same rows whatever thread or batch
 it runs in.
 
-The first use on a machine compiles the kernel (20-50 s on a 2-core
-machine; see :func:`prepare`), later processes load it from numba's cache in
+The first use on a machine compiles the kernel (16-48 s measured on 2-core
+machines; see :func:`prepare`), later processes load it from numba's cache in
 about a second (:mod:`sim.jit`).
 """
 
@@ -108,6 +108,9 @@ class Scenario:
     expected_by_hour: np.ndarray
     """The arrivals expected by each hour of the run, all streams together (where the
     windows end): summed once, not per replication, whose cost grew with the run's hours."""
+    expected: np.ndarray
+    """[cohort, 2]: each cohort's arrivals expected over the run, all of them and those at
+    A&E (what the readmissions' draws a window holds are sized by)."""
 
     @cached_property
     def arr_cohort(self) -> np.ndarray:
@@ -258,7 +261,18 @@ def scenario_arrays(params: ModelParams) -> Scenario:
         streams=tuple(streams),
         drawn=drawn,
         expected_by_hour=sum((cum for *_, cum in streams), np.zeros(params.calendar.n_hours + 1)),
+        expected=_expected(streams, len(params.cohorts)),
     )
+
+
+def _expected(streams: list[tuple[int, Origin, str, np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+    """Each cohort's arrivals expected over the run [cohort, (all, at A&E)]."""
+    out = np.zeros((n, 2))
+    for cohort, origin, _, _, cum in streams:
+        out[cohort, 0] += float(cum[-1])
+        if origin == Origin.ED:
+            out[cohort, 1] += float(cum[-1])
+    return out
 
 
 WINDOW_PATIENTS = 1 << 17
@@ -416,14 +430,6 @@ class Source:
             total = s.expected_by_hour
             marks = np.arange(window, float(total[-1]) - window / 4, window)
             self.ends = [float(h) for h in np.searchsorted(total, marks)] + [math.inf]
-        self.expected_ed = [
-            float(sum(cum[-1] for c, o, _, _, cum in s.streams if c == k and o == Origin.ED))
-            for k in range(len(params.cohorts))
-        ]
-        self.expected = [
-            float(sum(cum[-1] for c, _, _, _, cum in s.streams if c == k))
-            for k in range(len(params.cohorts))
-        ]
 
     def _initial(self, params: ModelParams, streams: Streams, rows: Versions, keep: bool) -> None:
         """The starting state: its patients' kinds and their draws, a tape per cohort."""
@@ -478,13 +484,12 @@ class Reader:
         self.spare = np.zeros(n_groups, dtype=np.int64)  # readmissions' draws to hold
         self.arr_off = self.draw_off = np.zeros(0, dtype=np.int64)
         params = source.params
-        share = 1.0 if len(source.ends) == 1 else WINDOW_PATIENTS / sum(source.expected)
+        expected = source.s.expected
+        share = 1.0 if len(source.ends) == 1 else WINDOW_PATIENTS / expected[:, 0].sum()
         for c in params.cohorts:
+            patients, attendances = expected[c.index] * share
             self.spare[c.index * 4 + Origin.READMISSION] = _readmissions_expected(
-                params,
-                source.expected_ed[c.index] * share,
-                source.expected[c.index] * share,
-                c.index,
+                params, attendances, patients, c.index
             )
 
     def first(self) -> tuple[np.ndarray, ...]:
@@ -969,8 +974,8 @@ def prepare(status: Callable[[str], None] | None = None) -> float:
     """Compile the kernel and the tally, or load them from numba's cache; the seconds it took.
 
     ``status`` is told when the kernel will be compiled rather than loaded (the
-    first use on a machine, or after an upgrade: 20-50 s on a 2-core
-    machine; loading takes about a second).
+    first use on a machine, or after an upgrade: 16-48 s measured on 2-core
+    machines; loading takes about a second).
     """
     if _prepared.is_set():
         return 0.0

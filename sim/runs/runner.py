@@ -447,7 +447,7 @@ def prepare_engine(
     engine: str = DEFAULT_ENGINE, status: Callable[[str], None] | None = None
 ) -> float:
     """Get ``engine`` ready to run and return the seconds it took: the fast engine compiles
-    on its first use on a machine (23-48 s measured on a 2-core machine, 2-3 December
+    on its first use on a machine (16-48 s measured on 2-core machines, 2-3 December
     2026) and loads from its cache after that (about a second). ``status`` is told what
     is happening when it will take a while, so a command line or the app can say so
     before any progress bar starts; :func:`run` prepares by itself if need be."""
