@@ -1070,6 +1070,10 @@ def _tiny_run() -> None:
     )
     tally.tally_bed_events(gi, gf, z((0, 1)), z(2), z(0), z(0, dtype=i), 0)
     tally.tally_close(gi, gf, z((0, 1)), z(2))
+    first = z(1, dtype=np.intp)
+    tally.day_integrals(z((1, 1, 3), dtype=i), z((1, 1, 3)), 1, first, z((1, 1, 2)))
+    tally.period_sums(z((1, 1)), first, z((1, 2)))
+    tally.opel_levels(z(1), z(1), z(1, dtype=b), 0.85, 0.92, 1.0, z(1))
 
 
 def main() -> None:  # pragma: no cover - run by make test before the suite

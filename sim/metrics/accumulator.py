@@ -148,10 +148,19 @@ def opel_level(
     ``thresholds`` (``ModelParams.opel``: occupancy of levels 2 and 3, queue of level 4): 4
     with that queue or more, else 3 at the level-3 occupancy or with escalation beds open,
     else 2 at the level-2 occupancy, else 1."""
-    level_2, level_3, level_4_queue = thresholds
-    level = np.where(occupancy >= level_2 - 1e-12, 2.0, 1.0)
-    level = np.where((occupancy >= level_3 - 1e-12) | escalated, 3.0, level)
-    return np.where(queue >= level_4_queue - 1e-12, 4.0, level)
+    occupancy, queue, escalated = np.broadcast_arrays(occupancy, queue, escalated)
+    out = np.empty(occupancy.shape)
+    level_2, level_3, level_4_queue = (float(t) for t in thresholds)
+    tally.opel_levels(
+        np.ascontiguousarray(occupancy, dtype=float).ravel(),
+        np.ascontiguousarray(queue, dtype=float).ravel(),
+        np.ascontiguousarray(escalated, dtype=np.bool_).ravel(),
+        level_2,
+        level_3,
+        level_4_queue,
+        out.reshape(-1),
+    )
+    return out
 
 
 def _exposure(start_h: float, end_h: float, offset_h: float) -> np.ndarray:
@@ -408,9 +417,10 @@ class MetricAccumulator:
         totals: dict[str, np.ndarray] = {}
         self._day_integrals: dict[str, np.ndarray] = {}
         delayed = np.zeros((kept, D))  # summed in double precision, then stored
-        tally.day_integrals(self._all.flows, self._all.hours, D)
+        by_period = np.zeros((R, len(self.series), 1 + self.nF))
+        if D:
+            tally.day_integrals(self._all.flows, self._all.hours, D, self.fy_first_day, by_period)
         integrals = self._all.hours[:, :, 1 : D + 1]  # patient-hours in each day [R, S, D]
-        by_period = self._per_period(integrals)
         for s, name in enumerate(self.series):
             integral = integrals[:, s]
             totals[name] = by_period[:, s]
@@ -530,8 +540,8 @@ class MetricAccumulator:
         """Sum over the days of each period: [..., D] -> [..., 1 + financial years]."""
         out = np.zeros((*by_day.shape[:-1], 1 + self.nF))
         if self.D:
-            out[..., 0] = by_day.sum(axis=-1)
-            out[..., 1:] = np.add.reduceat(by_day, self.fy_first_day, axis=-1)
+            rows = np.ascontiguousarray(by_day, dtype=float).reshape(-1, self.D)
+            tally.period_sums(rows, self.fy_first_day, out.reshape(-1, 1 + self.nF))
         return out
 
     def _counts(self, name: str) -> np.ndarray:
