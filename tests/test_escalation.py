@@ -47,7 +47,7 @@ def _fixed_unit(**escalation: Any) -> dict[str, Any]:
 def fixed_arrivals(monkeypatch: pytest.MonkeyPatch) -> None:
     """Both engines' arrival streams give :data:`ARRIVALS_H`, whatever the rate."""
 
-    def arrivals(rate: Any, rng: Any, cum: Any = None) -> Iterator[np.ndarray]:
+    def arrivals(rate: Any, rng: Any, cum: Any = None, guide: Any = None) -> Iterator[np.ndarray]:
         yield np.array(ARRIVALS_H)
 
     monkeypatch.setattr(reference, "arrival_times", arrivals)

@@ -11,7 +11,7 @@ from scipy import stats
 
 from sim.clock.calendar import Calendar
 from sim.engines.reference import simulate
-from sim.model.demand import arrival_times, cumulative_rate, invert_cumulative
+from sim.model.demand import arrival_times, cumulative_rate, invert_cumulative, search_guide
 from sim.scenario.params import build_params
 from sim.scenario.schema import Scenario
 
@@ -82,6 +82,11 @@ def test_inversion_finds_the_hour_of_sparse_and_dense_points_as_a_search_does():
         hour = np.searchsorted(cum, points, side="right") - 1  # the last with cum <= point
         expected = hour + (points - cum[hour]) / rate[hour]
         assert np.array_equal(invert_cumulative(points, cum, rate), expected)
+        # the guide only says where to start: none, or one pointing past the hour, the same
+        guide = search_guide(cum)
+        assert np.all(cum[guide] <= np.arange(len(guide)) * cum[-1] / len(guide))
+        for other in (np.zeros(1, dtype=np.int64), np.minimum(guide + 7, len(cum) - 1)):
+            assert np.array_equal(invert_cumulative(points, cum, rate, other), expected)
 
 
 def test_zero_rate_everywhere_gives_no_arrivals():

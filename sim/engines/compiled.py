@@ -42,6 +42,7 @@ from ..model.demand import (
     cumulative_rate,
     draw_attributes,
     initial_cohorts,
+    search_guide,
     versions,
 )
 from ..model.record import BOOL_COLUMNS, CODE_COLUMNS, COLUMNS, FLOAT_COLUMNS, CapacityLog, Record
@@ -102,6 +103,8 @@ class Scenario:
     probability, the rest of the cohort's, and the rest's stay factor."""
     streams: tuple[tuple[int, Origin, str, np.ndarray, np.ndarray], ...]
     """(cohort, origin, stream name, hourly rate, cumulative rate), in the SimPy engine's order."""
+    guides: tuple[np.ndarray, ...]
+    """Each stream's :func:`~sim.model.demand.search_guide`, made once, not per replication."""
     drawn: Versions
     """:func:`~sim.model.demand.versions` of the scenario, worked out once rather than per
     replication (it cost a fifth of a small system's drawing)."""
@@ -259,6 +262,7 @@ def scenario_arrays(params: ModelParams) -> Scenario:
             dtype=np.float64,
         ),
         streams=tuple(streams),
+        guides=tuple(search_guide(cum) for *_, cum in streams),
         drawn=drawn,
         expected_by_hour=sum((cum for *_, cum in streams), np.zeros(params.calendar.n_hours + 1)),
         expected=_expected(streams, len(params.cohorts)),
@@ -409,8 +413,8 @@ class Source:
 
         self.arrivals: list[_Tape] = []
         self.groups: list[_Tape | None] = [None] * n_groups
-        for cohort, origin, name, rate, cum in s.streams:
-            blocks = arrival_times(rate, streams(name), cum)
+        for (cohort, origin, name, rate, cum), guide in zip(s.streams, s.guides, strict=True):
+            blocks = arrival_times(rate, streams(name), cum, guide)
 
             def times(n: int, b: Iterator[np.ndarray] = blocks) -> np.ndarray | None:
                 return next(b, None)  # a block of the stream's, whatever n
