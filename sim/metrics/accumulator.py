@@ -239,6 +239,8 @@ class MetricAccumulator:
             [round((p.start_h - self.warm_h) / DAY) for p in self.periods[1:]], dtype=np.intp
         )
         self.period_hours = np.array([p.end_h - p.start_h for p in self.periods])
+        if len(self.fy_first_day) != self.nF:  # pragma: no cover - the compiled sums write nF
+            raise ValueError(f"{len(self.fy_first_day)} financial years, the tally has {self.nF}")
         self.services = [s for s in SERVICES if params.service(s) is not None]
         self.series = list(self.g.series)
         self.codes = tally.count_kinds(len(params.cohorts))

@@ -880,6 +880,8 @@ def day_integrals(
 
 @inline
 def _period_sums_row(x: np.ndarray, first: np.ndarray, out: np.ndarray) -> None:
+    """One row of :func:`period_sums`: ``out[0]`` the sum of ``x``, ``out[1 + k]`` that of
+    the days from ``first[k]`` to ``first[k + 1]`` (the last to the end)."""
     days = len(x)
     n = len(first)
     total = 0.0
