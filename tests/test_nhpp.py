@@ -87,6 +87,13 @@ def test_inversion_finds_the_hour_of_sparse_and_dense_points_as_a_search_does():
         assert np.all(cum[guide] <= np.arange(len(guide)) * cum[-1] / len(guide))
         for other in (np.zeros(1, dtype=np.int64), np.minimum(guide + 7, len(cum) - 1)):
             assert np.array_equal(invert_cumulative(points, cum, rate, other), expected)
+    # points at or past the total are outside the run, but the guide is not read past its
+    # end for them: they land in the last hour, as a search of the whole rate puts them
+    past = np.array([cum[-1], 1e300, np.inf])
+    last = len(rate) - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = last + (past - cum[last]) / rate[last]
+    assert np.array_equal(invert_cumulative(past, cum, rate), expected, equal_nan=True)
 
 
 def test_zero_rate_everywhere_gives_no_arrivals():

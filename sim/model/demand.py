@@ -107,9 +107,11 @@ def _invert_sorted(
     for i in range(len(points)):
         p = points[i]
         if h + 1 < n and cum[h + 1] <= p:  # past the last point's hour: is the guide's later?
-            g = guide[min(int(p * per_entry), len(guide) - 1)]
-            if g > h and cum[g] <= p:
-                h = g
+            entry = p * per_entry
+            if 0.0 <= entry < len(guide):  # a point inside the run (not NaN, inf or past it)
+                g = guide[int(entry)]
+                if g > h and cum[g] <= p:
+                    h = g
         lo, step = h, 1  # cum[lo] <= p
         while lo + step < n and cum[lo + step] <= p:
             lo += step
