@@ -90,7 +90,9 @@ def _categories(names: Sequence[str], codes: np.ndarray) -> pd.Categorical:
     """``names[codes]`` as a categorical, in the order of ``names``: a byte a row, where
     strings cost a string a row to build (the hour-of-week table's labels were a tenth of
     a small system's replication, 3 December 2026)."""
-    return pd.Categorical.from_codes(codes.astype(np.int8), dtype=pd.CategoricalDtype(names))
+    return pd.Categorical.from_codes(
+        codes.astype(np.int8, copy=False), dtype=pd.CategoricalDtype(names)
+    )
 
 
 def ed_time_bins() -> pd.DataFrame:
@@ -490,7 +492,7 @@ class MetricAccumulator:
                 "replication": np.repeat(self.replications[:R], len(names) * D),
                 "date": np.tile(dates.to_numpy(), R * len(names)),
                 # one byte a row: tens of millions of rows as strings took most of the memory
-                "series": pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(names)),
+                "series": _categories(names, codes),
                 "value": daily.ravel(),  # a view: the frame holds the array itself
             },
             copy=False,
